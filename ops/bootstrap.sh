@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install what vvtv needs on a fresh Debian machine, then run the channel or the test suite.
+#   bash ops/bootstrap.sh run    # the channel, dashboard on http://127.0.0.1:7070/
+#   bash ops/bootstrap.sh test   # ruff + the whole default test suite
+# Extra arguments go to `vvtv run` or to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-run}"
+shift || true
+
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "bootstrap: installing $* from apt" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+need=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
+# The dashboard's browser tests drive Debian's headless chromium.
+if [ "$mode" = "test" ] && ! command -v chromium >/dev/null; then need+=(chromium); fi
+[ "${#need[@]}" -eq 0 ] || apt_install "${need[@]}"
+
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null || python=python3
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+# Reinstall only when the project's metadata changed since the last install.
+stamp=.venv/.vvtv-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    touch "$stamp"
+fi
+
+case "$mode" in
+    run)
+        exec .venv/bin/vvtv run "$@"
+        ;;
+    test)
+        .venv/bin/ruff check .
+        exec .venv/bin/python -m pytest -q "$@"
+        ;;
+    *)
+        echo "usage: bash ops/bootstrap.sh run|test [args...]" >&2
+        exit 2
+        ;;
+esac

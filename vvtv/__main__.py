@@ -1,0 +1,3 @@
+from vvtv.cli import main
+
+raise SystemExit(main())
