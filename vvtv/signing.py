@@ -1,0 +1,107 @@
+"""Request signing shared by the control API, the webhook and cloud sync (SPEC §3).
+
+Compatible with the original clients: ``Authorization: Bearer <token>``,
+``x-vvtv-ts: <unix seconds>`` and ``x-vvtv-signature: <hex HMAC-SHA256>`` over
+``METHOD + "\\n" + PATH + "\\n" + TS + "\\n" + BODY``, PATH without its query string.
+Unlike the original, BODY is the real request body, every comparison is
+constant-time, and a signature is accepted only once inside its window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import OrderedDict
+from collections.abc import Mapping
+
+TS_HEADER = "x-vvtv-ts"
+SIGNATURE_HEADER = "x-vvtv-signature"
+WINDOW_SECONDS = 300
+
+
+class AuthError(Exception):
+    """A request that must be refused with 401; ``reason`` says why, for the JSON body."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def canonical(method: str, path: str, ts: str, body: bytes) -> bytes:
+    path = path.split("?", 1)[0]
+    return b"\n".join([method.upper().encode(), path.encode(), ts.encode(), body])
+
+
+def sign(secret: str, method: str, path: str, ts: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), canonical(method, path, ts, body), hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    token: str, secret: str, method: str, path: str, body: bytes, now: float
+) -> dict[str, str]:
+    """The three headers that authenticate one request at unix time ``now``."""
+    ts = str(int(now))
+    return {
+        "Authorization": f"Bearer {token}",
+        TS_HEADER: ts,
+        SIGNATURE_HEADER: sign(secret, method, path, ts, body),
+    }
+
+
+class Verifier:
+    """Checks signed requests and remembers accepted signatures to refuse replays.
+
+    The replay memory only needs to cover the acceptance window: a signature older
+    than that is refused by its timestamp anyway. It is bounded so a flood of valid
+    requests cannot grow it without limit.
+    """
+
+    def __init__(
+        self, token: str, secret: str, window: int = WINDOW_SECONDS, max_remembered: int = 100_000
+    ) -> None:
+        self._token = token
+        self._secret = secret
+        self._window = window
+        self._max = max_remembered
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def verify(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, now: float
+    ) -> None:
+        """Raise ``AuthError`` unless the request is authentic, fresh and not replayed."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        auth = lower.get("authorization")
+        ts = lower.get(TS_HEADER)
+        signature = lower.get(SIGNATURE_HEADER)
+        if auth is None:
+            raise AuthError("missing Authorization header")
+        if ts is None:
+            raise AuthError(f"missing {TS_HEADER} header")
+        if signature is None:
+            raise AuthError(f"missing {SIGNATURE_HEADER} header")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self._token.encode()
+        ):
+            raise AuthError("invalid token")
+        if not ts.isascii() or not ts.isdigit():
+            raise AuthError(f"{TS_HEADER} must be unix seconds")
+        if abs(now - int(ts)) > self._window:
+            raise AuthError(f"{TS_HEADER} outside the {self._window}s window")
+        expected = sign(self._secret, method, path, ts, body)
+        if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+            raise AuthError("signature mismatch")
+        self._forget_older_than(now - self._window)
+        if expected in self._seen:
+            raise AuthError("replayed signature")
+        self._seen[expected] = float(ts)
+        while len(self._seen) > self._max:
+            self._seen.popitem(last=False)
+
+    def _forget_older_than(self, cutoff: float) -> None:
+        # Insertion order is roughly timestamp order; stop at the first fresh one.
+        while self._seen:
+            key, ts = next(iter(self._seen.items()))
+            if ts >= cutoff:
+                break
+            del self._seen[key]
