@@ -1,0 +1,55 @@
+"""Media fixtures: real clips generated once per session, and a loopback HTTP server per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+from tests.media.clips import make_clip, make_silent_clip, make_truncated
+from tests.media.loopback import LoopbackServer, start_server
+
+
+@attrs.frozen
+class Clips:
+    conforming: Path  # 1280x720 25 fps h264 yuv420p + aac 48k stereo, keyframe every 6 s
+    long_gop: Path  # conforming but with one keyframe per 10 s: too long for 6 s segments
+    full_hd_50: Path  # 1920x1080 at 50 fps
+    quiet: Path  # conforming video with audio around -40 LUFS
+    small_480: Path  # 854x480
+    silent: Path  # conforming video, digital silence
+    truncated: Path  # the first half of a real clip
+    garbage: Path  # bytes that are not media at all
+    tagged: Path  # carries title/genre metadata
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
+    d = tmp_path_factory.mktemp("clips")
+    conforming = make_clip(d / "conforming.mp4", seconds=6)
+    long_source = make_clip(d / "long_source.mp4", seconds=12, gop=250, size="640x360")
+    garbage = d / "garbage.mp4"
+    garbage.write_bytes(b"this is not a video file\n" * 400)
+    return Clips(
+        conforming=conforming,
+        long_gop=make_clip(d / "long_gop.mp4", seconds=12, gop=250),
+        full_hd_50=make_clip(d / "fullhd50.mp4", size="1920x1080", fps=50, seconds=4),
+        quiet=make_clip(d / "quiet.mp4", seconds=5, volume_db=-30),
+        small_480=make_clip(d / "small480.mp4", size="854x480", seconds=4),
+        silent=make_silent_clip(d / "silent.mp4", seconds=4),
+        truncated=make_truncated(long_source, d / "truncated.mp4"),
+        garbage=garbage,
+        tagged=make_clip(
+            d / "tagged.mp4",
+            seconds=2,
+            extra=("-metadata", "title=Ocean Waves", "-metadata", "genre=nature, calm"),
+        ),
+    )
+
+
+@pytest.fixture
+async def server(nursery: trio.Nursery) -> AsyncIterator[LoopbackServer]:
+    yield await start_server(nursery)

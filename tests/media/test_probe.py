@@ -1,0 +1,79 @@
+"""Probing and HD confirmation on real clips (local files and a loopback URL)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.media.conftest import Clips
+from tests.media.loopback import LoopbackServer, Reply
+from vvtv.media.probe import ProbeError, confirm_hd, parse_ffprobe_json, probe
+
+
+async def test_probe_reports_the_streams_of_a_good_clip(clips: Clips) -> None:
+    info = await probe(str(clips.conforming))
+    assert (info.width, info.height, info.fps) == (1280, 720, 25.0)
+    assert (info.video_codec, info.pix_fmt) == ("h264", "yuv420p")
+    assert (info.audio_codec, info.audio_rate, info.audio_channels) == ("aac", 48000, 2)
+    assert info.duration_sec == pytest.approx(6.0, abs=0.1)
+    assert "mp4" in info.format_name
+
+
+async def test_probe_reads_title_and_comma_separated_tags_from_metadata(clips: Clips) -> None:
+    info = await probe(str(clips.tagged))
+    assert info.title == "Ocean Waves"
+    assert info.tags == ("nature", "calm")
+
+
+async def test_probe_of_a_missing_file_names_the_file(tmp_path) -> None:
+    missing = tmp_path / "nope.mp4"
+    with pytest.raises(ProbeError, match=r"nope\.mp4: no such file"):
+        await probe(str(missing))
+
+
+async def test_probe_of_garbage_is_a_probe_error_naming_the_target(clips: Clips) -> None:
+    with pytest.raises(ProbeError) as info:
+        await probe(str(clips.garbage))
+    assert str(clips.garbage) in info.value.reason
+
+
+def test_ffprobe_json_without_streams_is_rejected_with_a_reason() -> None:
+    with pytest.raises(ProbeError, match="no format/streams"):
+        parse_ffprobe_json({"format": {}}, "x.mp4")
+    with pytest.raises(ProbeError, match="no audio or video stream"):
+        parse_ffprobe_json({"format": {"format_name": "mp4"}, "streams": []}, "x.mp4")
+
+
+async def test_confirm_hd_accepts_a_720p_clip_that_decodes(clips: Clips) -> None:
+    check = await confirm_hd(str(clips.conforming), 720)
+    assert check.ok, check.reason
+    assert check.height == 720
+
+
+async def test_confirm_hd_rejects_480p_naming_height_and_minimum(clips: Clips) -> None:
+    check = await confirm_hd(str(clips.small_480), 720)
+    assert not check.ok
+    assert check.height == 480
+    assert "480p is below the minimum 720p" in check.reason
+
+
+async def test_confirm_hd_rejects_a_file_that_is_not_media(clips: Clips) -> None:
+    check = await confirm_hd(str(clips.garbage), 720)
+    assert not check.ok
+    assert str(clips.garbage) in check.reason
+
+
+async def test_confirm_hd_rejects_a_truncated_stream_that_claims_720p(clips: Clips) -> None:
+    # Long enough a decode window to run into the cut.
+    check = await confirm_hd(str(clips.truncated), 360, seconds=20)
+    assert not check.ok, check.reason
+
+
+async def test_confirm_hd_probes_and_decodes_a_url(clips: Clips, server: LoopbackServer) -> None:
+    good = server.serve_bytes("/good.mp4", clips.conforming.read_bytes())
+    low = server.serve_bytes("/low.mp4", clips.small_480.read_bytes())
+    assert (await confirm_hd(good, 720)).ok
+    assert not (await confirm_hd(low, 720)).ok
+    server.routes["/gone.mp4"] = lambda _n: Reply(404, b"", "text/plain")
+    gone = await confirm_hd(server.url("/gone.mp4"), 720)
+    assert not gone.ok
+    assert "404" in gone.reason

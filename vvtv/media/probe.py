@@ -1,0 +1,259 @@
+"""What a media file or URL really holds (ffprobe), and whether it really decodes in HD.
+
+The original trusted an "HD" flag from the source; here the discovery side asks ``confirm_hd``,
+which decodes the first seconds of video, so a stream that lies about itself or does not decode
+is rejected with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from vvtv.media.ffmpeg import FFPROBE, MediaError, ffmpeg_args, run_tool
+
+# Container metadata keys whose values are comma-separated tag lists.
+_TAG_KEYS = ("genre", "keywords", "comment", "tags", "category")
+
+
+@attrs.frozen
+class ProbeResult:
+    duration_sec: float | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    video_codec: str | None
+    pix_fmt: str | None
+    audio_codec: str | None
+    audio_rate: int | None
+    audio_channels: int | None
+    format_name: str
+    title: str | None
+    tags: tuple[str, ...]
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+
+class ProbeError(Exception):
+    """A target that cannot be probed; ``reason`` says what went wrong and with which target."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@attrs.frozen
+class HDCheck:
+    """The verdict of ``confirm_hd``: ``ok`` only if the video decodes and is tall enough."""
+
+    ok: bool
+    reason: str
+    height: int | None
+
+
+def is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+def _network_args(target: str, timeout: float) -> list[str]:
+    # Without -rw_timeout a stalled HTTP server holds ffmpeg until our outer timeout kills it;
+    # with it, ffmpeg reports the stall itself (microseconds).
+    return ["-rw_timeout", str(int(timeout * 1_000_000))] if is_url(target) else []
+
+
+def _check_local(target: str) -> None:
+    if not is_url(target) and not Path(target).is_file():
+        raise ProbeError(f"probe {target}: no such file")
+
+
+def _parse_rate(text: Any) -> float | None:
+    """``"25/1"`` or ``"30000/1001"`` to frames per second; ``None`` for ``0/0`` or junk."""
+    if not isinstance(text, str) or "/" not in text:
+        return None
+    num, _, den = text.partition("/")
+    try:
+        n, d = float(num), float(den)
+    except ValueError:
+        return None
+    return round(n / d, 3) if n > 0 and d > 0 else None
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if f == f and f >= 0 else None  # NaN and negatives mean "unknown"
+
+
+def _split_tags(format_tags: dict[str, Any]) -> tuple[str, ...]:
+    lowered = {str(k).lower(): v for k, v in format_tags.items()}
+    seen: dict[str, None] = {}
+    for key in _TAG_KEYS:
+        value = lowered.get(key)
+        if not isinstance(value, str):
+            continue
+        for part in re.split(r"[,;]", value):
+            tag = part.strip()
+            if tag:
+                seen.setdefault(tag, None)
+    return tuple(seen)
+
+
+def parse_ffprobe_json(data: dict[str, Any], target: str) -> ProbeResult:
+    """Build a ``ProbeResult`` from ffprobe's ``-show_format -show_streams`` JSON."""
+    fmt = data.get("format")
+    streams = data.get("streams")
+    if not isinstance(fmt, dict) or not isinstance(streams, list):
+        raise ProbeError(f"probe {target}: ffprobe output has no format/streams section")
+    video = next(
+        (
+            s
+            for s in streams
+            if isinstance(s, dict)
+            and s.get("codec_type") == "video"
+            # Cover art is a one-frame "video" stream; it is not the programme.
+            and not (s.get("disposition") or {}).get("attached_pic")
+        ),
+        None,
+    )
+    audio = next(
+        (s for s in streams if isinstance(s, dict) and s.get("codec_type") == "audio"), None
+    )
+    if video is None and audio is None:
+        raise ProbeError(f"probe {target}: no audio or video stream")
+    tags = fmt.get("tags") if isinstance(fmt.get("tags"), dict) else {}
+    title = next((v for k, v in tags.items() if str(k).lower() == "title"), None)
+    duration = _as_float(fmt.get("duration"))
+    if duration is None and video is not None:
+        duration = _as_float(video.get("duration"))
+    fps = None
+    if video is not None:
+        fps = _parse_rate(video.get("avg_frame_rate")) or _parse_rate(video.get("r_frame_rate"))
+    return ProbeResult(
+        duration_sec=duration,
+        width=_as_int(video.get("width")) if video else None,
+        height=_as_int(video.get("height")) if video else None,
+        fps=fps,
+        video_codec=video.get("codec_name") if video else None,
+        pix_fmt=video.get("pix_fmt") if video else None,
+        audio_codec=audio.get("codec_name") if audio else None,
+        audio_rate=_as_int(audio.get("sample_rate")) if audio else None,
+        audio_channels=_as_int(audio.get("channels")) if audio else None,
+        format_name=str(fmt.get("format_name") or ""),
+        title=str(title).strip() or None if title is not None else None,
+        tags=_split_tags(tags),
+    )
+
+
+async def probe(target: str, *, timeout: float = 30.0) -> ProbeResult:
+    """Probe a local path or an http(s) URL with ffprobe; ``ProbeError`` if it cannot."""
+    _check_local(target)
+    args = [
+        FFPROBE,
+        "-v",
+        "error",
+        *_network_args(target, timeout),
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        target,
+    ]
+    try:
+        result = await run_tool(args, timeout=timeout, what=target)
+    except MediaError as exc:
+        raise ProbeError(f"probe {target}: {exc}") from exc
+    try:
+        data = json.loads(result.stdout or b"{}")
+    except json.JSONDecodeError as exc:
+        raise ProbeError(f"probe {target}: ffprobe printed invalid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ProbeError(f"probe {target}: ffprobe printed unexpected JSON")
+    return parse_ffprobe_json(data, target)
+
+
+_FRAME_RE = re.compile(r"^frame=(\d+)\s*$", re.MULTILINE)
+
+
+async def count_decoded_frames(
+    target: str, *, seconds: float | None, timeout: float
+) -> tuple[int, list[str]]:
+    """Decode the first video stream (the first ``seconds``, or all) and discard the frames.
+
+    Returns the number of frames decoded and the error lines ffmpeg logged while decoding.
+    """
+    limit = ["-t", f"{seconds:g}"] if seconds is not None else []
+    args = ffmpeg_args(
+        "-v",
+        "error",
+        *_network_args(target, timeout),
+        *limit,
+        "-i",
+        target,
+        "-map",
+        "0:v:0",
+        "-f",
+        "null",
+        "-progress",
+        "pipe:1",
+        "-nostats",
+        "-",
+    )
+    result = await run_tool(args, timeout=timeout, check=False, what=target)
+    frames = [int(m) for m in _FRAME_RE.findall(result.stdout.decode("ascii", "replace"))]
+    errors = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    if result.returncode != 0 and not errors:
+        errors = [f"ffmpeg exited with {result.returncode}"]
+    return (frames[-1] if frames else 0), errors
+
+
+async def confirm_hd(
+    target: str, min_height: int, *, seconds: float = 2.0, timeout: float = 30.0
+) -> HDCheck:
+    """Really decode the first ``seconds`` of video and check its height against ``min_height``.
+
+    ``ok=False`` with the reason when the target cannot be probed, has no video, is below
+    ``min_height``, or does not decode (zero frames, or decoder errors logged).
+    """
+    try:
+        info = await probe(target, timeout=timeout)
+    except ProbeError as exc:
+        return HDCheck(False, exc.reason, None)
+    if not info.has_video:
+        return HDCheck(False, f"{target}: no video stream", None)
+    height = info.height
+    if height is None:
+        return HDCheck(False, f"{target}: video height unknown", None)
+    if height < min_height:
+        return HDCheck(
+            False, f"{target}: height {height}p is below the minimum {min_height}p", height
+        )
+    try:
+        frames, errors = await count_decoded_frames(target, seconds=seconds, timeout=timeout)
+    except MediaError as exc:
+        return HDCheck(False, f"{target}: decode failed: {exc}", height)
+    if errors:
+        return HDCheck(
+            False, f"{target}: decode errors in the first {seconds:g}s: {errors[-1]}", height
+        )
+    if frames == 0:
+        return HDCheck(False, f"{target}: no video frame decoded in the first {seconds:g}s", height)
+    return HDCheck(True, f"decoded {frames} frames at {height}p", height)
