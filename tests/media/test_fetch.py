@@ -1,0 +1,177 @@
+"""Fetching media over HTTP from a loopback server, and from local folders."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.media.loopback import LoopbackServer, Reply
+from vvtv.fetch import FetchError, fetch, is_acceptable_content_type
+
+BODY = bytes(range(256)) * 4096  # 1 MiB
+
+
+def visible(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+async def test_a_download_lands_under_its_checksum_with_the_right_size(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    url = server.serve_bytes("/media/clip.mp4", BODY)
+    got = await fetch(url, tmp_path, max_bytes=10 << 20)
+    digest = hashlib.sha256(BODY).hexdigest()
+    assert got.sha256 == digest
+    assert got.size_bytes == len(BODY)
+    assert got.path == tmp_path / f"{digest}.mp4"
+    assert got.path.read_bytes() == BODY
+    assert got.content_type == "video/mp4"
+    assert visible(tmp_path) == [f"{digest}.mp4"]
+
+
+async def test_the_same_bytes_from_two_urls_land_on_the_same_file(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    a = await fetch(server.serve_bytes("/a.mp4", BODY), tmp_path, max_bytes=10 << 20)
+    b = await fetch(server.serve_bytes("/b.mp4", BODY), tmp_path, max_bytes=10 << 20)
+    assert a.path == b.path
+    assert len(visible(tmp_path)) == 1
+
+
+async def test_404_fails_at_once_without_retrying(
+    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    with pytest.raises(FetchError) as info:
+        await fetch(server.url("/missing.mp4"), tmp_path, max_bytes=1 << 20)
+    assert info.value.reason_code == "HTTP_404"
+    assert server.hits("/missing.mp4") == 1
+    assert visible(tmp_path) == []
+
+
+async def test_503_then_200_is_retried_after_a_backoff(
+    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.routes["/flaky.mp4"] = lambda n: (
+        Reply(503, b"busy", "text/plain") if n == 1 else Reply(200, BODY)
+    )
+    start = trio.current_time()
+    got = await fetch(server.url("/flaky.mp4"), tmp_path, max_bytes=10 << 20, backoff_base=2.0)
+    assert got.size_bytes == len(BODY)
+    assert server.hits("/flaky.mp4") == 2
+    assert trio.current_time() - start >= 2.0  # waited the first back-off (virtual time)
+
+
+async def test_429_honours_retry_after_and_gives_up_after_the_retries(
+    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.routes["/busy.mp4"] = lambda _n: Reply(429, b"", "text/plain")
+    with pytest.raises(FetchError) as info:
+        await fetch(server.url("/busy.mp4"), tmp_path, max_bytes=1 << 20, retries=2)
+    assert info.value.reason_code == "HTTP_429"
+    assert server.hits("/busy.mp4") == 3
+    assert "gave up after 3 attempts" in info.value.message
+
+
+async def test_a_server_that_stalls_times_out_after_retries(
+    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.routes["/stall.mp4"] = lambda _n: Reply(200, BODY, stall_before_body=3600)
+    start = trio.current_time()
+    with pytest.raises(FetchError) as info:
+        await fetch(
+            server.url("/stall.mp4"), tmp_path, max_bytes=10 << 20, read_timeout=5, retries=1
+        )
+    assert info.value.reason_code == "TIMEOUT"
+    assert server.hits("/stall.mp4") == 2
+    assert 10.0 <= trio.current_time() - start < 60.0
+    assert visible(tmp_path) == []
+
+
+async def test_a_declared_size_over_the_limit_is_refused_before_download(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    url = server.serve_bytes("/big.mp4", BODY)
+    with pytest.raises(FetchError) as info:
+        await fetch(url, tmp_path, max_bytes=1000)
+    assert info.value.reason_code == "TOO_LARGE"
+    assert visible(tmp_path) == []
+
+
+async def test_an_undeclared_size_over_the_limit_is_aborted_and_nothing_is_left(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    server.routes["/sneaky.mp4"] = lambda _n: Reply(200, BODY, advertise_length=False)
+    with pytest.raises(FetchError) as info:
+        await fetch(server.url("/sneaky.mp4"), tmp_path, max_bytes=100_000)
+    assert info.value.reason_code == "TOO_LARGE"
+    assert visible(tmp_path) == []
+
+
+async def test_an_html_page_is_refused_as_bad_content_type(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    url = server.serve_bytes("/page.mp4", b"<html>nope</html>", "text/html; charset=utf-8")
+    with pytest.raises(FetchError) as info:
+        await fetch(url, tmp_path, max_bytes=1 << 20)
+    assert info.value.reason_code == "BAD_CONTENT_TYPE"
+    assert "text/html" in info.value.message
+    assert visible(tmp_path) == []
+
+
+def test_content_type_sanity_accepts_media_and_refuses_documents() -> None:
+    for ok in ("video/mp4", "audio/mpeg", "application/octet-stream", "", "VIDEO/WebM"):
+        assert is_acceptable_content_type(ok), ok
+    for bad in ("text/html", "application/json", "text/plain", "application/xml"):
+        assert not is_acceptable_content_type(bad), bad
+
+
+async def test_a_refused_connection_is_a_transport_error_after_retries(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    listener = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listener[0].socket.getsockname()[1]
+    await listener[0].aclose()  # nothing listens there any more
+    with pytest.raises(FetchError) as info:
+        await fetch(f"http://127.0.0.1:{port}/x.mp4", tmp_path, max_bytes=1 << 20, retries=1)
+    assert info.value.reason_code == "TRANSPORT"
+
+
+async def test_a_cancelled_download_leaves_no_file(
+    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.routes["/slow.mp4"] = lambda _n: Reply(200, BODY, stall_before_body=20)
+    with trio.move_on_after(10):
+        await fetch(server.url("/slow.mp4"), tmp_path, max_bytes=10 << 20, read_timeout=60)
+    assert visible(tmp_path) == []
+
+
+async def test_a_local_file_is_linked_or_copied_under_its_checksum(tmp_path: Path) -> None:
+    source = tmp_path / "folder" / "My Clip.MP4"
+    source.parent.mkdir()
+    source.write_bytes(BODY)
+    dest = tmp_path / "dest"
+    got = await fetch(str(source), dest, max_bytes=10 << 20)
+    assert got.path == dest / f"{hashlib.sha256(BODY).hexdigest()}.mp4"
+    assert got.path.read_bytes() == BODY
+    got.path.unlink()  # removing the prepared source never touches the owner's folder
+    assert source.read_bytes() == BODY
+    again = await fetch(source.as_uri(), dest, max_bytes=10 << 20)
+    assert again.sha256 == got.sha256
+
+
+async def test_local_failures_are_named(tmp_path: Path) -> None:
+    with pytest.raises(FetchError) as info:
+        await fetch(str(tmp_path / "gone.mp4"), tmp_path / "d", max_bytes=100)
+    assert info.value.reason_code == "NOT_FOUND"
+    big = tmp_path / "big.mp4"
+    big.write_bytes(BODY)
+    with pytest.raises(FetchError) as info:
+        await fetch(str(big), tmp_path / "d", max_bytes=100)
+    assert info.value.reason_code == "TOO_LARGE"
+    with pytest.raises(FetchError) as info:
+        await fetch("ftp://example.org/x.mp4", tmp_path / "d", max_bytes=100)
+    assert info.value.reason_code == "BAD_URL"
+    assert visible(tmp_path / "d") == []
