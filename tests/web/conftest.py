@@ -1,0 +1,184 @@
+"""A small ChannelPort over plain values, and the app served by real hypercorn on 127.0.0.1.
+
+``StubChannel`` is not a mock of vvtv code: it is a second, minimal implementation
+of the port (the daemon's API actor is the real one), backed by a real TopicHub and
+real ChannelMetrics, recording what the control endpoints asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from vvtv.metrics import ChannelMetrics
+from vvtv.signing import Verifier, signed_headers
+from vvtv.topics import TopicHub
+from vvtv.web import create_app, serve
+
+TOKEN = "test-token"
+SECRET = "test-secret"
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class StubChannel:
+    """Values a test sets; control calls change them the way the real channel would."""
+
+    def __init__(self, segments_dir: Path) -> None:
+        self.topics = TopicHub()
+        self.metrics = ChannelMetrics(process_metrics=False)
+        self.clock = NOW
+        self.buffer_minutes = 61.5
+        self.emergency_override: bool | None = None
+        self.curator = {"mode": "auto", "min_confidence": 0.75, "max_reorders_per_hour": 4}
+        self.card_errors: list[str] = []
+        self.audits: list[tuple[str, str, dict]] = []
+        self.plan_calls: list[tuple[str | None, int, int]] = []
+        self.ready = {"store": True, "tree": True, "slate": True}
+        self.active_alerts: list[dict] = []
+        self.segments_dir = segments_dir
+        self.playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n"
+        self.daily = {date(2026, 2, 28): {"date": "2026-02-28", "summary": {"items_aired": 96}}}
+        self.weekly = {"2026-W09": {"week": "2026-W09", "summary": {"items_aired": 600}}}
+
+    # -- reads --
+    def now(self) -> datetime:
+        return self.clock
+
+    def status(self) -> dict:
+        emergency = self.emergency_override is True
+        return {
+            "state": "EMERGENCY" if emergency else "RUNNING",
+            "buffer_minutes": self.buffer_minutes,
+            "buffer_target_minutes": 60,
+            "buffer_critical_minutes": 20,
+            "timestamp": self.clock.isoformat(),
+            "now_playing": {
+                "title": "Harbour at dawn",
+                "asset_id": "asset-1",
+                "start_at": (self.clock - timedelta(minutes=3)).isoformat(),
+                "duration_sec": 600.0,
+            },
+            "next": {"title": "City lights", "asset_id": "asset-2"},
+            "emergency_override": self.emergency_override,
+            "last_segment_age_s": 1.5,
+        }
+
+    def queue(self) -> list[dict]:
+        start = self.clock
+        return [
+            {
+                "start_at": (start + timedelta(minutes=10 * i)).isoformat(),
+                "duration_sec": 600.0,
+                "title": f"Programme {i}",
+                "asset_id": f"asset-{i}",
+                "slot_type": "MAIN" if i % 3 else "RESERVE",
+                "fallback_level": 0 if i % 3 else 1,
+            }
+            for i in range(6)
+        ]
+
+    async def plans(self, state: str | None, limit: int, offset: int) -> dict:
+        self.plan_calls.append((state, limit, offset))
+        items = [{"plan_id": f"plan-{i}", "state": state or "SCHEDULED"} for i in range(120)]
+        return {"total": len(items), "items": items[offset : offset + limit]}
+
+    async def daily_report(self, day: date) -> dict | None:
+        return self.daily.get(day)
+
+    async def weekly_report(self, week: str) -> dict | None:
+        return self.weekly.get(week)
+
+    def alerts(self) -> list[dict]:
+        return self.active_alerts
+
+    def runtime_snapshot(self) -> dict:
+        return {"name": "root", "kind": "supervisor", "state": "running", "restarts": 0}
+
+    def readiness(self) -> dict[str, bool]:
+        return dict(self.ready)
+
+    def live_playlist(self) -> str:
+        return self.playlist
+
+    def segment_path(self, asset_id: str, name: str) -> Path | None:
+        path = self.segments_dir / asset_id / name
+        return path if path.exists() else None
+
+    # -- control --
+    async def reload_owner_card(self) -> tuple[bool, list[str], dict]:
+        if self.card_errors:
+            return False, list(self.card_errors), {}
+        return True, [], {"schedule_policy.buffer_target_minutes": [60, 75]}
+
+    async def set_emergency(self, enabled: bool | None) -> dict:
+        self.emergency_override = (
+            self.emergency_override is not True if enabled is None else enabled
+        )
+        status = self.status()
+        self.topics.publish("buffer", status)
+        return status
+
+    async def set_curator_mode(self, mode: str, limits: dict) -> dict:
+        if limits.get("min_confidence", 0.75) < 0.75:
+            raise ValueError("min_confidence 0.5 is below the OwnerCard's 0.75")
+        if limits.get("max_reorders_per_hour", 4) > 4:
+            raise ValueError("max_reorders_per_hour above the OwnerCard's 4")
+        self.curator = {**self.curator, "mode": mode, **limits}
+        return dict(self.curator)
+
+    async def audit_control(self, who: str, action: str, details: dict) -> None:
+        self.audits.append((who, action, details))
+
+
+@pytest.fixture
+def channel(tmp_path: Path) -> StubChannel:
+    return StubChannel(tmp_path / "segments")
+
+
+@pytest.fixture
+def verifier() -> Verifier:
+    return Verifier(TOKEN, SECRET)
+
+
+class Served:
+    """A running app: its base URL, a client, and a way to stop it."""
+
+    def __init__(self, url: str, client: httpx.AsyncClient, shutdown: trio.Event) -> None:
+        self.url = url
+        self.client = client
+        self.shutdown = shutdown
+        self._calls = 0
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+    def signed(self, path: str, body: bytes, now: datetime = NOW, **over: Any) -> dict:
+        headers = signed_headers(TOKEN, SECRET, "POST", path, body, now.timestamp())
+        headers["Content-Type"] = "application/json"
+        headers.update(over)
+        return headers
+
+    async def control(self, path: str, body: bytes = b"") -> httpx.Response:
+        # Each call signs with a later second, so two identical calls are not a replay.
+        self._calls += 1
+        headers = self.signed(path, body, NOW + timedelta(seconds=self._calls))
+        return await self.client.post(path, content=body, headers=headers)
+
+
+@pytest.fixture
+async def served(channel: StubChannel, verifier: Verifier) -> AsyncIterator[Served]:
+    app = create_app(channel, verifier=verifier, max_body_bytes=4096)
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(partial(serve, app, "127.0.0.1:0", shutdown=shutdown))
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            yield Served(url, client, shutdown)
+        shutdown.set()

@@ -1,0 +1,226 @@
+"""Signed control endpoints (SPEC §3): they act, they are audited, and every refusal is JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from tests.web.conftest import NOW, Served, StubChannel
+from vvtv.signing import sign
+
+EMERGENCY = "/v1/control/emergency-mode"
+CURATOR = "/v1/control/curator-mode"
+RELOAD = "/v1/control/reload-owner-card"
+
+
+async def test_good_signature_is_accepted_and_audited(served: Served, channel: StubChannel) -> None:
+    body = b'{"enabled": true}'
+    r = await served.control(EMERGENCY, body)
+    assert r.status_code == 200
+    assert r.json()["state"] == "EMERGENCY"
+    who, action, details = channel.audits[-1]
+    assert action == "emergency-mode"
+    assert who.startswith("token:") and "@127.0.0.1" in who
+    assert details["requested"] is True
+
+
+async def test_emergency_set_is_reflected_by_status_at_once(served: Served) -> None:
+    await served.control(EMERGENCY, b'{"enabled": true}')
+    assert (await served.client.get("/v1/status")).json()["state"] == "EMERGENCY"
+    await served.control(EMERGENCY, b'{"enabled": false}')
+    status = (await served.client.get("/v1/status")).json()
+    assert (status["state"], status["emergency_override"]) == ("RUNNING", False)
+
+
+async def test_empty_emergency_body_toggles_for_old_clients(
+    served: Served, channel: StubChannel
+) -> None:
+    assert (await served.control(EMERGENCY)).json()["state"] == "EMERGENCY"
+    assert (await served.control(EMERGENCY)).json()["state"] == "RUNNING"
+    assert [a[2]["requested"] for a in channel.audits] == ["toggle", "toggle"]
+
+
+# --- the signing matrix: each case is refused with 401 and a JSON reason ---------------
+
+
+def _headers(served: Served, path: str, body: bytes) -> dict[str, str]:
+    return served.signed(path, body)
+
+
+async def _post(served: Served, headers: dict[str, str], body: bytes, path: str = EMERGENCY):
+    return await served.client.post(path, content=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"Authorization": "Bearer wrong-token"}, "invalid token"),
+        ({"Authorization": "Basic dGVzdA=="}, "invalid token"),
+        ({"x-vvtv-signature": "0" * 64}, "signature mismatch"),
+        ({"x-vvtv-ts": "soon"}, "x-vvtv-ts must be unix seconds"),
+    ],
+)
+async def test_wrong_credentials_are_401(served: Served, change: dict, reason: str) -> None:
+    body = b'{"enabled": true}'
+    headers = {**_headers(served, EMERGENCY, body), **change}
+    r = await _post(served, headers, body)
+    assert (r.status_code, r.json()) == (401, {"error": reason})
+
+
+@pytest.mark.parametrize("missing", ["Authorization", "x-vvtv-ts", "x-vvtv-signature"])
+async def test_each_missing_header_is_401(served: Served, missing: str) -> None:
+    body = b""
+    headers = _headers(served, EMERGENCY, body)
+    del headers[missing]
+    r = await _post(served, headers, body)
+    assert r.status_code == 401
+    assert r.json() == {"error": f"missing {missing} header"}
+
+
+@pytest.mark.parametrize("skew", [-301, 301, -3600, 86400])
+async def test_stale_and_future_timestamps_are_401(served: Served, skew: int) -> None:
+    body = b""
+    headers = served.signed(EMERGENCY, body, now=NOW + timedelta(seconds=skew))
+    r = await _post(served, headers, body)
+    assert r.status_code == 401
+    assert "window" in r.json()["error"]
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+async def test_timestamps_at_the_window_edge_are_accepted(served: Served, skew: int) -> None:
+    headers = served.signed(EMERGENCY, b"", now=NOW + timedelta(seconds=skew))
+    assert (await _post(served, headers, b"")).status_code == 200
+
+
+async def test_tampered_body_is_401(served: Served, channel: StubChannel) -> None:
+    headers = _headers(served, EMERGENCY, b'{"enabled": false}')
+    r = await _post(served, headers, b'{"enabled": true}')
+    assert (r.status_code, r.json()) == (401, {"error": "signature mismatch"})
+    assert channel.emergency_override is None
+    assert channel.audits == []
+
+
+async def test_tampered_path_is_401(served: Served) -> None:
+    headers = _headers(served, CURATOR, b"")
+    r = await _post(served, headers, b"", path=EMERGENCY)
+    assert (r.status_code, r.json()) == (401, {"error": "signature mismatch"})
+
+
+async def test_query_string_is_not_part_of_the_signed_path(served: Served) -> None:
+    headers = _headers(served, EMERGENCY, b"")
+    r = await served.client.post(EMERGENCY + "?from=cli", content=b"", headers=headers)
+    assert r.status_code == 200
+
+
+async def test_replayed_signature_is_401(served: Served, channel: StubChannel) -> None:
+    body = b'{"enabled": true}'
+    headers = _headers(served, EMERGENCY, body)
+    assert (await _post(served, headers, body)).status_code == 200
+    r = await _post(served, headers, body)
+    assert (r.status_code, r.json()) == (401, {"error": "replayed signature"})
+    assert len(channel.audits) == 1
+
+
+async def test_signature_of_the_original_clients_format_is_accepted(served: Served) -> None:
+    """Hand-built headers, exactly as the old shell scripts did (lowercase hex)."""
+    ts = str(int(NOW.timestamp()))
+    body = b'{"enabled":false}'
+    sig = sign("test-secret", "POST", EMERGENCY, ts, body)
+    headers = {"authorization": "Bearer test-token", "x-vvtv-ts": ts, "x-vvtv-signature": sig}
+    assert (await _post(served, headers, body)).status_code == 200
+
+
+# --- bodies -------------------------------------------------------------------------------
+
+
+async def test_oversized_body_is_413_before_anything_else(
+    served: Served, channel: StubChannel
+) -> None:
+    body = json.dumps({"enabled": True, "pad": "x" * 5000}).encode()
+    r = await _post(served, _headers(served, EMERGENCY, body), body)
+    assert r.status_code == 413
+    assert "4096" in r.json()["error"]
+    assert channel.audits == []
+
+
+@pytest.mark.parametrize("body", [b"{", b"{'enabled': true}", b"\xff\xfe", b'{"enabled": NaN}'])
+async def test_malformed_json_is_400(served: Served, body: bytes) -> None:
+    r = await _post(served, _headers(served, EMERGENCY, body), body)
+    assert r.status_code == 400
+    assert "malformed JSON" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "body", [b"[]", b"true", b'{"enabled": "yes"}', b'{"enabled": 1}', b'{"on": true}']
+)
+async def test_emergency_body_of_the_wrong_shape_is_422(served: Served, body: bytes) -> None:
+    r = await _post(served, _headers(served, EMERGENCY, body), body)
+    assert r.status_code == 422
+    assert r.json()["error"]
+
+
+async def test_curator_mode_applies_mode_and_limits(served: Served, channel: StubChannel) -> None:
+    body = b'{"mode": "advise", "min_confidence": 0.9, "max_reorders_per_hour": 2}'
+    r = await served.control(CURATOR, body)
+    assert r.status_code == 200
+    assert channel.curator == {"mode": "advise", "min_confidence": 0.9, "max_reorders_per_hour": 2}
+    assert channel.audits[-1][1] == "curator-mode"
+    assert channel.audits[-1][2]["limits"] == {"min_confidence": 0.9, "max_reorders_per_hour": 2}
+
+
+@pytest.mark.parametrize(
+    ("body", "word"),
+    [
+        (b'{"mode": "manual"}', "mode"),
+        (b"{}", "mode"),
+        (b'{"mode": "auto", "speed": 3}', "speed"),
+        (b'{"mode": "auto", "min_confidence": "high"}', "min_confidence"),
+        (b'{"mode": "auto", "max_reorders_per_hour": 1.5}', "max_reorders_per_hour"),
+        (b'{"mode": "auto", "max_reorders_per_hour": true}', "max_reorders_per_hour"),
+        (b'{"mode": "auto", "min_confidence": 0.5}', "min_confidence"),  # port: out of range
+        (b'{"mode": "auto", "max_reorders_per_hour": 10}', "max_reorders_per_hour"),
+    ],
+)
+async def test_curator_mode_invalid_or_out_of_range_is_422(
+    served: Served, channel: StubChannel, body: bytes, word: str
+) -> None:
+    before = dict(channel.curator)
+    r = await served.control(CURATOR, body)
+    assert r.status_code == 422
+    assert word in r.json()["error"]
+    assert channel.curator == before
+
+
+async def test_curator_mode_needs_a_body(served: Served) -> None:
+    r = await served.control(CURATOR, b"")
+    assert (r.status_code, r.json()) == (400, {"error": "request body must be JSON"})
+
+
+async def test_reload_owner_card_applies_and_returns_the_diff(
+    served: Served, channel: StubChannel
+) -> None:
+    r = await served.control(RELOAD)
+    assert r.status_code == 200
+    assert r.json()["diff"] == {"schedule_policy.buffer_target_minutes": [60, 75]}
+    assert channel.audits[-1][1] == "reload-owner-card"
+
+
+async def test_invalid_owner_card_is_422_with_every_error(
+    served: Served, channel: StubChannel
+) -> None:
+    channel.card_errors = ["search_policy.allowlist_domains: must not be empty", "schema_version"]
+    r = await served.control(RELOAD)
+    assert r.status_code == 422
+    body = r.json()
+    assert "previous card" in body["error"]
+    assert body["errors"] == channel.card_errors
+    assert channel.audits[-1][2]["ok"] is False
+
+
+async def test_unsigned_control_calls_are_refused_on_every_endpoint(served: Served) -> None:
+    for path in (EMERGENCY, CURATOR, RELOAD):
+        r = await served.client.post(path, content=b'{"mode": "off"}')
+        assert r.status_code == 401
+        assert r.json() == {"error": "missing Authorization header"}

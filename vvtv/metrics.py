@@ -1,0 +1,193 @@
+"""Prometheus metrics of the channel, on a registry of their own.
+
+Every ``ChannelMetrics`` owns a private ``CollectorRegistry`` (never the process-wide
+default), so tests can build as many channels as they like and the daemon's
+``/metrics`` shows exactly what this channel registered. The supervision runtime
+keeps its per-actor metrics on its own registry; ``include(registry)`` adds it to
+what ``render()`` returns.
+
+The seven gauges of the original keep their names (SPEC §5). Everything else is a
+counter or a histogram with a small, fixed set of label values: producers call
+``metrics.<attribute>.labels(...).inc()`` / ``.observe()`` / ``.set()`` directly
+(prometheus-client objects are the API; nothing is wrapped).
+"""
+
+from __future__ import annotations
+
+import trio
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Enum,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+# generate_latest() writes the classic text format (underscore escaping), which is 0.0.4.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+# Fast buckets for HTTP and the event loop (an idle Trio loop lags well under 1 ms).
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# ffmpeg preparation of a whole programme takes seconds to minutes.
+_PREPARE_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+
+CIRCUIT_STATES = ["closed", "open", "half_open"]
+
+
+class ChannelMetrics:
+    """All of vvtv's metrics. Attribute names below are what producers use.
+
+    Original gauges (names kept): ``buffer_minutes``, ``plans_created``,
+    ``plans_committed``, ``qa_pass_rate``, ``fallback_rate``, ``curator_actions``,
+    ``stream_disruptions``.
+    """
+
+    def __init__(self, *, process_metrics: bool = True) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._included: list[CollectorRegistry] = []
+        r = self.registry
+        if process_metrics:
+            # process_resident_memory_bytes etc.: the soak tool watches RSS through /metrics.
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+
+        # --- the original's seven gauges (SPEC §5) ---
+        self.buffer_minutes = Gauge(
+            "vvtv_buffer_minutes", "Minutes of contiguous ready content ahead", registry=r
+        )
+        self.plans_created = Gauge(
+            "vvtv_plans_created", "Plans created by the latest discovery window", registry=r
+        )
+        self.plans_committed = Gauge(
+            "vvtv_plans_committed", "Plans committed by the latest commit window", registry=r
+        )
+        self.qa_pass_rate = Gauge("vvtv_qa_pass_rate", "QA pass rate (0..1)", registry=r)
+        self.fallback_rate = Gauge(
+            "vvtv_fallback_rate", "Share of slots that needed a fallback (0..1)", registry=r
+        )
+        self.curator_actions = Gauge(
+            "vvtv_curator_actions", "Curator actions applied in the latest window", registry=r
+        )
+        self.stream_disruptions = Gauge(
+            "vvtv_stream_disruptions", "Stream disruptions counted in the latest window", registry=r
+        )
+
+        # --- pipeline ---
+        self.windows = Counter(
+            "vvtv_windows", "Scheduler windows run", ["window", "outcome"], registry=r
+        )
+        self.fetches = Counter("vvtv_fetches", "Media fetches", ["outcome"], registry=r)
+        self.prepares = Counter("vvtv_prepares", "Media preparations", ["outcome"], registry=r)
+        self.prepare_seconds = Histogram(
+            "vvtv_prepare_duration_seconds",
+            "Wall time of one preparation (conform, loudness, segment)",
+            ["outcome"],
+            buckets=_PREPARE_BUCKETS,
+            registry=r,
+        )
+        self.qa_outcomes = Counter("vvtv_qa_outcomes", "QA gate results", ["outcome"], registry=r)
+        self.fallback_levels = Counter(
+            "vvtv_fallback_level_used",
+            "Slots filled per fallback level (0 main, 1 reserve, 2 emergency pool, 3 slate)",
+            ["level"],
+            registry=r,
+        )
+        self.emergency_active = Gauge(
+            "vvtv_emergency_active", "1 while emergency mode is on", registry=r
+        )
+        self.emergency_seconds = Counter(
+            "vvtv_emergency_seconds", "Time spent in emergency mode", registry=r
+        )
+        self.curator_decisions = Counter(
+            "vvtv_curator_decisions",
+            "Curator proposals by what happened to them",
+            ["kind"],  # applied | suggested
+            registry=r,
+        )
+
+        # --- alerts and cloud sync ---
+        self.alerts_active = Gauge(
+            "vvtv_alerts_active", "Active alerts by severity", ["severity"], registry=r
+        )
+        self.alerts_notified = Counter(
+            "vvtv_alerts_notified",
+            "Webhook notifications enqueued",
+            ["code", "event"],  # event: alert | alert_clear
+            registry=r,
+        )
+        self.cloud_outbox_depth = Gauge(
+            "vvtv_cloud_outbox_depth", "Cloud sync items waiting in the outbox", registry=r
+        )
+        self.cloud_attempts = Counter(
+            "vvtv_cloud_delivery_attempts", "Cloud sync HTTP attempts", ["path"], registry=r
+        )
+        self.cloud_failures = Counter(
+            "vvtv_cloud_delivery_failures", "Cloud sync failed attempts", ["path"], registry=r
+        )
+        self.cloud_circuit = Enum(
+            "vvtv_cloud_circuit", "Cloud sync circuit breaker", states=CIRCUIT_STATES, registry=r
+        )
+
+        # --- HTTP face ---
+        self.http_requests = Counter(
+            "vvtv_http_requests",
+            "HTTP requests served",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_seconds = Histogram(
+            "vvtv_http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.websocket_clients = Gauge(
+            "vvtv_websocket_clients", "Connected websocket clients", ["topic"], registry=r
+        )
+        self.websocket_skipped = Counter(
+            "vvtv_websocket_frames_conflated",
+            "Updates a slow websocket client never saw (conflated away)",
+            ["topic"],
+            registry=r,
+        )
+
+        # --- runtime health ---
+        self.event_loop_lag = Histogram(
+            "vvtv_event_loop_lag_seconds",
+            "How late a periodic timer wakes up: time the Trio loop was busy elsewhere",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def include(self, registry: CollectorRegistry) -> None:
+        """Also render ``registry`` (e.g. the supervision runtime's per-actor metrics)."""
+        if registry is self.registry:
+            raise ValueError("a ChannelMetrics registry cannot include itself")
+        if all(existing is not registry for existing in self._included):
+            self._included.append(registry)
+
+    def render(self) -> bytes:
+        """Prometheus text exposition (``CONTENT_TYPE``) of this and the included registries."""
+        parts = [generate_latest(self.registry)]
+        parts.extend(generate_latest(reg) for reg in self._included)
+        return b"".join(parts)
+
+
+async def measure_loop_lag(metrics: ChannelMetrics, interval: float = 0.5) -> None:
+    """Forever: sleep ``interval`` and record how much later than asked we woke up.
+
+    A lag far above a millisecond means something blocked the event loop (sync I/O,
+    a CPU-heavy call outside a thread); ``vvtv_event_loop_lag_seconds`` shows it.
+    """
+    if interval <= 0:
+        raise ValueError(f"loop lag interval must be > 0, got {interval}")
+    observe = metrics.event_loop_lag.observe
+    while True:
+        start = trio.current_time()
+        await trio.sleep(interval)
+        observe(max(0.0, trio.current_time() - start - interval))

@@ -1,0 +1,273 @@
+"""Live topics: actors publish state, dashboards subscribe; live state flows one way.
+
+A ``Topic`` keeps the latest value of one kind of live state ("buffer", "alerts",
+"runtime"). ``publish`` never awaits and never blocks: it serialises the JSON frame
+``{"topic", "seq", "data"}`` exactly once and drops the same string into every
+subscriber's small bounded queue. Costs measured on this stack (STACK-NOTES) make
+both choices matter: serialising per subscriber or awaiting per delivery caps
+fan-out at a few thousand messages a second.
+
+Conflation. Live state is "latest wins": a subscriber whose queue is full is not
+worth slowing the producer for, and the updates it missed are superseded anyway.
+When a subscriber falls ``maxlen`` frames behind, its queue is replaced by the
+newest frame alone and the frames skipped are counted. The next frame it receives
+carries ``"gap": n`` (n = number of updates it never saw) so a client knows it
+missed intermediate states::
+
+    {"topic": "buffer", "seq": 42, "data": {...}, "gap": 17}
+
+A new subscriber first receives the latest frame (the snapshot), if any, without a
+gap marker; then every later update in order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import trio
+
+DEFAULT_QUEUE = 8
+
+
+def _default_json(value: Any) -> Any:
+    """Encode the few non-JSON types live state tends to carry (datetimes, enums, paths)."""
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        return isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def encode(topic: str, seq: int, data: Any) -> str:
+    """The wire frame of one update, compact JSON."""
+    return json.dumps(
+        {"topic": topic, "seq": seq, "data": data}, separators=(",", ":"), default=_default_json
+    )
+
+
+def with_gap(frame: str, skipped: int) -> str:
+    """``frame`` with ``"gap": skipped`` appended; cheap because it is rare (slow clients only)."""
+    return f'{frame[:-1]},"gap":{skipped}}}'
+
+
+class TopicClosed(Exception):
+    """Publishing to a closed topic: the hub is shutting down."""
+
+
+class Subscription:
+    """One subscriber's view of a topic: an async iterator of JSON frames (``str``).
+
+    Iteration ends when the subscription or its topic is closed. Use it as a context
+    manager (sync or async) so it is always detached from the topic.
+    """
+
+    def __init__(self, topic: Topic, maxlen: int) -> None:
+        if maxlen < 1:
+            raise ValueError(f"subscription queue length must be >= 1, got {maxlen}")
+        self._topic = topic
+        self._maxlen = maxlen
+        self._frames: deque[str] = deque()
+        self._skipped = 0
+        self._waiter: trio.Event | None = None
+        self._closed = False
+        self.delivered = 0
+        self.skipped_total = 0
+
+    @property
+    def topic(self) -> str:
+        return self._topic.name
+
+    @property
+    def pending(self) -> int:
+        """Frames waiting to be read (never more than the queue length)."""
+        return len(self._frames)
+
+    def _offer(self, frame: str) -> None:
+        # Called from publish(): plain deque operations and at most one Event.set().
+        frames = self._frames
+        if len(frames) >= self._maxlen:
+            self._skipped += len(frames)
+            frames.clear()
+        frames.append(frame)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.set()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.set()
+
+    def receive_nowait(self) -> str | None:
+        """The next frame if one is queued, else ``None``."""
+        if not self._frames:
+            return None
+        frame = self._frames.popleft()
+        if self._skipped:
+            self.skipped_total += self._skipped
+            frame = with_gap(frame, self._skipped)
+            self._skipped = 0
+        self.delivered += 1
+        return frame
+
+    async def receive(self) -> str:
+        """Wait for the next frame; raises ``trio.EndOfChannel`` once closed and drained."""
+        while True:
+            frame = self.receive_nowait()
+            if frame is not None:
+                return frame
+            if self._closed:
+                raise trio.EndOfChannel(f"subscription to {self.topic!r} closed")
+            self._waiter = event = trio.Event()
+            await event.wait()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        while True:
+            try:
+                yield await self.receive()
+            except trio.EndOfChannel:
+                return
+
+    def close(self) -> None:
+        """Detach from the topic; a pending ``receive`` ends with ``EndOfChannel``."""
+        if not self._closed:
+            self._closed = True
+            self._frames.clear()
+            self._topic._detach(self)
+            self._wake()
+
+    def _topic_closed(self) -> None:
+        # Already-queued frames stay readable, then iteration ends.
+        self._closed = True
+        self._wake()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Topic:
+    """A named stream of updates with a remembered latest value."""
+
+    def __init__(self, name: str, *, queue_size: int = DEFAULT_QUEUE) -> None:
+        self.name = name
+        self._queue_size = queue_size
+        self._seq = 0
+        self._latest: str | None = None
+        self._latest_data: Any = None
+        self._subscribers: set[Subscription] = set()
+        self._closed = False
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the latest update (0 before the first)."""
+        return self._seq
+
+    @property
+    def latest(self) -> Any:
+        """The data of the latest update (``None`` before the first)."""
+        return self._latest_data
+
+    @property
+    def latest_frame(self) -> str | None:
+        return self._latest
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, data: Any) -> int:
+        """Record ``data`` as the latest state and fan it out; returns its ``seq``.
+
+        Never awaits and never blocks, whatever the subscribers do. ``data`` must be
+        JSON-serialisable (datetimes and enums are encoded as ISO strings / values).
+        """
+        if self._closed:
+            raise TopicClosed(f"topic {self.name!r} is closed")
+        self._seq += 1
+        frame = encode(self.name, self._seq, data)
+        self._latest = frame
+        self._latest_data = data
+        for sub in self._subscribers:
+            sub._offer(frame)
+        return self._seq
+
+    def subscribe(self, *, queue_size: int | None = None) -> Subscription:
+        """A new subscription whose first frame is the latest update (the snapshot)."""
+        sub = Subscription(self, self._queue_size if queue_size is None else queue_size)
+        if self._latest is not None:
+            sub._offer(self._latest)
+        if self._closed:
+            sub._topic_closed()
+            return sub
+        self._subscribers.add(sub)
+        return sub
+
+    def _detach(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    def close(self) -> None:
+        """End every subscription (after its queued frames); later publishes raise."""
+        self._closed = True
+        subs, self._subscribers = self._subscribers, set()
+        for sub in subs:
+            sub._topic_closed()
+
+
+class TopicHub:
+    """The channel's named topics. ``TopicHub()`` has "buffer", "alerts" and "runtime"."""
+
+    STANDARD = ("buffer", "alerts", "runtime")
+
+    def __init__(
+        self, names: tuple[str, ...] = STANDARD, *, queue_size: int = DEFAULT_QUEUE
+    ) -> None:
+        if not names:
+            raise ValueError("a TopicHub needs at least one topic name")
+        self._topics = {name: Topic(name, queue_size=queue_size) for name in names}
+
+    def __getitem__(self, name: str) -> Topic:
+        try:
+            return self._topics[name]
+        except KeyError:
+            raise KeyError(f"unknown topic {name!r}; known: {sorted(self._topics)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._topics
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._topics)
+
+    def publish(self, name: str, data: Any) -> int:
+        """Shorthand for ``hub[name].publish(data)``."""
+        return self[name].publish(data)
+
+    def subscribe(self, name: str, *, queue_size: int | None = None) -> Subscription:
+        return self[name].subscribe(queue_size=queue_size)
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(t.subscriber_count for t in self._topics.values())
+
+    def close(self) -> None:
+        """Close every topic: live streams end cleanly (used on shutdown)."""
+        for topic in self._topics.values():
+            topic.close()

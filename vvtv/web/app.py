@@ -1,0 +1,339 @@
+"""The quart-trio application: read API, signed control API, live websockets, HLS origin, dashboard.
+
+``create_app(port, verifier=...)`` builds the app over a ``ChannelPort``; it holds
+no channel state of its own. Rules every route follows:
+
+- every error is JSON ``{"error": ...}`` (plus ``errors`` for an invalid OwnerCard);
+  bad input is a 4xx, never a 5xx;
+- control calls are verified (SPEC §3) against the real body, size-limited (413),
+  parsed strictly (400), validated (422) and audited through the port;
+- HTTP requests are counted by route, method and status, and timed by route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import trio
+from quart import Response, g, request, send_file, websocket
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from vvtv.metrics import CONTENT_TYPE
+from vvtv.signing import AuthError, Verifier
+from vvtv.topics import Subscription
+from vvtv.web.openapi import openapi_document
+from vvtv.web.params import (
+    BadInput,
+    check_segment,
+    curator_body,
+    emergency_body,
+    parse_day,
+    parse_plans_query,
+    parse_week,
+)
+from vvtv.web.port import ChannelPort
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json"
+M3U8_TYPE = "application/vnd.apple.mpegurl"
+TS_TYPE = "video/mp2t"
+LIVE_TOPICS = ("buffer", "alerts", "runtime")
+# Segment names are unique per asset and never rewritten: cache them hard.
+SEGMENT_CACHE = "public, max-age=86400, immutable"
+WS_GOING_AWAY = 1001
+
+
+class LiveStreams:
+    """The app's open websocket subscriptions, so shutdown can end them cleanly."""
+
+    def __init__(self) -> None:
+        self._subs: set[Subscription] = set()
+        self.closing = False
+
+    def add(self, sub: Subscription) -> None:
+        self._subs.add(sub)
+
+    def discard(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    def __len__(self) -> int:
+        return len(self._subs)
+
+    def close(self) -> None:
+        """End every live stream: each handler sends a 1001 close frame and returns."""
+        self.closing = True
+        for sub in list(self._subs):
+            sub.close()
+
+
+def live_streams(app: QuartTrio) -> LiveStreams:
+    """The ``LiveStreams`` of an app made by ``create_app``."""
+    return app.extensions["vvtv.live"]
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = json.dumps(body, separators=(",", ":"), default=_default_json)
+    return Response(text, status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def _default_json(value: Any) -> Any:
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        return isoformat()
+    return str(value)
+
+
+def _error(status: int, message: str, **extra: Any) -> Response:
+    return _json({"error": message, **extra}, status)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json(body: bytes, *, allow_empty: bool) -> Any:
+    """Strict JSON (no NaN/Infinity) -> value; an empty body -> None when allowed."""
+    if not body.strip():
+        if allow_empty:
+            return None
+        raise BadInput(400, "request body must be JSON")
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(400, f"malformed JSON body: {exc}") from None
+
+
+def create_app(
+    port: ChannelPort, *, verifier: Verifier, max_body_bytes: int = 64 * 1024
+) -> QuartTrio:
+    """The vvtv web app over ``port``; control calls are checked by ``verifier``."""
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
+    app = QuartTrio(__name__, static_folder="static", static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.config["JSON_SORT_KEYS"] = False
+    # No redirects that rewrite paths (//a -> /a): a path either matches a route or is a 404.
+    app.url_map.merge_slashes = False
+    live = LiveStreams()
+    app.extensions["vvtv.live"] = live
+    metrics = port.metrics
+    openapi_text = json.dumps(openapi_document(max_body_bytes))
+
+    # ---- request metrics and errors -------------------------------------------------
+
+    @app.before_request
+    async def _start_timer() -> None:
+        g.vvtv_t0 = time.perf_counter()
+
+    @app.after_request
+    async def _record(response: Response) -> Response:
+        rule = request.url_rule
+        route = rule.rule if rule is not None else "unmatched"
+        metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
+        started = g.get("vvtv_t0")
+        if started is not None:
+            metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.errorhandler(BadInput)
+    async def _bad_input(exc: BadInput) -> Response:
+        return _error(exc.status, exc.message, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if status == 413:
+            return _error(413, f"request body larger than {max_body_bytes} bytes")
+        message = {404: "not found", 405: "method not allowed"}.get(status)
+        return _error(status, message or (exc.description or exc.name).rstrip("."))
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception) -> Response:
+        # A bug or a port failure, not the client's fault: log it, never leak details.
+        log.error("unhandled error in a web handler", exc_info=exc)
+        return _error(500, "internal error")
+
+    # ---- read endpoints --------------------------------------------------------------
+
+    @app.get("/v1/status")
+    async def status() -> Response:
+        return _json(port.status())
+
+    @app.get("/v1/queue")
+    async def queue() -> Response:
+        items = port.queue()
+        return _json({"count": len(items), "items": items})
+
+    @app.get("/v1/plans")
+    async def plans() -> Response:
+        args = request.args
+        state, limit, offset = parse_plans_query(
+            args.get("state"), args.get("limit"), args.get("offset")
+        )
+        page = await port.plans(state, limit, offset)
+        return _json({"limit": limit, "offset": offset, **page})
+
+    @app.get("/v1/reports/daily")
+    async def daily_report() -> Response:
+        day = parse_day(request.args.get("date"))
+        report = await port.daily_report(day)
+        if report is None:
+            return _error(404, f"no daily report for {day.isoformat()}")
+        return _json(report)
+
+    @app.get("/v1/reports/weekly")
+    async def weekly_report() -> Response:
+        week = parse_week(request.args.get("week"))
+        report = await port.weekly_report(week)
+        if report is None:
+            return _error(404, f"no weekly report for {week}")
+        return _json(report)
+
+    @app.get("/v1/alerts")
+    async def alerts() -> Response:
+        active = port.alerts()
+        return _json({"count": len(active), "alerts": active})
+
+    @app.get("/v1/runtime")
+    async def runtime() -> Response:
+        return _json(port.runtime_snapshot())
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), status=200, content_type=CONTENT_TYPE)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        checks = port.readiness()
+        ready = bool(checks) and all(checks.values())
+        return _json({"ready": ready, "checks": checks}, 200 if ready else 503)
+
+    @app.get("/openapi.json")
+    async def openapi() -> Response:
+        return Response(openapi_text, content_type=JSON_TYPE)
+
+    # ---- HLS origin ------------------------------------------------------------------
+
+    @app.get("/live/index.m3u8")
+    async def live_playlist() -> Response:
+        return Response(
+            port.live_playlist(),
+            content_type=M3U8_TYPE,
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @app.get("/live/seg/<asset_id>/<name>")
+    async def live_segment(asset_id: str, name: str) -> Response:
+        check_segment(asset_id, name)
+        path = port.segment_path(asset_id, name)
+        if path is None or not await trio.Path(path).is_file():
+            raise BadInput(404, "segment not found")
+        response = await send_file(path, mimetype=TS_TYPE, conditional=True)
+        response.headers["Cache-Control"] = SEGMENT_CACHE
+        return response
+
+    # ---- dashboard ---------------------------------------------------------------------
+
+    @app.get("/")
+    async def dashboard() -> Response:
+        response = await app.send_static_file("index.html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    # ---- signed control endpoints ------------------------------------------------------
+
+    async def authenticated_body() -> tuple[bytes, str]:
+        """The verified raw body and who sent it; 413 / 401 otherwise."""
+        body = await request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+        try:
+            verifier.verify(
+                request.method, request.path, request.headers, body, port.now().timestamp()
+            )
+        except AuthError as exc:
+            raise BadInput(401, exc.reason) from None
+        token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+        fingerprint = hashlib.sha256(token.encode()).hexdigest()[:12]
+        return body, f"token:{fingerprint}@{request.remote_addr or 'unknown'}"
+
+    @app.post("/v1/control/reload-owner-card")
+    async def reload_owner_card() -> Response:
+        _, who = await authenticated_body()
+        ok, errors, diff = await port.reload_owner_card()
+        await port.audit_control(
+            who, "reload-owner-card", {"ok": ok, "errors": errors, "diff": diff}
+        )
+        if not ok:
+            return _error(
+                422, "invalid owner card; the previous card stays in force", errors=errors
+            )
+        return _json({"ok": True, "diff": diff})
+
+    @app.post("/v1/control/emergency-mode")
+    async def emergency_mode() -> Response:
+        body, who = await authenticated_body()
+        enabled = emergency_body(_parse_json(body, allow_empty=True))
+        new_status = await port.set_emergency(enabled)
+        await port.audit_control(
+            who,
+            "emergency-mode",
+            {"requested": "toggle" if enabled is None else enabled, "status": new_status},
+        )
+        return _json(new_status)
+
+    @app.post("/v1/control/curator-mode")
+    async def curator_mode() -> Response:
+        body, who = await authenticated_body()
+        mode, limits = curator_body(_parse_json(body, allow_empty=False))
+        try:
+            result = await port.set_curator_mode(mode, limits)
+        except ValueError as exc:
+            await port.audit_control(
+                who, "curator-mode", {"mode": mode, "limits": limits, "rejected": str(exc)}
+            )
+            raise BadInput(422, str(exc)) from None
+        await port.audit_control(
+            who, "curator-mode", {"mode": mode, "limits": limits, "result": result}
+        )
+        return _json(result)
+
+    # ---- live websockets ---------------------------------------------------------------
+
+    @app.websocket("/v1/ws/<topic>")
+    async def live_stream(topic: str) -> None:
+        if topic not in LIVE_TOPICS or topic not in port.topics or live.closing:
+            # Refused before accept: the client sees an HTTP error, not a socket.
+            raise BadInput(404, f"unknown live topic {topic!r}")
+        # Subscribe before accepting: whatever is published once the client sees the
+        # handshake complete is already queued for it (no lost first update).
+        sub = port.topics.subscribe(topic)
+        live.add(sub)
+        gauge = metrics.websocket_clients.labels(topic)
+        gauge.inc()
+        try:
+            await websocket.accept()
+            send = websocket.send
+            while True:
+                try:
+                    frame = await sub.receive()
+                except trio.EndOfChannel:
+                    break
+                await send(frame)
+            await websocket.close(WS_GOING_AWAY, "server shutting down")
+        finally:
+            gauge.dec()
+            live.discard(sub)
+            sub.close()
+            if sub.skipped_total:
+                metrics.websocket_skipped.labels(topic).inc(sub.skipped_total)
+
+    return app

@@ -1,0 +1,464 @@
+"""The OpenAPI 3.1 description of every endpoint, served at ``/openapi.json``.
+
+Hand-written rather than generated: the API is small, and writing it out keeps the
+contract (parameters, bodies, every status a client may see) readable in one place.
+A test checks that every route of the app is described here and vice versa.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vvtv.model import PlanState
+from vvtv.web.params import (
+    CURATOR_MODES,
+    DATE_ERROR,
+    PLANS_DEFAULT_LIMIT,
+    PLANS_MAX_LIMIT,
+    PLANS_MAX_OFFSET,
+    WEEK_FORMAT_ERROR,
+    WEEK_INVALID_ERROR,
+)
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json_response(description, _ref("Error"))
+
+
+_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string", "description": "what was wrong, and where"},
+            "errors": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": ["state", "buffer_minutes", "timestamp"],
+        "properties": {
+            "state": {"type": "string", "enum": ["RUNNING", "EMERGENCY"]},
+            "buffer_minutes": {"type": "number"},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "now_playing": {"type": ["object", "null"]},
+            "next": {"type": ["object", "null"]},
+            "emergency_override": {"type": ["boolean", "null"]},
+            "last_segment_age_s": {"type": ["number", "null"]},
+        },
+        "additionalProperties": True,
+    },
+    "QueueEntry": {
+        "type": "object",
+        "properties": {
+            "start_at": {"type": "string", "format": "date-time"},
+            "duration_sec": {"type": "number"},
+            "title": {"type": "string"},
+            "asset_id": {"type": "string"},
+            "slot_type": {"type": "string", "enum": ["MAIN", "RESERVE", "EMERGENCY"]},
+            "fallback_level": {"type": "integer", "minimum": 0, "maximum": 3},
+        },
+        "additionalProperties": True,
+    },
+    "Alert": {
+        "type": "object",
+        "required": ["code", "severity", "message"],
+        "properties": {
+            "code": {"type": "string"},
+            "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
+            "message": {"type": "string"},
+            "since": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "LiveFrame": {
+        "description": (
+            "Websocket frame. The first frame after connecting is the latest state "
+            "(snapshot). 'gap' is present when the client was too slow and n updates "
+            "were conflated away; the frame still carries the latest data."
+        ),
+        "type": "object",
+        "required": ["topic", "seq", "data"],
+        "properties": {
+            "topic": {"type": "string", "enum": ["buffer", "alerts", "runtime"]},
+            "seq": {"type": "integer", "minimum": 1},
+            "data": {},
+            "gap": {"type": "integer", "minimum": 1},
+        },
+    },
+}
+
+_SIGNING_HEADERS = [
+    {
+        "name": "x-vvtv-ts",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "description": "unix seconds; refused outside ±300 s of the channel clock",
+    },
+    {
+        "name": "x-vvtv-signature",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "description": (
+            'lowercase hex HMAC-SHA256(secret, METHOD + "\\n" + PATH + "\\n" + TS + "\\n" '
+            "+ BODY), PATH without query string, BODY the exact request body; each "
+            "signature is accepted once"
+        ),
+    },
+]
+
+
+def _control(summary: str, body: dict[str, Any] | None, ok: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "parameters": _SIGNING_HEADERS,
+        "responses": {
+            "200": ok,
+            "400": _error("malformed JSON body"),
+            "401": _error("missing/wrong token, missing header, stale ts, bad signature, replay"),
+            "413": _error("body larger than the limit"),
+            "422": _error("well-formed but invalid request"),
+        },
+    }
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
+def _websocket(topic: str, what: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": f"Live {what} (websocket; upgrade required)",
+            "description": (
+                f'Websocket stream of JSON frames {{"topic": "{topic}", "seq", "data"}}: '
+                "the latest state on connect, then every change. Closed with code 1001 "
+                "on shutdown."
+            ),
+            "responses": {
+                "101": _json_response(
+                    "switching protocols; then LiveFrame messages", _ref("LiveFrame")
+                )
+            },
+        }
+    }
+
+
+def openapi_document(max_body_bytes: int) -> dict[str, Any]:
+    """The whole document; ``max_body_bytes`` is the control body limit of this app."""
+    plan_states = [s.value for s in PlanState]
+    paths: dict[str, Any] = {
+        "/v1/status": {
+            "get": {
+                "summary": "Live channel status",
+                "responses": {"200": _json_response("status", _ref("Status"))},
+            }
+        },
+        "/v1/queue": {
+            "get": {
+                "summary": "Timeline of ready entries from now",
+                "responses": {
+                    "200": _json_response(
+                        "queue",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "count": {"type": "integer"},
+                                "items": {"type": "array", "items": _ref("QueueEntry")},
+                            },
+                        },
+                    )
+                },
+            }
+        },
+        "/v1/plans": {
+            "get": {
+                "summary": "Plans, newest first, paginated",
+                "parameters": [
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": plan_states},
+                        "description": "filter by plan state (case-insensitive)",
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": PLANS_MAX_LIMIT,
+                            "default": PLANS_DEFAULT_LIMIT,
+                        },
+                    },
+                    {
+                        "name": "offset",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": PLANS_MAX_OFFSET,
+                            "default": 0,
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": _json_response(
+                        "one page of plans",
+                        {
+                            "type": "object",
+                            "required": ["total", "items", "limit", "offset"],
+                            "properties": {
+                                "total": {"type": "integer"},
+                                "limit": {"type": "integer"},
+                                "offset": {"type": "integer"},
+                                "items": {"type": "array", "items": _OBJECT},
+                            },
+                        },
+                    ),
+                    "400": _error("invalid state, limit or offset"),
+                },
+            }
+        },
+        "/v1/reports/daily": {
+            "get": {
+                "summary": "Daily report of one local date",
+                "parameters": [
+                    {
+                        "name": "date",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "format": "date"},
+                        "example": "2026-03-01",
+                    }
+                ],
+                "responses": {
+                    "200": _json_response("the report", _OBJECT),
+                    "400": _error(f'"{DATE_ERROR}"'),
+                    "404": _error("no report for that date"),
+                },
+            }
+        },
+        "/v1/reports/weekly": {
+            "get": {
+                "summary": "Weekly report of one ISO week",
+                "parameters": [
+                    {
+                        "name": "week",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+                        "example": "2026-W09",
+                    }
+                ],
+                "responses": {
+                    "200": _json_response("the report", _OBJECT),
+                    "400": _error(f'"{WEEK_FORMAT_ERROR}" or "{WEEK_INVALID_ERROR}"'),
+                    "404": _error("no report for that week"),
+                },
+            }
+        },
+        "/v1/alerts": {
+            "get": {
+                "summary": "Active alerts",
+                "responses": {
+                    "200": _json_response(
+                        "alerts",
+                        {
+                            "type": "object",
+                            "required": ["count", "alerts"],
+                            "properties": {
+                                "count": {"type": "integer"},
+                                "alerts": {"type": "array", "items": _ref("Alert")},
+                            },
+                        },
+                    )
+                },
+            }
+        },
+        "/v1/runtime": {
+            "get": {
+                "summary": "Supervision tree snapshot (state, restarts, mailboxes)",
+                "responses": {"200": _json_response("tree", _OBJECT)},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "text exposition format 0.0.4",
+                        "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Process is up",
+                "responses": {"200": _json_response("up", _OBJECT)},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Store open, supervision tree up, slate present",
+                "responses": {
+                    "200": _json_response("ready", _OBJECT),
+                    "503": _json_response("not ready; checks says which", _OBJECT),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": _json_response("OpenAPI 3.1", _OBJECT)},
+            }
+        },
+        "/": {
+            "get": {
+                "summary": "Live dashboard (HTML)",
+                "responses": {"200": {"description": "text/html"}},
+            }
+        },
+        "/live/index.m3u8": {
+            "get": {
+                "summary": "Live HLS playlist (Cache-Control: no-cache)",
+                "responses": {
+                    "200": {
+                        "description": "media playlist",
+                        "content": {
+                            "application/vnd.apple.mpegurl": {"schema": {"type": "string"}}
+                        },
+                    }
+                },
+            }
+        },
+        "/live/seg/{asset_id}/{name}": {
+            "get": {
+                "summary": "One HLS segment (immutable, cacheable)",
+                "parameters": [
+                    {
+                        "name": "asset_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
+                        },
+                    },
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}\\.ts$",
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "MPEG-TS segment",
+                        "content": {
+                            "video/mp2t": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    },
+                    "404": _error("unknown asset or segment, or an invalid name"),
+                },
+            }
+        },
+        "/v1/control/reload-owner-card": {
+            "post": _control(
+                "Reload the OwnerCard from disk (validated first; invalid keeps the previous)",
+                None,
+                _json_response(
+                    "applied",
+                    {
+                        "type": "object",
+                        "properties": {"ok": {"const": True}, "diff": _OBJECT},
+                    },
+                ),
+            )
+        },
+        "/v1/control/emergency-mode": {
+            "post": _control(
+                "Set the emergency override; an empty body toggles it",
+                {
+                    "required": False,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"enabled": {"type": "boolean"}},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                _json_response("the new status", _ref("Status")),
+            )
+        },
+        "/v1/control/curator-mode": {
+            "post": _control(
+                "Set the curator mode and optional limits within the OwnerCard's",
+                {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["mode"],
+                                "properties": {
+                                    "mode": {"type": "string", "enum": list(CURATOR_MODES)},
+                                    "min_confidence": {
+                                        "type": "number",
+                                        "minimum": 0,
+                                        "maximum": 1,
+                                    },
+                                    "max_reorders_per_hour": {"type": "integer", "minimum": 0},
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                _json_response("the applied curator settings", _OBJECT),
+            )
+        },
+        "/v1/ws/buffer": _websocket("buffer", "buffer state (same fields as /v1/status)"),
+        "/v1/ws/alerts": _websocket("alerts", "active alerts"),
+        "/v1/ws/runtime": _websocket("runtime", "supervision tree snapshot"),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vvtv control API",
+            "version": "1",
+            "description": (
+                "Read endpoints need no auth. Control endpoints are signed (SPEC §3); "
+                f"their bodies are limited to {max_body_bytes} bytes. Every error is JSON "
+                '{"error": ...}.'
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,76 @@
+"""The one door between the HTTP face and the live channel.
+
+The web layer (routes, websockets, HLS origin, dashboard) reads and steers the
+channel only through a ``ChannelPort``; the daemon's API actor implements it over
+the running actors, tests implement it over plain values. Nothing in
+``vvtv.web`` imports an actor.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Protocol
+
+from vvtv.metrics import ChannelMetrics
+from vvtv.topics import TopicHub
+
+
+class ChannelPort(Protocol):
+    topics: TopicHub  # vvtv.topics: hub with topics "buffer", "alerts", "runtime"
+    metrics: ChannelMetrics  # render() -> Prometheus text, plus the HTTP metrics we record
+
+    def now(self) -> datetime:
+        """The channel clock (UTC); signing windows use ``now().timestamp()``."""
+        ...
+
+    def status(self) -> dict:
+        """/v1/status body: state RUNNING|EMERGENCY, buffer_minutes, timestamp, now_playing,
+        next, emergency_override, last_segment_age_s ..."""
+        ...
+
+    def queue(self) -> list[dict]:
+        """Timeline from now: start_at, duration_sec, title, asset_id, slot_type, fallback_level."""
+        ...
+
+    async def plans(self, state: str | None, limit: int, offset: int) -> dict:
+        """``{total, items: [...]}``; ``state`` already validated (a PlanState value or None)."""
+        ...
+
+    async def daily_report(self, day: date) -> dict | None: ...
+
+    async def weekly_report(self, week: str) -> dict | None:
+        """``week`` is "YYYY-Www", already validated."""
+        ...
+
+    def alerts(self) -> list[dict]:
+        """Active alerts ``[{code, severity, message, since}]``."""
+        ...
+
+    def runtime_snapshot(self) -> dict: ...
+
+    def readiness(self) -> dict[str, bool]:
+        """``{"store": bool, "tree": bool, "slate": bool}``."""
+        ...
+
+    def live_playlist(self) -> str:
+        """The current live m3u8 text."""
+        ...
+
+    def segment_path(self, asset_id: str, name: str) -> Path | None:
+        """The segment file, or ``None`` if unknown (names already validated)."""
+        ...
+
+    async def reload_owner_card(self) -> tuple[bool, list[str], dict]:
+        """``(ok, errors, diff)``: reload from disk; when invalid the previous card stays."""
+        ...
+
+    async def set_emergency(self, enabled: bool | None) -> dict:
+        """Set the operator override (``None`` = toggle); returns the new status dict."""
+        ...
+
+    async def set_curator_mode(self, mode: str, limits: dict) -> dict:
+        """Raises ``ValueError(msg)`` for out-of-range limits (-> 422)."""
+        ...
+
+    async def audit_control(self, who: str, action: str, details: dict) -> None: ...
