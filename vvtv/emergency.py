@@ -1,0 +1,320 @@
+"""Emergency mode: when to enter and leave it, and what fills the air meanwhile (SPEC §1.6).
+
+- ``step`` is the hysteresis state machine: enter when the buffer drops below
+  ``buffer_critical_minutes``, leave only when it is back at ``buffer_target_minutes``.
+  An operator override (on or off) wins over the buffer until it is released
+  (``override=None``); after release the hysteresis takes over from the current state.
+- ``fill_gap`` fills the timeline from the pre-validated emergency pool (QA passed,
+  least-recently-aired first, no back-to-back repeat when the pool has a choice), and
+  with the locally generated slate where the pool has nothing (empty pool, or a hole too
+  short for any pool asset). Pool entries are fallback level 2, slate entries level 3,
+  both slot type EMERGENCY.
+- ``cover_playhead`` is the dead-air rule, independent of the mode (an operator may force
+  emergency off with an empty timeline): if nothing is on air at ``now``, the slate is.
+
+The Buffer calls, on every tick: ``cover_playhead``; ``step``; and while active,
+``fill_gap`` with ``horizon_minutes = buffer_critical_minutes`` (plus a margin). Filling
+only to critical, not target, is deliberate: emergency ends when *main* content brings
+the buffer back to target, and main content is appended after the fillers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from vvtv import timeline
+from vvtv.model import AssetItem, FallbackLevel, QAStatus, QueueEntry, SlotType, new_id
+
+EVENT_ENTERED = "emergency_entered"
+EVENT_EXITED = "emergency_exited"
+
+MIN_FILLER_SEC = 1.0
+"""Pool assets shorter than this are ignored; a slate shorter than this is refused."""
+
+
+@attrs.frozen
+class EmergencyState:
+    """Whether emergency mode is on, and why.
+
+    ``override``: True = operator forced it on, False = forced off, None = automatic.
+    """
+
+    active: bool = False
+    override: bool | None = None
+    entered_at: datetime | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "override": self.override,
+            "entered_at": self.entered_at.isoformat() if self.entered_at else None,
+            "reason": self.reason,
+        }
+
+
+@attrs.frozen
+class Transition:
+    """Emergency mode was entered or left; the Buffer audits and publishes it."""
+
+    kind: str  # "entered" | "exited"
+    at: datetime
+    reason: str
+    buffer_minutes: float | None = None
+    override: bool | None = None
+
+    @property
+    def event_type(self) -> str:
+        return EVENT_ENTERED if self.kind == "entered" else EVENT_EXITED
+
+    def audit_details(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "buffer_minutes": None
+            if self.buffer_minutes is None
+            else round(self.buffer_minutes, 3),
+            "override": self.override,
+        }
+
+
+def _enter(state: EmergencyState, now: datetime, reason: str, buf: float | None):
+    new = attrs.evolve(state, active=True, entered_at=now, reason=reason)
+    return new, Transition("entered", now, reason, buf, state.override)
+
+
+def _exit(state: EmergencyState, now: datetime, reason: str, buf: float | None):
+    new = attrs.evolve(state, active=False, entered_at=None, reason="")
+    return new, Transition("exited", now, reason, buf, state.override)
+
+
+def _check_thresholds(critical: float, target: float) -> None:
+    for name, value in (("critical", critical), ("target", target)):
+        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"emergency: {name} minutes must be a number >= 0, got {value!r}")
+    if critical >= target:
+        raise ValueError(
+            f"emergency: critical minutes must be lower than target minutes "
+            f"(got {critical} >= {target})"
+        )
+
+
+def step(
+    state: EmergencyState,
+    buffer_minutes: float,
+    critical: float,
+    target: float,
+    now: datetime,
+) -> tuple[EmergencyState, Transition | None]:
+    """The next state given the buffer; a ``Transition`` when the mode changed."""
+    timeline.require_aware(now)
+    _check_thresholds(critical, target)
+    if not isinstance(buffer_minutes, int | float) or not math.isfinite(buffer_minutes):
+        raise ValueError(
+            f"emergency: buffer_minutes must be a finite number, got {buffer_minutes!r}"
+        )
+    if state.override is True:
+        if not state.active:
+            return _enter(state, now, "operator override on", buffer_minutes)
+        return state, None
+    if state.override is False:
+        if state.active:
+            return _exit(state, now, "operator override off", buffer_minutes)
+        return state, None
+    if not state.active and buffer_minutes < critical:
+        reason = f"buffer {buffer_minutes:.1f} min below critical {critical:g} min"
+        return _enter(state, now, reason, buffer_minutes)
+    if state.active and buffer_minutes >= target:
+        reason = f"buffer {buffer_minutes:.1f} min back at target {target:g} min"
+        return _exit(state, now, reason, buffer_minutes)
+    return state, None
+
+
+def set_override(
+    state: EmergencyState, override: bool | None, now: datetime, *, toggle: bool = False
+) -> tuple[EmergencyState, Transition | None]:
+    """Apply an operator command: on, off, release (None), or toggle the current mode.
+
+    On and off take effect at once (the transition is returned); release keeps the current
+    mode and lets the next ``step`` decide by the buffer.
+    """
+    timeline.require_aware(now)
+    if toggle:
+        override = not state.active
+    if override not in (True, False, None):
+        raise ValueError(f"emergency override must be true, false or null, got {override!r}")
+    state = attrs.evolve(state, override=override)
+    if override is True and not state.active:
+        return _enter(state, now, "operator override on", None)
+    if override is False and state.active:
+        return _exit(state, now, "operator override off", None)
+    return state, None
+
+
+# --- filling the air ---------------------------------------------------------------
+
+
+def _check_slate(slate: AssetItem) -> None:
+    if not isinstance(slate, AssetItem):
+        raise ValueError(f"emergency: slate must be an AssetItem, got {type(slate).__name__}")
+    if not math.isfinite(slate.duration_sec) or slate.duration_sec < MIN_FILLER_SEC:
+        raise ValueError(
+            f"emergency: slate {slate.asset_id} has duration {slate.duration_sec!r} s; "
+            f"it must be at least {MIN_FILLER_SEC} s"
+        )
+
+
+def _filler(
+    a: AssetItem,
+    start: datetime,
+    duration: float,
+    level: FallbackLevel,
+    now: datetime,
+    titles: Mapping[str, str],
+    themes: Mapping[str, str],
+) -> QueueEntry:
+    default = "Slate" if level is FallbackLevel.SLATE else f"Emergency: {a.asset_id}"
+    return QueueEntry(
+        entry_id=new_id("emg"),
+        asset_id=a.asset_id,
+        start_at=start,
+        duration_sec=duration,
+        title=titles.get(a.asset_id, default),
+        plan_id=a.plan_id or None,
+        theme=themes.get(a.asset_id, ""),
+        slot_type=SlotType.EMERGENCY,
+        fallback_level=level,
+        created_at=now,
+        trace_id=a.trace_id,
+    )
+
+
+def cover_playhead(
+    entries: Sequence[QueueEntry],
+    now: datetime,
+    slate: AssetItem,
+    *,
+    title: str = "Slate",
+) -> QueueEntry | None:
+    """The dead-air rule: a slate entry starting at ``now`` if nothing is on air, else None.
+
+    The slate is shortened so it ends where the next entry starts, if that comes sooner.
+    """
+    timeline.require_aware(now)
+    _check_slate(slate)
+    if timeline.now_playing(entries, now) is not None:
+        return None
+    duration = slate.duration_sec
+    later = [e for e in timeline.ordered(entries) if e.start_at > now]
+    if later:
+        duration = min(duration, (later[0].start_at - now).total_seconds())
+    return _filler(slate, now, duration, FallbackLevel.SLATE, now, {slate.asset_id: title}, {})
+
+
+def fill_gap(
+    entries: Sequence[QueueEntry],
+    now: datetime,
+    horizon_minutes: float,
+    pool: Sequence[AssetItem],
+    slate: AssetItem,
+    *,
+    titles: Mapping[str, str] | None = None,
+    themes: Mapping[str, str] | None = None,
+) -> list[QueueEntry]:
+    """Fillers so that the air is covered from ``now`` to at least ``now + horizon_minutes``.
+
+    Existing entries are never moved: fillers go into the holes between them (a pool asset
+    only where it fits whole; otherwise the slate, shortened to the hole) and after the end
+    of the timeline (pool assets in least-recently-aired order, the slate looped when the
+    pool is empty). Pool assets that did not pass QA or are shorter than ``MIN_FILLER_SEC``
+    are never used. "Recently aired" is ``AssetItem.last_aired_at`` or the latest start of
+    the asset on the timeline, whichever is later; never-aired assets come first, ties in
+    pool order. An asset is not placed next to itself when another one would do.
+
+    ``titles``/``themes`` map asset ids to what the entries should show (the pool's
+    AssetItems carry neither).
+    """
+    timeline.require_aware(now)
+    _check_slate(slate)
+    if not isinstance(horizon_minutes, int | float) or not math.isfinite(horizon_minutes):
+        raise ValueError(
+            f"fill_gap: horizon_minutes must be a finite number, got {horizon_minutes!r}"
+        )
+    if horizon_minutes < 0:
+        raise ValueError(f"fill_gap: horizon_minutes must be >= 0, got {horizon_minutes}")
+    titles = dict(titles or {})
+    themes = dict(themes or {})
+    usable = [
+        a
+        for a in pool
+        if a.qa_status is QAStatus.PASSED
+        and math.isfinite(a.duration_sec)
+        and a.duration_sec >= MIN_FILLER_SEC
+        and a.asset_id != slate.asset_id
+    ]
+    seq = timeline.ordered(entries)
+    last_used: dict[str, datetime | None] = {a.asset_id: a.last_aired_at for a in usable}
+    for e in seq:
+        if e.asset_id in last_used:
+            prev = last_used[e.asset_id]
+            last_used[e.asset_id] = e.start_at if prev is None else max(prev, e.start_at)
+
+    def pick(room_s: float | None, avoid: set[str]) -> AssetItem | None:
+        fits = [a for a in usable if room_s is None or a.duration_sec <= room_s + 1e-6]
+        fits = [a for a in fits if a.asset_id not in avoid] or fits
+        if not fits:
+            return None
+        order = {a.asset_id: i for i, a in enumerate(usable)}
+        return min(
+            fits,
+            key=lambda a: (
+                last_used[a.asset_id] is not None,
+                last_used[a.asset_id] or now,
+                order[a.asset_id],
+            ),
+        )
+
+    goal = now + timedelta(minutes=horizon_minutes)
+    fillers: list[QueueEntry] = []
+    current = seq
+    start = timeline.playhead_run_start(current, now)
+    cursor = now if start is None else timeline.run_end(current, start)
+    prev_asset = None if start is None else _asset_before(current, cursor)
+    while cursor < goal:
+        later = [e for e in current if e.start_at > cursor + timeline.TOLERANCE]
+        hole_end = later[0].start_at if later else None
+        room = None if hole_end is None else (hole_end - cursor).total_seconds()
+        avoid = {prev_asset} if prev_asset else set()
+        if later:
+            avoid.add(later[0].asset_id)
+        chosen = pick(room, avoid)
+        if chosen is not None:
+            new = _filler(
+                chosen,
+                cursor,
+                chosen.duration_sec,
+                FallbackLevel.EMERGENCY_POOL,
+                now,
+                titles,
+                themes,
+            )
+            last_used[chosen.asset_id] = cursor
+        else:
+            duration = slate.duration_sec if room is None else min(slate.duration_sec, room)
+            new = _filler(slate, cursor, duration, FallbackLevel.SLATE, now, titles, themes)
+        fillers.append(new)
+        current = timeline.ordered([*current, new])
+        i = current.index(new)
+        cursor = timeline.run_end(current, i)
+        prev_asset = _asset_before(current, cursor)
+    return fillers
+
+
+def _asset_before(seq: Sequence[QueueEntry], cursor: datetime) -> str | None:
+    """The asset of the last entry that ends at ``cursor`` (the one a filler would follow)."""
+    ending = [e for e in seq if e.start_at < cursor]
+    return ending[-1].asset_id if ending else None
