@@ -1,0 +1,28 @@
+"""Fixtures for the cloud sync tests: a loopback receiver and a clock on Trio's time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import trio
+from loopback_receiver import Receiver, start_receiver
+
+from vvtv.clock import TrioClock, utc
+
+
+@pytest.fixture
+async def clock(autojump_clock: trio.testing.MockClock) -> TrioClock:
+    return TrioClock(utc(2026, 3, 1, 12))
+
+
+@pytest.fixture
+async def receiver(nursery: trio.Nursery) -> Receiver:
+    return await start_receiver(nursery)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as c:
+        yield c
