@@ -1,0 +1,390 @@
+"""``Supervisor``: starts children in order, restarts them by strategy, gives up past intensity.
+
+One task per supervisor incarnation takes decisions, reading child exits, due restarts and stop
+requests from one channel, so two simultaneous crashes never interleave half-done restarts.
+Each child runs in its own task (``_run_child``) that reports its end and never raises into the
+supervisor: a failure is data the supervisor decides about, not an exception that unwinds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import trio
+
+from supervisors.actor import Actor
+from supervisors.cell import ActorCell, describe, is_cancellation
+from supervisors.errors import SupervisorEscalated
+from supervisors.node import BACKOFF, FAILED, RUNNING, STARTING, STOPPED, STOPPING, Node
+from supervisors.policy import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
+
+if TYPE_CHECKING:
+    from supervisors.runtime import Runtime
+
+
+class _Run:
+    """One start of one child: what was started, its cancel scope, how and when it ended."""
+
+    __slots__ = (
+        "done",
+        "ended_at",
+        "error",
+        "node",
+        "reason",
+        "scope",
+        "settled",
+        "spec",
+        "started_at",
+        "stop_requested",
+        "target",
+        "up",
+    )
+
+    def __init__(self, spec: ChildSpec, node: Node, now: float) -> None:
+        self.spec = spec
+        self.node = node
+        self.target: ActorCell | Supervisor | None = None
+        self.scope = trio.CancelScope()
+        self.up = False
+        self.settled = trio.Event()  # up, or ended before getting up
+        self.done = trio.Event()
+        self.error: BaseException | None = None
+        self.reason = ""
+        self.started_at = now
+        self.ended_at = now
+        self.stop_requested = False
+
+    def mark_up(self) -> None:
+        self.up = True
+        self.settled.set()
+
+    def request_stop(self) -> None:
+        self.stop_requested = True
+        if self.target is not None:
+            self.target.request_stop()
+
+
+class Supervisor:
+    """A node that owns an ordered list of children and restarts them when they fail.
+
+    ``strategy`` says which siblings restart with a failed child; more than ``max_restarts``
+    restarts inside ``within_seconds`` make it stop its children in reverse start order and
+    raise ``SupervisorEscalated`` to its own parent. ``backoff`` delays each restart.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        children: Sequence[ChildSpec],
+        strategy: Strategy = Strategy.ONE_FOR_ONE,
+        max_restarts: int = 3,
+        within_seconds: float = 5.0,
+        backoff: Backoff = Backoff(),  # frozen, so sharing the default is safe
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Supervisor name must be a non-empty str, got {name!r}")
+        children = tuple(children)
+        for i, spec in enumerate(children):
+            if not isinstance(spec, ChildSpec):
+                raise TypeError(f"supervisor {name!r}: children[{i}] is {spec!r}, not a ChildSpec")
+        names = [spec.name for spec in children]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"supervisor {name!r}: duplicate child names {duplicates}")
+        if not isinstance(strategy, Strategy):
+            raise TypeError(f"supervisor {name!r}: strategy must be a Strategy, got {strategy!r}")
+        if not isinstance(backoff, Backoff):
+            raise TypeError(f"supervisor {name!r}: backoff must be a Backoff, got {backoff!r}")
+        self.name = name
+        self.children = children
+        self.strategy = strategy
+        self.max_restarts = max_restarts
+        self.within_seconds = within_seconds
+        self.backoff = backoff
+        self._intensity = RestartIntensity(max_restarts, within_seconds)
+        self._rng = rng or random.Random()
+        self._order = {spec.name: i for i, spec in enumerate(children)}
+        self._specs = {spec.name: spec for spec in children}
+        # State of one incarnation; a restarted supervisor is a fresh instance from its factory.
+        self._node: Node | None = None
+        self._runtime: Runtime | None = None
+        self._nursery: trio.Nursery | None = None
+        self._events_send: trio.MemorySendChannel[tuple] | None = None
+        self._runs: dict[str, _Run | None] = {}
+        self._pending: dict[str, int] = {}  # child name -> token of its scheduled restart
+        self._attempts: dict[str, int] = {}  # consecutive restarts, for backoff
+        self._token = 0
+        self._stop_requested = False
+        self._escalation: SupervisorEscalated | None = None
+        self.exit_reason: str | None = None
+
+    # -- life of this supervisor -----------------------------------------------------------------
+
+    def _attach(self, node: Node, runtime: Runtime) -> None:
+        self._node = node
+        self._runtime = runtime
+
+    def request_stop(self) -> None:
+        """Stop every child in reverse start order, then end (graceful)."""
+        if self._stop_requested:
+            return
+        self._stop_requested = True
+        if self._events_send is not None:
+            self._post(("stop",))
+
+    def _post(self, event: tuple) -> None:
+        # After this incarnation ended there is nothing left to decide: drop the event.
+        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+            self._events_send.send_nowait(event)  # type: ignore[union-attr]
+
+    async def run(self, on_up: Callable[[], None]) -> None:
+        """Start the children in order, call ``on_up``, supervise until stopped or escalated."""
+        assert self._node is not None, "a Supervisor runs inside a Runtime"
+        # Each child has at most one live run (one exit event) and one pending restart timer.
+        send, receive = trio.open_memory_channel[tuple](4 * len(self.children) + 8)
+        self._events_send = send
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await self._start_initial()
+                if self._escalation is None and not self._stop_requested:
+                    self._node.set_state(RUNNING)
+                    on_up()
+                if self._escalation is None:
+                    await self._loop(receive)
+                nursery.cancel_scope.cancel()  # pending restart timers
+        except BaseException as exc:
+            self.exit_reason = (
+                "killed" if is_cancellation(exc) else "error: " + ": ".join(describe(exc))
+            )
+            raise
+        finally:
+            send.close()
+            self._nursery = None
+        if self._escalation is not None:
+            self.exit_reason = "error: " + ": ".join(describe(self._escalation))
+            raise self._escalation
+        self.exit_reason = "shutdown"
+
+    async def _start_initial(self) -> None:
+        for spec in self.children:
+            while not self._stop_requested:
+                run = await self._start(spec)
+                if run.up:
+                    break
+                self._runs[spec.name] = None  # its exit event is now stale
+                if not self._should_restart(run):
+                    break
+                if not self._intensity.allow(trio.current_time()):
+                    await self._escalate(run)
+                    return
+                delay = self._next_delay(run)
+                if delay > 0:
+                    run.node.set_state(BACKOFF)
+                    await trio.sleep(delay)
+                run.node.restarts += 1
+
+    async def _loop(self, receive: trio.MemoryReceiveChannel[tuple]) -> None:
+        while True:
+            event = await receive.receive()
+            kind = event[0]
+            if kind == "stop":
+                await self._stop_all()
+                return
+            if kind == "exit":
+                await self._on_exit(event[1])
+            elif kind == "due":
+                await self._restart(event[1], event[2])
+            if self._escalation is not None:
+                return
+
+    # -- starting and stopping one child ---------------------------------------------------
+
+    async def _start(self, spec: ChildSpec) -> _Run:
+        """Start ``spec`` and wait until it is up or has already ended."""
+        runtime = self._runtime
+        assert runtime is not None and self._nursery is not None
+        node = runtime._claim(spec.name, parent=self.name)
+        run = _Run(spec, node, trio.current_time())
+        self._runs[spec.name] = run
+        node.incarnation += 1
+        node.started_at = run.started_at
+        node.set_state(STARTING)
+        self._nursery.start_soon(self._run_child, run)
+        await run.settled.wait()
+        return run
+
+    async def _run_child(self, run: _Run) -> None:
+        node = run.node
+        runtime = self._runtime
+        assert runtime is not None
+        try:
+            with run.scope:
+                instance = run.spec.factory()
+                if isinstance(instance, Supervisor):
+                    node.kind = "supervisor"
+                    instance._attach(node, runtime)
+                    node.supervisor = instance
+                    run.target = instance
+                elif isinstance(instance, Actor):
+                    node.kind = "actor"
+                    cell = ActorCell(node, instance, runtime, runtime.ref(node.name))
+                    node.cell = cell
+                    node.accepts = cell.accepts
+                    run.target = cell
+                else:
+                    raise TypeError(
+                        f"child {node.name!r}: factory returned {instance!r}, "
+                        "not an Actor or a Supervisor"
+                    )
+                if run.stop_requested:
+                    run.target.request_stop()
+                await run.target.run(run.mark_up)
+        except BaseException as exc:
+            run.error = exc
+            if not isinstance(exc, Exception):
+                raise  # cancellation from outside, KeyboardInterrupt: not ours to absorb
+        finally:
+            self._finish(run)
+
+    def _finish(self, run: _Run) -> None:
+        """Record how a run ended, tell monitors, and report to the deciding loop."""
+        node = run.node
+        now = trio.current_time()
+        run.ended_at = now
+        target = run.target
+        if run.error is not None and not is_cancellation(run.error):
+            kind, message = describe(run.error)
+            run.reason = f"error: {kind}: {message}"
+        elif target is not None and target.exit_reason is not None:
+            run.reason = target.exit_reason
+        else:
+            run.reason = "killed" if run.scope.cancelled_caught else "normal"
+        if run.reason.startswith("error"):
+            assert run.error is not None
+            kind, message = describe(run.error)
+            node.failures += 1
+            node.last_failure = {"type": kind, "message": message, "at": self._runtime._wall()}  # type: ignore[union-attr]
+            node.set_state(FAILED)
+        else:
+            node.set_state(STOPPED)
+        if node.cell is target:
+            node.cell = None
+        node.started_at = None
+        self._runtime._notify_down(node, run.reason)  # type: ignore[union-attr]
+        run.settled.set()
+        run.done.set()
+        self._post(("exit", run))
+
+    async def _stop_run(self, run: _Run) -> None:
+        """Graceful stop within the child's shutdown_timeout, then cancellation."""
+        if not run.done.is_set():
+            run.node.set_state(STOPPING)
+            run.request_stop()
+            with trio.move_on_after(run.spec.shutdown_timeout):
+                await run.done.wait()
+            if not run.done.is_set():
+                run.scope.cancel()
+                await run.done.wait()
+        if self._runs.get(run.spec.name) is run:
+            self._runs[run.spec.name] = None
+
+    async def _stop_all(self) -> None:
+        """Cancel pending restarts, then stop running children in reverse start order."""
+        nodes = self._runtime._nodes  # type: ignore[union-attr]
+        for name in self._pending:
+            nodes[name].set_state(STOPPED)
+        self._pending.clear()
+        for spec in reversed(self.children):
+            run = self._runs.get(spec.name)
+            if run is not None:
+                await self._stop_run(run)
+
+    # -- deciding about an exit ----------------------------------------------------------------
+
+    def _should_restart(self, run: _Run) -> bool:
+        restart = run.spec.restart
+        if restart is Restart.TEMPORARY:
+            return False
+        if restart is Restart.TRANSIENT:
+            return run.reason.startswith("error")
+        return True
+
+    def _next_delay(self, run: _Run) -> float:
+        name = run.spec.name
+        if run.ended_at - run.started_at >= self.backoff.reset_after:
+            self._attempts[name] = 0
+        attempt = self._attempts.get(name, 0)
+        self._attempts[name] = attempt + 1
+        return self.backoff.delay(attempt, self._rng)
+
+    async def _on_exit(self, run: _Run) -> None:
+        name = run.spec.name
+        if self._runs.get(name) is not run:
+            return  # we stopped it ourselves, or a newer run replaced it
+        self._runs[name] = None
+        if self._stop_requested or not self._should_restart(run):
+            return
+        if not self._intensity.allow(trio.current_time()):
+            await self._escalate(run)
+            return
+        delay = self._next_delay(run)
+        group = self._group(name)
+        # Siblings go down in reverse start order before anyone comes back up.
+        for sibling in reversed(group):
+            sibling_run = self._runs.get(sibling)
+            if sibling_run is not None:
+                await self._stop_run(sibling_run)
+        # A temporary sibling is stopped with the group but never started again.
+        restartable = [
+            n for n in group if n == name or self._specs[n].restart is not Restart.TEMPORARY
+        ]
+        self._token += 1
+        token = self._token
+        for n in restartable:
+            self._pending[n] = token
+            node = self._runtime._nodes[n]  # type: ignore[union-attr]
+            node.set_state(BACKOFF)
+        if delay <= 0:
+            await self._restart(restartable, token)
+        else:
+            self._nursery.start_soon(self._due_after, delay, restartable, token)  # type: ignore[union-attr]
+
+    def _group(self, failed: str) -> list[str]:
+        """The children restarting with ``failed``, in start order (the failed one included)."""
+        if self.strategy is Strategy.ONE_FOR_ONE:
+            return [failed]
+        first = 0 if self.strategy is Strategy.ONE_FOR_ALL else self._order[failed]
+        return [
+            spec.name
+            for spec in self.children[first:]
+            if spec.name == failed
+            or self._runs.get(spec.name) is not None
+            or spec.name in self._pending
+        ]
+
+    async def _due_after(self, delay: float, names: list[str], token: int) -> None:
+        await trio.sleep(delay)
+        self._post(("due", names, token))
+
+    async def _restart(self, names: list[str], token: int) -> None:
+        for name in names:  # already in start order
+            if self._pending.get(name) != token or self._stop_requested:
+                continue
+            del self._pending[name]
+            self._runtime._nodes[name].restarts += 1  # type: ignore[union-attr]
+            await self._start(self._specs[name])
+
+    async def _escalate(self, run: _Run) -> None:
+        self._escalation = SupervisorEscalated(
+            self.name, self.max_restarts, self.within_seconds, f"{run.spec.name}: {run.reason}"
+        )
+        await self._stop_all()
+
+    def __repr__(self) -> str:
+        return f"<Supervisor {self.name!r} {self.strategy.value}>"
