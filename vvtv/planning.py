@@ -83,9 +83,15 @@ def floor_hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _validate(pool: Sequence[PlanItem], now: datetime, horizon_end: datetime) -> None:
-    for name, value in (("now", now), ("horizon_end", horizon_end)):
-        if value.tzinfo is None:
+def _validate(
+    pool: Sequence[PlanItem], now: datetime, horizon_end: datetime, tail_end: datetime | None
+) -> None:
+    for name, value in (
+        ("now", now),
+        ("horizon_end", horizon_end),
+        ("committed_tail_end", tail_end),
+    ):
+        if value is not None and value.tzinfo is None:
             raise ValueError(f"plan_grid: {name} must be timezone-aware")
     seen: set[str] = set()
     for plan in pool:
@@ -215,7 +221,7 @@ def plan_grid(
     datetimes, plans that are not CANDIDATE/SCHEDULED/RESERVED, non-positive durations
     or duplicate plan ids. See the module docstring for how plans are chosen.
     """
-    _validate(pool, now, horizon_end)
+    _validate(pool, now, horizon_end, committed_tail_end)
     editorial = card.editorial_profile
     lookback = max(0, editorial.min_unique_themes_per_block - 1)
     max_run = max(1, editorial.max_consecutive_same_theme)
