@@ -146,6 +146,14 @@ class CircuitBreaker:
             self.on_change(state)
 
 
+def check_base_url(url: str) -> str:
+    """``url`` if it is an absolute http(s) URL, else a ValueError saying what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"delivery base URL must be http(s)://host[/path], got {url!r}")
+    return url
+
+
 def _retryable_status(status: int) -> bool:
     return status == 429 or status >= 500
 
@@ -172,9 +180,7 @@ class Deliverer:
         timeout: float = 10.0,
         on_attempt: Callable[[str, bool], None] | None = None,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"delivery base URL must be http(s)://host[/path], got {base_url!r}")
+        check_base_url(base_url)
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
         if backoff_base < 0:
@@ -371,13 +377,15 @@ async def pump(
     *,
     policy: PumpPolicy = PumpPolicy(),
     signal: PumpSignal | None = None,
+    body_for: Callable[[Any], Mapping[str, Any]] | None = None,
     on_permanent: Callable[[Any, DeliveryResult], None] | None = None,
     on_delivered: Callable[[Any, DeliveryResult], None] | None = None,
     after_round: Callable[[], None] | None = None,
 ) -> None:
     """Deliver ``topic``'s outbox forever, strictly in order, one item at a time.
 
-    ``path_for(item)`` gives each item's URL path. A transient failure reschedules
+    ``path_for(item)`` gives each item's URL path, ``body_for(item)`` its JSON body
+    (default: the whole payload). A transient failure reschedules
     the head (the store's ``due`` then holds back everything behind it); a refused
     document (permanent 4xx) is marked failed for good, reported to ``on_permanent``
     for the audit trail, and no longer blocks the rest. ``after_round`` runs after
@@ -392,7 +400,7 @@ async def pump(
         for item in items:
             result = await deliverer.post(
                 path_for(item),
-                item.payload,
+                item.payload if body_for is None else body_for(item),
                 extra_headers={DELIVERY_ID_HEADER: f"{topic}-{item.id}"},
             )
             now = clock.now()

@@ -1,0 +1,269 @@
+"""The Alerter: watches the channel, keeps alert state, tells people exactly once.
+
+Owns: the persisted ``AlertState`` of every code, the ``webhook`` outbox topic.
+Receives: ``EvaluateAlerts`` (any actor may nudge it after a metrics change); it
+also evaluates on its own at least every ``interval_s`` (60 s).
+Sends: webhook notifications (high and critical only, SPEC §5) through the
+durable outbox, delivered in order with retries; the active alert list to the
+``alerts`` topic and the shared ``AlertBoard`` behind ``/v1/alerts``.
+
+Each evaluation is one transaction: the changed states and the notifications they
+produce are committed together, so a crash either loses both (and the next
+evaluation redoes them) or keeps both (and the restart neither re-sends nor
+forgets).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import trio
+
+from supervisors import Actor, ActorContext
+from vvtv.alerts import (
+    AlertInputs,
+    AlertThresholds,
+    Notification,
+    active_alerts,
+    changed,
+    evaluate,
+    step,
+)
+from vvtv.clock import Clock
+from vvtv.delivery import (
+    Deliverer,
+    DeliveryResult,
+    PumpPolicy,
+    PumpSignal,
+    check_base_url,
+    pump,
+)
+from vvtv.messages import EvaluateAlerts
+from vvtv.metrics import ChannelMetrics
+from vvtv.model import AlertState, AuditEvent, Severity, new_id
+from vvtv.store import Store
+from vvtv.topics import TopicHub
+
+WEBHOOK_TOPIC = "webhook"
+ALERTS_TOPIC = "alerts"
+DISCOVERY_FAILED_DOMAIN = "DISCOVERY_FAILED_DOMAIN"
+
+InputsPort = Callable[[datetime], AlertInputs | Awaitable[AlertInputs]]
+"""Measures the channel at ``now``; sync or async. Built by the composition root."""
+
+
+class AlertBoard:
+    """The active alerts, shared by every Alerter incarnation and the HTTP face.
+
+    Lives outside the actor so ``/v1/alerts`` keeps answering while the Alerter
+    restarts; the new incarnation refills it from the persisted states at start.
+    """
+
+    def __init__(self) -> None:
+        self._alerts: list[dict[str, Any]] = []
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """``[{code, severity, message, since}]``, most severe first."""
+        return list(self._alerts)
+
+    def view(self) -> dict[str, Any]:
+        """The ``/v1/alerts`` body and the ``alerts`` topic payload."""
+        return {"count": len(self._alerts), "alerts": self.alerts()}
+
+    def replace(self, alerts: list[dict[str, Any]]) -> bool:
+        """Set the list; True when it changed."""
+        if alerts == self._alerts:
+            return False
+        self._alerts = list(alerts)
+        return True
+
+
+def inputs_from_store(store: Store, now: datetime) -> dict[str, Any]:
+    """The ``AlertInputs`` fields the state database answers.
+
+    ``qa_pass_rate`` and ``fallback_rate`` come from the latest metric sample;
+    the growth baseline is the latest sample at or before ``now − 24 h`` (None
+    until the channel has a day of history); discovery failures are the
+    DISCOVERY_FAILED_DOMAIN audit events of the last 24 hours.
+    """
+    latest = store.latest_metrics(now)
+    day_ago = store.latest_metrics(now - timedelta(hours=24))
+    return {
+        "qa_pass_rate": latest.qa_pass_rate if latest else None,
+        "fallback_rate": latest.fallback_rate if latest else None,
+        "fallback_rate_baseline": day_ago.fallback_rate if day_ago else None,
+        "discovery_failures_24h": store.count_audit(
+            since=now - timedelta(hours=24), until=now, reason_code=DISCOVERY_FAILED_DOMAIN
+        ),
+    }
+
+
+class Alerter(Actor):
+    mailbox_size = 32
+    accepts = (EvaluateAlerts,)
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        inputs: InputsPort,
+        thresholds: AlertThresholds | None = None,
+        cooldown_s: float = 900.0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        client_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
+        board: AlertBoard | None = None,
+        topics: TopicHub | None = None,
+        metrics: ChannelMetrics | None = None,
+        interval_s: float = 60.0,
+        pump_policy: PumpPolicy | None = None,
+        for_seconds: Mapping[str, float] | None = None,
+        retries: int = 3,
+        backoff_base: float = 0.3,
+    ) -> None:
+        if cooldown_s < 0:
+            raise ValueError(f"alert cooldown must be >= 0 s, got {cooldown_s}")
+        if not 0 < interval_s <= 60:
+            raise ValueError(f"alert interval must be in (0, 60] s, got {interval_s}")
+        self.store = store
+        self.clock = clock
+        self.inputs = inputs
+        self.thresholds = thresholds or AlertThresholds()
+        self.cooldown_s = cooldown_s
+        self.webhook_url = webhook_url or None
+        self.webhook_secret = webhook_secret or None
+        self.client_factory = client_factory
+        self.board = board if board is not None else AlertBoard()
+        self.topics = topics
+        self.metrics = metrics
+        self.interval_s = interval_s
+        self.pump_policy = pump_policy or PumpPolicy()
+        self.for_seconds = for_seconds
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.states: dict[str, AlertState] = {}
+        self._lock = trio.Lock()
+        self._wake = PumpSignal()
+        if self.webhook_url is not None:
+            # Fail at construction (start-up), not at the first notification.
+            check_base_url(self.webhook_url)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def started(self, ctx: ActorContext) -> None:
+        self.states = self.store.load_alert_states()
+        self._publish()
+        ctx.start_soon(self._tick)
+        if self.webhook_url is not None:
+            ctx.start_soon(self._deliver_webhooks)
+
+    async def handle(self, msg: EvaluateAlerts) -> list[dict[str, Any]]:
+        return await self.evaluate_now()
+
+    # --- evaluation ------------------------------------------------------------------
+
+    async def evaluate_now(self) -> list[dict[str, Any]]:
+        """Measure, fold into the states, persist, enqueue, publish; returns active alerts."""
+        async with self._lock:
+            now = self.clock.now()
+            measured = self.inputs(now)
+            inputs = await measured if inspect.isawaitable(measured) else measured
+            firing = evaluate(inputs, self.thresholds)
+            new, notes = step(
+                self.states, firing, now, self.cooldown_s, for_seconds=self.for_seconds
+            )
+            self._commit(changed(self.states, new), notes, now)
+            self.states = new
+            self._publish()
+            return self.board.alerts()
+
+    async def _tick(self) -> None:
+        while True:
+            await self.evaluate_now()
+            await trio.sleep(self.interval_s)
+
+    def _commit(self, moved: list[AlertState], notes: list[Notification], now: datetime) -> None:
+        if not moved and not notes:
+            return
+        with self.store.transaction():
+            self.store.save_alert_states(moved)
+            if notes:
+                self.store.append_audit_many(_audit(n) for n in notes)
+            if self.webhook_url is not None:
+                for note in notes:
+                    self.store.enqueue(WEBHOOK_TOPIC, note.payload(), now=now)
+        if self.metrics is not None:
+            for note in notes:
+                self.metrics.alerts_notified.labels(note.code, note.event).inc()
+        if notes:
+            self._wake.set()
+
+    def _publish(self) -> None:
+        if self.metrics is not None:
+            counts = {s: 0 for s in Severity}
+            for s in self.states.values():
+                if s.active:
+                    counts[s.severity] += 1
+            for severity, n in counts.items():
+                self.metrics.alerts_active.labels(str(severity)).set(n)
+        if self.board.replace(active_alerts(self.states)) and self.topics is not None:
+            self.topics.publish(ALERTS_TOPIC, self.board.view())
+
+    # --- webhook delivery ------------------------------------------------------------
+
+    async def _deliver_webhooks(self) -> None:
+        assert self.webhook_url is not None
+        async with self.client_factory() as client:
+            deliverer = Deliverer(
+                self.webhook_url,
+                None,
+                self.webhook_secret,
+                client,
+                self.clock,
+                retries=self.retries,
+                backoff_base=self.backoff_base,
+            )
+            await pump(
+                self.store,
+                WEBHOOK_TOPIC,
+                deliverer,
+                lambda item: "",
+                self.clock,
+                policy=self.pump_policy,
+                signal=self._wake,
+                on_permanent=self._refused,
+            )
+
+    def _refused(self, item: Any, result: DeliveryResult) -> None:
+        """A webhook receiver refused a notification (4xx): it will not be retried."""
+        self.store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=self.clock.now(),
+                event_type="webhook_refused",
+                reason_code="WEBHOOK_REJECTED",
+                actor="alerter",
+                details={
+                    "outbox_id": item.id,
+                    "status": result.status,
+                    "error": result.error,
+                    "payload": item.payload,
+                },
+            )
+        )
+
+
+def _audit(note: Notification) -> AuditEvent:
+    return AuditEvent(
+        event_id=new_id("evt"),
+        at=note.at,
+        event_type="alert_notified" if note.event == "alert" else "alert_cleared",
+        reason_code=note.code,
+        actor="alerter",
+        details=note.payload(),
+    )

@@ -1,0 +1,232 @@
+"""CloudSync: publishes status snapshots and reports to the cloud, never losing one (SPEC §6).
+
+Owns: the ``cloud`` outbox topic and its delivery pump.
+Receives: ``PublishStatus`` (after each commit window), ``PublishDaily`` and
+``PublishWeekly`` (after the nightly job).
+Sends: signed POSTs to ``/v1/ingest/status``, ``/v1/ingest/daily`` and
+``/v1/ingest/weekly`` under ``VVTV_CLOUDFLARE_BASE_URL``.
+
+Handling a message is one quick SQLite write into the outbox, so senders are never
+slowed by the cloud (``cast_nowait`` is the intended way to send; the mailbox is
+bounded). The pump runs beside it, in order, with the ``Deliverer``'s retries and
+circuit breaker; a cloud outage only grows the outbox:
+
+- status snapshots coalesce: only the latest pending one is sent;
+- a daily report is enqueued once per date, a weekly one once per ISO week
+  (dedupe keys), so a re-run nightly job never publishes twice;
+- a document the cloud refuses (4xx other than 429) is audited and skipped.
+
+With no base URL (dev) the actor accepts messages and drops them: the channel
+runs the same with or without a cloud.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+
+from supervisors import Actor, ActorContext
+from vvtv.clock import Clock
+from vvtv.convert import to_jsonable
+from vvtv.delivery import (
+    BreakerState,
+    CircuitBreaker,
+    Deliverer,
+    DeliveryResult,
+    PumpPolicy,
+    PumpSignal,
+    check_base_url,
+    pump,
+)
+from vvtv.messages import PublishDaily, PublishStatus, PublishWeekly
+from vvtv.metrics import ChannelMetrics
+from vvtv.model import AuditEvent, new_id
+from vvtv.store import Store
+
+CLOUD_TOPIC = "cloud"
+STATUS_PATH = "/v1/ingest/status"
+DAILY_PATH = "/v1/ingest/daily"
+WEEKLY_PATH = "/v1/ingest/weekly"
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def check_week(week: str) -> str:
+    """``week`` if it is a real ISO week ``%G-W%V`` (e.g. ``2026-W09``), else ValueError."""
+    m = _WEEK.match(week)
+    if m is None:
+        raise ValueError(f"week must be an ISO week like 2026-W09 (%G-W%V), got {week!r}")
+    try:
+        date.fromisocalendar(int(m[1]), int(m[2]), 1)
+    except ValueError:
+        raise ValueError(f"week {week!r} does not exist in ISO year {m[1]}") from None
+    return week
+
+
+class CloudSync(Actor):
+    mailbox_size = 64
+    accepts = (PublishStatus, PublishDaily, PublishWeekly)
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        base_url: str | None,
+        token: str | None = None,
+        secret: str | None = None,
+        client_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
+        breaker: CircuitBreaker | None = None,
+        metrics: ChannelMetrics | None = None,
+        pump_policy: PumpPolicy | None = None,
+        retries: int = 3,
+        backoff_base: float = 0.3,
+    ) -> None:
+        self.base_url = base_url or None
+        if self.base_url is not None:
+            check_base_url(self.base_url)
+        if bool(token) != bool(secret):
+            raise ValueError("cloud sync needs both a token and a secret, or neither")
+        self.store = store
+        self.clock = clock
+        self.token = token or None
+        self.secret = secret or None
+        self.client_factory = client_factory
+        # Shared across incarnations when the composition root passes one, so the
+        # CLOUD_SYNC_FAILING alert and the circuit gauge survive a restart.
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
+        self.metrics = metrics
+        self.pump_policy = pump_policy or PumpPolicy()
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self._wake = PumpSignal()
+        if metrics is not None:
+            self.breaker.on_change = lambda state: metrics.cloud_circuit.state(str(state))
+
+    @property
+    def enabled(self) -> bool:
+        return self.base_url is not None
+
+    @property
+    def failing(self) -> bool:
+        """For CLOUD_SYNC_FAILING: the last delivery failed and none succeeded since."""
+        return self.enabled and self.breaker.failing
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def started(self, ctx: ActorContext) -> None:
+        if self.enabled:
+            self._refresh_depth()
+            ctx.start_soon(self._deliver)
+
+    async def handle(self, msg: PublishStatus | PublishDaily | PublishWeekly) -> int | None:
+        """Enqueue the document; the reply is its outbox id (None when disabled or invalid)."""
+        if not self.enabled:
+            return None
+        now = self.clock.now()
+        if isinstance(msg, PublishStatus):
+            item = self.store.enqueue(
+                CLOUD_TOPIC,
+                {"path": STATUS_PATH, "body": to_jsonable(msg.snapshot)},
+                coalesce_key="status",
+                now=now,
+            )
+        elif isinstance(msg, PublishDaily):
+            day = msg.day.isoformat()
+            body = {"date": day, "summary": msg.summary, "metrics": msg.metrics}
+            item = self.store.enqueue(
+                CLOUD_TOPIC,
+                {"path": DAILY_PATH, "body": to_jsonable(body)},
+                dedupe_key=f"daily:{day}",
+                now=now,
+            )
+        else:
+            try:
+                week = check_week(msg.week)
+            except ValueError as exc:
+                # A malformed week from our own scheduler: refuse this report loudly
+                # in the audit trail, keep publishing everything else.
+                self._audit("cloud_publish_invalid", "CLOUD_PUBLISH_INVALID", {"error": str(exc)})
+                return None
+            body = {"week": week, "summary": msg.summary, "metrics": msg.metrics}
+            item = self.store.enqueue(
+                CLOUD_TOPIC,
+                {"path": WEEKLY_PATH, "body": to_jsonable(body)},
+                dedupe_key=f"weekly:{week}",
+                now=now,
+            )
+        self._refresh_depth()
+        self._wake.set()
+        return item
+
+    # --- delivery --------------------------------------------------------------------
+
+    async def _deliver(self) -> None:
+        assert self.base_url is not None
+        if self.metrics is not None:
+            self.metrics.cloud_circuit.state(str(self.breaker.state(self.clock.now())))
+        async with self.client_factory() as client:
+            deliverer = Deliverer(
+                self.base_url,
+                self.token,
+                self.secret,
+                client,
+                self.clock,
+                retries=self.retries,
+                backoff_base=self.backoff_base,
+                breaker=self.breaker,
+                on_attempt=self._attempted,
+            )
+            await pump(
+                self.store,
+                CLOUD_TOPIC,
+                deliverer,
+                lambda item: item.payload["path"],
+                self.clock,
+                policy=self.pump_policy,
+                signal=self._wake,
+                body_for=lambda item: item.payload["body"],
+                on_permanent=self._refused,
+                after_round=self._refresh_depth,
+            )
+
+    def _attempted(self, path: str, ok: bool) -> None:
+        if self.metrics is not None:
+            self.metrics.cloud_attempts.labels(path).inc()
+            if not ok:
+                self.metrics.cloud_failures.labels(path).inc()
+
+    def _refresh_depth(self) -> None:
+        if self.metrics is not None:
+            self.metrics.cloud_outbox_depth.set(self.store.pending_count(CLOUD_TOPIC))
+
+    def _refused(self, item: Any, result: DeliveryResult) -> None:
+        """The cloud refused a document (4xx other than 429): audited, never retried."""
+        self._audit(
+            "cloud_delivery_refused",
+            "CLOUD_REJECTED",
+            {
+                "outbox_id": item.id,
+                "path": item.payload["path"],
+                "status": result.status,
+                "error": result.error,
+            },
+        )
+
+    def _audit(self, event_type: str, reason_code: str, details: dict[str, Any]) -> None:
+        self.store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=self.clock.now(),
+                event_type=event_type,
+                reason_code=reason_code,
+                actor="cloudsync",
+                details=details,
+            )
+        )
+
+    def circuit(self) -> BreakerState:
+        return self.breaker.state(self.clock.now())
