@@ -1,0 +1,340 @@
+"""Every ``VVTV_*`` environment variable in one typed, immutable value (SPEC §4).
+
+``Settings.from_env(os.environ)`` parses and type-checks; it never falls back to a
+default for a value that is present but malformed (``VVTV_ALERT_QA_MIN=abc`` is an
+error naming the variable). ``validate_for_startup()`` then applies SPEC §4's
+fail-fast rules outside dev (secrets and cloud configuration). Both raise
+``SettingsError`` listing *every* problem at once, so an operator fixes the
+environment in one pass.
+
+All runtime paths hang off ``VVTV_RUNTIME_DIR`` (default ``runtime``) unless
+their own variable overrides them: the state db, media, HLS output, exports,
+backups and keys. ``project_root`` (the runtime dir's parent, normally the repo
+root) is what relative OwnerCard source locations resolve against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+
+DEV_TOKEN = "dev-token"
+DEV_SECRET = "dev-secret"
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """The environment is malformed or, outside dev, unsafe; ``errors`` lists each problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        super().__init__("invalid vvtv settings:\n" + "\n".join(f"  - {e}" for e in errors))
+
+
+@attrs.frozen
+class Settings:
+    """The daemon's and the operator tools' configuration, parsed from the environment."""
+
+    env: str = "dev"
+    control_token: str = DEV_TOKEN
+    control_secret: str = DEV_SECRET
+    runtime_dir: Path = Path("runtime")
+    state_db_path: Path | None = None  # VVTV_STATE_DB / VVTV_STATE_DB_PATH; None = under runtime
+    owner_card_path: Path = Path("config/owner_card.sample.yaml")
+    run_once: bool = False
+    force_nightly: bool = False
+    api_bind: str = "127.0.0.1:7070"
+    api_url: str = "http://127.0.0.1:7070"
+    max_download_mb: int = 2048
+    # alerts (SPEC §5)
+    alert_qa_min: float = 0.85
+    alert_fallback_abs: float = 0.30
+    alert_fallback_growth: float = 0.15
+    alert_discovery_fail_count: int = 3
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None  # when set, webhook bodies are signed
+    alert_cooldown_secs: int = 900
+    # cloud sync (SPEC §6)
+    cloudflare_base_url: str | None = None
+    cloudflare_token: str | None = None
+    cloudflare_secret: str | None = None
+    # backups (SPEC §8)
+    backup_dir_path: Path | None = None  # VVTV_BACKUP_DIR; None = runtime/backups
+    backup_key_dir_path: Path | None = None  # VVTV_BACKUP_KEY_DIR; None = runtime/keys
+    backup_key_max_age_days: int = 30
+    backup_key_archive_retention_days: int = 180
+    # release tooling (SPEC §8)
+    soak_hours: float = 24.0
+    soak_interval_secs: float = 60.0
+    soak_max_samples: int = 0
+    canary_soak_hours: float = 1.0
+    canary_soak_interval_secs: float | None = None  # None = soak_interval_secs
+    canary_soak_max_samples: int | None = None  # None = soak_max_samples
+    canary_auto_rollback: bool = True
+    canary_auto_promote: bool = False
+
+    # --- derived paths ----------------------------------------------------------------
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def project_root(self) -> Path:
+        """The runtime dir's parent (the repo root by default), absolute."""
+        return self.runtime_dir.resolve().parent
+
+    @property
+    def state_db(self) -> Path:
+        return self.state_db_path or self.runtime_dir / "state" / "vvtv.db"
+
+    @property
+    def media_dir(self) -> Path:
+        """Fetched originals and demo clips."""
+        return self.runtime_dir / "media"
+
+    @property
+    def hls_dir(self) -> Path:
+        """Prepared assets (one HLS directory per asset) and the slate."""
+        return self.runtime_dir / "hls"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.runtime_dir / "exports"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup_dir_path or self.runtime_dir / "backups"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.backup_key_dir_path or self.runtime_dir / "keys"
+
+    @property
+    def canary_dir(self) -> Path:
+        return self.runtime_dir / "canary"
+
+    @property
+    def promotions_dir(self) -> Path:
+        return self.runtime_dir / "promotions"
+
+    @property
+    def go_live_dir(self) -> Path:
+        return self.runtime_dir / "go-live"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.runtime_dir / "vvtv.pid"
+
+    @property
+    def api_host(self) -> str:
+        return _split_bind(self.api_bind)[0]
+
+    @property
+    def api_port(self) -> int:
+        return _split_bind(self.api_bind)[1]
+
+    @property
+    def max_download_bytes(self) -> int:
+        return self.max_download_mb * 1024 * 1024
+
+    @property
+    def cloud_enabled(self) -> bool:
+        return bool(self.cloudflare_base_url)
+
+    # --- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse the environment; ``SettingsError`` lists every malformed variable.
+
+        Unset and empty variables take their defaults. SPEC §4's start-up rules
+        are separate (``validate_for_startup``) so tools can read a dev config.
+        """
+        p = _Parser(env)
+        state_db = p.path("VVTV_STATE_DB") or p.path("VVTV_STATE_DB_PATH")
+        settings = cls(
+            env=p.text("VVTV_ENV") or "dev",
+            control_token=p.text("VVTV_CONTROL_TOKEN") or DEV_TOKEN,
+            control_secret=p.text("VVTV_CONTROL_SECRET") or DEV_SECRET,
+            runtime_dir=p.path("VVTV_RUNTIME_DIR") or Path("runtime"),
+            state_db_path=state_db,
+            owner_card_path=p.path("VVTV_OWNER_CARD_PATH") or Path("config/owner_card.sample.yaml"),
+            run_once=p.flag("VVTV_RUN_ONCE", False),
+            force_nightly=p.flag("VVTV_FORCE_NIGHTLY", False),
+            api_bind=p.parsed("VVTV_API_BIND", "127.0.0.1:7070", _check_bind),
+            api_url=p.parsed("VVTV_API_URL", "http://127.0.0.1:7070", _check_http_url),
+            max_download_mb=p.integer("VVTV_MAX_DOWNLOAD_MB", 2048, minimum=1),
+            alert_qa_min=p.number("VVTV_ALERT_QA_MIN", 0.85, 0.0, 1.0),
+            alert_fallback_abs=p.number("VVTV_ALERT_FALLBACK_ABS", 0.30, 0.0, 1.0),
+            alert_fallback_growth=p.number("VVTV_ALERT_FALLBACK_GROWTH", 0.15, 0.0, 1.0),
+            alert_discovery_fail_count=p.integer("VVTV_ALERT_DISCOVERY_FAIL_COUNT", 3, minimum=1),
+            alert_webhook_url=p.parsed("VVTV_ALERT_WEBHOOK_URL", None, _check_http_url),
+            alert_webhook_secret=p.text("VVTV_ALERT_WEBHOOK_SECRET"),
+            alert_cooldown_secs=p.integer("VVTV_ALERT_COOLDOWN_SECS", 900, minimum=0),
+            cloudflare_base_url=p.parsed("VVTV_CLOUDFLARE_BASE_URL", None, _check_http_url),
+            cloudflare_token=p.text("VVTV_CLOUDFLARE_TOKEN"),
+            cloudflare_secret=p.text("VVTV_CLOUDFLARE_SECRET"),
+            backup_dir_path=p.path("VVTV_BACKUP_DIR"),
+            backup_key_dir_path=p.path("VVTV_BACKUP_KEY_DIR"),
+            backup_key_max_age_days=p.integer("VVTV_BACKUP_KEY_MAX_AGE_DAYS", 30, minimum=1),
+            backup_key_archive_retention_days=p.integer(
+                "VVTV_BACKUP_KEY_ARCHIVE_RETENTION_DAYS", 180, minimum=1
+            ),
+            soak_hours=p.number("VVTV_SOAK_HOURS", 24.0, 0.0, None),
+            soak_interval_secs=p.number("VVTV_SOAK_INTERVAL_SECS", 60.0, 0.0, None),
+            soak_max_samples=p.integer("VVTV_SOAK_MAX_SAMPLES", 0, minimum=0),
+            canary_soak_hours=p.number("VVTV_CANARY_SOAK_HOURS", 1.0, 0.0, None),
+            canary_soak_interval_secs=p.number("VVTV_CANARY_SOAK_INTERVAL_SECS", None, 0.0, None),
+            canary_soak_max_samples=p.integer("VVTV_CANARY_SOAK_MAX_SAMPLES", None, minimum=0),
+            canary_auto_rollback=p.flag("VVTV_CANARY_AUTO_ROLLBACK", True),
+            canary_auto_promote=p.flag("VVTV_CANARY_AUTO_PROMOTE", False),
+        )
+        if p.errors:
+            raise SettingsError(p.errors)
+        return settings
+
+    def startup_problems(self) -> list[str]:
+        """SPEC §4's fail-fast rules; always empty in dev."""
+        if self.is_dev:
+            return []
+        problems: list[str] = []
+        where = f"VVTV_ENV={self.env}"
+        if self.control_token == DEV_TOKEN:
+            problems.append(
+                f"VVTV_CONTROL_TOKEN is unset or still '{DEV_TOKEN}' "
+                f"({where} requires a real token)"
+            )
+        if self.control_secret == DEV_SECRET:
+            problems.append(
+                f"VVTV_CONTROL_SECRET is unset or still '{DEV_SECRET}' "
+                f"({where} requires a real secret)"
+            )
+        if not self.cloudflare_base_url:
+            problems.append(f"VVTV_CLOUDFLARE_BASE_URL is unset ({where} requires it)")
+        else:
+            for name, value in (
+                ("VVTV_CLOUDFLARE_TOKEN", self.cloudflare_token),
+                ("VVTV_CLOUDFLARE_SECRET", self.cloudflare_secret),
+            ):
+                if not value:
+                    problems.append(f"{name} is unset but VVTV_CLOUDFLARE_BASE_URL is set")
+        return problems
+
+    def validate_for_startup(self) -> Settings:
+        """Raise ``SettingsError`` listing every SPEC §4 rule broken; returns self when fine."""
+        problems = self.startup_problems()
+        if problems:
+            raise SettingsError(problems)
+        return self
+
+    def resolve(self, location: str | Path) -> Path:
+        """A relative path from the OwnerCard, resolved against ``project_root``."""
+        path = Path(location)
+        return path if path.is_absolute() else self.project_root / path
+
+
+# --- parsing helpers ----------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class _Parser:
+    """Reads variables and collects every error instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.errors: list[str] = []
+
+    def text(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def path(self, name: str) -> Path | None:
+        value = self.text(name)
+        return Path(value) if value else None
+
+    def parsed(self, name: str, default: T, check: Callable[[str], str]) -> T | str:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            return check(value)
+        except ValueError as exc:
+            self.errors.append(f"{name}={value!r}: {exc}")
+            return default
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        self.errors.append(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no)")
+        return default
+
+    def integer(self, name: str, default: T, *, minimum: int | None = None) -> int | T:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            self.errors.append(f"{name}={value!r} is not an integer")
+            return default
+        if minimum is not None and number < minimum:
+            self.errors.append(f"{name}={value!r} must be at least {minimum}")
+            return default
+        return number
+
+    def number(self, name: str, default: T, low: float | None, high: float | None) -> float | T:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            self.errors.append(f"{name}={value!r} is not a number")
+            return default
+        if number != number or number in (float("inf"), float("-inf")):
+            self.errors.append(f"{name}={value!r} is not a finite number")
+            return default
+        if (low is not None and number < low) or (high is not None and number > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            self.errors.append(f"{name}={value!r} must be {bounds}")
+            return default
+        return number
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL with a host, e.g. https://example.com")
+    return value
+
+
+def _split_bind(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:7070")
+    host = host.strip("[]")  # [::1]:7070
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"port {port!r} is not an integer") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} is out of range 0-65535")
+    return host, number
+
+
+def _check_bind(value: str) -> str:
+    _split_bind(value)
+    return value

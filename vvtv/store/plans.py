@@ -1,0 +1,216 @@
+"""Plans: the programming grid and everything discovery ever saw (SPEC §1.1–1.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from vvtv.model import AuditEvent, IllegalTransition, PlanItem, PlanState, new_id
+from vvtv.store.base import NotFoundError, StoreBase
+from vvtv.store.rows import dump, load, ts, ts_or_none
+
+IN_FLIGHT = (PlanState.SCHEDULED, PlanState.RESERVED, PlanState.COMMITTED)
+
+
+@attrs.frozen
+class Page:
+    """One page of a listing and the total number of matches."""
+
+    items: list[Any]
+    total: int
+
+
+def _row(plan: PlanItem) -> tuple[Any, ...]:
+    return (
+        plan.plan_id,
+        plan.state.value,
+        ts_or_none(plan.start_at),
+        ts_or_none(plan.hour_window),
+        plan.slot_type.value if plan.slot_type else None,
+        plan.normalized_url,
+        plan.normalized_title,
+        ts(plan.discovered_at),
+        ts_or_none(plan.updated_at),
+        dump(plan),
+    )
+
+
+_UPSERT = """
+INSERT INTO plans (plan_id, state, start_at, hour_window, slot_type, normalized_url,
+                   normalized_title, discovered_at, updated_at, data)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(plan_id) DO UPDATE SET
+    state = excluded.state, start_at = excluded.start_at, hour_window = excluded.hour_window,
+    slot_type = excluded.slot_type, normalized_url = excluded.normalized_url,
+    normalized_title = excluded.normalized_title, discovered_at = excluded.discovered_at,
+    updated_at = excluded.updated_at, data = excluded.data
+"""
+_INSERT_NEW = _UPSERT.split("ON CONFLICT")[0].replace("INSERT INTO", "INSERT OR IGNORE INTO")
+
+
+class PlansMixin(StoreBase):
+    def insert_plans(self, plans: Iterable[PlanItem]) -> int:
+        """Add new plans in one transaction; ones whose id already exists are left alone.
+
+        Returns how many were inserted.
+        """
+        rows = [_row(p) for p in plans]
+        with self.transaction() as c:
+            before = c.total_changes
+            c.executemany(_INSERT_NEW, rows)
+            return c.total_changes - before
+
+    def upsert_plan(self, plan: PlanItem) -> None:
+        """Insert or replace a plan; a state change must be a legal transition.
+
+        Prefer ``transition_plan`` for state changes: it also writes the audit event.
+        """
+        with self.transaction() as c:
+            current = self.get_plan(plan.plan_id)
+            if current is not None and current.state is not plan.state:
+                current.transition(plan.state, plan.updated_at or current.discovered_at)
+            c.execute(_UPSERT, _row(plan))
+
+    def get_plan(self, plan_id: str) -> PlanItem | None:
+        row = self._read_one("SELECT data FROM plans WHERE plan_id = ?", (plan_id,))
+        return load(row[0], PlanItem) if row else None
+
+    def require_plan(self, plan_id: str) -> PlanItem:
+        plan = self.get_plan(plan_id)
+        if plan is None:
+            raise NotFoundError(f"unknown plan {plan_id!r}")
+        return plan
+
+    def transition_plan(
+        self,
+        plan_id: str,
+        to: PlanState,
+        at: datetime,
+        *,
+        actor: str = "",
+        reason_code: str = "",
+        audit_details: dict[str, Any] | None = None,
+        **changes: Any,
+    ) -> PlanItem:
+        """Move a plan to ``to`` (applying ``changes``) and audit it, in one transaction.
+
+        Raises ``IllegalTransition`` (nothing written) when SPEC §1.2 forbids it and
+        ``NotFoundError`` for an unknown plan. The audit event is ``plan_transition``
+        with ``{"from", "to"}`` plus ``audit_details`` in its details.
+        """
+        with self.transaction() as c:
+            plan = self.require_plan(plan_id)
+            moved = plan.transition(to, at, **changes)
+            c.execute(_UPSERT, _row(moved))
+            details = {"from": plan.state.value, "to": to.value, **(audit_details or {})}
+            self.append_audit(
+                AuditEvent(
+                    event_id=new_id("audit"),
+                    at=at,
+                    event_type="plan_transition",
+                    reason_code=reason_code,
+                    actor=actor,
+                    plan_id=plan_id,
+                    trace_id=moved.trace_id,
+                    details=details,
+                )
+            )
+            return moved
+
+    def transition_plans(
+        self, moves: Sequence[tuple[str, PlanState]], at: datetime, *, actor: str = ""
+    ) -> list[PlanItem]:
+        """Several transitions in one transaction: all happen, or (on any illegal one) none."""
+        with self.transaction():
+            return [self.transition_plan(pid, to, at, actor=actor) for pid, to in moves]
+
+    def list_plans(
+        self,
+        states: Iterable[PlanState] | None = None,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Page:
+        """Plans ordered by start_at (unplanned last), then discovery; with the total count."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        where, params = _state_filter(states)
+        with self._lock:
+            total = self._conn.execute(f"SELECT count(*) FROM plans {where}", params).fetchone()[0]
+            rows = self._conn.execute(
+                f"SELECT data FROM plans {where} "
+                "ORDER BY start_at IS NULL, start_at, discovered_at, plan_id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            ).fetchall()
+        return Page(items=[load(r[0], PlanItem) for r in rows], total=total)
+
+    def plans_starting_between(
+        self,
+        start: datetime,
+        end: datetime,
+        states: Iterable[PlanState] = (PlanState.SCHEDULED, PlanState.RESERVED),
+    ) -> list[PlanItem]:
+        """Plans with ``start <= start_at < end`` in ``states``, ordered by start_at."""
+        where, params = _state_filter(states)
+        rows = self._read(
+            f"SELECT data FROM plans {where} AND start_at >= ? AND start_at < ? "
+            "ORDER BY start_at, plan_id",
+            (*params, ts(start), ts(end)),
+        )
+        return [load(r[0], PlanItem) for r in rows]
+
+    def reserves_for_hour(self, hour_window: datetime) -> list[PlanItem]:
+        """The RESERVED plans kept for one hour window, best score first."""
+        rows = self._read(
+            "SELECT data FROM plans WHERE hour_window = ? AND state = ?",
+            (ts(hour_window), PlanState.RESERVED.value),
+        )
+        plans = [load(r[0], PlanItem) for r in rows]
+        return sorted(plans, key=lambda p: (-p.score, p.plan_id))
+
+    def is_known(self, normalized_url: str, normalized_title: str) -> bool:
+        """Whether any plan ever stored has this normalised URL or title (empty never matches)."""
+        with self._lock:
+            if (
+                normalized_url
+                and self._conn.execute(
+                    "SELECT 1 FROM plans WHERE normalized_url = ? LIMIT 1", (normalized_url,)
+                ).fetchone()
+            ):
+                return True
+            return bool(
+                normalized_title
+                and self._conn.execute(
+                    "SELECT 1 FROM plans WHERE normalized_title = ? LIMIT 1", (normalized_title,)
+                ).fetchone()
+            )
+
+    def count_plans(self) -> dict[PlanState, int]:
+        """How many plans are in each state (every state present, zero when none)."""
+        rows = self._read("SELECT state, count(*) FROM plans GROUP BY state")
+        counts = dict.fromkeys(PlanState, 0)
+        counts.update({PlanState(s): n for s, n in rows})
+        return counts
+
+    def plans_in_flight(self) -> list[PlanItem]:
+        """Scheduled, reserved and committed plans (the grid being worked on), by start_at."""
+        where, params = _state_filter(IN_FLIGHT)
+        rows = self._read(
+            f"SELECT data FROM plans {where} ORDER BY start_at IS NULL, start_at, plan_id", params
+        )
+        return [load(r[0], PlanItem) for r in rows]
+
+
+def _state_filter(states: Iterable[PlanState] | None) -> tuple[str, tuple[str, ...]]:
+    if states is None:
+        return "WHERE 1", ()
+    values = tuple(PlanState(s).value for s in states)
+    if not values:
+        return "WHERE 0", ()
+    return f"WHERE state IN ({','.join('?' * len(values))})", values
+
+
+__all__ = ["IN_FLIGHT", "IllegalTransition", "Page", "PlansMixin"]
