@@ -11,6 +11,8 @@ import trio
 
 from tests.media.clips import make_clip, make_silent_clip, make_truncated
 from tests.media.loopback import LoopbackServer, start_server
+from vvtv.media.prepare import Prepared, prepare
+from vvtv.ownercard import ChannelProfile, QualityPolicy
 
 
 @attrs.frozen
@@ -24,32 +26,78 @@ class Clips:
     truncated: Path  # the first half of a real clip
     garbage: Path  # bytes that are not media at all
     tagged: Path  # carries title/genre metadata
+    peaky: Path  # a tone with rare loud clicks: a linear gain to target would clip
+    no_audio: Path  # video only
 
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
     d = tmp_path_factory.mktemp("clips")
     conforming = make_clip(d / "conforming.mp4", seconds=6)
-    long_source = make_clip(d / "long_source.mp4", seconds=12, gop=250, size="640x360")
+    long_gop = make_clip(d / "long_gop.mp4", seconds=12, gop=250)
     garbage = d / "garbage.mp4"
     garbage.write_bytes(b"this is not a video file\n" * 400)
     return Clips(
         conforming=conforming,
-        long_gop=make_clip(d / "long_gop.mp4", seconds=12, gop=250),
+        long_gop=long_gop,
         full_hd_50=make_clip(d / "fullhd50.mp4", size="1920x1080", fps=50, seconds=4),
         quiet=make_clip(d / "quiet.mp4", seconds=5, volume_db=-30),
         small_480=make_clip(d / "small480.mp4", size="854x480", seconds=4),
         silent=make_silent_clip(d / "silent.mp4", seconds=4),
-        truncated=make_truncated(long_source, d / "truncated.mp4"),
+        truncated=make_truncated(long_gop, d / "truncated.mp4"),
         garbage=garbage,
         tagged=make_clip(
             d / "tagged.mp4",
             seconds=2,
             extra=("-metadata", "title=Ocean Waves", "-metadata", "genre=nature, calm"),
         ),
+        peaky=make_clip(
+            d / "peaky.mp4",
+            size="640x360",
+            seconds=8,
+            volume_db=0,
+            audio="aevalsrc=0.1*sin(2*PI*440*t)+if(lt(mod(t\\,2)\\,0.001)\\,0.95\\,0)",
+        ),
+        no_audio=make_clip(d / "no_audio.mp4", seconds=3, audio=None),
     )
 
 
 @pytest.fixture
 async def server(nursery: trio.Nursery) -> AsyncIterator[LoopbackServer]:
     yield await start_server(nursery)
+
+
+@attrs.frozen
+class PreparedSet:
+    """Each clip prepared once for the session, into one HLS root."""
+
+    hls_root: Path
+    conforming: Prepared
+    long_gop: Prepared
+    full_hd_50: Prepared
+    quiet: Prepared
+    small_480: Prepared
+    silent: Prepared
+    truncated: Prepared
+    peaky: Prepared
+    no_audio: Prepared
+
+
+@pytest.fixture(scope="session")
+def prepared(clips: Clips, tmp_path_factory: pytest.TempPathFactory) -> PreparedSet:
+    # A sync session fixture runs before (outside) each test's own trio.run, so it may call it.
+    root = tmp_path_factory.mktemp("hls")
+    names = [f.name for f in attrs.fields(PreparedSet) if f.name != "hls_root"]
+
+    async def prepare_all() -> dict[str, Prepared]:
+        out: dict[str, Prepared] = {}
+        for name in names:
+            source = getattr(clips, name)
+            out[name] = await prepare(source, root, name.replace("_", "-"), PROFILE, QUALITY)
+        return out
+
+    return PreparedSet(hls_root=root, **trio.run(prepare_all))
+
+
+PROFILE = ChannelProfile()
+QUALITY = QualityPolicy()

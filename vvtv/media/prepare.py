@@ -1,0 +1,350 @@
+"""Prepare a fetched file for air: conform to the channel profile, normalise loudness, cut HLS.
+
+One call, at most three ffmpeg runs:
+
+1. ``ffprobe`` the source;
+2. measure loudness on the audio alone (``-vn``, ebur128), pass 1 of the two-pass normalisation;
+3. one ffmpeg run that writes the HLS segments: the video is remuxed (``-c:v copy``) when the source
+   already conforms, otherwise scaled/padded/re-timed and encoded with keyframes forced every
+   ``segment_seconds``; the audio is copied when it conforms and is already within 0.5 LU of
+   target, otherwise normalised (pass 2) and re-encoded.
+
+A remux can only cut where the source has keyframes: if the resulting segments are longer than the
+target, the remux is thrown away and the asset is transcoded (a remux costs about 1 % of that).
+
+Output lives in ``<hls_root>/<asset_id>/`` (``index.m3u8``, ``seg_00000.ts``…, ``prepared.json``).
+It is built in a hidden temporary directory and renamed into place, so a crash or cancellation
+never leaves a half-made asset visible; ``sweep_partials`` removes the leftovers of a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
+from vvtv.media.hls import Segment, fits_target, parse_vod_playlist
+from vvtv.media.loudness import (
+    LoudnessMeasure,
+    measure_loudness,
+    normalise_filter,
+    within_target,
+)
+from vvtv.media.probe import ProbeError, ProbeResult, probe
+from vvtv.ownercard import ChannelProfile, QualityPolicy
+
+PLAYLIST = "index.m3u8"
+MANIFEST = "prepared.json"
+SEGMENT_PATTERN = "seg_%05d.ts"
+# Audio already this close to target is copied rather than re-encoded (issue 5).
+COPY_AUDIO_TOLERANCE_LU = 0.5
+# AAC encoding overshoots the true peak of its input by a few tenths of a dB: normalise under the
+# ceiling by this much so the encoded output still measures under it at QA.
+CODEC_PEAK_MARGIN_DB = 0.5
+DEFAULT_X264_PRESET = "veryfast"
+_TEMP_PREFIX = ".tmp-"
+_TRASH_PREFIX = ".trash-"
+_ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_CODEC_NAMES = {"h264": "libx264", "aac": "aac"}
+
+
+@attrs.frozen
+class Prepared:
+    """A prepared asset on disk, as its ``prepared.json`` records it."""
+
+    dir: Path
+    segments: tuple[Segment, ...]
+    duration_sec: float  # sum of the segment durations
+    remuxed: bool  # video copied from the source, not re-encoded
+    measured: LoudnessMeasure | None  # the source's loudness (pass 1); None without audio
+    audio_filter: str  # what pass 2 applied: "copy", "volume=…", "loudnorm=…", "silence"
+    source: ProbeResult  # the source before conforming (QA checks its height too)
+    source_errors: tuple[str, ...] = ()  # what ffmpeg reported while reading the source
+
+    @property
+    def playlist(self) -> Path:
+        return self.dir / PLAYLIST
+
+    @property
+    def asset_id(self) -> str:
+        return self.dir.name
+
+
+def check_asset_id(asset_id: str) -> None:
+    if not _ASSET_ID.match(asset_id):
+        raise ValueError(f"asset id {asset_id!r} is not a safe directory name")
+
+
+def conforms(info: ProbeResult, profile: ChannelProfile) -> bool:
+    """True when the video can be copied as is: codec, size, frame rate and pixel format match."""
+    return (
+        info.video_codec == profile.video_codec
+        and info.width == profile.width
+        and info.height == profile.height
+        and info.fps is not None
+        and abs(info.fps - profile.fps) < 0.01
+        and info.pix_fmt == "yuv420p"
+    )
+
+
+def audio_conforms(info: ProbeResult, profile: ChannelProfile) -> bool:
+    return (
+        info.audio_codec == profile.audio_codec
+        and info.audio_rate == profile.audio_rate
+        and info.audio_channels == profile.audio_channels
+    )
+
+
+def video_encode_args(profile: ChannelProfile, preset: str) -> list[str]:
+    """Scale and pad into the profile's frame keeping the aspect ratio, re-time, encode H.264.
+
+    Keyframes every ``segment_seconds`` exactly (``-g``/``-keyint_min``, no scene-cut keyframes)
+    so every HLS segment is exactly the target duration. ``fps`` runs first so a 50 fps source
+    is scaled at 25 fps.
+    """
+    w, h, fps = profile.width, profile.height, profile.fps
+    gop = fps * profile.segment_seconds
+    vf = (
+        f"fps={fps},"
+        f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p"
+    )
+    rate = profile.video_bitrate_kbps
+    return [
+        "-vf", vf,
+        "-c:v", _CODEC_NAMES.get(profile.video_codec, profile.video_codec),
+        "-preset", preset, "-profile:v", "high",
+        "-b:v", f"{rate}k", "-maxrate", f"{rate * 3 // 2}k", "-bufsize", f"{rate * 2}k",
+        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+    ]  # fmt: skip
+
+
+def audio_encode_args(profile: ChannelProfile, audio_filter: str | None) -> list[str]:
+    chain = [f for f in (audio_filter, f"aresample={profile.audio_rate}") if f]
+    return [
+        "-af", ",".join(chain),
+        "-c:a", _CODEC_NAMES.get(profile.audio_codec, profile.audio_codec),
+        "-b:a", f"{profile.audio_bitrate_kbps}k",
+        "-ar", str(profile.audio_rate), "-ac", str(profile.audio_channels),
+    ]  # fmt: skip
+
+
+def hls_args(out_dir: Path, segment_seconds: int) -> list[str]:
+    return [
+        "-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments", "-start_number", "0",
+        "-hls_segment_filename", str(out_dir / SEGMENT_PATTERN), str(out_dir / PLAYLIST),
+    ]  # fmt: skip
+
+
+@attrs.frozen
+class _Plan:
+    copy_video: bool
+    audio: str  # "copy", "silence", or a filter (possibly "" for resample only)
+
+
+async def _segment(
+    source: Path, out_dir: Path, info: ProbeResult, profile: ChannelProfile, plan: _Plan,
+    preset: str, timeout: float,
+) -> tuple[str, ...]:  # fmt: skip
+    """Run the segmenting ffmpeg; returns the error lines it logged while still succeeding
+    (a damaged source: "partial file", "Invalid NAL unit"…)."""
+    args = ffmpeg_args("-v", "error", "-i", str(source))
+    if plan.audio == "silence":
+        # No audio in the source: a silent track keeps every asset's stream layout identical.
+        silence = f"anullsrc=r={profile.audio_rate}:cl=stereo"
+        args += ["-f", "lavfi", "-t", f"{info.duration_sec or 0:.3f}", "-i", silence]
+        args += ["-map", "0:v:0", "-map", "1:a:0", "-shortest"]
+    else:
+        args += ["-map", "0:v:0", "-map", "0:a:0"]
+    args += ["-sn", "-dn", "-map_metadata", "-1", "-max_muxing_queue_size", "4096"]
+    args += ["-c:v", "copy"] if plan.copy_video else video_encode_args(profile, preset)
+    if plan.audio == "copy":
+        args += ["-c:a", "copy"]
+    else:
+        audio_filter = None if plan.audio == "silence" else plan.audio or None
+        args += audio_encode_args(profile, audio_filter)
+    args += hls_args(out_dir, profile.segment_seconds)
+    result = await run_tool(args, timeout=timeout, what=str(source))
+    return tuple(line.strip() for line in result.stderr.splitlines() if line.strip())
+
+
+def _clear(directory: Path) -> None:
+    for child in directory.iterdir():
+        child.unlink()
+
+
+async def prepare(
+    source: Path,
+    hls_root: Path,
+    asset_id: str,
+    profile: ChannelProfile,
+    quality: QualityPolicy,
+    *,
+    x264_preset: str = DEFAULT_X264_PRESET,
+    timeout: float | None = None,
+) -> Prepared:
+    """Conform ``source`` into ``<hls_root>/<asset_id>/`` and return what was made.
+
+    Raises ``MediaError`` (or its ``ProbeError`` cause, wrapped) when the source cannot be probed,
+    has no video, or ffmpeg fails. ``timeout`` bounds each ffmpeg run (default: three times the
+    source duration, at least two minutes). An existing asset directory of the same id is
+    replaced atomically.
+    """
+    check_asset_id(asset_id)
+    try:
+        info = await probe(str(source))
+    except ProbeError as exc:
+        raise MediaError(f"prepare {asset_id}: {exc.reason}") from exc
+    if not info.has_video:
+        raise MediaError(f"prepare {asset_id}: {source} has no video stream")
+    limit = timeout if timeout is not None else max(120.0, 3 * (info.duration_sec or 0))
+
+    measured: LoudnessMeasure | None = None
+    if info.has_audio:
+        measured = await measure_loudness(source, timeout=limit)
+        target = quality.target_audio_lufs
+        ceiling = quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
+        if audio_conforms(info, profile) and within_target(
+            measured, target, ceiling, COPY_AUDIO_TOLERANCE_LU
+        ):
+            audio = "copy"
+        else:
+            audio = normalise_filter(measured, target, ceiling) or ""
+    else:
+        audio = "silence"
+
+    hls_root.mkdir(parents=True, exist_ok=True)
+    work = hls_root / f"{_TEMP_PREFIX}{asset_id}-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    try:
+        remuxed = conforms(info, profile)
+        segments: tuple[Segment, ...] = ()
+        errors: tuple[str, ...] = ()
+        if remuxed:
+            errors = await _segment(
+                source, work, info, profile, _Plan(True, audio), x264_preset, limit
+            )
+            segments = _read_segments(work)
+            if not fits_target(segments, profile.segment_seconds):
+                # The source's keyframes are too far apart for the target: transcode instead.
+                _clear(work)
+                remuxed = False
+        if not remuxed:
+            errors = await _segment(
+                source, work, info, profile, _Plan(False, audio), x264_preset, limit
+            )
+            segments = _read_segments(work)
+        prepared = Prepared(
+            dir=hls_root / asset_id,
+            segments=segments,
+            duration_sec=round(sum(s.duration_sec for s in segments), 3),
+            remuxed=remuxed,
+            measured=measured,
+            audio_filter=audio or "resample",
+            source=info,
+            source_errors=errors,
+        )
+        (work / MANIFEST).write_text(json.dumps(_to_json(prepared), indent=1))
+        _publish(work, hls_root / asset_id)
+        return prepared
+    finally:
+        # Only still there on failure or cancellation (a published dir has been renamed away).
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _read_segments(directory: Path) -> tuple[Segment, ...]:
+    playlist = directory / PLAYLIST
+    try:
+        return parse_vod_playlist(playlist.read_text(), str(playlist))
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"ffmpeg wrote no usable playlist: {exc}") from exc
+
+
+def _publish(work: Path, final: Path) -> None:
+    """Rename the finished directory into place; an older one of the same id is swapped out."""
+    if final.exists():
+        trash = final.with_name(f"{_TRASH_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}")
+        final.rename(trash)
+        work.rename(final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        work.rename(final)
+
+
+def _to_json(prepared: Prepared) -> dict[str, Any]:
+    data = attrs.asdict(prepared, recurse=True)
+    data["dir"] = prepared.dir.name
+    if prepared.measured is not None:  # JSON has no infinity: digital silence's peak
+        data["measured"] = {
+            k: (None if isinstance(v, float) and math.isinf(v) else v)
+            for k, v in data["measured"].items()
+        }
+    return data
+
+
+def load_prepared(asset_dir: Path) -> Prepared:
+    """Read back a published asset from its ``prepared.json``; ``MediaError`` if unusable."""
+    manifest = asset_dir / MANIFEST
+    try:
+        data = json.loads(manifest.read_text())
+        segments = tuple(Segment(**s) for s in data["segments"])
+        measured = data["measured"]
+        source = data["source"]
+        source["tags"] = tuple(source.get("tags", ()))
+        return Prepared(
+            dir=asset_dir,
+            segments=segments,
+            duration_sec=float(data["duration_sec"]),
+            remuxed=bool(data["remuxed"]),
+            measured=None
+            if measured is None
+            else LoudnessMeasure(
+                **{k: (-math.inf if v is None else float(v)) for k, v in measured.items()}
+            ),
+            audio_filter=str(data["audio_filter"]),
+            source=ProbeResult(**source),
+            source_errors=tuple(data.get("source_errors", ())),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MediaError(f"{manifest}: not a usable prepared-asset manifest ({exc})") from exc
+
+
+def sweep_partials(hls_root: Path) -> list[Path]:
+    """Remove temporary and swapped-out directories a crash left behind. Call at start-up only
+    (it would pull the directory from under a prepare that is running)."""
+    removed: list[Path] = []
+    if not hls_root.is_dir():
+        return removed
+    for child in hls_root.iterdir():
+        if child.is_dir() and child.name.startswith((_TEMP_PREFIX, _TRASH_PREFIX)):
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
+
+
+def prune_assets(hls_root: Path, keep: set[str]) -> list[str]:
+    """Delete published asset directories whose id is not in ``keep``; returns the ids removed.
+
+    Hidden directories (a prepare in progress) are never touched.
+    """
+    removed: list[str] = []
+    if not hls_root.is_dir():
+        return removed
+    for child in sorted(hls_root.iterdir()):
+        if child.is_dir() and not child.name.startswith(".") and child.name not in keep:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child.name)
+    return removed
+
+
+def remove_source(path: Path) -> None:
+    """Delete a fetched source once its asset is prepared (missing is fine)."""
+    path.unlink(missing_ok=True)
