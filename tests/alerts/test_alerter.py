@@ -1,0 +1,311 @@
+"""The Alerter actor end to end: real SQLite file, real supervision runtime, a real
+loopback webhook receiver, all in simulated time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import attrs
+import trio
+from loopback_receiver import Receiver
+from trio.testing import MockClock
+
+from actors.alerter import AlertBoard, Alerter, inputs_from_store
+from supervisors import ChildSpec, Runtime, Supervisor
+from vvtv.alerts import AlertInputs
+from vvtv.clock import TrioClock
+from vvtv.delivery import PumpPolicy
+from vvtv.messages import EvaluateAlerts
+from vvtv.metrics import ChannelMetrics
+from vvtv.model import AuditEvent, PipelineMetrics, new_id
+from vvtv.signing import sign
+from vvtv.store import Store, open_store
+from vvtv.topics import TopicHub
+
+HEALTHY = AlertInputs(buffer_minutes=60.0, buffer_critical_minutes=20.0, qa_pass_rate=0.95)
+LOW_BUFFER = attrs.evolve(HEALTHY, buffer_minutes=10.0)
+SECRET = "hook-secret"
+
+
+@attrs.define
+class World:
+    """What the channel measures; tests change it as time passes."""
+
+    inputs: AlertInputs = HEALTHY
+
+    def __call__(self, now: datetime) -> AlertInputs:
+        return self.inputs
+
+
+@asynccontextmanager
+async def running(factory: Callable[[], Alerter]) -> AsyncIterator[Runtime]:
+    runtime = Runtime(Supervisor("root", [ChildSpec("alerter", factory)]))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runtime.run)
+        yield runtime
+        runtime.shutdown()
+
+
+def make(
+    store: Store,
+    clock: TrioClock,
+    world: World,
+    url: str | None,
+    **kw: object,
+) -> Callable[[], Alerter]:
+    options: dict[str, object] = {"inputs": world, **kw}
+
+    def factory() -> Alerter:
+        return Alerter(
+            store=store,
+            clock=clock,
+            cooldown_s=900,
+            webhook_url=url,
+            webhook_secret=SECRET,
+            **options,  # type: ignore[arg-type]
+        )
+
+    return factory
+
+
+def _node(tree: dict, name: str) -> dict:
+    if tree.get("name") == name:
+        return tree
+    for child in tree.get("children", []):
+        found = _node(child, name)
+        if found:
+            return found
+    return {}
+
+
+def events(receiver: Receiver) -> list[tuple[str, str]]:
+    return [(r.json()["event"], r.json()["code"]) for r in receiver.accepted]
+
+
+async def test_an_alert_held_shorter_than_its_for_time_never_notifies(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(LOW_BUFFER)
+    async with running(make(store, clock, world, receiver.url)) as rt:
+        await trio.sleep(30)
+        await rt.ref("alerter").call(EvaluateAlerts("metrics changed"))
+        await trio.sleep(29)
+        world.inputs = HEALTHY
+        await rt.ref("alerter").call(EvaluateAlerts("metrics changed"))
+        await trio.sleep(3600)
+    assert receiver.requests == []
+    assert store.pending_count("webhook") == 0
+    assert not store.load_alert_states()["BUFFER_CRITICAL"].active
+
+
+async def test_one_signed_notification_per_cooldown_then_a_clear_on_resolve(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(LOW_BUFFER)
+    start = trio.current_time()
+    async with running(make(store, clock, world, receiver.url)):
+        await trio.sleep(3000)  # evaluations at 0, 60, ... fire at 60 s, re-send each 900 s
+        world.inputs = HEALTHY
+        await trio.sleep(120)
+    assert events(receiver) == [("alert", "BUFFER_CRITICAL")] * 4 + [
+        ("alert_clear", "BUFFER_CRITICAL")
+    ]
+    offsets = [round(r.at - start) for r in receiver.accepted]
+    assert offsets[:4] == [60, 960, 1860, 2760]
+    first = receiver.accepted[0]
+    assert first.json() == {
+        "event": "alert",
+        "code": "BUFFER_CRITICAL",
+        "severity": "critical",
+        "message": "buffer at 10.0 min, below the critical 20 min",
+        "timestamp": "2026-03-01T12:01:00Z",
+    }
+    ts = first.headers["x-vvtv-ts"]
+    assert first.headers["x-vvtv-signature"] == sign(SECRET, "POST", "/", ts, first.body)
+    assert set(receiver.accepted[-1].json()) == {"event", "code", "timestamp"}
+
+
+async def test_medium_alerts_are_listed_but_never_sent(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(attrs.evolve(HEALTHY, fallback_rate=0.25, fallback_rate_baseline=0.05))
+    board = AlertBoard()
+    async with running(make(store, clock, world, receiver.url, board=board)):
+        await trio.sleep(1000)
+        assert [a["code"] for a in board.alerts()] == ["FALLBACK_RATE_GROWING"]
+    assert receiver.requests == []
+
+
+async def test_a_restart_mid_alert_neither_resends_nor_forgets(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    db = tmp_path / "vvtv.db"
+    world = World(LOW_BUFFER)
+    first = open_store(db, clock=clock)
+    async with running(make(first, clock, world, receiver.url)):
+        await trio.sleep(200)  # fired and notified at 60 s
+    first.close()
+    assert events(receiver) == [("alert", "BUFFER_CRITICAL")]
+
+    # A new daemon: a new store on the same file, a new actor, a new board.
+    second = open_store(db, clock=clock)
+    board = AlertBoard()
+    async with running(make(second, clock, world, receiver.url, board=board)) as rt:
+        await trio.sleep(0)
+        assert [a["code"] for a in board.alerts()] == ["BUFFER_CRITICAL"]  # not forgotten
+        await trio.sleep(300)  # still inside the cooldown: nothing re-sent
+        assert events(receiver) == [("alert", "BUFFER_CRITICAL")]
+        world.inputs = HEALTHY
+        await rt.ref("alerter").call(EvaluateAlerts("recovered"))
+        await trio.sleep(10)
+    assert events(receiver) == [("alert", "BUFFER_CRITICAL"), ("alert_clear", "BUFFER_CRITICAL")]
+    assert board.alerts() == []
+
+
+async def test_a_crash_of_the_actor_keeps_state_through_the_supervisor_restart(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(LOW_BUFFER)
+    calls = {"n": 0}
+
+    def flaky(now: datetime) -> AlertInputs:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("measurement failed")
+        return world(now)
+
+    async with running(make(store, clock, world, receiver.url, inputs=flaky)) as rt:
+        await trio.sleep(600)
+        snap = rt.snapshot()
+    assert _node(snap, "alerter")["restarts"] == 1
+    assert events(receiver) == [("alert", "BUFFER_CRITICAL")]
+
+
+async def test_a_receiver_down_for_two_hours_gets_every_notification_once_in_order(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(HEALTHY)
+    await receiver.down()
+    async with running(make(store, clock, world, receiver.url)) as rt:
+        alerter = rt.ref("alerter")
+        # Emergency mode flaps every 10 minutes for two hours: 12 alerts, 12 clears.
+        for _ in range(12):
+            world.inputs = attrs.evolve(HEALTHY, emergency_active=True)
+            await alerter.call(EvaluateAlerts())
+            await trio.sleep(300)
+            world.inputs = HEALTHY
+            await alerter.call(EvaluateAlerts())
+            await trio.sleep(300)
+        assert receiver.accepted == []
+        assert store.pending_count("webhook") == 24
+        await receiver.up()
+        await trio.sleep(PumpPolicy().retry_cap_s + 60)
+    assert (
+        events(receiver)
+        == [("alert", "EMERGENCY_ACTIVE"), ("alert_clear", "EMERGENCY_ACTIVE")] * 12
+    )
+    stamps = [r.json()["timestamp"] for r in receiver.accepted]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 24
+    ids = [r.headers["x-vvtv-delivery-id"] for r in receiver.accepted]
+    assert len(set(ids)) == 24
+    assert store.pending_count("webhook") == 0
+
+
+async def test_a_refused_notification_is_audited_and_does_not_block_the_next(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(attrs.evolve(HEALTHY, emergency_active=True))
+    receiver.then(400)
+    async with running(make(store, clock, world, receiver.url)) as rt:
+        await trio.sleep(10)
+        world.inputs = HEALTHY
+        await rt.ref("alerter").call(EvaluateAlerts())
+        await trio.sleep(10)
+    assert [r.answered for r in receiver.requests] == [400, 200]
+    assert events(receiver) == [("alert_clear", "EMERGENCY_ACTIVE")]
+    [refused] = store.query_audit(event_type="webhook_refused")
+    assert refused.reason_code == "WEBHOOK_REJECTED" and refused.details["status"] == 400
+
+
+async def test_active_alerts_go_to_the_topic_the_board_and_the_metrics(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(attrs.evolve(HEALTHY, emergency_active=True, last_segment_age_s=60.0))
+    topics, board, metrics = TopicHub(), AlertBoard(), ChannelMetrics(process_metrics=False)
+    async with running(
+        make(store, clock, world, None, topics=topics, board=board, metrics=metrics)
+    ) as rt:
+        await trio.sleep(1)
+        view = topics["alerts"].latest
+        assert view["count"] == 2
+        assert [a["code"] for a in view["alerts"]] == ["STREAM_STALE", "EMERGENCY_ACTIVE"]
+        assert view["alerts"][0]["since"] == "2026-03-01T12:00:00Z"
+        assert board.view() == view
+        seq = topics["alerts"].seq
+        await rt.ref("alerter").call(EvaluateAlerts())
+        assert topics["alerts"].seq == seq  # nothing changed, nothing republished
+    text = metrics.render().decode()
+    assert 'vvtv_alerts_active{severity="critical"} 1.0' in text
+    assert 'vvtv_alerts_notified_total{code="STREAM_STALE",event="alert"} 1.0' in text
+    # No webhook configured: nothing queued, but the notification is audited.
+    assert store.pending_count("webhook") == 0
+    assert len(store.query_audit(event_type="alert_notified")) == 2
+
+
+async def test_inputs_from_store_read_rates_baseline_and_discovery_failures(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock
+) -> None:
+    from datetime import timedelta
+
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    now = clock.now()
+    assert inputs_from_store(store, now) == {
+        "qa_pass_rate": None,
+        "fallback_rate": None,
+        "fallback_rate_baseline": None,
+        "discovery_failures_24h": 0,
+    }
+    store.record_metrics(PipelineMetrics(at=now - timedelta(hours=25), fallback_rate=0.05))
+    store.record_metrics(
+        PipelineMetrics(at=now - timedelta(minutes=5), qa_pass_rate=0.8, fallback_rate=0.3)
+    )
+    for hours in (30, 20, 2, 1):
+        store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=now - timedelta(hours=hours),
+                event_type="discovery_source_failed",
+                reason_code="DISCOVERY_FAILED_DOMAIN",
+            )
+        )
+    got = inputs_from_store(store, now)
+    assert got == {
+        "qa_pass_rate": 0.8,
+        "fallback_rate": 0.3,
+        "fallback_rate_baseline": 0.05,
+        "discovery_failures_24h": 3,
+    }
+
+
+async def test_a_malformed_webhook_url_or_settings_are_refused_at_construction(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock
+) -> None:
+    import pytest
+
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    with pytest.raises(ValueError, match="must be http"):
+        make(store, clock, World(), "hooks.example.com/x")()
+    with pytest.raises(ValueError, match="cooldown"):
+        Alerter(store=store, clock=clock, inputs=World(), cooldown_s=-1)
+    with pytest.raises(ValueError, match="interval"):
+        Alerter(store=store, clock=clock, inputs=World(), interval_s=120)
