@@ -65,6 +65,10 @@ class LiveStreams:
     def __len__(self) -> int:
         return len(self._subs)
 
+    def reopen(self) -> None:
+        """Accept live streams again (the app is being served anew after a shutdown)."""
+        self.closing = False
+
     def close(self) -> None:
         """End every live stream: each handler sends a 1001 close frame and returns."""
         self.closing = True

@@ -12,8 +12,10 @@ import re
 from datetime import date
 from typing import Any
 
+from vvtv import reports
 from vvtv.model import PlanState
 
+# The original's messages; vvtv.reports raises them, the OpenAPI document quotes them.
 DATE_ERROR = "invalid date format, use YYYY-MM-DD"
 WEEK_FORMAT_ERROR = "invalid week format, use YYYY-Www"
 WEEK_INVALID_ERROR = "invalid iso week"
@@ -26,8 +28,6 @@ CURATOR_MODES = ("auto", "advise", "off")
 # them against the OwnerCard (out of range -> 422).
 CURATOR_LIMITS: dict[str, type] = {"min_confidence": float, "max_reorders_per_hour": int}
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
 _UINT = re.compile(r"[0-9]{1,10}")
 # Asset ids and segment names are produced by vvtv itself: ASCII letters, digits,
 # '-' and '_', not starting with a dot. Nothing else can reach the file system,
@@ -48,30 +48,23 @@ class BadInput(Exception):
 
 def parse_day(text: str | None) -> date:
     """``YYYY-MM-DD`` -> date; anything else -> 400 with the original message."""
-    if text is None or not _DATE.fullmatch(text):
-        raise BadInput(400, DATE_ERROR)
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(400, DATE_ERROR) from None
+        return reports.parse_day(text or "")
+    except ValueError as exc:
+        raise BadInput(400, str(exc)) from None
 
 
 def parse_week(text: str | None) -> str:
-    """``YYYY-Www`` (ISO week) -> the same canonical string; 400 otherwise.
+    """``YYYY-Www`` (ISO week) -> the canonical "YYYY-Www"; 400 otherwise.
 
     A well-formed week that does not exist in that ISO year (W00, W53 of a 52-week
-    year) gets the original's "invalid iso week".
+    year) gets the original's "invalid iso week" (``vvtv.reports.parse_iso_week``).
     """
-    if text is None:
-        raise BadInput(400, WEEK_FORMAT_ERROR)
-    match = _WEEK.fullmatch(text)
-    if match is None:
-        raise BadInput(400, WEEK_FORMAT_ERROR)
-    year, week = int(match[1]), int(match[2])
     try:
-        date.fromisocalendar(year, week, 1)
-    except ValueError:
-        raise BadInput(400, WEEK_INVALID_ERROR) from None
+        monday, _ = reports.parse_iso_week(text or "")
+    except ValueError as exc:
+        raise BadInput(400, str(exc)) from None
+    year, week, _ = monday.isocalendar()
     return f"{year:04d}-W{week:02d}"
 
 

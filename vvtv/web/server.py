@@ -37,6 +37,7 @@ async def serve(
 ) -> None:
     """Serve until ``shutdown`` is set; ``task_status.started(url)`` with the bound URL."""
     config = hypercorn_config(bind, graceful_timeout=graceful_timeout)
+    live_streams(app).reopen()
 
     async def trigger() -> None:
         await shutdown.wait()

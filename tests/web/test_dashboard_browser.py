@@ -1,0 +1,176 @@
+"""The dashboard in Debian's headless chromium: live values, an emergency toggle within a
+second, signed controls from the page, and reconnection after a daemon restart."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.web.cdp import CHROMIUM, open_page
+from tests.web.conftest import SECRET, TOKEN, StubChannel
+from vvtv.signing import Verifier, signed_headers
+from vvtv.web import create_app, serve
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+]
+
+RUNTIME = {
+    "name": "root",
+    "kind": "supervisor",
+    "strategy": "one_for_one",
+    "state": "running",
+    "restarts": 0,
+    "children": [
+        {
+            "name": "api",
+            "kind": "actor",
+            "state": "running",
+            "restarts": 0,
+            "mailbox": {"depth": 0, "capacity": 64},
+        },
+        {
+            "name": "pipeline",
+            "kind": "supervisor",
+            "strategy": "rest_for_one",
+            "state": "running",
+            "restarts": 1,
+            "children": [
+                {
+                    "name": "buffer",
+                    "kind": "actor",
+                    "state": "running",
+                    "restarts": 1,
+                    "mailbox": {"depth": 2, "capacity": 64},
+                },
+                {
+                    "name": "committer",
+                    "kind": "actor",
+                    "state": "running",
+                    "restarts": 0,
+                    "mailbox": {"depth": 0, "capacity": 32},
+                },
+                {
+                    "name": "discovery",
+                    "kind": "actor",
+                    "state": "running",
+                    "restarts": 0,
+                    "mailbox": {"depth": 0, "capacity": 32},
+                },
+                {
+                    "name": "scheduler",
+                    "kind": "actor",
+                    "state": "running",
+                    "restarts": 0,
+                    "mailbox": {"depth": 0, "capacity": 16},
+                },
+            ],
+        },
+        {
+            "name": "alerter",
+            "kind": "actor",
+            "state": "running",
+            "restarts": 0,
+            "mailbox": {"depth": 0, "capacity": 32},
+        },
+        {
+            "name": "cloudsync",
+            "kind": "actor",
+            "state": "restarting",
+            "restarts": 3,
+            "mailbox": {"depth": 5, "capacity": 32},
+        },
+    ],
+}
+ALERTS = [
+    {
+        "code": "QA_PASS_RATE_LOW",
+        "severity": "high",
+        "message": "qa_pass_rate 0.78 < 0.85",
+        "since": "2026-03-01T11:40:00+00:00",
+    },
+    {
+        "code": "FALLBACK_RATE_GROWING",
+        "severity": "medium",
+        "message": "fallback_rate rose by 0.18",
+        "since": "2026-03-01T11:52:00+00:00",
+    },
+]
+
+
+async def _text(page, element_id: str) -> str:
+    return await page.eval(f"document.getElementById({element_id!r}).textContent")
+
+
+async def test_dashboard_is_live_controllable_and_reconnects(tmp_path: Path) -> None:
+    channel = StubChannel(tmp_path / "segments")
+    channel.topics.publish("buffer", channel.status())
+    channel.topics.publish("alerts", ALERTS)
+    channel.topics.publish("runtime", RUNTIME)
+    app = create_app(channel, verifier=Verifier(TOKEN, SECRET))
+
+    async with trio.open_nursery() as nursery:
+        first = trio.Event()
+        url = await nursery.start(partial(serve, app, "127.0.0.1:0", shutdown=first))
+        async with open_page(url + "/", tmp_path / "profile") as page:
+            # Live values from the websockets.
+            await page.wait_for("document.getElementById('buffer-value').textContent === '61.5'")
+            assert await _text(page, "state") == "RUNNING"
+            assert await _text(page, "now-title") == "Harbour at dawn"
+            await page.wait_for("document.getElementById('alerts-count').textContent === '2'")
+            await page.wait_for("document.querySelectorAll('#tree .node').length === 9")
+            await page.wait_for("document.querySelectorAll('#timeline .block').length >= 5")
+            channel.buffer_minutes = 58.2
+            channel.topics.publish("buffer", channel.status())
+            await page.wait_for("document.getElementById('buffer-value').textContent === '58.2'")
+            await page.screenshot(tmp_path / "dashboard.png")
+
+            # An emergency toggle by a signed API call shows on the page within a second.
+            body = b'{"enabled": true}'
+            path = "/v1/control/emergency-mode"
+            headers = signed_headers(TOKEN, SECRET, "POST", path, body, channel.clock.timestamp())
+            import httpx
+
+            async with httpx.AsyncClient(base_url=url) as client:
+                assert (await client.post(path, content=body, headers=headers)).status_code == 200
+            started = trio.current_time()
+            await page.wait_for(
+                "!document.getElementById('emergency-banner').hidden"
+                " && document.getElementById('state').textContent === 'EMERGENCY'",
+                timeout=1.0,
+            )
+            assert trio.current_time() - started < 1.0
+            await page.screenshot(tmp_path / "dashboard-emergency.png")
+
+            # The operator unlocks the controls and turns emergency off from the page,
+            # signed in the browser with WebCrypto.
+            await page.eval(
+                f"document.getElementById('cred-token').value = {json.dumps(TOKEN)};"
+                f"document.getElementById('cred-secret').value = {json.dumps(SECRET)};"
+                "document.querySelector('#credentials button[type=submit]').click();"
+            )
+            await page.wait_for("!document.getElementById('emergency-off').disabled")
+            await page.eval("document.getElementById('emergency-off').click()")
+            await page.wait_for("document.getElementById('state').textContent === 'RUNNING'")
+            assert channel.emergency_override is False
+            assert channel.audits[-1][1] == "emergency-mode"
+            assert await page.eval("sessionStorage.getItem('vvtv.control') !== null")
+
+            # The daemon restarts: the page notices, reconnects, and shows new values.
+            first.set()
+            await page.wait_for("document.getElementById('conn-buffer').className === 'conn retry'")
+            second = trio.Event()
+            bind = url.removeprefix("http://")
+            await nursery.start(partial(serve, app, bind, shutdown=second))
+            channel.buffer_minutes = 33.3
+            channel.topics.publish("buffer", channel.status())
+            await page.wait_for(
+                "document.getElementById('buffer-value').textContent === '33.3'", timeout=20
+            )
+            assert await _text(page, "conn-buffer") == "buffer"
+            second.set()
