@@ -249,8 +249,10 @@ class _Checker:
         elif tp is str:
             if isinstance(raw, str):
                 return raw
-            hint = ' (quote it, e.g. "3:30": unquoted, YAML reads it as a number)'
-            hint = hint if isinstance(raw, int | float) else ""
+            hint = ""
+            if path.endswith("_time") and isinstance(raw, int | float):
+                hint = ' (quote it, e.g. "3:30": unquoted, YAML reads it as a number)'
+
             self.errors.append(f"{path} must be a string (got {_kind(raw)}){hint}")
         else:  # pragma: no cover - a new field type in ownercard.py without support here
             raise TypeError(f"unsupported OwnerCard field type {tp!r} at {path}")
@@ -436,30 +438,31 @@ def _rule_warnings(card: OwnerCard) -> list[str]:
 # --- diff, paths, CLI --------------------------------------------------------------------
 
 
-def _flatten(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _flatten(v, f"{path}.{k}" if path else k)
-    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        for i, v in enumerate(value):
-            yield from _flatten(v, f"{path}[{i}]")
-    else:
-        yield path, value
+def _diff(old: Any, new: Any, path: str, out: dict[str, tuple[Any, Any]]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in old.keys() | new.keys():
+            _diff(old.get(key), new.get(key), f"{path}.{key}" if path else key, out)
+    elif (
+        isinstance(old, list)
+        and isinstance(new, list)
+        and len(old) == len(new)
+        and all(isinstance(v, dict) for v in old + new)
+    ):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            _diff(a, b, f"{path}[{i}]", out)
+    elif old != new:
+        out[path] = (old, new)
 
 
 def diff_cards(old: OwnerCard, new: OwnerCard) -> dict[str, tuple[Any, Any]]:
     """Changed fields as ``{dotted.path: (old, new)}`` with JSON-native values, for the audit.
 
-    Lists of scalars compare whole; list items that are mappings (sources) compare per
-    field (``sources[0].location``); an added or removed item shows ``None`` on one side.
+    Lists of scalars compare whole; lists of sources of the same length compare per
+    field (``sources[0].location``); otherwise the whole list is shown on both sides.
     """
-    before = dict(_flatten(to_jsonable(old)))
-    after = dict(_flatten(to_jsonable(new)))
-    return {
-        path: (before.get(path), after.get(path))
-        for path in sorted(before.keys() | after.keys(), key=lambda p: (p.split(".")[0], p))
-        if before.get(path) != after.get(path)
-    }
+    out: dict[str, tuple[Any, Any]] = {}
+    _diff(to_jsonable(old), to_jsonable(new), "", out)
+    return dict(sorted(out.items()))
 
 
 def resolve_source_locations(card: OwnerCard, root: Path) -> OwnerCard:

@@ -93,3 +93,16 @@ class AssetsMixin(StoreBase):
             aired = attrs.evolve(asset, last_aired_at=at)
             c.execute(_UPSERT, _row(aired))
             return aired
+
+    def qa_pass_rate(self, since: datetime, until: datetime) -> float | None:
+        """Share of QA verdicts in ``[since, until)`` (by asset creation) that passed.
+
+        None when nothing was judged in the window (no evidence is not a 0 % rate).
+        """
+        row = self._read_one(
+            "SELECT sum(qa_status = 'PASSED'), count(*) FROM assets "
+            "WHERE created_at >= ? AND created_at < ? AND qa_status IN ('PASSED', 'REJECTED')",
+            (ts(since), ts(until)),
+        )
+        passed, total = row
+        return passed / total if total else None

@@ -105,3 +105,14 @@ class QueueMixin(StoreBase):
             f"SELECT data FROM queue_entries WHERE {_LIVE} ORDER BY end_at DESC LIMIT 1"
         )
         return load(row[0], QueueEntry) if row else None
+
+    def fallback_rate(self, since: datetime, until: datetime) -> float | None:
+        """Share of entries starting in ``[since, until)`` that were not main content
+        (reserve, emergency pool or slate); None when nothing was queued in the window."""
+        row = self._read_one(
+            "SELECT sum(fallback_level > 0), count(*) FROM queue_entries "
+            f"WHERE start_at >= ? AND start_at < ? AND {_LIVE}",
+            (ts(since), ts(until)),
+        )
+        fallbacks, total = row
+        return fallbacks / total if total else None

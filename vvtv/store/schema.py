@@ -38,8 +38,8 @@ CREATE TABLE plans (
 CREATE INDEX ix_plans_state_start ON plans(state, start_at);
 CREATE INDEX ix_plans_start ON plans(start_at);
 CREATE INDEX ix_plans_hour_state ON plans(hour_window, state);
-CREATE INDEX ix_plans_url ON plans(normalized_url) WHERE normalized_url != '';
-CREATE INDEX ix_plans_title ON plans(normalized_title) WHERE normalized_title != '';
+CREATE INDEX ix_plans_url ON plans(normalized_url);
+CREATE INDEX ix_plans_title ON plans(normalized_title);
 
 CREATE TABLE assets (
     asset_id           TEXT PRIMARY KEY,
@@ -86,7 +86,7 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX ix_audit_at ON audit_events(at);
 CREATE INDEX ix_audit_type_at ON audit_events(event_type, at);
-CREATE INDEX ix_audit_reason_at ON audit_events(reason_code, at) WHERE reason_code != '';
+CREATE INDEX ix_audit_reason_at ON audit_events(reason_code, at);
 CREATE INDEX ix_audit_plan ON audit_events(plan_id) WHERE plan_id IS NOT NULL;
 
 CREATE TABLE retention_gate (open INTEGER NOT NULL);

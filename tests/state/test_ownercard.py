@@ -1,0 +1,450 @@
+"""The OwnerCard: SPEC §2 rules, clear errors with field paths, warnings, safe reload."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import pytest
+from state_builders import T0, minutes
+
+from vvtv.ownercard import OwnerCard, SourceSpec
+from vvtv.ownercard_load import (
+    OwnerCardError,
+    OwnerCardHolder,
+    diff_cards,
+    load_owner_card,
+    parse_owner_card,
+    resolve_source_locations,
+    validate_file,
+)
+from vvtv.store import Store
+
+SAMPLE = Path(__file__).resolve().parents[2] / "config" / "owner_card.sample.yaml"
+
+# The original system's card: every SPEC §2 section, no `sources`, no `channel`.
+ORIGINAL = """
+schema_version: 1
+editorial_profile:
+  target_avg_duration_sec: 900
+  max_consecutive_same_theme: 2
+  min_unique_themes_per_block: 3
+search_policy:
+  allowlist_domains: ["example.com", "videos.example.org"]
+  blacklist_domains: ["bad.example.com"]
+  blocked_keywords: ["gore"]
+schedule_policy:
+  planning_horizon_hours: 24
+  commit_lead_hours: 4
+  commit_interval_minutes: 30
+  buffer_target_minutes: 60
+  buffer_critical_minutes: 20
+quality_policy:
+  min_resolution_height: 720
+  target_audio_lufs: -16.0
+  max_audio_deviation_lufs: 2.5
+music_policy:
+  preferred_moods: ["calm", "focus"]
+  block_music_ratio: 0.2
+curator_policy:
+  auto_apply: true
+  min_confidence: 0.75
+  max_reorders_per_hour: 4
+safety_policy:
+  require_hd_playback_confirmation: true
+  reject_suspicious_watermark: true
+autotune_policy:
+  max_daily_adjustment_pct: 5.0
+  enabled: true
+"""
+
+MINIMAL = "search_policy:\n  allowlist_domains: [example.com]\n"
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(OwnerCardError) as info:
+        parse_owner_card(text)
+    return info.value.errors
+
+
+def with_section(section: str, body: str) -> str:
+    """MINIMAL plus one more section given as YAML lines."""
+    return MINIMAL + f"{section}:\n" + textwrap.indent(textwrap.dedent(body), "  ")
+
+
+# --- the cards that must load --------------------------------------------------------------
+
+
+def test_the_original_card_loads_unchanged_with_vvtv_defaults() -> None:
+    loaded = parse_owner_card(ORIGINAL)
+    card = loaded.card
+    assert card.search_policy.allowlist_domains == ("example.com", "videos.example.org")
+    assert card.safety_policy.reject_suspicious_watermark is True
+    assert card.music_policy.preferred_moods == ("calm", "focus")
+    assert card.sources == () and card.channel == OwnerCard().channel
+    assert loaded.warnings == ["sources: none configured, discovery will find nothing"]
+    assert len(loaded.sha256) == 64 and loaded.text == ORIGINAL
+
+
+def test_the_sample_card_loads_without_warnings_and_has_a_demo_source() -> None:
+    loaded = load_owner_card(SAMPLE)
+    card = loaded.card
+    assert loaded.warnings == []
+    assert {"localhost", "127.0.0.1", "example.com"} <= set(card.search_policy.allowlist_domains)
+    assert card.sources == (
+        SourceSpec(name="demo", kind="folder", location="runtime/media/demo", demo=True),
+    )
+    ch = card.channel
+    assert (ch.width, ch.height, ch.fps, ch.segment_seconds) == (1280, 720, 25, 6)
+    assert (ch.video_codec, ch.audio_codec, ch.audio_rate, ch.audio_channels) == (
+        "h264",
+        "aac",
+        48000,
+        2,
+    )
+    assert card.music_policy.preferred_moods  # the demo clips' themes score against these
+
+
+def test_the_sample_card_holds_the_spec_defaults() -> None:
+    card = load_owner_card(SAMPLE).card
+    defaults = OwnerCard()
+    for section in (
+        "editorial_profile",
+        "schedule_policy",
+        "quality_policy",
+        "curator_policy",
+        "autotune_policy",
+    ):
+        assert getattr(card, section) == getattr(defaults, section), section
+
+
+def test_missing_sections_take_their_defaults() -> None:
+    card = parse_owner_card(MINIMAL).card
+    assert card.schedule_policy == OwnerCard().schedule_policy
+
+
+# --- SPEC §2 rules ---------------------------------------------------------------------------
+
+
+def test_schema_version_must_be_at_least_1() -> None:
+    assert errors_of(MINIMAL + "schema_version: 0\n") == [
+        "schema_version must be at least 1 (got 0)"
+    ]
+
+
+def test_the_allowlist_must_not_be_empty() -> None:
+    errors = errors_of("search_policy:\n  allowlist_domains: []\n")
+    assert errors == [
+        "search_policy.allowlist_domains must not be empty "
+        "(discovery keeps only media on allowlisted hosts)"
+    ]
+
+
+@pytest.mark.parametrize(("critical", "target"), [(60, 60), (61, 60)])
+def test_buffer_critical_must_be_lower_than_target(critical: int, target: int) -> None:
+    card = with_section(
+        "schedule_policy",
+        f"buffer_target_minutes: {target}\nbuffer_critical_minutes: {critical}\n",
+    )
+    assert errors_of(card) == [
+        "schedule_policy.buffer_critical_minutes must be lower than buffer_target_minutes "
+        f"(got {critical} >= {target})"
+    ]
+
+
+def test_max_daily_adjustment_is_at_most_20_pct() -> None:
+    card = with_section("autotune_policy", "max_daily_adjustment_pct: 25\n")
+    assert errors_of(card) == [
+        "autotune_policy.max_daily_adjustment_pct must be between 0 and 20 (got 25.0)"
+    ]
+    assert parse_owner_card(with_section("autotune_policy", "max_daily_adjustment_pct: 20\n"))
+
+
+@pytest.mark.parametrize(
+    ("section", "body", "expected"),
+    [
+        (
+            "editorial_profile",
+            "max_consecutive_same_theme: 0",
+            "editorial_profile.max_consecutive_same_theme must be between 1 and 100 (got 0)",
+        ),
+        (
+            "schedule_policy",
+            "planning_horizon_hours: 500",
+            "schedule_policy.planning_horizon_hours must be between 1 and 168 (got 500)",
+        ),
+        (
+            "schedule_policy",
+            "commit_lead_hours: 30",
+            "schedule_policy.commit_lead_hours must not exceed planning_horizon_hours "
+            "(got 30 > 24)",
+        ),
+        (
+            "schedule_policy",
+            "nightly_local_time: '25:00'",
+            "schedule_policy.nightly_local_time must be HH:MM, 24-hour (got '25:00')",
+        ),
+        (
+            "schedule_policy",
+            "timezone: Mars/Olympus",
+            "schedule_policy.timezone is not a known IANA time zone (got 'Mars/Olympus')",
+        ),
+        (
+            "quality_policy",
+            "target_audio_lufs: 5",
+            "quality_policy.target_audio_lufs must be between -70 and 0 (got 5.0)",
+        ),
+        (
+            "quality_policy",
+            "max_black_ratio: 1.5",
+            "quality_policy.max_black_ratio must be between 0 and 1 (got 1.5)",
+        ),
+        (
+            "curator_policy",
+            "min_confidence: -0.1",
+            "curator_policy.min_confidence must be between 0 and 1 (got -0.1)",
+        ),
+        (
+            "music_policy",
+            "block_music_ratio: 2",
+            "music_policy.block_music_ratio must be between 0 and 1 (got 2.0)",
+        ),
+        ("channel", "width: 1281", "channel.width must be even for H.264 4:2:0 (got 1281)"),
+        ("channel", "fps: 0", "channel.fps must be between 1 and 60 (got 0)"),
+        ("channel", "video_codec: vp9", "channel.video_codec must be 'h264' (got 'vp9')"),
+    ],
+)
+def test_out_of_range_values_name_the_field_and_the_bounds(
+    section: str, body: str, expected: str
+) -> None:
+    assert errors_of(with_section(section, body + "\n")) == [expected]
+
+
+def test_domains_must_be_host_names() -> None:
+    card = "search_policy:\n  allowlist_domains: [example.com, 'https://x.com/path']\n"
+    assert errors_of(card) == [
+        "search_policy.allowlist_domains[1] must be a host name like example.com, "
+        "without scheme or path (got 'https://x.com/path')"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "{name: a, kind: ftp, location: x}",
+            "sources[0].kind must be one of folder, rss, jsonfeed (got 'ftp')",
+        ),
+        (
+            "{name: a, kind: rss, location: feeds/x.xml}",
+            "sources[0].location must be an http(s) feed URL for kind rss (got 'feeds/x.xml')",
+        ),
+        (
+            "{name: a, kind: folder, location: 'http://x.com/'}",
+            "sources[0].location must be a folder path, not a URL (got 'http://x.com/')",
+        ),
+        ("{name: a, kind: folder}", "sources[0].location is required"),
+        (
+            "{name: a, kind: jsonfeed, location: 'https://x.com/f.json', demo: true}",
+            "sources[0].demo is only meaningful for folder sources",
+        ),
+    ],
+)
+def test_sources_are_checked_by_kind(source: str, expected: str) -> None:
+    assert errors_of(MINIMAL + f"sources:\n  - {source}\n") == [expected]
+
+
+def test_source_names_are_unique() -> None:
+    card = MINIMAL + "sources:\n  - {name: a, kind: folder, location: x}\n"
+    card += "  - {name: a, kind: folder, location: y}\n"
+    assert errors_of(card) == ["sources[1].name 'a' is used by an earlier source"]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    card = "schema_version: 0\nsearch_policy: {allowlist_domains: []}\n"
+    card += "schedule_policy: {buffer_critical_minutes: 90}\n"
+    assert len(errors_of(card)) == 3
+
+
+# --- syntax and types ----------------------------------------------------------------------
+
+
+def test_a_yaml_syntax_error_gives_line_and_column() -> None:
+    (error,) = errors_of("schema_version: 1\nsearch_policy:\n  allowlist_domains: [a.com\n")
+    assert error.startswith("YAML syntax error at line 4, column 1:")
+
+
+def test_bad_indentation_is_a_syntax_error_with_position() -> None:
+    (error,) = errors_of("search_policy:\n  allowlist_domains: [a.com]\n bad: 1\n")
+    assert error.startswith("YAML syntax error at line 3, column 2:")
+
+
+def test_a_duplicate_key_is_refused_with_its_position() -> None:
+    (error,) = errors_of(MINIMAL + "schema_version: 1\nschema_version: 2\n")
+    assert error.startswith("YAML syntax error at line 4, column 1: found duplicate key")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("schema_version: one", "schema_version must be an integer (got string 'one')"),
+        ("schema_version: 1.5", "schema_version must be an integer (got number 1.5)"),
+        ("schema_version: true", "schema_version must be an integer (got boolean true)"),
+        (
+            "schedule_policy: {buffer_target_minutes: [60]}",
+            "schedule_policy.buffer_target_minutes must be an integer (got a list)",
+        ),
+        (
+            "quality_policy: {target_audio_lufs: loud}",
+            "quality_policy.target_audio_lufs must be a number (got string 'loud')",
+        ),
+        (
+            "curator_policy: {auto_apply: 'sometimes'}",
+            "curator_policy.auto_apply must be true or false (got string 'sometimes')",
+        ),
+        (
+            "music_policy: {preferred_moods: calm}",
+            "music_policy.preferred_moods must be a list (got string 'calm')",
+        ),
+        (
+            "music_policy: {preferred_moods: [calm, 3]}",
+            "music_policy.preferred_moods[1] must be a string (got number 3)",
+        ),
+        ("safety_policy: [true]", "safety_policy must be a mapping (got a list)"),
+        (
+            "schedule_policy: {nightly_local_time: 3:30}",
+            'schedule_policy.nightly_local_time must be a string (got number 210) (quote it, e.g. "3:30": unquoted, YAML reads it as a number)',  # noqa: E501
+        ),
+        ("sources: {name: a}", "sources must be a list (got a mapping)"),
+    ],
+)
+def test_a_wrong_type_names_the_field_and_what_was_found(yaml_text: str, expected: str) -> None:
+    assert errors_of(MINIMAL + yaml_text + "\n") == [expected]
+
+
+def test_a_card_that_is_not_a_mapping_is_refused() -> None:
+    assert errors_of("- a\n- b\n") == ["the card must be a YAML mapping of sections (got a list)"]
+
+
+def test_unknown_keys_are_warnings_with_their_path_and_a_suggestion() -> None:
+    loaded = parse_owner_card(
+        MINIMAL
+        + "schedule_policy: {buffer_target_minute: 50}\nmystery: 1\n"
+        + "sources: [{name: a, kind: folder, location: x, colour: red}]\n"
+    )
+    assert loaded.warnings == [
+        "mystery: unknown key, ignored",
+        "schedule_policy.buffer_target_minute: unknown key, ignored "
+        "(did you mean buffer_target_minutes?)",
+        "sources[0].colour: unknown key, ignored",
+    ]
+    assert loaded.card.schedule_policy.buffer_target_minutes == 60
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(OwnerCardError, match="file not found"):
+        load_owner_card(tmp_path / "nope.yaml")
+
+
+# --- diff, locations, CLI --------------------------------------------------------------------
+
+
+def test_diff_names_each_changed_field_with_old_and_new() -> None:
+    old = parse_owner_card(ORIGINAL).card
+    new_text = ORIGINAL.replace("buffer_target_minutes: 60", "buffer_target_minutes: 75")
+    new_text = new_text.replace('["calm", "focus"]', '["calm"]')
+    new_text += "sources: [{name: d, kind: folder, location: media}]\n"
+    diff = diff_cards(old, parse_owner_card(new_text).card)
+    assert diff == {
+        "music_policy.preferred_moods": (["calm", "focus"], ["calm"]),
+        "schedule_policy.buffer_target_minutes": (60, 75),
+        "sources": ([], [{"name": "d", "kind": "folder", "location": "media", "demo": False}]),
+    }
+    assert diff_cards(old, old) == {}
+
+
+def test_relative_folder_locations_resolve_against_the_project_root(tmp_path: Path) -> None:
+    card = load_owner_card(SAMPLE).card
+    resolved = resolve_source_locations(card, tmp_path)
+    assert resolved.sources[0].location == str(tmp_path / "runtime/media/demo")
+
+
+def test_validate_file_exit_codes_and_output(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert validate_file(SAMPLE, out, err) == 0
+    assert out.getvalue().startswith("owner_card_valid=true sha256=")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 0\nextra: 1\nsearch_policy: {allowlist_domains: [a.com]}\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert validate_file(bad, out, err) == 1
+    assert "error: schema_version must be at least 1 (got 0)" in err.getvalue()
+    assert "warning: extra: unknown key, ignored" in err.getvalue()
+    assert "owner_card_valid=false errors=1" in out.getvalue()
+
+
+# --- reload ----------------------------------------------------------------------------------
+
+
+def test_reload_keeps_the_previous_card_when_the_new_one_is_invalid(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "card.yaml"
+    path.write_text(ORIGINAL)
+    holder, boot_errors = OwnerCardHolder.boot(path, store, T0)
+    assert boot_errors == [] and store.latest_card_version().text == ORIGINAL  # type: ignore[union-attr]
+    before = holder.card
+
+    path.write_text(ORIGINAL.replace("buffer_critical_minutes: 20", "buffer_critical_minutes: 60"))
+    ok, errors, diff = holder.reload(path, now=T0 + minutes(1))
+    assert not ok and diff == {}
+    assert errors == [
+        "schedule_policy.buffer_critical_minutes must be lower than buffer_target_minutes "
+        "(got 60 >= 60)"
+    ]
+    assert holder.card is before
+    assert len(store.card_versions()) == 1
+    (rejected,) = store.query_audit(event_type="owner_card_rejected")
+    assert rejected.details["errors"] == errors
+
+
+def test_a_valid_reload_applies_records_the_version_and_audits_the_diff(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "card.yaml"
+    path.write_text(ORIGINAL)
+    holder, _ = OwnerCardHolder.boot(path, store, T0)
+    path.write_text(ORIGINAL.replace("min_confidence: 0.75", "min_confidence: 0.9"))
+    result = holder.reload(path, now=T0 + minutes(5), who="operator")
+    assert result.ok and result.diff == {"curator_policy.min_confidence": (0.75, 0.9)}
+    assert holder.card.curator_policy.min_confidence == 0.9
+    latest = store.latest_card_version()
+    assert latest is not None and latest.sha256 == result.sha256 and latest.applied_by == "operator"
+    applied = store.query_audit(event_type="owner_card_applied")
+    assert applied[-1].details["diff"] == {
+        "curator_policy.min_confidence": {"old": 0.75, "new": 0.9}
+    }
+    # reloading the same file again is not a new version
+    assert holder.reload(path, now=T0 + minutes(6)).ok
+    assert len(store.card_versions()) == 2
+
+
+def test_boot_with_an_invalid_file_falls_back_to_the_last_applied_card(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "card.yaml"
+    path.write_text(ORIGINAL)
+    OwnerCardHolder.boot(path, store, T0)
+    path.write_text("search_policy: [broken\n")
+    holder, errors = OwnerCardHolder.boot(path, store, T0 + minutes(1))
+    assert errors and errors[0].startswith("YAML syntax error")
+    assert holder.card == parse_owner_card(ORIGINAL).card
+
+
+def test_boot_with_an_invalid_file_and_no_history_refuses_to_start(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "card.yaml"
+    path.write_text("schema_version: 0\n")
+    with pytest.raises(OwnerCardError, match="schema_version must be at least 1"):
+        OwnerCardHolder.boot(path, store, T0)
