@@ -58,7 +58,7 @@ async def read_source(
 
 async def fetch_all(
     sources: Sequence[SourceSpec],
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | None = None,
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
@@ -70,8 +70,19 @@ async def fetch_all(
 
     Returns all candidates, in source order, and every ``SourceError`` (whole sources
     that failed and single items that did). Only unexpected exceptions (bugs)
-    propagate.
+    propagate. Without a ``client`` one is opened for this call.
     """
+    if client is None:
+        async with httpx.AsyncClient() as own:
+            return await fetch_all(
+                sources,
+                own,
+                max_bytes=max_bytes,
+                timeout=timeout,
+                total_timeout=total_timeout,
+                prober=prober,
+                concurrency=concurrency,
+            )
     limiter = trio.CapacityLimiter(max(1, concurrency))
     results: list[tuple[list[Candidate], list[SourceError]]] = [([], [])] * len(sources)
 

@@ -1,0 +1,145 @@
+"""Reading sources over real loopback HTTP: good feeds of each kind, and every way a feed can
+fail (HTTP error, timeout, size cap, malformed, hostile) as a SourceError naming the feed and
+its domain, without stopping the other sources."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+import trio
+
+from vvtv.ownercard import SourceSpec
+from vvtv.sources import SourceError, SourceFailure, fetch_all
+from vvtv.sources.http import fetch_feed
+
+from . import feeds
+from .loopback import Loopback, Reply
+
+FAST = httpx.Timeout(connect=1.0, read=0.5, write=1.0, pool=1.0)
+CAP = 64 * 1024
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_good_feeds_of_every_kind_yield_their_candidates(
+    web: Loopback, client: httpx.AsyncClient
+):
+    sources = [
+        SourceSpec("ocean", "rss", web.serve("/ocean.xml", Reply(body=feeds.RSS_MRSS))),
+        SourceSpec("alps", "rss", web.serve("/alps.atom", Reply(body=feeds.ATOM))),
+        SourceSpec(
+            "city",
+            "jsonfeed",
+            web.serve("/city.json", Reply(body=feeds.JSON_FEED, content_type="application/json")),
+        ),
+        SourceSpec(
+            "moved",
+            "rss",
+            web.serve("/old.xml", Reply(status=301, location="/alps.atom", body=b"")),
+        ),
+    ]
+    found, errors = await fetch_all(sources, client, max_bytes=CAP, timeout=FAST)
+    assert errors == []
+    assert [(c.source_name, c.title) for c in found] == [
+        ("ocean", "Deep Blue"),
+        ("ocean", "Reef Group"),
+        ("ocean", "Enclosure Only"),
+        ("alps", "Alpine Dawn"),
+        ("city", "Night Traffic"),
+        ("city", "Rain"),
+        ("moved", "Alpine Dawn"),
+    ]
+    # The relative enclosure resolves against the feed's own URL on the loopback host.
+    assert found[2].media_url == web.url("/media/enclosed.mp4")
+    # JSON Feed's relative attachment too.
+    assert found[5].media_url == web.url("/rain.webm")
+
+
+FAILURES = [
+    ("status500", Reply(status=500, body=b"boom"), "rss", "HTTP 500"),
+    ("status404", Reply(status=404, body=b"gone"), "rss", "HTTP 404"),
+    ("slow", Reply(body=feeds.RSS_MRSS, stall_before_body=30), "rss", "read timed out"),
+    (
+        "huge_streamed",
+        Reply(body=b"<rss>" + b"x" * 8192, advertise_length=False, repeat=100),
+        "rss",
+        f"larger than the cap of {CAP} bytes",
+    ),
+    (
+        "huge_declared",
+        Reply(body=b"x" * 8192, repeat=100),
+        "rss",
+        f"feed is 819200 bytes, over the cap of {CAP}",
+    ),
+    ("malformed_xml", Reply(body=feeds.MALFORMED_XML), "rss", "malformed XML"),
+    ("malformed_json", Reply(body=feeds.MALFORMED_JSON), "jsonfeed", "malformed JSON"),
+    ("xml_bomb", Reply(body=feeds.BILLION_LAUGHS), "rss", "unsafe XML refused"),
+    ("external_entity", Reply(body=feeds.EXTERNAL_ENTITY), "rss", "unsafe XML refused"),
+    ("not_a_feed", Reply(body=b"<html/>", content_type="text/html"), "rss", "not an RSS 2.0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "reply", "kind", "reason"), FAILURES, ids=[f[0] for f in FAILURES]
+)
+async def test_a_failing_feed_is_a_source_error_naming_feed_domain_and_reason(
+    autojump_clock, web: Loopback, client: httpx.AsyncClient, name, reply, kind, reason
+):
+    url = web.serve(f"/{name}", reply)
+    found, errors = await fetch_all(
+        [SourceSpec(name, kind, url)], client, max_bytes=CAP, timeout=FAST
+    )
+    assert found == []
+    (error,) = errors
+    assert (error.source_name, error.domain) == (name, "127.0.0.1")
+    assert error.reason.startswith(f"{url}: ")
+    assert reason in error.reason
+
+
+async def test_one_failing_source_never_stops_the_others(
+    autojump_clock, web: Loopback, client: httpx.AsyncClient, tmp_path
+):
+    dead = f"http://127.0.0.1:{closed_port()}/feed.xml"
+    sources = [
+        SourceSpec("slow", "rss", web.serve("/slow", Reply(body=b"<rss/>", stall_before_body=60))),
+        SourceSpec("dead", "rss", dead),
+        SourceSpec("broken", "jsonfeed", web.serve("/broken", Reply(body=b"{"))),
+        SourceSpec("ocean", "rss", web.serve("/ocean.xml", Reply(body=feeds.RSS_MRSS))),
+        SourceSpec("nowhere", "folder", str(tmp_path / "missing")),
+        SourceSpec("odd", "podcast", "https://example.com/x"),
+        SourceSpec("ftp", "rss", "ftp://example.com/feed.xml"),
+    ]
+    start = trio.current_time()
+    found, errors = await fetch_all(sources, client, max_bytes=CAP, timeout=FAST)
+    assert {c.source_name for c in found} == {"ocean"}
+    assert len(found) == 3
+    by_source = {e.source_name: e for e in errors}
+    assert set(by_source) == {"slow", "dead", "broken", "nowhere", "odd", "ftp"}
+    assert "read timed out" in by_source["slow"].reason
+    assert "cannot connect" in by_source["dead"].reason
+    assert by_source["nowhere"] == SourceError(
+        "nowhere", "local", f"{tmp_path / 'missing'}: not a directory"
+    )
+    assert "unknown source kind 'podcast'" in by_source["odd"].reason
+    assert by_source["odd"].domain == "example.com"
+    assert "must be an http(s) URL" in by_source["ftp"].reason
+    # Sources run concurrently: the slow one cost one read timeout, not the sum.
+    assert trio.current_time() - start < 2 * FAST.read + 0.5
+
+
+async def test_a_trickling_server_is_cut_off_by_the_total_deadline(
+    autojump_clock, web: Loopback, client: httpx.AsyncClient
+):
+    # 1 byte every 0.4 s never trips the 0.5 s read timeout; the total deadline does.
+    url = web.serve(
+        "/trickle", Reply(body=b"<", advertise_length=False, repeat=10_000, trickle=0.4)
+    )
+    with pytest.raises(SourceFailure) as caught:
+        await fetch_feed(client, url, source_name="drip", timeout=FAST, total_timeout=5.0)
+    assert caught.value.error.reason == f"{url}: gave up after 5 s in total"

@@ -1,0 +1,115 @@
+"""A local folder source: media files with titles from metadata or file names, durations from
+ffprobe, tags and theme from sidecars; a malformed sidecar skips only its own file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vvtv.ownercard import SourceSpec
+from vvtv.sources import LOCAL_DOMAIN, SourceError, SourceFailure, fetch_all, local_path
+from vvtv.sources.folder import SidecarError, read_sidecar, scan_folder
+
+from .conftest import Clips
+
+
+@pytest.fixture
+def library(tmp_path: Path, clips: Clips) -> Path:
+    lib = tmp_path / "library"
+    lib.mkdir()
+    shutil.copy(clips.hd720, lib / "ocean.mp4")  # title and genre in its metadata
+    shutil.copy(clips.sd480, lib / "city_lights.mp4")
+    (lib / "city_lights.yaml").write_text("theme: urban\ntags: [night, city]\nquality: [clean]\n")
+    shutil.copy(clips.hd720, lib / "forest walk.mkv")
+    (lib / "forest walk.json").write_text('{"title": "Forest Walk", "tags": "green, calm"}')
+    shutil.copy(clips.hd720, lib / "broken.mp4")
+    (lib / "broken.yaml").write_text("tags: [unclosed\n")
+    shutil.copy(clips.hd720, lib / "listy.mp4")
+    (lib / "listy.json").write_text('["not", "a", "mapping"]')
+    shutil.copy(clips.garbage, lib / "garbage.mp4")
+    (lib / "notes.txt").write_text("not media")
+    shutil.copy(clips.hd720, lib / ".hidden.mp4")
+    shutil.copy(clips.hd720, lib / "download.mp4.part")
+    (lib / "sub").mkdir()
+    shutil.copy(clips.hd720, lib / "sub" / "nested.mp4")
+    return lib
+
+
+async def test_a_folder_yields_its_media_files_with_sidecar_tags(library: Path):
+    found, _ = await scan_folder(library, source_name="lib")
+    by_name = {local_path(c.media_url).name: c for c in found}
+    assert sorted(by_name) == ["city_lights.mp4", "forest walk.mkv", "garbage.mp4", "ocean.mp4"]
+
+    ocean = by_name["ocean.mp4"]
+    assert ocean.title == "Ocean Waves"  # container metadata
+    assert ocean.tags == ("nature", "calm")  # container genre, no sidecar
+    assert ocean.duration_sec == pytest.approx(2.0, abs=0.1)
+    assert ocean.quality == ("720p", "stereo")
+    assert ocean.media_url == (library / "ocean.mp4").as_uri()
+    assert ocean.source_name == "lib"
+
+    city = by_name["city_lights.mp4"]
+    assert city.title == "city lights"  # the file name
+    assert (city.theme, city.tags) == ("urban", ("night", "city"))
+    assert city.quality == ("480p", "stereo", "clean")
+
+    forest = by_name["forest walk.mkv"]
+    assert forest.title == "Forest Walk"  # the sidecar wins over metadata
+    assert forest.tags == ("green", "calm")
+    assert local_path(forest.media_url) == library / "forest walk.mkv"  # %20 round-trips
+
+    # Not media: still offered, without a duration, so screening rejects it with a reason.
+    assert by_name["garbage.mp4"].duration_sec is None
+
+
+async def test_a_malformed_sidecar_skips_only_its_file_and_names_the_sidecar(library: Path):
+    _, errors = await scan_folder(library, source_name="lib")
+    by_item = {e.item: e for e in errors}
+    assert set(by_item) == {"broken.mp4", "listy.mp4"}
+    broken = by_item["broken.mp4"]
+    assert (broken.source_name, broken.domain) == ("lib", LOCAL_DOMAIN)
+    assert broken.reason.startswith(f"{library / 'broken.yaml'}: malformed YAML")
+    assert by_item["listy.mp4"].reason == f"{library / 'listy.json'}: must hold a mapping, not list"
+
+
+async def test_a_missing_folder_fails_the_whole_source(tmp_path: Path):
+    with pytest.raises(SourceFailure) as caught:
+        await scan_folder(tmp_path / "nope", source_name="lib")
+    assert caught.value.error == SourceError(
+        "lib", "local", f"{tmp_path / 'nope'}: not a directory"
+    )
+
+
+async def test_folder_sources_go_through_fetch_all_with_the_others(library: Path):
+    found, errors = await fetch_all([SourceSpec("lib", "folder", str(library))], client=None)
+    assert len(found) == 4
+    assert {e.item for e in errors} == {"broken.mp4", "listy.mp4"}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("a.yaml", "title: [1, 2]\n", "'title' must be a string"),
+        ("a.yaml", "theme: {x: 1}\n", "'theme' must be a string"),
+        ("a.json", '{"tags": {"a": 1}}', "'tags' must be a list of strings"),
+        ("a.json", '{"quality": [null]}', "'quality' must be a list of strings"),
+        ("a.json", "{oops", "malformed JSON"),
+        ("a.yml", "a: b: c\n", "malformed YML"),
+    ],
+)
+def test_sidecar_errors_name_the_file_and_the_field(
+    tmp_path: Path, name: str, text: str, problem: str
+):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(SidecarError, match=problem) as caught:
+        read_sidecar(path)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_an_empty_sidecar_is_no_information(tmp_path: Path):
+    path = tmp_path / "a.yaml"
+    path.write_text("")
+    assert read_sidecar(path).tags == ()
