@@ -41,7 +41,8 @@ class Received:
 class Receiver:
     def __init__(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
-        self.requests: list[Received] = []  # every request, whatever the answer
+        self.requests: list[Received] = []  # every answered request, whatever the answer
+        self.arrived = 0  # requests whose body was read, answered or still being held
         self.script: deque[Mode] = deque()
         self.default: Mode = "ok"
         self.port = 0
@@ -110,6 +111,7 @@ class Receiver:
             if not message.get("more_body"):
                 break
         arrived = trio.current_time()
+        self.arrived += 1
         mode = self._next_mode()
         status = 200
         if isinstance(mode, tuple):
