@@ -6,11 +6,12 @@ HD probe only runs on candidates that could still be kept):
 1. the media URL's host is allowlisted and not blacklisted (``url_allowed``);
 2. no blocked keyword in the title or tags (``blocked_keyword``);
 3. not a duplicate, by normalised URL or normalised title, of anything already known
-   (the store's ``is_known``) or of an earlier candidate of the same batch;
+   (the store's ``is_known``), nor by URL of an earlier candidate of the batch;
 4. a known duration (probed when the source did not say);
 5. when ``safety_policy.require_hd_playback_confirmation`` is on, the media really
    decodes at ``quality_policy.min_resolution_height`` or more (``confirm_hd``);
-6. scored (``score``) and turned into a ``CANDIDATE`` ``PlanItem``.
+6. scored (``score``) and turned into a ``CANDIDATE`` ``PlanItem``; among plans of the
+   batch with the same normalised title the first that passed its probes wins.
 
 Everything rejected comes back as a ``Rejection`` with a reason code and a detail the
 Discovery actor audits.
@@ -260,14 +261,14 @@ async def screen(
     """Filter, probe, score and dedupe one batch; see the module docstring for the order.
 
     ``is_known(normalized_url, normalized_title)`` says whether the store already holds
-    a plan with that URL or title. Within the batch the first candidate of a URL or a
-    title wins. Probes (duration when the source did not give one, and the HD check)
-    run ``probe_concurrency`` at a time. Accepted plans keep the batch order.
+    a plan with that URL or title. Within the batch the first candidate of a URL wins,
+    and of a title the first that passes its probes. Probes (duration when the source
+    did not give one, and the HD check) run ``probe_concurrency`` at a time. Accepted
+    plans keep the batch order.
     """
     rejected: list[Rejection] = []
     survivors: list[tuple[Candidate, str, str]] = []
     seen_urls: set[str] = set()
-    seen_titles: set[str] = set()
     keywords = card.search_policy.blocked_keywords
     for cand in candidates:
         verdict = _host_verdict(cand.media_url, card)
@@ -286,14 +287,13 @@ async def screen(
                 Rejection(cand, RejectReason.DUPLICATE_KNOWN, f"already known: {n_url}")
             )
             continue
-        if n_url in seen_urls or (n_title and n_title in seen_titles):
+        if n_url in seen_urls:
+            # The same media gives the same probe verdict: no need to probe it twice.
             rejected.append(
-                Rejection(cand, RejectReason.DUPLICATE_IN_BATCH, f"duplicate in batch: {n_url}")
+                Rejection(cand, RejectReason.DUPLICATE_IN_BATCH, f"same URL earlier: {n_url}")
             )
             continue
         seen_urls.add(n_url)
-        if n_title:
-            seen_titles.add(n_title)
         survivors.append((cand, n_url, n_title))
 
     require_hd = card.safety_policy.require_hd_playback_confirmation
@@ -349,10 +349,19 @@ async def screen(
         for i, (cand, n_url, n_title) in enumerate(survivors):
             nursery.start_soon(examine, i, cand, n_url, n_title)
 
+    # Titles are deduped after probing: a same-titled copy that fails its probe must not
+    # shadow one that passes.
     accepted: list[PlanItem] = []
-    for outcome in outcomes:
-        if isinstance(outcome, PlanItem):
-            accepted.append(outcome)
-        elif isinstance(outcome, Rejection):
+    seen_titles: set[str] = set()
+    for (cand, _, _), outcome in zip(survivors, outcomes, strict=True):
+        if isinstance(outcome, Rejection):
             rejected.append(outcome)
+        elif isinstance(outcome, PlanItem):
+            title = outcome.normalized_title
+            if title and title in seen_titles:
+                detail = f"same title earlier: {title!r}"
+                rejected.append(Rejection(cand, RejectReason.DUPLICATE_IN_BATCH, detail))
+                continue
+            seen_titles.add(title)
+            accepted.append(outcome)
     return ScreenResult(accepted=accepted, rejected=rejected)
