@@ -1,0 +1,215 @@
+"""Fixtures for the operations tests: a real state database and a stand-in daemon API.
+
+The daemon's HTTP API is someone else's module, so the release tools are tested against
+``FakeApi``: a real HTTP server on 127.0.0.1 (stdlib, in a thread) that serves
+``/v1/status``, ``/metrics``, ``/v1/alerts`` and ``/v1/runtime`` with values the test
+controls, verifies signed control calls with the real ``vvtv.signing.Verifier``, and
+records every request.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vvtv.signing import AuthError, Verifier
+
+TOKEN = "test-token"
+SECRET = "test-secret"
+MiB = 1024 * 1024
+
+CARD = """\
+schema_version: 1
+schedule_policy:
+  buffer_target_minutes: 60
+  buffer_critical_minutes: 20
+search_policy:
+  allowlist_domains: [example.com]
+"""
+
+
+class FakeApi:
+    """A loopback stand-in for the daemon's API whose answers the test scripts."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, Any] = {
+            "state": "RUNNING",
+            "buffer_minutes": 55.0,
+            "timestamp": "2026-11-22T00:00:00Z",
+            "emergency_override": None,
+        }
+        self.buffers: list[float] = []  # one per /v1/status, then status["buffer_minutes"]
+        self.rss: list[int] = []  # one per /metrics, then rss_default
+        self.rss_default = 100 * MiB
+        self.restarts: list[int] = []  # one per /v1/runtime, then restarts_default
+        self.restarts_default = 0
+        self.alerts: list[dict[str, Any]] = []
+        self.failures: dict[str, int] = {}  # path -> how many more requests answer 500
+        self.requests: list[tuple[str, str]] = []
+        self.control: list[dict[str, Any]] = []
+        self.on_status: Callable[[], None] | None = None
+        self.verifier = Verifier(TOKEN, SECRET)
+        self.now: Callable[[], float] = time.time  # what the signature window is checked against
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def start(self) -> FakeApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _next(self, queue: list[Any], default: Any) -> Any:
+        with self._lock:
+            return queue.pop(0) if queue else default
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes):
+        """(status code, content type, body) for one request."""
+        self.requests.append((method, path))
+        with self._lock:
+            if self.failures.get(path, 0) > 0:
+                self.failures[path] -= 1
+                return 500, "application/json", b'{"error": "scripted failure"}'
+        if method == "GET" and path == "/v1/status":
+            if self.on_status:
+                self.on_status()
+            body_out = dict(self.status)
+            body_out["buffer_minutes"] = self._next(self.buffers, self.status["buffer_minutes"])
+            return 200, "application/json", json.dumps(body_out).encode()
+        if method == "GET" and path == "/metrics":
+            rss = self._next(self.rss, self.rss_default)
+            text = (
+                "# TYPE vvtv_buffer_minutes gauge\n"
+                f"vvtv_buffer_minutes {self.status['buffer_minutes']}\n"
+                f"process_resident_memory_bytes {float(rss)}\n"
+            )
+            return 200, "text/plain; version=0.0.4", text.encode()
+        if method == "GET" and path == "/v1/alerts":
+            payload = {"count": len(self.alerts), "alerts": self.alerts}
+            return 200, "application/json", json.dumps(payload).encode()
+        if method == "GET" and path == "/v1/runtime":
+            restarts = self._next(self.restarts, self.restarts_default)
+            tree = {
+                "name": "root",
+                "restarts": 0,
+                "children": [{"name": "buffer", "restarts": restarts}],
+            }
+            return 200, "application/json", json.dumps(tree).encode()
+        if method == "POST" and path == "/v1/control/emergency-mode":
+            try:
+                self.verifier.verify(method, path, headers, body, self.now())
+            except AuthError as exc:
+                return 401, "application/json", json.dumps({"error": exc.reason}).encode()
+            enabled = json.loads(body)["enabled"]
+            self.control.append({"path": path, "enabled": enabled})
+            self.status["emergency_override"] = enabled
+            self.status["state"] = "EMERGENCY" if enabled else "RUNNING"
+            return 200, "application/json", json.dumps(self.status).encode()
+        return 404, "application/json", b'{"error": "not found"}'
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                code, kind, out = fake.answer(
+                    self.command, self.path.split("?")[0], dict(self.headers.items()), body
+                )
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = _serve
+            do_POST = _serve
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeApi]:
+    api = FakeApi().start()
+    yield api
+    api.stop()
+
+
+def make_state_db(path: Path, rows: int = 200) -> Path:
+    """A WAL database with a few tables, blobs and a schema version, like the daemon's."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA user_version=3")
+    conn.execute("CREATE TABLE plans (id INTEGER PRIMARY KEY, title TEXT, data BLOB)")
+    conn.execute("CREATE TABLE audit_events (id INTEGER PRIMARY KEY, at TEXT, details TEXT)")
+    conn.executemany(
+        "INSERT INTO plans (title, data) VALUES (?, ?)",
+        [(f"plan {i} ünïcode", bytes([i % 256]) * 64) for i in range(rows)],
+    )
+    conn.executemany(
+        "INSERT INTO audit_events (at, details) VALUES (?, ?)",
+        [(f"2026-11-22T00:00:{i % 60:02d}Z", json.dumps({"n": i})) for i in range(rows * 2)],
+    )
+    conn.commit()
+    conn.close()
+    return path
+
+
+def dump(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> dict[str, Path]:
+    """Paths of a small installation: state db, OwnerCard, backup root, key dir."""
+    root = tmp_path / "runtime"
+    (root / "state").mkdir(parents=True)
+    card = tmp_path / "owner_card.yaml"
+    card.write_text(CARD)
+    return {
+        "root": root,
+        "state_db": make_state_db(root / "state" / "vvtv.db"),
+        "owner_card": card,
+        "backups": root / "backups",
+        "keys": root / "keys",
+    }
+
+
+@pytest.fixture
+def ops_env(
+    runtime: dict[str, Path], fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Path]:
+    """The environment the CLI reads, pointed at ``runtime`` and ``fake_api``."""
+    for name in list(__import__("os").environ):
+        if name.startswith("VVTV_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("VVTV_RUNTIME_DIR", str(runtime["root"]))
+    monkeypatch.setenv("VVTV_STATE_DB", str(runtime["state_db"]))
+    monkeypatch.setenv("VVTV_OWNER_CARD_PATH", str(runtime["owner_card"]))
+    monkeypatch.setenv("VVTV_API_URL", fake_api.url)
+    monkeypatch.setenv("VVTV_CONTROL_TOKEN", TOKEN)
+    monkeypatch.setenv("VVTV_CONTROL_SECRET", SECRET)
+    return runtime
