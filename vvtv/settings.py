@@ -159,7 +159,7 @@ class Settings:
         p = _Parser(env)
         state_db = p.path("VVTV_STATE_DB") or p.path("VVTV_STATE_DB_PATH")
         settings = cls(
-            env=p.text("VVTV_ENV") or "dev",
+            env=(p.text("VVTV_ENV") or "dev").lower(),
             control_token=p.text("VVTV_CONTROL_TOKEN") or DEV_TOKEN,
             control_secret=p.text("VVTV_CONTROL_SECRET") or DEV_SECRET,
             runtime_dir=p.path("VVTV_RUNTIME_DIR") or Path("runtime"),

@@ -306,3 +306,14 @@ def test_metric_samples_by_range_and_baseline(store: Store) -> None:
     assert len(store.metrics_between(T0, T0 + timedelta(hours=2))) == 2
     base = store.latest_metrics(at_or_before=T0 + timedelta(hours=2, minutes=30))
     assert base is not None and base.fallback_rate == 0.2
+
+
+def test_audit_details_store_datetimes_and_enums_in_their_json_shape(store: Store) -> None:
+    store.append_audit(
+        AuditEvent("e1", T0, "x", details={"at": T0, "state": PlanState.AIRED, "n": 1})
+    )
+    (e,) = store.query_audit()
+    assert e.details == {"at": "2026-03-01T12:00:00Z", "state": "AIRED", "n": 1}
+    with pytest.raises(TypeError, match="not JSON-able"):
+        store.append_audit(AuditEvent("e2", T0, "x", details={"bad": object()}))
+    assert store.count_audit() == 1

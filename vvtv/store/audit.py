@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from vvtv.convert import format_datetime
+from vvtv.convert import to_json, to_jsonable
 from vvtv.model import AuditEvent, PipelineMetrics
 from vvtv.store.base import StoreBase
 from vvtv.store.rows import dump, from_ts, load, ts
@@ -46,8 +46,19 @@ def _row(event: AuditEvent) -> tuple[Any, ...]:
         event.plan_id,
         event.asset_id,
         event.trace_id,
-        json.dumps(event.details, ensure_ascii=False, separators=(",", ":")),
+        json.dumps(event.details, ensure_ascii=False, separators=(",", ":"), default=_jsonable),
     )
+
+
+def _jsonable(value: Any) -> Any:
+    """Datetimes, dates, enums and attrs values inside ``details`` in their JSON shape."""
+    try:
+        out = to_jsonable(value)
+    except Exception as exc:
+        raise TypeError(f"audit details hold a {type(value).__name__}, not JSON-able") from exc
+    if out is value:  # the converter passed it through untouched: it is not JSON-able
+        raise TypeError(f"audit details hold a {type(value).__name__}, not JSON-able")
+    return out
 
 
 def _event(row: tuple[Any, ...]) -> AuditEvent:
@@ -93,7 +104,11 @@ class AuditMixin(StoreBase):
         self.append_audit_many([event])
 
     def append_audit_many(self, events: Iterable[AuditEvent]) -> None:
-        """Append events in one transaction. ``details`` must hold JSON-native values."""
+        """Append events in one transaction.
+
+        ``details`` should hold JSON-native values; datetimes, dates, enums and attrs
+        values are stored in their ``vvtv.convert`` JSON shape (and read back as such).
+        """
         rows = [_row(e) for e in events]
         with self.transaction() as c:
             c.executemany(_INSERT, rows)
@@ -145,7 +160,7 @@ class AuditMixin(StoreBase):
             f.write("[")
             for i, event in enumerate(_stream_events(conn, start, end)):
                 f.write(",\n" if i else "\n")
-                f.write(_export_json(event))
+                f.write(to_json(event))
             f.write("\n]\n")
             f.flush()
             os.fsync(f.fileno())
@@ -231,18 +246,3 @@ def _stream_events(
     while batch := cur.fetchmany(1000):
         for row in batch:
             yield _event(row)
-
-
-def _export_json(event: AuditEvent) -> str:
-    doc = {
-        "event_id": event.event_id,
-        "at": format_datetime(event.at),
-        "event_type": event.event_type,
-        "reason_code": event.reason_code,
-        "actor": event.actor,
-        "plan_id": event.plan_id,
-        "asset_id": event.asset_id,
-        "trace_id": event.trace_id,
-        "details": event.details,
-    }
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))

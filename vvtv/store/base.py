@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import sqlite_utils
 
@@ -80,7 +80,7 @@ class StoreBase:
         create: bool = True,
         check: bool = True,
         clock: Clock | None = None,
-    ) -> Any:
+    ) -> Self:
         """Open (creating if ``create`` and absent), check and migrate the database at ``path``.
 
         ``check`` runs SQLite's quick_check on the tables recovery reads (not the large
@@ -168,7 +168,7 @@ class StoreBase:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
