@@ -1,0 +1,240 @@
+"""The operator's commands: key=value and --json output, exit codes, errors that say what to do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vvtv import cli_ops
+
+from .conftest import FakeApi
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, str], str]:
+    """Exit code, the key=value lines parsed, and stderr."""
+    code = cli_ops.main(list(argv))
+    out = capsys.readouterr()
+    fields = dict(line.split("=", 1) for line in out.out.splitlines() if "=" in line)
+    return code, fields, out.err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    code = cli_ops.main([*argv, "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    return code, json.loads(out[0])
+
+
+def test_backup_metadata_prints_the_original_keys(
+    ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, fields, err = run(capsys, "runbook", "backup-metadata")
+    assert code == 0
+    assert list(fields) == ["backup_dir", "manifest"]
+    assert Path(fields["backup_dir"]).parent == ops_env["backups"]
+    assert fields["manifest"] == f"{fields['backup_dir']}/manifest.json"
+    assert "backup: snapshotting" in err  # progress goes to stderr, never mixed with results
+    code, fields, _ = run(capsys, "runbook", "verify-backup", fields["backup_dir"])
+    assert code == 0 and fields["backup_verified"] == "true"
+
+
+def test_json_output_is_one_object_with_the_same_keys(
+    ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, key = run_json(capsys, "runbook", "backup-key-ensure")
+    assert code == 0 and key["backup_key_rotated"] is True
+    code, made = run_json(capsys, "runbook", "backup-metadata-secure")
+    assert code == 0
+    assert made["secure_backup_payload"] == f"{made['secure_backup_dir']}/payload.enc"
+    assert made["backup_key_id"] == key["backup_key_id"]
+    code, verified = run_json(capsys, "runbook", "verify-backup-secure", made["secure_backup_dir"])
+    assert code == 0 and verified["backup_verified"] is True
+
+
+def test_key_commands_print_rotate_ensure_and_prune_results(
+    ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, rotated, _ = run(capsys, "runbook", "backup-key-rotate")
+    assert code == 0 and Path(rotated["backup_key_file"]).name == "current.key"
+    assert oct(os.stat(rotated["backup_key_file"]).st_mode & 0o777) == "0o600"
+    code, ensured, _ = run(capsys, "runbook", "backup-key-ensure")
+    assert ensured["backup_key_rotated"] == "false"
+    assert ensured["backup_key_id"] == rotated["backup_key_id"]
+    code, pruned, _ = run(capsys, "runbook", "backup-key-prune")
+    assert code == 0 and pruned["backup_key_pruned"] == "0"
+    assert pruned["backup_key_kept_needed"] == ""
+
+
+@pytest.mark.parametrize("command", ["verify-backup", "verify-backup-secure", "restore-metadata"])
+def test_a_missing_or_non_backup_dir_is_a_usage_error(
+    ops_env: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    command: str,
+) -> None:
+    code, _, err = run(capsys, "runbook", command, str(tmp_path / "missing"))
+    assert code == 2 and "does not exist" in err
+    code, _, err = run(capsys, "runbook", command, str(tmp_path))
+    assert code == 2 and "not a vvtv backup" in err
+
+
+def test_a_corrupt_manifest_fails_verification_with_exit_1(
+    ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, made, _ = run(capsys, "runbook", "backup-metadata")
+    manifest = Path(made["manifest"])
+    manifest.write_text(manifest.read_text()[:-20])
+    code, _, err = run(capsys, "runbook", "verify-backup", made["backup_dir"])
+    assert code == 1
+    assert "manifest.json" in err and "not valid JSON" in err
+    code, body = run_json(capsys, "runbook", "verify-backup", made["backup_dir"])
+    assert code == 1 and body["ok"] is False and "manifest.json" in str(body["error"])
+
+
+def test_restore_prints_what_it_restored_and_refuses_a_live_daemon(
+    ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, made, _ = run(capsys, "runbook", "backup-metadata")
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    (ops_env["root"] / "vvtv.pid").write_text(str(daemon.pid))
+    try:
+        code, _, err = run(capsys, "runbook", "restore-metadata", made["backup_dir"])
+        assert code == 1 and "systemctl stop vvtv" in err
+        code, fields, _ = run(capsys, "runbook", "restore-metadata", made["backup_dir"], "--force")
+    finally:
+        daemon.kill()
+        daemon.wait()
+    assert code == 0
+    assert fields["restored_state_db"] == str(ops_env["state_db"])
+    assert fields["restored_owner_card"] == str(ops_env["owner_card"])
+    assert fields["forced"] == "true"
+
+
+def test_a_missing_argument_is_an_argparse_usage_error(
+    ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli_ops.main(["runbook", "verify-backup"])
+    assert caught.value.code == 2
+    with pytest.raises(SystemExit):
+        cli_ops.main(["runbook", "no-such-command"])
+
+
+def test_a_malformed_setting_is_a_usage_error_naming_the_variable(
+    ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VVTV_SOAK_MAX_SAMPLES", "many")
+    code, _, err = run(capsys, "soak")
+    assert code == 2 and "VVTV_SOAK_MAX_SAMPLES" in err
+
+
+def test_soak_short_run_from_the_original_env_vars(
+    ops_env: dict[str, Path],
+    fake_api: FakeApi,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VVTV_SOAK_HOURS", "0")
+    monkeypatch.setenv("VVTV_SOAK_MAX_SAMPLES", "3")
+    monkeypatch.setenv("VVTV_SOAK_INTERVAL_SECS", "0.01")
+    code, fields, _ = run(capsys, "soak")
+    assert code == 0 and fields["verdict"] == "PASS" and fields["samples"] == "3"
+    assert Path(fields["summary"]).parent.parent == ops_env["root"] / "soak"
+    fake_api.buffers = [3.0]
+    code, fields, _ = run(capsys, "soak")
+    assert code == 1 and fields["verdict"] == "FAIL"
+
+
+def test_canary_then_promote_exit_codes_follow_the_gate(
+    ops_env: dict[str, Path],
+    fake_api: FakeApi,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VVTV_CANARY_SOAK_HOURS", "0")
+    monkeypatch.setenv("VVTV_CANARY_SOAK_MAX_SAMPLES", "2")
+    monkeypatch.setenv("VVTV_CANARY_SOAK_INTERVAL_SECS", "0.01")
+    code, fields, _ = run(capsys, "canary")
+    assert code == 0 and fields["status"] == "PASS" and fields["promotion_status"] == "SKIPPED"
+    fake_api.alerts = [{"code": "QA_PASS_RATE_LOW", "severity": "high", "message": "qa 0.7"}]
+    code, fields, _ = run(capsys, "promote")  # the newest result.env by default
+    assert code == 1 and fields["promotion_status"] == "BLOCKED"
+    fake_api.alerts = []
+    code, fields, _ = run(capsys, "promote", fields["canary_result"])
+    assert code == 0 and fields["promotion_status"] == "PROMOTED"
+
+
+def test_emergency_on_and_off_send_signed_calls_and_print_the_state(
+    ops_env: dict[str, Path], fake_api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, fields, _ = run(capsys, "runbook", "emergency-on")
+    assert code == 0
+    assert fields["emergency_mode"] == "on" and fields["state"] == "EMERGENCY"
+    code, fields, _ = run(capsys, "runbook", "emergency-off")
+    assert code == 0 and fields["state"] == "RUNNING"
+    assert fake_api.control == [
+        {"path": "/v1/control/emergency-mode", "enabled": True},
+        {"path": "/v1/control/emergency-mode", "enabled": False},
+    ]
+
+
+def test_emergency_with_a_wrong_secret_says_which_settings_to_fix(
+    ops_env: dict[str, Path],
+    fake_api: FakeApi,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VVTV_CONTROL_SECRET", "wrong")
+    code, _, err = run(capsys, "runbook", "emergency-on")
+    assert code == 1 and "VVTV_CONTROL_SECRET" in err and "401" in err
+    assert not fake_api.control
+
+
+def test_status_summarises_state_buffer_and_alerts(
+    ops_env: dict[str, Path], fake_api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_api.alerts = [{"code": "BUFFER_CRITICAL", "severity": "critical", "message": "low"}]
+    code = cli_ops.main(["status"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"vvtv at {fake_api.url}: RUNNING" in out
+    assert "buffer:       55.0 min" in out
+    assert "BUFFER_CRITICAL: low" in out and "1 active" in out
+
+
+def test_status_of_a_stopped_daemon_exits_1_with_what_to_check(
+    ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VVTV_API_URL", "http://127.0.0.1:9")
+    code, _, err = run(capsys, "status")
+    assert code == 1 and "systemctl status vvtv" in err
+
+
+def test_the_runbook_wrapper_keeps_the_original_invocation(
+    ops_env: dict[str, Path], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items()}
+    done = subprocess.run(
+        ["bash", str(REPO / "ops" / "vvtv-runbook.sh"), "backup-metadata"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("backup_dir=")
+    missing = subprocess.run(
+        ["bash", str(REPO / "ops" / "vvtv-runbook.sh"), "verify-backup", str(tmp_path / "x")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
