@@ -49,6 +49,8 @@ COPY_AUDIO_TOLERANCE_LU = 0.5
 # ceiling by this much so the encoded output still measures under it at QA.
 CODEC_PEAK_MARGIN_DB = 0.5
 DEFAULT_X264_PRESET = "veryfast"
+# The slate's asset id: never pruned, whatever the caller keeps.
+SLATE_ASSET_ID = "slate"
 _TEMP_PREFIX = ".tmp-"
 _TRASH_PREFIX = ".trash-"
 _ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -333,15 +335,16 @@ def sweep_partials(hls_root: Path) -> list[Path]:
 def prune_assets(hls_root: Path, keep: set[str]) -> list[str]:
     """Delete published asset directories whose id is not in ``keep``; returns the ids removed.
 
-    Hidden directories (a prepare in progress) are never touched.
+    Hidden directories (a prepare in progress) and the slate are never touched.
     """
     removed: list[str] = []
     if not hls_root.is_dir():
         return removed
     for child in sorted(hls_root.iterdir()):
-        if child.is_dir() and not child.name.startswith(".") and child.name not in keep:
+        name = child.name
+        if child.is_dir() and not name.startswith(".") and name not in keep | {SLATE_ASSET_ID}:
             shutil.rmtree(child, ignore_errors=True)
-            removed.append(child.name)
+            removed.append(name)
     return removed
 
 
