@@ -112,7 +112,9 @@ def test_listing_plans_by_state_pages_and_counts(store: Store) -> None:
     assert page.total == 10
     assert [p.plan_id for p in page.items] == ["s7", "s6", "s5"]  # by start_at
     everything = store.list_plans(limit=100)
-    assert everything.total == 15 and everything.items[-1].start_at is None
+    assert everything.total == 15 and everything.items[0].start_at is None  # unplanned first
+    newest = store.list_plans([PlanState.SCHEDULED], limit=2, newest_first=True)
+    assert [p.plan_id for p in newest.items] == ["s0", "s1"]
     assert store.list_plans([]).total == 0
     assert store.count_plans()[PlanState.CANDIDATE] == 5
     assert store.count_plans()[PlanState.AIRED] == 0

@@ -98,8 +98,10 @@ def test_a_database_from_a_newer_vvtv_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     conn.close()
+    before = path.read_bytes()
     with pytest.raises(StoreError) as info:
         open_store(path)
+    assert path.read_bytes() == before
     message = str(info.value)
     assert f"schema version {SCHEMA_VERSION + 5}, newer than this vvtv supports" in message
     assert RESTORE in message
@@ -113,6 +115,21 @@ def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path)
         open_store(path)
     assert "is not an SQLite database" in str(info.value) and RESTORE in str(info.value)
     assert path.read_bytes() == before  # never a silent fresh database over an existing file
+
+
+def test_another_applications_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "vvtv.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a vvtv one"):
+        open_store(path)
+    assert path.read_bytes() == before
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["photos"]
+    conn.close()
 
 
 def test_an_empty_file_is_refused(tmp_path: Path) -> None:

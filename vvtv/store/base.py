@@ -104,7 +104,7 @@ class StoreBase:
             raise _refuse(path, f"cannot be opened ({exc})") from exc
         store = cls(conn, path, clock)
         try:
-            store._configure()
+            # Look before touching: nothing below writes until the file is known to be ours.
             version = store.schema_version()
             if version > SCHEMA_VERSION:
                 raise StoreError(
@@ -112,12 +112,27 @@ class StoreBase:
                     f"supports ({SCHEMA_VERSION}): it was written by a newer vvtv. Upgrade vvtv, "
                     f"or {RESTORE_HINT[0].lower()}{RESTORE_HINT[1:]}"
                 )
+            if version == 0 and not fresh and store._has_tables():
+                raise _refuse(
+                    path,
+                    "is an SQLite database but not a vvtv one (it has tables but no vvtv schema "
+                    "version); point VVTV_STATE_DB at the right file",
+                )
             if check and not fresh:
                 store._quick_check()
+            store._configure()
             store._migrate(version)
         except StoreError:
             conn.close()
             raise
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreError(
+                    f"state database {path} is locked by another process ({exc}); is another "
+                    "vvtv running on it? Stop it, or point VVTV_STATE_DB elsewhere."
+                ) from exc
+            raise _refuse(path, f"is unreadable or corrupt ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise _refuse(path, f"is unreadable or corrupt ({exc})") from exc
@@ -131,6 +146,10 @@ class StoreBase:
         c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         c.execute("PRAGMA synchronous=NORMAL")
         c.execute("PRAGMA foreign_keys=ON")
+
+    def _has_tables(self) -> bool:
+        row = self._conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+        return bool(row.fetchone()[0])
 
     def _quick_check(self) -> None:
         tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
@@ -200,7 +219,12 @@ class StoreBase:
                 self._conn.execute("ROLLBACK")
                 raise
             self._depth = 0
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:  # e.g. disk full: leave no transaction open
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def _read(self, sql: str, params: Any = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
         with self._lock:

@@ -133,16 +133,23 @@ class PlansMixin(StoreBase):
         *,
         limit: int = 100,
         offset: int = 0,
+        newest_first: bool = False,
     ) -> Page:
-        """Plans ordered by start_at (unplanned last), then discovery; with the total count."""
+        """Plans in ``states`` (all when None) ordered by start_at then plan_id, with the total.
+
+        Unplanned plans (no start_at) come first, or last with ``newest_first``. The
+        order follows an index, so a page costs the same at any table size.
+        """
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         where, params = _state_filter(states)
+        order = "start_at DESC, plan_id DESC" if newest_first else "start_at, plan_id"
+        if states is not None and len(params) == 1:
+            order = f"state, {order}"  # lets SQLite walk ix_plans_state_start in order
         with self._lock:
             total = self._conn.execute(f"SELECT count(*) FROM plans {where}", params).fetchone()[0]
             rows = self._conn.execute(
-                f"SELECT data FROM plans {where} "
-                "ORDER BY start_at IS NULL, start_at, discovered_at, plan_id LIMIT ? OFFSET ?",
+                f"SELECT data FROM plans {where} ORDER BY {order} LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             ).fetchall()
         return Page(items=[load(r[0], PlanItem) for r in rows], total=total)

@@ -35,8 +35,8 @@ CREATE TABLE plans (
     updated_at       TEXT,
     data             TEXT NOT NULL
 );
-CREATE INDEX ix_plans_state_start ON plans(state, start_at);
-CREATE INDEX ix_plans_start ON plans(start_at);
+CREATE INDEX ix_plans_state_start ON plans(state, start_at, plan_id);
+CREATE INDEX ix_plans_start ON plans(start_at, plan_id);
 CREATE INDEX ix_plans_hour_state ON plans(hour_window, state);
 CREATE INDEX ix_plans_url ON plans(normalized_url);
 CREATE INDEX ix_plans_title ON plans(normalized_title);
