@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vvtv.autotune import BOUNDS, DayStats, TuneWeights, autotune
@@ -113,6 +113,7 @@ weights_st = st.builds(
 )
 
 
+@settings(deadline=None)
 @given(weights_st, stats_st, st.floats(0, 20), st.integers(1, 30))
 def test_no_weight_ever_moves_more_than_the_daily_allowance(weights, stats, pct, days):
     policy = AutotunePolicy(max_daily_adjustment_pct=pct)

@@ -6,7 +6,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vvtv import emergency, timeline
@@ -90,6 +90,7 @@ def test_bad_override_value_is_refused():
         emergency.set_override(EmergencyState(), "yes", at(0))
 
 
+@settings(deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=200), max_size=60))
 def test_hysteresis_never_flaps_between_critical_and_target(buffers):
     state = EmergencyState()
@@ -191,6 +192,7 @@ timelines = st.lists(
 ).map(lambda xs: [entry(f"t{i}", s, d) for i, (s, d) in enumerate(xs)])
 
 
+@settings(deadline=None)
 @given(timelines, pools, st.floats(min_value=0, max_value=120), st.floats(0, 3600))
 def test_after_fill_gap_the_air_is_covered_up_to_the_horizon(entries, pool, horizon, now_s):
     now = at(now_s)

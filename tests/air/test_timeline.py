@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vvtv import timeline
@@ -151,6 +151,7 @@ def test_buffer_state_is_shaped_like_v1_status():
 durations = st.lists(st.floats(min_value=1, max_value=3600), min_size=1, max_size=30)
 
 
+@settings(deadline=None)
 @given(durations, st.floats(min_value=0, max_value=1))
 def test_buffer_of_a_contiguous_timeline_is_its_end_minus_now(ds, frac):
     entries = back_to_back(ds)
@@ -161,6 +162,7 @@ def test_buffer_of_a_contiguous_timeline_is_its_end_minus_now(ds, frac):
     assert timeline.timeline_end(entries, now) == entries[-1].end_at
 
 
+@settings(deadline=None)
 @given(durations, st.integers(min_value=0, max_value=29), st.floats(min_value=2, max_value=600))
 def test_a_real_gap_anywhere_stops_the_count_there(ds, k, gap):
     k = k % len(ds)
