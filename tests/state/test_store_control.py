@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from state_builders import T0, asset, entry, minutes, plan, scheduled
 
 from vvtv.model import (
@@ -18,7 +20,7 @@ from vvtv.model import (
     Severity,
     WeeklyReport,
 )
-from vvtv.store import FencingError, LiveCounters, Store
+from vvtv.store import FencingError, LiveCounters, Store, open_store
 
 # --- scheduler lock ---------------------------------------------------------------------------
 
@@ -212,3 +214,43 @@ def test_recover_loads_the_timeline_plans_in_flight_and_bookkeeping(store: Store
     assert state.live_counters == LiveCounters(500, 12)
     assert state.alert_states["X"].active
     assert state.card_version is not None and state.card_version.sha256 == "c" * 64
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["acquire", "renew", "release"]),
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(0, 45),  # seconds to advance before the step
+        ),
+        max_size=25,
+    )
+)
+def test_lock_tokens_only_grow_and_only_the_latest_token_passes_the_fence(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str, int]]
+) -> None:
+    s = open_store(tmp_path_factory.mktemp("lock") / "vvtv.db")
+    now = T0
+    held: dict[str, int] = {}  # owner -> the token it believes it holds
+    highest = 0
+    for op, owner, advance in steps:
+        now += timedelta(seconds=advance)
+        if op == "acquire":
+            token = s.acquire_lock("scheduler", owner, now)
+            if token is not None:
+                assert token >= highest
+                if token > highest:  # a takeover: every other believer is now stale
+                    highest = token
+                held[owner] = token
+        elif op == "renew" and owner in held:
+            if not s.renew_lock("scheduler", owner, held[owner], now):
+                assert held[owner] != highest or not s.lock_info("scheduler").held_at(now)  # type: ignore[union-attr]
+        elif op == "release" and owner in held:
+            s.release_lock("scheduler", owner, held.pop(owner))
+        for believer, token in held.items():
+            info = s.lock_info("scheduler")
+            assert s.check_fence("scheduler", token) == (
+                token == highest and info is not None and info.owner == believer
+            )
+    s.close()
