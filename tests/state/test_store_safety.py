@@ -145,6 +145,14 @@ def test_a_directory_in_place_of_the_database_is_refused(tmp_path: Path) -> None
         open_store(tmp_path / "vvtv.db")
 
 
+def test_a_missing_database_with_a_leftover_wal_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "vvtv.db"
+    (tmp_path / "vvtv.db-wal").write_bytes(b"\x37\x7f\x06\x82" + b"\0" * 60)
+    with pytest.raises(StoreError, match="is missing but its write-ahead log"):
+        open_store(path)
+    assert not path.exists()
+
+
 def test_a_missing_database_is_refused_when_creation_is_not_allowed(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         open_store(tmp_path / "vvtv.db", create=False)

@@ -93,6 +93,13 @@ class StoreBase:
         if fresh:
             if not create:
                 raise StoreError(f"state database {path} does not exist")
+            wal = path.with_name(path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise _refuse(
+                    path,
+                    f"is missing but its write-ahead log {wal.name} is not: the database was "
+                    "deleted or moved while holding state",
+                )
             path.parent.mkdir(parents=True, exist_ok=True)
         else:
             _check_file(path)
