@@ -24,6 +24,7 @@ sample closest to now − 24 h). "Rose by more than X" means
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -194,6 +195,49 @@ def evaluate(
         if message is not None:
             firing[rule.code] = (rule.severity, message)
     return firing
+
+
+# --- restart storms ---------------------------------------------------------------------
+
+
+def restart_totals(tree: Mapping[str, Any]) -> dict[str, int]:
+    """Cumulative restarts of every node of a ``supervisors.Runtime.snapshot()`` tree."""
+    totals: dict[str, int] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if "name" in node:
+            totals[str(node["name"])] = int(node.get("restarts", 0))
+        stack.extend(node.get("children", ()))
+    return totals
+
+
+class RestartWindow:
+    """Turns the runtime's cumulative restart counters into restarts in the last window.
+
+    Feed it ``restart_totals(runtime.snapshot())`` at every evaluation; the answer is
+    ``AlertInputs.actor_restarts``. Restarts before the first observation count as
+    recent (the Alerter starts with the daemon, so they are).
+    """
+
+    def __init__(self, window_s: float = 600.0) -> None:
+        if window_s <= 0:
+            raise ValueError(f"restart window must be > 0 s, got {window_s}")
+        self.window = timedelta(seconds=window_s)
+        self._samples: deque[tuple[datetime, dict[str, int]]] = deque()
+
+    def observe(self, now: datetime, totals: Mapping[str, int]) -> dict[str, int]:
+        self._samples.append((now, dict(totals)))
+        cutoff = now - self.window
+        # Keep one sample at or before the cutoff: it is the baseline.
+        while len(self._samples) > 1 and self._samples[1][0] <= cutoff:
+            self._samples.popleft()
+        at, base = self._samples[0]
+        if at > cutoff:
+            base = {}
+        return {
+            name: n - base.get(name, 0) for name, n in totals.items() if n - base.get(name, 0) > 0
+        }
 
 
 # --- notifications -----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vvtv.alerts import RULES, AlertInputs, AlertThresholds, evaluate
+from vvtv.alerts import RULES, AlertInputs, AlertThresholds, RestartWindow, evaluate, restart_totals
 from vvtv.model import Severity
 
 HEALTHY = AlertInputs(
@@ -131,3 +131,32 @@ def test_thresholds_come_from_the_settings() -> None:
     inputs = attrs.evolve(HEALTHY, qa_pass_rate=0.90, discovery_failures_24h=1)
     strict = AlertThresholds(qa_min=0.95, discovery_fail_count=1)
     assert set(evaluate(inputs, strict)) == {"QA_PASS_RATE_LOW", "DISCOVERY_DOMAIN_FAILURE"}
+
+
+def test_restart_totals_walk_the_runtime_snapshot_tree() -> None:
+    tree = {
+        "name": "root",
+        "restarts": 0,
+        "children": [
+            {"name": "api", "restarts": 1, "children": []},
+            {"name": "pipeline", "restarts": 0, "children": [{"name": "buffer", "restarts": 4}]},
+        ],
+    }
+    assert restart_totals(tree) == {"root": 0, "api": 1, "pipeline": 0, "buffer": 4}
+
+
+def test_the_restart_window_counts_only_recent_restarts() -> None:
+    from datetime import timedelta
+
+    from vvtv.clock import utc
+
+    t0 = utc(2026, 3, 1, 12)
+    w = RestartWindow(window_s=600)
+    assert w.observe(t0, {"buffer": 2}) == {"buffer": 2}  # since start-up: recent
+    assert w.observe(t0 + timedelta(seconds=300), {"buffer": 5}) == {"buffer": 5}
+    # 10 min after the first sample it becomes the baseline.
+    assert w.observe(t0 + timedelta(seconds=600), {"buffer": 5}) == {"buffer": 3}
+    assert w.observe(t0 + timedelta(seconds=900), {"buffer": 6}) == {"buffer": 1}
+    assert w.observe(t0 + timedelta(seconds=2000), {"buffer": 6}) == {}
+    with pytest.raises(ValueError, match="window"):
+        RestartWindow(0)
