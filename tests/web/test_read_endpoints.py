@@ -155,3 +155,40 @@ async def test_unknown_path_and_wrong_method_are_json_errors(served: Served) -> 
     assert (r.status_code, r.json()) == (405, {"error": "method not allowed"})
     r = await served.client.get("/v1/control/emergency-mode")
     assert r.status_code == 405
+
+
+async def test_head_answers_headers_without_a_body(served: Served) -> None:
+    r = await served.client.head("/v1/status")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert int(r.headers["content-length"]) > 0
+    assert r.content == b""
+
+
+async def test_write_methods_on_read_endpoints_are_405_with_allow(served: Served) -> None:
+    for method in ("POST", "PUT", "DELETE", "BREW"):
+        r = await served.client.request(method, "/v1/alerts")
+        assert (r.status_code, r.json()) == (405, {"error": "method not allowed"})
+        assert r.headers["allow"] == "GET, HEAD"
+    text = (await served.client.get("/metrics")).text
+    assert 'vvtv_http_requests_total{method="OTHER",route="/v1/alerts",status="405"} 1.0' in text
+
+
+async def test_a_failing_channel_is_a_json_500_without_details(
+    served: Served, channel: StubChannel
+) -> None:
+    def broken() -> dict:
+        raise RuntimeError("database is locked")
+
+    channel.status = broken  # type: ignore[method-assign]
+    r = await served.client.get("/v1/status")
+    assert (r.status_code, r.json()) == (500, {"error": "internal error"})
+    assert (await served.client.get("/healthz")).status_code == 200
+
+
+async def test_repeated_query_parameters_use_the_first(
+    served: Served, channel: StubChannel
+) -> None:
+    r = await served.client.get("/v1/plans?limit=5&limit=oops&offset=2")
+    assert r.status_code == 200
+    assert channel.plan_calls[-1] == (None, 5, 2)

@@ -23,7 +23,6 @@ from quart import Response, g, request, send_file, websocket
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from vvtv.metrics import CONTENT_TYPE
 from vvtv.signing import AuthError, Verifier
 from vvtv.topics import Subscription
 from vvtv.web.openapi import openapi_document
@@ -32,16 +31,13 @@ from vvtv.web.params import (
     check_segment,
     curator_body,
     emergency_body,
-    parse_day,
-    parse_plans_query,
-    parse_week,
 )
 from vvtv.web.port import ChannelPort
+from vvtv.web.reads import ReadEndpoints, dump_json, known_method
 
 log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json"
-M3U8_TYPE = "application/vnd.apple.mpegurl"
 TS_TYPE = "video/mp2t"
 LIVE_TOPICS = ("buffer", "alerts", "runtime")
 # Segment names are unique per asset and never rewritten: cache them hard.
@@ -81,16 +77,8 @@ def live_streams(app: QuartTrio) -> LiveStreams:
     return app.extensions["vvtv.live"]
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = json.dumps(body, separators=(",", ":"), default=_default_json)
-    return Response(text, status=status, content_type=JSON_TYPE, headers=headers)
-
-
-def _default_json(value: Any) -> Any:
-    isoformat = getattr(value, "isoformat", None)
-    if isoformat is not None:
-        return isoformat()
-    return str(value)
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(dump_json(body), status=status, content_type=JSON_TYPE)
 
 
 def _error(status: int, message: str, **extra: Any) -> Response:
@@ -127,7 +115,10 @@ def create_app(
     live = LiveStreams()
     app.extensions["vvtv.live"] = live
     metrics = port.metrics
-    openapi_text = json.dumps(openapi_document(max_body_bytes))
+    # Hot read endpoints are answered before quart sees the request (see reads.py).
+    reads = ReadEndpoints(app.asgi_app, port, dump_json(openapi_document(max_body_bytes)))
+    app.asgi_app = reads  # type: ignore[method-assign]
+    app.extensions["vvtv.reads"] = reads
 
     # ---- request metrics and errors -------------------------------------------------
 
@@ -139,7 +130,8 @@ def create_app(
     async def _record(response: Response) -> Response:
         rule = request.url_rule
         route = rule.rule if rule is not None else "unmatched"
-        metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
+        method = known_method(request.method)
+        metrics.http_requests.labels(route, method, str(response.status_code)).inc()
         started = g.get("vvtv_t0")
         if started is not None:
             metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
@@ -163,78 +155,7 @@ def create_app(
         log.error("unhandled error in a web handler", exc_info=exc)
         return _error(500, "internal error")
 
-    # ---- read endpoints --------------------------------------------------------------
-
-    @app.get("/v1/status")
-    async def status() -> Response:
-        return _json(port.status())
-
-    @app.get("/v1/queue")
-    async def queue() -> Response:
-        items = port.queue()
-        return _json({"count": len(items), "items": items})
-
-    @app.get("/v1/plans")
-    async def plans() -> Response:
-        args = request.args
-        state, limit, offset = parse_plans_query(
-            args.get("state"), args.get("limit"), args.get("offset")
-        )
-        page = await port.plans(state, limit, offset)
-        return _json({"limit": limit, "offset": offset, **page})
-
-    @app.get("/v1/reports/daily")
-    async def daily_report() -> Response:
-        day = parse_day(request.args.get("date"))
-        report = await port.daily_report(day)
-        if report is None:
-            return _error(404, f"no daily report for {day.isoformat()}")
-        return _json(report)
-
-    @app.get("/v1/reports/weekly")
-    async def weekly_report() -> Response:
-        week = parse_week(request.args.get("week"))
-        report = await port.weekly_report(week)
-        if report is None:
-            return _error(404, f"no weekly report for {week}")
-        return _json(report)
-
-    @app.get("/v1/alerts")
-    async def alerts() -> Response:
-        active = port.alerts()
-        return _json({"count": len(active), "alerts": active})
-
-    @app.get("/v1/runtime")
-    async def runtime() -> Response:
-        return _json(port.runtime_snapshot())
-
-    @app.get("/metrics")
-    async def prometheus() -> Response:
-        return Response(metrics.render(), status=200, content_type=CONTENT_TYPE)
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return _json({"status": "ok"})
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        checks = port.readiness()
-        ready = bool(checks) and all(checks.values())
-        return _json({"ready": ready, "checks": checks}, 200 if ready else 503)
-
-    @app.get("/openapi.json")
-    async def openapi() -> Response:
-        return Response(openapi_text, content_type=JSON_TYPE)
-
-    # ---- HLS origin ------------------------------------------------------------------
-
-    @app.get("/live/index.m3u8")
-    async def live_playlist() -> Response:
-        return Response(
-            port.live_playlist(),
-            content_type=M3U8_TYPE,
-            headers={"Cache-Control": "no-cache"},
-        )
+    # ---- HLS segments (the playlist is a read endpoint) ------------------------------
 
     @app.get("/live/seg/<asset_id>/<name>")
     async def live_segment(asset_id: str, name: str) -> Response:

@@ -1,0 +1,459 @@
+"""Benchmark of vvtv's HTTP face (issue 7).
+
+1. HTTP: a bare ASGI app on hypercorn-trio vs vvtv's ``GET /v1/status`` (quart-trio,
+   request metrics, the port call, JSON), 10 concurrent keep-alive connections,
+   alternated ``--runs`` times; medians reported. Load comes from ``wrk`` when installed
+   (``apt-get install wrk``), else from an httpx load process.
+2. Websockets: ``--clients`` dashboard clients on ``/v1/ws/buffer`` while the server
+   publishes one buffer update per second (a status-sized frame stamped with its send
+   time); delivery latency = receive time - send time, measured by the clients. Once
+   with every client reading, once with one more client stalled (a raw socket with a
+   4 KiB receive buffer that completes the handshake and never reads again); the
+   slowdown ratio compares the delivery p99 of the two.
+
+Servers and load generators always run in separate processes, so they never share an
+event loop. The last line printed is one JSON object.
+
+    .venv/bin/python ops/bench/api.py [--runs 3] [--seconds 5] [--clients 500] [--ws-seconds 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import trio
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from vvtv.metrics import ChannelMetrics  # noqa: E402
+from vvtv.signing import Verifier  # noqa: E402
+from vvtv.topics import TopicHub  # noqa: E402
+from vvtv.web import create_app  # noqa: E402
+from vvtv.web.server import hypercorn_config  # noqa: E402
+
+PY = sys.executable
+
+
+# ------------------------------------------------------------------ the server side
+
+
+class BenchChannel:
+    """A ChannelPort with fixed, realistic values (the bench measures the web layer)."""
+
+    def __init__(self) -> None:
+        self.topics = TopicHub()
+        self.metrics = ChannelMetrics()
+        self.buffer_minutes = 61.5
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def status(self, sent_at: float | None = None) -> dict:
+        body: dict[str, Any] = {
+            "state": "RUNNING",
+            "buffer_minutes": self.buffer_minutes,
+            "buffer_target_minutes": 60,
+            "buffer_critical_minutes": 20,
+            "timestamp": "2026-03-01T12:00:00+00:00",
+            "now_playing": {
+                "title": "Harbour at dawn, a long title as real ones are",
+                "asset_id": "asset-3f9a1c2b7d4e5f60",
+                "start_at": "2026-03-01T11:57:00+00:00",
+                "duration_sec": 912.4,
+                "slot_type": "MAIN",
+                "fallback_level": 0,
+            },
+            "next": {
+                "title": "City lights",
+                "asset_id": "asset-9b1c2d3e4f5a6b7c",
+                "start_at": "2026-03-01T12:12:12+00:00",
+                "duration_sec": 845.0,
+            },
+            "emergency_override": None,
+            "last_segment_age_s": 1.52,
+        }
+        if sent_at is not None:
+            body["sent_at"] = sent_at
+        return body
+
+    def queue(self) -> list[dict]:
+        return []
+
+    async def plans(self, state: str | None, limit: int, offset: int) -> dict:
+        return {"total": 0, "items": []}
+
+    async def daily_report(self, day: date) -> dict | None:
+        return None
+
+    async def weekly_report(self, week: str) -> dict | None:
+        return None
+
+    def alerts(self) -> list[dict]:
+        return []
+
+    def runtime_snapshot(self) -> dict:
+        return {}
+
+    def readiness(self) -> dict[str, bool]:
+        return {"store": True, "tree": True, "slate": True}
+
+    def live_playlist(self) -> str:
+        return "#EXTM3U\n"
+
+    def segment_path(self, asset_id: str, name: str) -> Path | None:
+        return None
+
+    async def reload_owner_card(self) -> tuple[bool, list[str], dict]:
+        return True, [], {}
+
+    async def set_emergency(self, enabled: bool | None) -> dict:
+        return self.status()
+
+    async def set_curator_mode(self, mode: str, limits: dict) -> dict:
+        return {"mode": mode}
+
+    async def audit_control(self, who: str, action: str, details: dict) -> None:
+        return None
+
+
+STATUS_BODY = json.dumps(BenchChannel().status(), separators=(",", ":")).encode()
+
+
+async def bare_app(scope: dict, receive: Any, send: Any) -> None:
+    """The baseline: hypercorn-trio with the smallest possible ASGI app, same body size."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": STATUS_BODY})
+
+
+def plain_quart_app() -> Any:
+    """quart-trio with one route and nothing else: what the framework alone costs."""
+    from quart import Response
+    from quart_trio import QuartTrio
+
+    app = QuartTrio(__name__)
+
+    @app.get("/v1/status")
+    async def status() -> Response:
+        return Response(STATUS_BODY, content_type="application/json")
+
+    return app
+
+
+async def run_server(kind: str, port_file: Path, publish: bool) -> None:
+    import hypercorn.trio
+
+    channel = BenchChannel()
+    app: Any = bare_app
+    if kind == "vvtv":
+        app = create_app(channel, verifier=Verifier("bench-token", "bench-secret"))
+    elif kind == "quart":
+        app = plain_quart_app()
+    config = hypercorn_config("127.0.0.1:0")
+    config.backlog = 1024
+    stop = trio.Event()
+
+    async def trigger() -> None:
+        await stop.wait()
+
+    async def publisher() -> None:
+        while True:
+            channel.topics.publish("buffer", channel.status(sent_at=time.time()))
+            await trio.sleep(1.0)
+
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(
+            lambda task_status: hypercorn.trio.serve(
+                app, config, shutdown_trigger=trigger, task_status=task_status
+            )
+        )
+        port_file.write_text(binds[0].rsplit(":", 1)[1])
+        if publish:
+            nursery.start_soon(publisher)
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            async for _ in signals:
+                break
+        stop.set()
+        nursery.cancel_scope.deadline = trio.current_time() + 3
+
+
+class Server:
+    """A server subprocess; ``with Server(kind) as port: ...``."""
+
+    def __init__(self, kind: str, publish: bool = False) -> None:
+        self.kind = kind
+        self.publish = publish
+
+    def __enter__(self) -> int:
+        self._dir = tempfile.TemporaryDirectory()
+        port_file = Path(self._dir.name) / "port"
+        args = [PY, __file__, "--serve", self.kind, "--port-file", str(port_file)]
+        if self.publish:
+            args.append("--publish")
+        self._proc = subprocess.Popen(args)
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text():
+            if time.monotonic() > deadline or self._proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} server did not start")
+            time.sleep(0.05)
+        return int(port_file.read_text())
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.send_signal(signal.SIGTERM)
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._dir.cleanup()
+
+
+# ------------------------------------------------------------------ HTTP load
+
+
+_WRK_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
+_WRK_P99 = re.compile(r"^\s*99%\s+([0-9.]+)(us|ms|s)\s*$", re.M)
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def http_load(url: str, connections: int, seconds: float) -> tuple[float, float, str]:
+    """(requests/s, p99 ms, generator) for ``connections`` keep-alive clients."""
+    wrk = shutil.which("wrk")
+    if wrk:
+        out = subprocess.run(
+            [wrk, "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rps = float(_WRK_RPS.search(out)[1])
+        p99 = _WRK_P99.search(out)
+        return rps, float(p99[1]) * _UNIT_MS[p99[2]], "wrk"
+    out = subprocess.run(
+        [
+            PY,
+            __file__,
+            "--http-load",
+            url,
+            "--connections",
+            str(connections),
+            "--seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["rps"], result["p99_ms"], "httpx"
+
+
+async def httpx_load(url: str, connections: int, seconds: float) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    end = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        async with httpx.AsyncClient() as client:
+            while (start := time.perf_counter()) < end:
+                r = await client.get(url)
+                r.raise_for_status()
+                latencies.append(time.perf_counter() - start)
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(connections):
+            nursery.start_soon(worker)
+    latencies.sort()
+    return {"rps": len(latencies) / seconds, "p99_ms": 1000 * latencies[int(0.99 * len(latencies))]}
+
+
+# ------------------------------------------------------------------ websocket load
+
+
+def _stalled_socket(port: int) -> socket.socket:
+    """A websocket client that completes the handshake and never reads again."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            "GET /v1/ws/buffer HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    if b" 101 " not in response.split(b"\r\n", 1)[0]:
+        raise RuntimeError(f"stalled client was refused: {response[:80]!r}")
+    return sock
+
+
+async def ws_load(port: int, clients: int, seconds: float, stall: bool) -> dict:
+    from trio_websocket import open_websocket_url
+
+    url = f"ws://127.0.0.1:{port}/v1/ws/buffer"
+    latencies: list[float] = []
+    connected = 0
+    all_connected = trio.Event()
+    measure_from = [float("inf")]
+
+    async def client() -> None:
+        nonlocal connected
+        async with open_websocket_url(url) as ws:
+            connected += 1
+            if connected == clients:
+                all_connected.set()
+            while True:
+                frame = json.loads(await ws.get_message())
+                received = time.time()
+                sent_at = frame["data"].get("sent_at")
+                if sent_at is not None and sent_at >= measure_from[0]:
+                    latencies.append(received - sent_at)
+
+    stalled = _stalled_socket(port) if stall else None
+    async with trio.open_nursery() as nursery:
+        for i in range(clients):
+            nursery.start_soon(client)
+            if i % 50 == 49:
+                await trio.sleep(0.05)  # don't overflow the listen backlog
+        with trio.fail_after(60):
+            await all_connected.wait()
+        await trio.sleep(1.0)
+        measure_from[0] = time.time()
+        await trio.sleep(seconds)
+        nursery.cancel_scope.cancel()
+    if stalled is not None:
+        stalled.close()
+    latencies.sort()
+    return {
+        "clients": connected,
+        "deliveries": len(latencies),
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+    }
+
+
+def ws_run(clients: int, seconds: float, stall: bool) -> dict:
+    with Server("vvtv", publish=True) as port:
+        out = subprocess.run(
+            [
+                PY,
+                __file__,
+                "--ws-load",
+                str(port),
+                "--clients",
+                str(clients),
+                "--seconds",
+                str(seconds),
+                *(["--stall"] if stall else []),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per HTTP measurement")
+    parser.add_argument("--clients", type=int, default=500, help="websocket clients")
+    parser.add_argument("--ws-seconds", type=float, default=12.0, help="per websocket phase")
+    parser.add_argument("--connections", type=int, default=10)
+    # internal modes (subprocesses)
+    parser.add_argument("--serve", choices=["bare", "quart", "vvtv"])
+    parser.add_argument("--port-file", type=Path)
+    parser.add_argument("--publish", action="store_true")
+    parser.add_argument("--http-load")
+    parser.add_argument("--ws-load", type=int)
+    parser.add_argument("--stall", action="store_true")
+    args = parser.parse_args()
+
+    if args.serve:
+        trio.run(run_server, args.serve, args.port_file, args.publish)
+        return
+    if args.http_load:
+        print(json.dumps(trio.run(httpx_load, args.http_load, args.connections, args.seconds)))
+        return
+    if args.ws_load:
+        print(json.dumps(trio.run(ws_load, args.ws_load, args.clients, args.seconds, args.stall)))
+        return
+
+    bare, status = [], []
+    generator = ""
+    for run in range(args.runs):
+        for kind, sink in (("bare", bare), ("vvtv", status)):
+            with Server(kind) as port:
+                path = "/" if kind == "bare" else "/v1/status"
+                http_load(f"http://127.0.0.1:{port}{path}", args.connections, 1)  # warm-up
+                rps, p99, generator = http_load(
+                    f"http://127.0.0.1:{port}{path}", args.connections, args.seconds
+                )
+            sink.append((rps, p99))
+            print(f"run {run + 1} {kind}: {rps:.0f} req/s p99 {p99:.1f} ms", file=sys.stderr)
+
+    free, stalled = [], []
+    for run in range(args.runs):
+        for stall, sink in ((False, free), (True, stalled)):
+            result = ws_run(args.clients, args.ws_seconds, stall)
+            sink.append(result)
+            print(f"run {run + 1} ws stall={stall}: {result}", file=sys.stderr)
+
+    bare_rps = statistics.median(r for r, _ in bare)
+    status_rps = statistics.median(r for r, _ in status)
+    free_p99 = statistics.median(r["p99_ms"] for r in free)
+    stalled_p99 = statistics.median(r["p99_ms"] for r in stalled)
+    print(
+        json.dumps(
+            {
+                "load_generator": generator,
+                "runs": args.runs,
+                "connections": args.connections,
+                "bare_rps": round(bare_rps, 1),
+                "status_rps": round(status_rps, 1),
+                "status_ratio": round(status_rps / bare_rps, 3),
+                "bare_p99_ms": round(statistics.median(p for _, p in bare), 2),
+                "status_p99_ms": round(statistics.median(p for _, p in status), 2),
+                "ws_clients": min(r["clients"] for r in stalled),
+                "ws_delivery_p50_ms": round(statistics.median(r["p50_ms"] for r in stalled), 2),
+                "ws_delivery_p99_ms": round(stalled_p99, 2),
+                "ws_delivery_p99_ms_no_stall": round(free_p99, 2),
+                "stalled_slowdown_ratio": round(stalled_p99 / free_p99, 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
