@@ -187,6 +187,7 @@ class Deliverer:
             raise ValueError(f"backoff_base must be >= 0, got {backoff_base}")
         if token and not secret:
             raise ValueError("a delivery token needs a secret to sign with")
+        self.target_url = base_url  # posted to as given when the path is empty (webhooks)
         self.base_url = base_url.rstrip("/")
         self.token = token or None
         self.secret = secret or None
@@ -199,9 +200,10 @@ class Deliverer:
         self.on_attempt = on_attempt
 
     def url_for(self, path: str) -> str:
-        """``base_url`` + ``path``; an empty path posts to the base URL itself (webhooks)."""
+        """``base_url`` + ``path``; an empty path posts to the URL exactly as configured
+        (a webhook URL may need its trailing slash or query string)."""
         if not path:
-            return self.base_url
+            return self.target_url
         if not path.startswith("/"):
             raise ValueError(f"delivery path must start with '/', got {path!r}")
         return self.base_url + path

@@ -13,7 +13,7 @@ from trio.testing import MockClock
 
 from vvtv.clock import TrioClock
 from vvtv.delivery import BreakerState, Deliverer, Outcome
-from vvtv.signing import Verifier
+from vvtv.signing import Verifier, sign
 
 TOKEN, SECRET = "cloud-token", "cloud-secret"
 
@@ -200,3 +200,15 @@ async def test_a_path_without_leading_slash_and_a_token_without_secret_are_refus
     d = Deliverer("http://127.0.0.1:1", None, None, client, clock)
     with pytest.raises(ValueError, match="must start with '/'"):
         await d.post("v1/ingest/status", {})
+
+
+async def test_an_empty_path_posts_to_the_url_exactly_as_configured(
+    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+) -> None:
+    d = Deliverer(receiver.url + "/hooks/vvtv/?team=ops", None, "s", client, clock)
+    assert (await d.post("", {"event": "alert"})).ok
+    [req] = receiver.requests
+    assert req.path == "/hooks/vvtv/"
+    ts = req.headers["x-vvtv-ts"]
+    assert req.headers["x-vvtv-signature"] == sign("s", "POST", "/hooks/vvtv/", ts, req.body)
+    assert "authorization" not in req.headers
