@@ -92,6 +92,21 @@ def test_a_transaction_block_rolls_back_every_write_on_error(store: Store) -> No
     assert store.get_asset("x") is None
 
 
+def test_a_failed_nested_block_is_undone_and_the_outer_transaction_carries_on(
+    store: Store,
+) -> None:
+    store.insert_plans([plan("a"), plan("b")])
+    with store.transaction():
+        store.transition_plan("a", PlanState.SCHEDULED, T0)
+        with pytest.raises(RuntimeError), store.transaction():
+            store.save_asset(asset("half-done"))
+            raise RuntimeError("inner failure")
+        store.transition_plan("b", PlanState.RESERVED, T0)
+    assert store.get_asset("half-done") is None
+    assert store.require_plan("a").state is PlanState.SCHEDULED
+    assert store.require_plan("b").state is PlanState.RESERVED
+
+
 def test_transition_of_an_unknown_plan_is_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError, match="unknown plan 'ghost'"):
         store.transition_plan("ghost", PlanState.SCHEDULED, T0)

@@ -206,14 +206,24 @@ class StoreBase:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic unit: everything inside commits together or not at all.
 
-        Nested uses join the outermost transaction. ``BEGIN IMMEDIATE`` takes the
-        write lock up front, so two processes never deadlock upgrading a read lock.
+        ``BEGIN IMMEDIATE`` takes the write lock up front, so two processes never
+        deadlock upgrading a read lock. A nested use is a savepoint: if it fails, its
+        own writes are undone and the error propagates; the outer block may catch it
+        and carry on with the rest of its transaction intact.
         """
         with self._lock:
             if self._depth:
+                name = f"sp{self._depth}"
+                self._conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
                 try:
                     yield self._conn
+                except BaseException:
+                    self._conn.execute(f"ROLLBACK TO {name}")
+                    self._conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self._conn.execute(f"RELEASE {name}")
                 finally:
                     self._depth -= 1
                 return

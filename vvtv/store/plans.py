@@ -48,7 +48,7 @@ ON CONFLICT(plan_id) DO UPDATE SET
     normalized_title = excluded.normalized_title, discovered_at = excluded.discovered_at,
     updated_at = excluded.updated_at, data = excluded.data
 """
-_INSERT_NEW = _UPSERT.split("ON CONFLICT")[0].replace("INSERT INTO", "INSERT OR IGNORE INTO")
+_INSERT_NEW = _UPSERT.split("ON CONFLICT")[0] + "ON CONFLICT DO NOTHING"
 
 
 class PlansMixin(StoreBase):

@@ -26,10 +26,12 @@ def _row(entry: QueueEntry) -> tuple[Any, ...]:
     )
 
 
+# Only uniqueness conflicts are ignored (same id, or a live entry for the same plan).
 _INSERT = """
-INSERT OR IGNORE INTO queue_entries
+INSERT INTO queue_entries
     (entry_id, plan_id, asset_id, start_at, end_at, status, fallback_level, data)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
 """
 _REPLACE = """
 UPDATE queue_entries SET plan_id = ?, asset_id = ?, start_at = ?, end_at = ?, status = ?,
