@@ -6,7 +6,11 @@ import io
 import textwrap
 from pathlib import Path
 
+import attrs
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from state_builders import T0, minutes
 
 from vvtv.ownercard import OwnerCard, SourceSpec
@@ -448,3 +452,58 @@ def test_boot_with_an_invalid_file_and_no_history_refuses_to_start(
     path.write_text("schema_version: 0\n")
     with pytest.raises(OwnerCardError, match="schema_version must be at least 1"):
         OwnerCardHolder.boot(path, store, T0)
+
+
+# --- any input: a card or a clear error, never a crash ----------------------------------------
+
+_any_value = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _section_strategy() -> st.SearchStrategy[dict[str, object]]:
+    sections: dict[str, st.SearchStrategy[object]] = {}
+    for field in attrs.fields(OwnerCard):
+        default = getattr(OwnerCard(), field.name)
+        if attrs.has(type(default)):
+            keys = [f.name for f in attrs.fields(type(default))]
+            sections[field.name] = (
+                st.dictionaries(st.sampled_from([*keys, "unknown_key"]), _any_value, max_size=4)
+                | _any_value
+            )
+        else:
+            sections[field.name] = _any_value
+    sections["sources"] = (
+        st.lists(
+            st.dictionaries(
+                st.sampled_from(["name", "kind", "location", "demo", "extra"]),
+                _any_value,
+                max_size=5,
+            ),
+            max_size=2,
+        )
+        | _any_value
+    )
+    return st.fixed_dictionaries({}, optional=sections)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_section_strategy())
+def test_any_mapping_gives_a_card_or_field_path_errors_never_a_crash(
+    raw: dict[str, object],
+) -> None:
+    text = yaml.safe_dump(raw)
+    try:
+        loaded = parse_owner_card(text)
+    except OwnerCardError as exc:
+        assert exc.errors and all(isinstance(e, str) and e for e in exc.errors)
+    else:
+        assert isinstance(loaded.card, OwnerCard)
