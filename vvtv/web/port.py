@@ -26,7 +26,13 @@ class ChannelPort(Protocol):
 
     def status(self) -> dict:
         """/v1/status body: state RUNNING|EMERGENCY, buffer_minutes, timestamp, now_playing,
-        next, emergency_override, last_segment_age_s ..."""
+        next, emergency_override, last_segment_age_s ...
+
+        The dashboard also reads, when present: ``buffer_target_minutes`` and
+        ``buffer_critical_minutes`` (gauge marks; default 60/20), and in ``now_playing`` /
+        ``next``: title, asset_id, start_at (ISO), duration_sec, slot_type, fallback_level.
+        The "buffer" topic should carry this same dict.
+        """
         ...
 
     def queue(self) -> list[dict]:
