@@ -208,14 +208,15 @@ class Deliverer:
             raise ValueError(f"delivery path must start with '/', got {path!r}")
         return self.base_url + path
 
-    def headers_for(self, url: str, body: bytes) -> dict[str, str]:
+    def headers_for(self, url: str, body: bytes, ts: int | None = None) -> dict[str, str]:
+        """Content type and, with a secret, the SPEC §3 signature at unix time ``ts``."""
         headers = {"content-type": "application/json"}
         if self.secret is not None:
             # The receiver signs the path it sees, which includes any base path prefix.
             path = urlsplit(url).path or "/"
-            ts = str(int(self.clock.now().timestamp()))
-            headers[TS_HEADER] = ts
-            headers[SIGNATURE_HEADER] = sign(self.secret, "POST", path, ts, body)
+            ts = int(self.clock.now().timestamp()) if ts is None else ts
+            headers[TS_HEADER] = str(ts)
+            headers[SIGNATURE_HEADER] = sign(self.secret, "POST", path, str(ts), body)
             if self.token is not None:
                 headers["authorization"] = f"Bearer {self.token}"
         return headers
@@ -245,14 +246,18 @@ class Deliverer:
         attempts = 0
         status: int | None = None
         error = ""
+        last_ts = -1
         try:
             for k in range(max_attempts):
                 if k:
                     await trio.sleep(self.backoff(k - 1))
                 attempts += 1
-                # Re-signed per attempt: the timestamp must be fresh and a receiver
-                # refuses a replayed signature.
-                headers = self.headers_for(url, body)
+                # Re-signed per attempt with a strictly later timestamp: a receiver
+                # refuses a signature it has already seen (replay), and retries come
+                # back within the same second. A ts at most a few seconds ahead is
+                # well inside the ±300 s window.
+                last_ts = max(int(self.clock.now().timestamp()), last_ts + 1)
+                headers = self.headers_for(url, body, last_ts)
                 if extra_headers:
                     headers.update(extra_headers)
                 status, error = await self._attempt(url, body, headers)
