@@ -109,7 +109,9 @@ def test_coalescing_replaces_the_pending_item_with_the_latest(store: Store) -> N
     assert new != old
     assert [i.payload for i in store.due("cloud", T0)] == [{"daily": 1}, {"buffer": 55}]
     store.mark_delivered(old, now=T0)  # a delivery of the replaced payload finishing late
+    store.mark_failed(old, "timeout", T0 + minutes(1), now=T0)  # or failing late
     assert store.pending_count("cloud") == 2
+    assert store.due("cloud", T0)[-1].attempts == 0
 
 
 # --- counters, cursors, alert states, reports, card versions --------------------------------

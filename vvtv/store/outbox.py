@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from vvtv.store.base import NotFoundError, StoreBase
+from vvtv.store.base import StoreBase
 from vvtv.store.rows import from_ts, from_ts_or_none, ts
 
 PENDING = "pending"
@@ -144,23 +144,24 @@ class OutboxMixin(StoreBase):
         *,
         now: datetime | None = None,
     ) -> None:
-        """Record a failed attempt: retry at ``next_attempt_at``, or give up when it is None."""
+        """Record a failed attempt: retry at ``next_attempt_at``, or give up when it is None.
+
+        A no-op for an item coalesced away meanwhile (its newer replacement is pending).
+        """
         now = now or self.now()
         with self.transaction() as c:
             if next_attempt_at is None:
-                cur = c.execute(
+                c.execute(
                     "UPDATE outbox SET status = ?, done_at = ?, last_error = ?, "
-                    "attempts = attempts + 1 WHERE id = ?",
-                    (FAILED, ts(now), error, item_id),
+                    "attempts = attempts + 1 WHERE id = ? AND status = ?",
+                    (FAILED, ts(now), error, item_id, PENDING),
                 )
             else:
-                cur = c.execute(
+                c.execute(
                     "UPDATE outbox SET next_attempt_at = ?, last_error = ?, "
                     "attempts = attempts + 1 WHERE id = ? AND status = ?",
                     (ts(next_attempt_at), error, item_id, PENDING),
                 )
-            if cur.rowcount == 0 and self.get_outbox_item(item_id) is None:
-                raise NotFoundError(f"unknown outbox item {item_id}")
 
     def get_outbox_item(self, item_id: int) -> OutboxItem | None:
         row = self._read_one(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (item_id,))
