@@ -351,34 +351,32 @@ async def ws_load(port: int, clients: int, seconds: float, stall: bool) -> dict:
         nursery.cancel_scope.cancel()
     if stalled is not None:
         stalled.close()
-    latencies.sort()
-    return {
-        "clients": connected,
-        "deliveries": len(latencies),
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-    }
+    return {"clients": connected, "latencies": latencies}
 
 
-def ws_run(clients: int, seconds: float, stall: bool) -> dict:
+def ws_run(clients: int, seconds: float, stall: bool, procs: int = 2) -> dict:
+    """One websocket phase: a fresh server, ``clients`` readers spread over ``procs``
+    load processes (the first also holds the stalled socket when ``stall``)."""
     with Server("vvtv", publish=True) as port:
-        out = subprocess.run(
-            [
-                PY,
-                __file__,
-                "--ws-load",
-                str(port),
-                "--clients",
-                str(clients),
-                "--seconds",
-                str(seconds),
-                *(["--stall"] if stall else []),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+        loads = []
+        for i in range(procs):
+            share = clients // procs + (1 if i < clients % procs else 0)
+            args = [PY, __file__, "--ws-load", str(port), "--clients", str(share)]
+            args += ["--seconds", str(seconds), *(["--stall"] if stall and i == 0 else [])]
+            loads.append(subprocess.Popen(args, stdout=subprocess.PIPE, text=True))
+        results = []
+        for proc in loads:
+            out, _ = proc.communicate(timeout=seconds + 120)
+            if proc.returncode != 0:
+                raise RuntimeError("websocket load process failed")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    latencies = sorted(x for r in results for x in r["latencies"])
+    return {
+        "clients": sum(r["clients"] for r in results),
+        "deliveries": len(latencies),
+        "p50_ms": round(1000 * statistics.median(latencies), 2),
+        "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
+    }
 
 
 # ------------------------------------------------------------------ main
@@ -391,6 +389,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=500, help="websocket clients")
     parser.add_argument("--ws-seconds", type=float, default=12.0, help="per websocket phase")
     parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--ws-procs", type=int, default=2, help="websocket load processes")
     # internal modes (subprocesses)
     parser.add_argument("--serve", choices=["bare", "quart", "vvtv"])
     parser.add_argument("--port-file", type=Path)
@@ -426,7 +425,7 @@ def main() -> None:
     free, stalled = [], []
     for run in range(args.runs):
         for stall, sink in ((False, free), (True, stalled)):
-            result = ws_run(args.clients, args.ws_seconds, stall)
+            result = ws_run(args.clients, args.ws_seconds, stall, args.ws_procs)
             sink.append(result)
             print(f"run {run + 1} ws stall={stall}: {result}", file=sys.stderr)
 
@@ -438,6 +437,7 @@ def main() -> None:
         json.dumps(
             {
                 "load_generator": generator,
+                "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
                 "runs": args.runs,
                 "connections": args.connections,
                 "bare_rps": round(bare_rps, 1),

@@ -411,9 +411,16 @@ function start() {
   refreshControls();
   setupPlayer();
 
+  let playingAsset = null;
   connect("buffer", (data) => {
     applyStatus(data);
-    renderTimeline();
+    const asset = data && data.now_playing ? data.now_playing.asset_id : null;
+    if (asset !== playingAsset) {
+      playingAsset = asset;
+      refreshQueue(); // the timeline moved on: fetch it now rather than at the next poll
+    } else {
+      renderTimeline();
+    }
   });
   connect("alerts", renderAlerts);
   connect("runtime", renderTree);
