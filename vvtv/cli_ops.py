@@ -265,10 +265,11 @@ def daemon_command() -> list[str]:
 def _force_nightly(args: argparse.Namespace) -> Fields | int:
     settings_from_env()  # a broken environment is a usage error before anything runs
     env = dict(os.environ, VVTV_RUN_ONCE="1", VVTV_FORCE_NIGHTLY="1")
-    cmd = [*daemon_command(), "--once", "--force-nightly"]
+    cmd = [*_daemon_cmd(args), "--once", "--force-nightly"]
     progress(f"force-nightly: running {' '.join(cmd)}")
     # The child's stdout is progress for us: keep our stdout for the key=value result.
-    code = subprocess.call(cmd, env=env, stdout=sys.stderr)
+    sys.stderr.flush()
+    code = subprocess.call(cmd, env=env, stdout=2)
     fields = {"nightly_exit_code": code, "nightly": "ok" if code == 0 else "failed"}
     if code != 0:
         emit(args, fields)
@@ -567,7 +568,12 @@ def _add_runbook(subparsers: argparse._SubParsersAction, common: argparse.Argume
         "delete archived keys past VVTV_BACKUP_KEY_ARCHIVE_RETENTION_DAYS "
         "(never one a backup still needs)",
     )
-    add("force-nightly", guarded(_force_nightly), "run the nightly job once, now")
+    nightly = add("force-nightly", guarded(_force_nightly), "run the nightly job once, now")
+    nightly.add_argument(
+        "--daemon-cmd",
+        default=None,
+        help="command line that starts the daemon (default: this Python's `-m vvtv run`)",
+    )
     export = add("export-audits", guarded(_export_audits), "export a day of the audit trail")
     export.add_argument(
         "--date", type=_parse_date, default=None, help="UTC day YYYY-MM-DD (default: today)"

@@ -238,3 +238,56 @@ def test_the_runbook_wrapper_keeps_the_original_invocation(
         timeout=60,
     )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+RECORDER = """
+import json, os, sys
+json.dump({"argv": sys.argv[1:], "once": os.environ.get("VVTV_RUN_ONCE"),
+           "nightly": os.environ.get("VVTV_FORCE_NIGHTLY")}, open(sys.argv[1], "w"))
+sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
+"""
+
+
+def test_force_nightly_runs_the_daemon_once_with_the_original_flags(
+    ops_env: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "record.json"
+    script = tmp_path / "fake_daemon.py"
+    script.write_text(RECORDER)
+    cmd = f"{sys.executable} {script} {record}"
+    code, fields, _ = run(capsys, "runbook", "force-nightly", "--daemon-cmd", cmd)
+    assert code == 0 and fields["nightly"] == "ok"
+    seen = json.loads(record.read_text())
+    assert seen == {"argv": [str(record), "--once", "--force-nightly"], "once": "1", "nightly": "1"}
+    monkeypatch.setenv("FAKE_EXIT", "4")
+    code, fields, err = run(capsys, "runbook", "force-nightly", "--daemon-cmd", cmd)
+    assert code == 1 and fields["nightly_exit_code"] == "4" and "exited with 4" in err
+
+
+def test_export_audits_writes_the_days_file_through_the_store(
+    ops_env: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vvtv.clock import utc
+    from vvtv.model import AuditEvent
+    from vvtv.store import Store
+
+    db = ops_env["root"] / "state" / "store.db"
+    store = Store.open(db)
+    store.append_audit(AuditEvent("e1", utc(2026, 3, 1, 12), "qa_result", "QA_REJECTED"))
+    store.close()
+    monkeypatch.setenv("VVTV_STATE_DB", str(db))
+    code, fields, _ = run(capsys, "runbook", "export-audits", "--date", "2026-03-01")
+    assert code == 0
+    assert fields["audit_export"] == str(ops_env["root"] / "exports" / "audit-2026-03-01.json")
+    [event] = json.loads(Path(fields["audit_export"]).read_text())
+    assert event["reason_code"] == "QA_REJECTED"
+    with pytest.raises(SystemExit):
+        cli_ops.main(["runbook", "export-audits", "--date", "01/03/2026"])
+    monkeypatch.setenv("VVTV_STATE_DB", str(ops_env["root"] / "absent.db"))
+    code, _, err = run(capsys, "runbook", "export-audits")
+    assert code == 2 and "VVTV_STATE_DB" in err
