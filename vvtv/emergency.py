@@ -12,14 +12,17 @@
 - ``cover_playhead`` is the dead-air rule, independent of the mode (an operator may force
   emergency off with an empty timeline): if nothing is on air at ``now``, the slate is.
 
-The Buffer calls, on every tick: ``cover_playhead``; ``step``; and while active,
-``fill_gap`` with ``horizon_minutes = buffer_critical_minutes`` (plus a margin). Filling
-only to critical, not target, is deliberate: emergency ends when *main* content brings
-the buffer back to target, and main content is appended after the fillers.
+``keep_on_air`` is the Buffer's tick in one call: ``cover_playhead``, ``step``, and while
+active ``fill_gap`` with ``horizon_minutes = buffer_critical_minutes`` plus a margin.
+Filling only to critical, not target, is deliberate: emergency ends when *main* content
+brings the buffer back to target. When main content becomes ready during an emergency, the
+Buffer first drops the trailing fillers (``timeline.drop_trailing_fallback``) so the new
+content airs next.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -280,41 +283,97 @@ def fill_gap(
 
     goal = now + timedelta(minutes=horizon_minutes)
     fillers: list[QueueEntry] = []
-    current = seq
-    start = timeline.playhead_run_start(current, now)
-    cursor = now if start is None else timeline.run_end(current, start)
-    prev_asset = None if start is None else _asset_before(current, cursor)
+    first = timeline.playhead_run_start(seq, now)
+    if first is None:
+        cursor, prev_asset = now, None
+        nxt = bisect.bisect_right([e.start_at for e in seq], now)
+    else:
+        cursor, last = _chain(seq, first)
+        prev_asset, nxt = seq[last].asset_id, last + 1
+    # invariant: seq[nxt] (if any) starts after cursor + TOLERANCE, i.e. there is a hole
     while cursor < goal:
-        later = [e for e in current if e.start_at > cursor + timeline.TOLERANCE]
-        hole_end = later[0].start_at if later else None
+        hole_end = seq[nxt].start_at if nxt < len(seq) else None
         room = None if hole_end is None else (hole_end - cursor).total_seconds()
         avoid = {prev_asset} if prev_asset else set()
-        if later:
-            avoid.add(later[0].asset_id)
+        if hole_end is not None:
+            avoid.add(seq[nxt].asset_id)
         chosen = pick(room, avoid)
         if chosen is not None:
-            new = _filler(
-                chosen,
-                cursor,
-                chosen.duration_sec,
-                FallbackLevel.EMERGENCY_POOL,
-                now,
-                titles,
-                themes,
-            )
+            level, duration = FallbackLevel.EMERGENCY_POOL, chosen.duration_sec
             last_used[chosen.asset_id] = cursor
         else:
+            chosen, level = slate, FallbackLevel.SLATE
             duration = slate.duration_sec if room is None else min(slate.duration_sec, room)
-            new = _filler(slate, cursor, duration, FallbackLevel.SLATE, now, titles, themes)
+        new = _filler(chosen, cursor, duration, level, now, titles, themes)
         fillers.append(new)
-        current = timeline.ordered([*current, new])
-        i = current.index(new)
-        cursor = timeline.run_end(current, i)
-        prev_asset = _asset_before(current, cursor)
+        cursor, prev_asset = new.end_at, new.asset_id
+        if hole_end is not None and cursor + timeline.TOLERANCE >= hole_end:
+            cursor, last = _chain(seq, nxt)
+            prev_asset, nxt = seq[last].asset_id, last + 1
     return fillers
 
 
-def _asset_before(seq: Sequence[QueueEntry], cursor: datetime) -> str | None:
-    """The asset of the last entry that ends at ``cursor`` (the one a filler would follow)."""
-    ending = [e for e in seq if e.start_at < cursor]
-    return ending[-1].asset_id if ending else None
+def _chain(seq: Sequence[QueueEntry], i: int) -> tuple[datetime, int]:
+    """End of the contiguous run starting at ``seq[i]``, and the index of its last entry."""
+    end = seq[i].end_at
+    j = i
+    while j + 1 < len(seq) and seq[j + 1].start_at <= end + timeline.TOLERANCE:
+        j += 1
+        end = seq[j].end_at
+    return end, j
+
+
+@attrs.frozen
+class TickPlan:
+    """What one Buffer tick decided: the new mode, and the entries to add to the timeline."""
+
+    state: EmergencyState
+    transition: Transition | None
+    added: tuple[QueueEntry, ...]
+    buffer_minutes: float
+
+
+def keep_on_air(
+    entries: Sequence[QueueEntry],
+    now: datetime,
+    state: EmergencyState,
+    *,
+    critical: float,
+    target: float,
+    pool: Sequence[AssetItem],
+    slate: AssetItem,
+    margin_minutes: float = 5.0,
+    titles: Mapping[str, str] | None = None,
+    themes: Mapping[str, str] | None = None,
+) -> TickPlan:
+    """One tick of the air: no dead air, emergency hysteresis, emergency fill while active.
+
+    The mode follows the buffer of real content: emergency fillers queued at the end of the
+    timeline that have not started do not count (``timeline.drop_trailing_fallback``), so
+    fillers never end an emergency by themselves, however long the pool's assets are.
+    ``buffer_minutes`` in the result counts everything that will air, for publishing.
+    """
+    added: list[QueueEntry] = []
+    slate_now = cover_playhead(entries, now, slate)
+    if slate_now is not None:
+        added.append(slate_now)
+    current = [*entries, *added]
+    real, _ = timeline.drop_trailing_fallback(current, now)
+    buf = timeline.buffer_minutes(real, now)
+    state, transition = step(state, buf, critical, target, now)
+    if state.active:
+        added += fill_gap(
+            current,
+            now,
+            critical + margin_minutes,
+            pool,
+            slate,
+            titles=titles,
+            themes=themes,
+        )
+    return TickPlan(
+        state=state,
+        transition=transition,
+        added=tuple(added),
+        buffer_minutes=timeline.buffer_minutes([*entries, *added], now),
+    )

@@ -220,6 +220,29 @@ def append(
     )
 
 
+def drop_trailing_fallback(
+    entries: Iterable[QueueEntry],
+    now: datetime,
+    min_level: FallbackLevel = FallbackLevel.EMERGENCY_POOL,
+) -> tuple[list[QueueEntry], list[QueueEntry]]:
+    """Split off emergency fillers queued at the end of the timeline that have not started.
+
+    Returns ``(kept, dropped)``. Main content that becomes ready during an emergency should
+    air as soon as the filler on air ends, not after every filler queued behind it: drop the
+    trailing fillers (the caller marks them SKIPPED), ``append`` the new entry, and let the
+    next ``emergency.fill_gap`` top the timeline up again. Fillers followed by other content,
+    and the one on air, are kept.
+    """
+    require_aware(now)
+    seq = ordered(entries)
+    cut = len(seq)
+    while cut > 0 and seq[cut - 1].fallback_level >= min_level and seq[cut - 1].start_at > now:
+        cut -= 1
+    dropped_ids = {e.entry_id for e in seq[cut:]}
+    kept = [e for e in entries if e.entry_id not in dropped_ids]
+    return kept, seq[cut:]
+
+
 def retime(entries: Sequence[QueueEntry], start_at: datetime) -> list[QueueEntry]:
     """The entries, in the given order, re-timed back to back from ``start_at``."""
     out: list[QueueEntry] = []

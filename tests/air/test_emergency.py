@@ -205,3 +205,49 @@ def test_after_fill_gap_the_air_is_covered_up_to_the_horizon(entries, pool, hori
         assert f.start_at >= now - timedelta(seconds=1)
         if f.fallback_level is FallbackLevel.EMERGENCY_POOL:
             assert any(a.asset_id == f.asset_id and a.qa_status.value == "PASSED" for a in pool)
+
+
+# --- the tick ----------------------------------------------------------------------
+
+
+def tick(entries, now, state, pool=(), slate=SLATE):
+    return emergency.keep_on_air(
+        entries, now, state, critical=CRIT, target=TARGET, pool=list(pool), slate=slate
+    )
+
+
+def test_an_empty_channel_gets_the_slate_at_once_enters_emergency_and_is_filled():
+    plan = tick([], T0, EmergencyState(), pool=[asset("p", 300)])
+    assert plan.transition.kind == "entered"
+    assert plan.added[0].asset_id == "slate" and plan.added[0].start_at == T0
+    assert plan.buffer_minutes >= CRIT + 5
+
+
+def test_long_pool_assets_never_end_an_emergency_by_themselves():
+    state = EmergencyState()
+    entries: list = []
+    for k in range(0, 3 * 3600, 60):
+        plan = tick(entries, at(k), state, pool=[asset("long", 3000), asset("long2", 2900)])
+        state = plan.state
+        entries += plan.added
+        assert state.active, f"left emergency at {k} s with only fillers queued"
+
+
+def test_a_full_timeline_of_main_content_needs_nothing():
+    entries = back_to_back([600] * 12)
+    plan = tick(entries, at(0), EmergencyState())
+    assert plan.added == () and plan.transition is None and not plan.state.active
+
+
+def test_trailing_fillers_that_have_not_started_make_way_for_main_content():
+    main = entry("m", 0, 300)
+    on_air = entry("f0", 300, 60, level=FallbackLevel.EMERGENCY_POOL)
+    queued = [
+        entry("f1", 360, 60, level=FallbackLevel.EMERGENCY_POOL),
+        entry("f2", 420, 30, level=FallbackLevel.SLATE),
+    ]
+    kept, dropped = timeline.drop_trailing_fallback([main, on_air, *queued], at(310))
+    assert [e.entry_id for e in kept] == ["m", "f0"]
+    assert dropped == queued
+    new = timeline.append(kept, at(310), asset_id="x", title="X", duration_sec=600)
+    assert new.start_at == at(360)

@@ -36,12 +36,16 @@ class Channel:
         self.events: list[hls.AirEvent] = []
         self.entry_by_id: dict[str, QueueEntry] = {}
         self.made = itertools.count()
+        self.dropped = 0
 
     def add(self, entry: QueueEntry) -> None:
         self.entries.append(entry)
         self.entry_by_id[entry.entry_id] = entry
 
     def main_ready(self, now, minutes: float) -> None:
+        # main content airs next: trailing emergency fillers make way for it
+        self.entries, dropped = timeline.drop_trailing_fallback(self.entries, now)
+        self.dropped += len(dropped)
         n = next(self.made)
         aid = f"main{n}"
         self.segments[aid] = segs(aid, minutes * 60)
@@ -52,16 +56,20 @@ class Channel:
         )
 
     def tick(self, now) -> None:
-        filler = emergency.cover_playhead(self.entries, now, self.slate)
-        if filler is not None:
-            self.add(filler)
-        buf = timeline.buffer_minutes(self.entries, now)
-        self.state, tr = emergency.step(self.state, buf, CRIT, TARGET_MIN, now)
-        if tr is not None:
-            self.transitions.append(tr)
-        if self.state.active:
-            for f in emergency.fill_gap(self.entries, now, CRIT + 5, self.pool, self.slate):
-                self.add(f)
+        plan = emergency.keep_on_air(
+            self.entries,
+            now,
+            self.state,
+            critical=CRIT,
+            target=TARGET_MIN,
+            pool=self.pool,
+            slate=self.slate,
+        )
+        self.state = plan.state
+        if plan.transition is not None:
+            self.transitions.append(plan.transition)
+        for e in plan.added:
+            self.add(e)
         assert timeline.now_playing(self.entries, now) is not None, f"dead air at {now}"
         items = hls.airing_items(self.entries, self.segments)
         self.cursor, window = hls.advance(self.cursor, items, now, min_window_sec=18)
@@ -113,6 +121,7 @@ def test_a_day_with_an_outage_has_no_dead_air_and_one_emergency_that_ends_at_tar
     assert [a.entry_id for a in aired] == [s.entry_id for s in starts[:-1]]
     levels = {int(e.fallback_level) for e in aired}
     assert {0, 2} <= levels, "main content and the emergency pool both aired"
+    assert ch.dropped > 0, "queued fillers made way for main content"
 
     report = reports.daily_report(T0.date(), aired, [], [], end, tz=T0.tzinfo)
     assert report.summary["dead_air_seconds"] == 0
