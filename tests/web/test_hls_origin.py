@@ -76,6 +76,7 @@ async def test_dashboard_and_its_assets_are_served(served: Served) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     assert "/static/app.js" in r.text
+    assert "script-src 'self'" in r.headers["content-security-policy"]
     for asset, kind in (("/static/app.js", "javascript"), ("/static/style.css", "text/css")):
         a = await served.client.get(asset)
         assert a.status_code == 200

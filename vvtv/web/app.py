@@ -43,6 +43,11 @@ LIVE_TOPICS = ("buffer", "alerts", "runtime")
 # Segment names are unique per asset and never rewritten: cache them hard.
 SEGMENT_CACHE = "public, max-age=86400, immutable"
 WS_GOING_AWAY = 1001
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
 
 
 class LiveStreams:
@@ -173,6 +178,10 @@ def create_app(
     async def dashboard() -> Response:
         response = await app.send_static_file("index.html")
         response.headers["Cache-Control"] = "no-cache"
+        # The page may hold the control secret: only its own scripts, styles and origin.
+        response.headers["Content-Security-Policy"] = DASHBOARD_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
     # ---- signed control endpoints ------------------------------------------------------
