@@ -160,6 +160,8 @@ class ActorCell:
         self.accepting = False
         # Closing our only send handle wakes an idle loop with EndOfChannel.
         self._send.close()
+        # The loop will not take another message: settle the queued ones now, not at the end.
+        self._settle_queued()
 
     async def run(self, on_up: Callable[[], None]) -> None:
         """started(), then messages until stopped; stopping() only on a graceful stop."""
@@ -237,17 +239,21 @@ class ActorCell:
         if self._current is not None:
             self._current.fail(self.gone())
             self._current = None
+        self._settle_queued()
+        self._recv.close()
+
+    def _settle_queued(self) -> None:
+        """Fail queued calls (nobody waits on a dead mailbox) and count dropped casts."""
         stats = self.node.stats
         while True:
             try:
                 item = self._recv.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
             if type(item) is Call:
                 item.fail(self.gone())
             elif type(item) is not Down:
                 stats.dropped += 1
-        self._recv.close()
 
     def __repr__(self) -> str:
         return f"<ActorCell {self.name!r} #{self.incarnation}>"

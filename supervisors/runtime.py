@@ -80,6 +80,8 @@ class Runtime:
         escalation: SupervisorEscalated | None = None
         async with trio.open_nursery() as system:
             self._system = system
+            if self._shutdown:
+                system.start_soon(self._enforce_budget)
             with self._tree_scope:
                 try:
                     await root.run(task_status.started)
@@ -114,9 +116,15 @@ class Runtime:
         await trio.sleep(self.shutdown_budget)
         self._tree_scope.cancel()
 
-    async def serve_signals(self) -> None:
-        """SIGTERM/SIGINT -> ``shutdown()``; a second signal cancels the tree at once."""
+    async def serve_signals(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """SIGTERM/SIGINT -> ``shutdown()``; a second signal cancels the tree at once.
+
+        Start it with ``nursery.start`` to know the handlers are installed.
+        """
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
             async for _ in signals:
                 if self._shutdown:
                     self._tree_scope.cancel()

@@ -156,7 +156,10 @@ class Supervisor:
                     self._node.set_state(RUNNING)
                     on_up()
                 if self._escalation is None:
-                    await self._loop(receive)
+                    if self._stop_requested:
+                        await self._stop_all()  # the stop came before the loop could see it
+                    else:
+                        await self._loop(receive)
                 nursery.cancel_scope.cancel()  # pending restart timers
         except BaseException as exc:
             self.exit_reason = (
