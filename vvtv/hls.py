@@ -9,7 +9,8 @@ Rules (SPEC §1.7):
 
 - Segment *k* of an entry is scheduled at ``start_at + sum(durations[:k])`` and is listed
   once that moment has passed (the live edge): the segment live at ``now`` is the newest
-  one listed. Entries air by the timeline's air rule (``vvtv.timeline``): an entry is cut
+  one listed. As in the timeline, gaps under ``timeline.TOLERANCE`` are rounding: an item
+  starting within it is live already (its first segment listed that much early). Entries air by the timeline's air rule (``vvtv.timeline``): an entry is cut
   where the next one starts, and never airs past its own ``duration_sec`` (a slate cut to
   fit a hole).
 - The window is the newest listed segments: at least ``window_segments`` of them and at
@@ -344,19 +345,28 @@ def _window(
     return out[::-1]
 
 
-def _live_index(items: Sequence[AiringItem], now: datetime) -> int:
+def _live_index(items: Sequence[AiringItem], now: datetime) -> tuple[int, datetime]:
+    """The item live at ``now`` and the live edge to list segments up to.
+
+    Exactly ``vvtv.timeline``'s rule: the last item started and not ended is live; else an
+    item starting within ``TOLERANCE`` is live already (a rounding gap is not dead air),
+    its first segment listed at most that much early.
+    """
     starts = [i.start_at for i in items]
     k = bisect.bisect_right(starts, now) - 1
+    if k >= 0:
+        end = items[k].start_at + timedelta(seconds=_air_limit(items, k))
+        if end > now:
+            return k, now
+    if k + 1 < len(items) and starts[k + 1] <= now + timeline.TOLERANCE:
+        return k + 1, starts[k + 1]
     if k < 0:
         first = f"; the first entry starts at {format_datetime(starts[0])}" if starts else ""
         raise NothingOnAir(f"nothing on air at {format_datetime(now)}: nothing has started{first}")
-    end = items[k].start_at + timedelta(seconds=_air_limit(items, k))
-    if end + timeline.TOLERANCE <= now:
-        raise NothingOnAir(
-            f"nothing on air at {format_datetime(now)}: entry {items[k].entry_id} ended at "
-            f"{format_datetime(end)} and nothing follows it yet"
-        )
-    return k
+    raise NothingOnAir(
+        f"nothing on air at {format_datetime(now)}: entry {items[k].entry_id} ended at "
+        f"{format_datetime(end)} and nothing follows it yet"
+    )
 
 
 def _is_boundary(prev: _Listed, seg: _Listed) -> bool:
@@ -466,8 +476,8 @@ def advance(
     if len(set(ids)) != len(ids):
         dup = next(x for x in ids if ids.count(x) > 1)
         raise ValueError(f"entry {dup} appears twice on the timeline")
-    live = _live_index(items, now)
-    listed = _window(items, live, now, window_segments, min_window_sec)
+    live, edge = _live_index(items, now)
+    listed = _window(items, live, edge, window_segments, min_window_sec)
     if not listed:
         raise NothingOnAir(f"nothing on air at {format_datetime(now)}: no segment has started")
     numbered = _number(cursor, listed)
@@ -485,7 +495,7 @@ def advance(
         )
         for i, (s, seq, dsn) in enumerate(numbered)
     )
-    events, on_air = _events(cursor, items, live, now, max_catchup_s)
+    events, on_air = _events(cursor, items, live, edge, max_catchup_s)
     new_cursor = LiveCursor(
         at=now,
         last_seq=segments[-1].seq,

@@ -71,7 +71,8 @@ class Air:
             key = (s.entry_id, s.index)
             assert self.seq_of.setdefault(key, s.seq) == s.seq, "a segment keeps its number"
             assert self.key_of.setdefault(s.seq, key) == key, "a number means one segment"
-            assert s.start_at <= now, "only segments whose start has passed are listed"
+            # only segments whose start has passed are listed (rounding gaps aside)
+            assert s.start_at <= now + timeline.TOLERANCE
         boundaries = sum(
             1
             for a, b in zip(window.segments, window.segments[1:], strict=False)
@@ -85,7 +86,10 @@ class Air:
             if line.startswith("#EXTINF:"):
                 assert round(float(line[8:].rstrip(","))) <= TARGET
         live = window.segments[-1]
-        assert live.start_at <= now < live.start_at + timedelta(seconds=live.duration_sec + 1)
+        tol = timeline.TOLERANCE
+        assert (
+            live.start_at <= now + tol < live.start_at + timedelta(seconds=live.duration_sec) + tol
+        )
         self.windows += 1
 
 
@@ -224,6 +228,40 @@ def test_with_nothing_on_air_advance_refuses_loudly():
     air2.tick(at(10))
     with pytest.raises(NothingOnAir, match="ended at"):
         air2.tick(at(40))
+
+
+def test_an_item_starting_within_the_tolerance_is_already_live():
+    air = Air([entry("a", 0.4, 30)])
+    window = air.tick(at(0))
+    assert [(s.entry_id, s.index) for s in window.segments] == [("a", 0)]
+    assert window.events[0] == AirEvent("started", "a", "asset-a", at(0.4))
+
+
+gappy = st.lists(
+    st.tuples(st.floats(min_value=0, max_value=3), st.floats(min_value=1, max_value=60)),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(deadline=None)
+@given(gappy, st.floats(min_value=-5, max_value=400))
+def test_the_playlist_and_the_timeline_agree_on_what_is_dead_air(spec, now_s):
+    entries, t = [], 0.0
+    for i, (gap, d) in enumerate(spec):
+        t += gap
+        entries.append(entry(f"g{i}", t, d))
+        t += d
+    items = hls.airing_items(
+        entries, {e.asset_id: segs(e.asset_id, e.duration_sec) for e in entries}
+    )
+    playing = timeline.now_playing(entries, at(now_s))
+    try:
+        _, window = hls.advance(None, items, at(now_s))
+    except NothingOnAir:
+        assert playing is None
+    else:
+        assert playing is not None and window.live_entry_id == playing.entry.entry_id
 
 
 def test_a_slate_covering_the_gap_keeps_the_playlist_alive():
