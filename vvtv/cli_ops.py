@@ -400,6 +400,15 @@ def _release_guard(handler: Callable[[argparse.Namespace], Fields | int]) -> Han
     return run
 
 
+def pid_from_file(path: Path) -> int | None:
+    """The daemon's pid from its pid file, for RSS when ``/metrics`` does not export it."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
 def _stamp() -> str:
     return wall_now().strftime("%Y%m%dT%H%M%SZ")
 
@@ -414,7 +423,7 @@ def _soak(args: argparse.Namespace) -> Fields | int:
             s.api_url,
             out,
             config,
-            pid=daemon.pid if daemon else None,
+            pid=daemon.pid if daemon else pid_from_file(s.pid_file),
             clock=wall_now,
             progress=progress,
         )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -152,6 +154,22 @@ def fake_api() -> Iterator[FakeApi]:
     api = FakeApi().start()
     yield api
     api.stop()
+
+
+def spawn_fake_daemon() -> subprocess.Popen[bytes]:
+    """A live process whose command line says vvtv, as the restore's pid check expects.
+
+    Returns once the child has exec'd: before that, /proc shows the parent's command line.
+    """
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "vvtv"])
+    for _ in range(500):
+        try:
+            if b"vvtv" in Path(f"/proc/{child.pid}/cmdline").read_bytes():
+                return child
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return child
 
 
 def make_state_db(path: Path, rows: int = 200) -> Path:

@@ -17,7 +17,7 @@ import pytest
 from vvtv import backup, keys
 from vvtv.clock import utc
 
-from .conftest import dump
+from .conftest import dump, spawn_fake_daemon
 
 NOW = utc(2026, 11, 22, 4, 0)
 
@@ -245,7 +245,7 @@ def test_restore_is_refused_while_the_pid_file_names_a_live_process(
     made = backup.backup_metadata(
         runtime["state_db"], runtime["owner_card"], runtime["backups"], NOW
     )
-    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    daemon = spawn_fake_daemon()
     pid_file = runtime["root"] / "vvtv.pid"
     pid_file.write_text(f"{daemon.pid}\n")
     try:

@@ -12,7 +12,7 @@ import pytest
 
 from vvtv import cli_ops
 
-from .conftest import FakeApi
+from .conftest import FakeApi, spawn_fake_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,7 @@ def test_restore_prints_what_it_restored_and_refuses_a_live_daemon(
     ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, made, _ = run(capsys, "runbook", "backup-metadata")
-    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    daemon = spawn_fake_daemon()
     (ops_env["root"] / "vvtv.pid").write_text(str(daemon.pid))
     try:
         code, _, err = run(capsys, "runbook", "restore-metadata", made["backup_dir"])

@@ -53,6 +53,7 @@ class RestoreResult:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True when ``pid`` is a running vvtv process (not a recycled pid of something else)."""
     if pid <= 0 or pid == os.getpid():
         return False
     try:
@@ -60,8 +61,12 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # exists, owned by someone else
-    return True
+        pass  # exists, owned by someone else
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # cannot tell (no /proc): assume the pid file is right
+    return b"vvtv" in cmdline
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -137,8 +142,13 @@ def _install(new: Path, target: Path, stamp: str, *, sqlite_sidecars: bool) -> l
         except OSError:
             shutil.copy2(target, keep)
         kept.append(keep)
+        # A restore run as root must not leave files the service user cannot write.
+        info = target.stat()
         with contextlib.suppress(OSError):
-            os.chmod(new, target.stat().st_mode & 0o777)
+            os.chmod(new, info.st_mode & 0o777)
+        if os.geteuid() == 0:
+            with contextlib.suppress(OSError):
+                os.chown(new, info.st_uid, info.st_gid)
     if sqlite_sidecars:
         for suffix in ("-wal", "-shm"):
             side = target.with_name(target.name + suffix)
