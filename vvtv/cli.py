@@ -1,23 +1,82 @@
-"""The `vvtv` command: the composition root for the daemon and the operator's commands."""
+"""The `vvtv` command: the daemon (`vvtv run`) and the operator's commands.
+
+`run` is the composition root: it reads the settings from the environment and starts
+the channel's actor tree. Everything an operator does by hand (`runbook`, `soak`,
+`canary`, `promote`, `go-live`, `status`) is registered by ``vvtv.cli_ops``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+
+from vvtv.cli_ops import register as register_ops
+from vvtv.ownercard_load import validate_file
+from vvtv.settings import Settings, SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vvtv", description="An automated 24/7 TV channel.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the channel daemon")
-    run.add_argument("--once", action="store_true", help="run one cycle, then exit")
+
+    run = sub.add_parser("run", help="run the channel daemon (dashboard on VVTV_API_BIND)")
+    run.add_argument(
+        "--once", action="store_true", help="run one cycle (discovery, commit), then exit"
+    )
     run.add_argument("--force-nightly", action="store_true", help="run the nightly job now, once")
+    run.set_defaults(func=_run)
+
+    card = sub.add_parser("owner-card", help="OwnerCard tools")
+    card_sub = card.add_subparsers(dest="card_command", required=True)
+    validate = card_sub.add_parser("validate", help="check an OwnerCard file; exit 0 or 1")
+    validate.add_argument("path")
+    validate.set_defaults(func=lambda args: validate_file(args.path))
+
+    register_ops(sub)
     return parser
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _run(args: argparse.Namespace) -> int:
+    import trio
+
+    from actors.daemon import LeadershipLost, run_channel
+    from supervisors import SupervisorEscalated
+    from vvtv.ownercard_load import OwnerCardError
+    from vvtv.store import StoreError
+
+    logging.basicConfig(
+        level=os.environ.get("VVTV_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env(os.environ)
+        once = args.once or _flag("VVTV_RUN_ONCE")
+        nightly = args.force_nightly or _flag("VVTV_FORCE_NIGHTLY")
+        return trio.run(lambda: run_channel(settings, run_once=once, force_nightly=nightly))
+    except BaseException as exc:  # noqa: BLE001 - Trio wraps everything in groups
+        leaf = _single(exc)
+        if isinstance(leaf, SettingsError | StoreError | OwnerCardError):
+            print(f"vvtv: cannot start: {leaf}", file=sys.stderr)
+            return 2
+        if isinstance(leaf, SupervisorEscalated | LeadershipLost):
+            print(f"vvtv: stopped: {leaf}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The one exception inside nested single-member exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        print("vvtv: the daemon is not assembled yet", file=sys.stderr)
-        return 1
-    return 2
+    return int(args.func(args))

@@ -172,7 +172,16 @@ class EvaluateAlerts:
     reason: str = ""
 
 
+# --- anyone → anyone ----------------------------------------------------------------
+
+
+@attrs.frozen
+class Ping:
+    """A liveness probe; the reply is ``"pong"`` once the actor handles messages."""
+
+
 ALL_MESSAGES: tuple[type, ...] = (
+    Ping,
     RunDiscovery,
     DiscoveryOutcome,
     RunCommitWindow,

@@ -1,0 +1,197 @@
+"""The API actor: the channel's HTTP face, under supervision.
+
+Serves the quart-trio app (``vvtv.web``) with hypercorn inside its own incarnation, so
+a crash of the web layer restarts only the API, and a failing pipeline never takes the
+API down: everything it shows comes from live topics and the store, and what it steers
+goes to the Buffer as messages.
+
+Receives nothing; its background tasks serve HTTP and publish the runtime tree.
+Sends: ``SetEmergencyOverride`` and ``SetCuratorMode`` to buffer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import trio
+
+from actors.context import ChannelContext
+from supervisors import Actor, ActorContext, ActorError, Runtime
+from vvtv.convert import converter
+from vvtv.curator import CuratorMode
+from vvtv.messages import Ping, SetCuratorMode, SetEmergencyOverride
+from vvtv.metrics import ChannelMetrics
+from vvtv.model import AuditEvent, PlanState, new_id
+from vvtv.signing import Verifier
+from vvtv.topics import TopicHub
+from vvtv.web.app import create_app
+from vvtv.web.server import serve
+
+log = logging.getLogger(__name__)
+
+RUNTIME_PUBLISH_S = 1.0
+CONTROL_TIMEOUT_S = 5.0
+
+
+class ControlUnavailable(RuntimeError):
+    """The actor a control call needs is not running (the API answers 503)."""
+
+
+class LivePort:
+    """``vvtv.web.port.ChannelPort`` over the running channel."""
+
+    def __init__(self, ch: ChannelContext, runtime: Runtime) -> None:
+        self.ch = ch
+        self.runtime = runtime
+        self.topics: TopicHub = ch.topics
+        self.metrics: ChannelMetrics = ch.metrics
+
+    def now(self) -> datetime:
+        return self.ch.clock.now()
+
+    def status(self) -> dict:
+        status = self.topics["buffer"].latest
+        if status is None:
+            return {"state": "STARTING", "buffer_minutes": 0.0, "timestamp": self.now().isoformat()}
+        return {**status, "timestamp": self.now().isoformat()}
+
+    def queue(self) -> list[dict]:
+        return list(self.ch.queue_view)
+
+    async def plans(self, state: str | None, limit: int, offset: int) -> dict:
+        states = [PlanState(state)] if state else None
+        page = await trio.to_thread.run_sync(
+            lambda: self.ch.store.list_plans(states, limit=limit, offset=offset)
+        )
+        return {
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+            "items": [converter.unstructure(p) for p in page.items],
+        }
+
+    async def daily_report(self, day: date) -> dict | None:
+        report = await trio.to_thread.run_sync(self.ch.store.get_daily_report, day)
+        return None if report is None else converter.unstructure(report)
+
+    async def weekly_report(self, week: str) -> dict | None:
+        report = await trio.to_thread.run_sync(self.ch.store.get_weekly_report, week)
+        return None if report is None else converter.unstructure(report)
+
+    def alerts(self) -> list[dict]:
+        latest = self.topics["alerts"].latest
+        if isinstance(latest, dict):
+            return list(latest.get("alerts", []))
+        return list(latest or [])
+
+    def runtime_snapshot(self) -> dict:
+        return self.runtime.snapshot()
+
+    def readiness(self) -> dict[str, bool]:
+        return {
+            "store": self.ch.store.is_open(),
+            "tree": self.topics["buffer"].latest is not None,
+            "slate": self.ch.slate_ready(),
+        }
+
+    def live_playlist(self) -> str:
+        return self.ch.live.playlist
+
+    def segment_path(self, asset_id: str, name: str) -> Path | None:
+        return self.ch.live.segment_path(asset_id, name)
+
+    async def reload_owner_card(self) -> tuple[bool, list[str], dict]:
+        result = self.ch.cards.reload(who="api")
+        return result.ok, list(result.errors), _jsonable(result.diff)
+
+    async def set_emergency(self, enabled: bool | None) -> dict:
+        msg = SetEmergencyOverride(enabled=enabled, toggle=enabled is None, who="api")
+        return await self._call_buffer(msg)
+
+    async def set_curator_mode(self, mode: str, limits: dict) -> dict:
+        # Validate here (ValueError -> 422) so a bad request never reaches the Buffer.
+        CuratorMode.from_request(mode, limits, self.ch.card.curator_policy)
+        return await self._call_buffer(SetCuratorMode(mode=mode, limits=dict(limits), who="api"))
+
+    async def audit_control(self, who: str, action: str, details: dict) -> None:
+        self.ch.store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=self.now(),
+                event_type="control_call",
+                actor="api",
+                details={"who": who, "action": action, **_jsonable(details)},
+            )
+        )
+
+    async def _call_buffer(self, msg: object) -> dict:
+        try:
+            reply = await self.runtime.ref("buffer").call(msg, timeout=CONTROL_TIMEOUT_S)
+        except ActorError as exc:
+            raise ControlUnavailable(f"buffer unavailable: {exc}") from exc
+        assert isinstance(reply, dict)
+        return reply
+
+
+class Api(Actor):
+    mailbox_size: ClassVar[int] = 4
+    accepts: ClassVar[tuple[type, ...]] = (Ping,)
+
+    def __init__(self, ch: ChannelContext) -> None:
+        self.ch = ch
+        self.shutdown = trio.Event()
+
+    async def started(self, ctx: ActorContext) -> None:
+        port = LivePort(self.ch, ctx.runtime)
+        settings = self.ch.settings
+        verifier = Verifier(settings.control_token, settings.control_secret)
+        app = create_app(port, verifier=verifier)
+        self.url = await _start(ctx, serve, app, settings.api_bind, self.shutdown)
+        self.ch.api_url = self.url
+        log.info("vvtv API on %s", self.url)
+        ctx.start_soon(self._publish_runtime, port)
+
+    async def handle(self, msg: object) -> object:
+        assert isinstance(msg, Ping)
+        return "pong"
+
+    async def stopping(self) -> None:
+        self.shutdown.set()
+
+    async def _publish_runtime(self, port: LivePort) -> None:
+        last = ""
+        while True:
+            snapshot = port.runtime_snapshot()
+            text = json.dumps(snapshot, sort_keys=True, default=str)
+            if text != last:
+                self.ch.topics["runtime"].publish(snapshot)
+                last = text
+            await trio.sleep(RUNTIME_PUBLISH_S)
+
+
+async def _start(
+    ctx: ActorContext, serve_fn: Any, app: Any, bind: str, shutdown: trio.Event
+) -> str:
+    """Start the server as a task of this incarnation and return its URL once bound."""
+    bound: list[str] = []
+    ready = trio.Event()
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(
+                lambda task_status: serve_fn(app, bind, shutdown=shutdown, task_status=task_status)
+            )
+            bound.append(url)
+            ready.set()
+
+    ctx.start_soon(run)
+    await ready.wait()
+    return bound[0]
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

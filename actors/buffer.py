@@ -1,0 +1,527 @@
+"""The Buffer: what airs, now and next, and the promise never to go off air.
+
+Owns the timeline (the ordered queue entries from a few minutes ago onward), emergency
+mode, the live HLS window and the as-run log. Every second it:
+
+1. covers the playhead with the slate if nothing is on air (the dead-air rule);
+2. measures the buffer (contiguous ready minutes ahead) and steps emergency mode
+   (enter below critical, leave back at target, or as the operator says);
+3. while in emergency, fills the timeline from the emergency pool, then the slate;
+4. slides the live playlist to the wall clock and writes what started and finished
+   airing to the audit trail (the as-run log);
+5. publishes its state to the ``buffer`` topic.
+
+Receives: ``AssetReady`` from the committer, ``SetEmergencyOverride`` and
+``SetCuratorMode`` from the API (replies: the status dict / the curator mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import trio
+
+from actors.context import ChannelContext
+from supervisors import Actor, ActorContext
+from vvtv import emergency, hls, timeline
+from vvtv.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
+from vvtv.curator import apply as apply_suggestion
+from vvtv.messages import AssetReady, SetCuratorMode, SetEmergencyOverride
+from vvtv.model import (
+    AssetItem,
+    AuditEvent,
+    EntryStatus,
+    FallbackLevel,
+    PlanState,
+    QAStatus,
+    QueueEntry,
+    SlotType,
+    new_id,
+)
+from vvtv.stats import STREAM_DISRUPTION, pipeline_metrics
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+POOL_REFRESH_S = 60.0
+CURATOR_EVERY_S = 60.0
+PRUNE_EVERY_S = 600.0
+SAMPLE_EVERY_S = 60.0
+# Emergency fillers reach a little past critical so the buffer does not flap at the line.
+FILL_MARGIN_MINUTES = 5.0
+# Keep this many recently prepared QA-passed assets on disk as the emergency pool.
+POOL_KEEP = 40
+HISTORY_S = 300.0
+
+KEY_CURSOR = "hls_cursor"
+KEY_EMERGENCY = "emergency"
+KEY_CURATOR = "curator_mode"
+
+
+class Buffer(Actor):
+    mailbox_size: ClassVar[int] = 64
+    accepts: ClassVar[tuple[type, ...]] = (AssetReady, SetEmergencyOverride, SetCuratorMode)
+
+    def __init__(self, ch: ChannelContext) -> None:
+        self.ch = ch
+        self.entries: list[QueueEntry] = []
+        self.segments: dict[str, hls.AssetSegments] = {}
+        self.asset_dirs: dict[str, Path] = {}
+        self.pool: list[AssetItem] = []
+        self.pool_titles: dict[str, str] = {}
+        self.emergency = emergency.EmergencyState()
+        self.cursor: hls.LiveCursor | None = None
+        self.curator_mode = CuratorMode()
+        self.curator_actions: list[CuratorAction] = []
+        self.slate: AssetItem | None = None
+        self._next_pool = self._next_curator = self._next_prune = self._next_sample = 0.0
+
+    # --- start-up --------------------------------------------------------------------
+
+    async def started(self, ctx: ActorContext) -> None:
+        ch = self.ch
+        now = ch.clock.now()
+        store = ch.store
+        self.slate = store.get_asset(ch.slate_id)
+        if self.slate is None:
+            raise RuntimeError(f"slate asset {ch.slate_id!r} is missing from the store")
+        self._load_segments(self.slate)
+        values = store.live_values()
+        if values.get(KEY_CURSOR):
+            self.cursor = hls.LiveCursor.from_dict(values[KEY_CURSOR])
+        if values.get(KEY_EMERGENCY):
+            self.emergency = _emergency_from(values[KEY_EMERGENCY])
+        if values.get(KEY_CURATOR):
+            saved = dict(values[KEY_CURATOR])
+            self.curator_mode = CuratorMode.from_request(
+                saved.pop("mode", "auto"), saved, ch.card.curator_policy
+            )
+        self.entries = store.queue_after(now - timedelta(seconds=HISTORY_S))
+        for entry in list(self.entries):
+            if not self._ensure_segments(entry.asset_id):
+                self._skip(entry, "ASSET_MISSING")
+        self._reconcile(now)
+        self._refresh_pool()
+        self.tick()
+        ctx.start_soon(self._ticker)
+
+    def _reconcile(self, now: datetime) -> None:
+        """Queue committed plans whose hand-off was lost (a crash between commit and queue)."""
+        queued = {e.plan_id for e in self.ch.store.queue_after(now - timedelta(hours=1))}
+        for plan in self.ch.store.plans_in_flight():
+            if plan.state is not PlanState.COMMITTED or plan.plan_id in queued:
+                continue
+            if plan.end_at is not None and plan.end_at < now - timedelta(hours=6):
+                continue
+            for asset in self.ch.store.assets_for_plan(plan.plan_id):
+                if asset.qa_status is QAStatus.PASSED:
+                    self.place(
+                        AssetReady(
+                            asset_id=asset.asset_id,
+                            plan_id=plan.plan_id,
+                            title=plan.title,
+                            theme=plan.theme,
+                            duration_sec=asset.duration_sec,
+                            planned_start=plan.start_at,
+                            slot_type=plan.slot_type or SlotType.MAIN,
+                            trace_id=plan.trace_id,
+                        )
+                    )
+                    break
+
+    # --- messages --------------------------------------------------------------------
+
+    async def handle(self, msg: object) -> object:
+        if isinstance(msg, AssetReady):
+            self.place(msg)
+            self.tick()
+            return None
+        if isinstance(msg, SetEmergencyOverride):
+            return self.override(msg)
+        if isinstance(msg, SetCuratorMode):
+            return self.set_curator_mode(msg)
+        raise AssertionError(f"unexpected message {msg!r}")
+
+    def place(self, msg: AssetReady) -> QueueEntry | None:
+        """Put ready content on the timeline, replacing emergency fillers not yet on air."""
+        ch = self.ch
+        now = ch.clock.now()
+        if not self._ensure_segments(msg.asset_id):
+            log.warning("asset %s has no prepared segments; not queued", msg.asset_id)
+            return None
+        if msg.plan_id and any(e.plan_id == msg.plan_id for e in self.entries):
+            return None
+        for filler in [
+            e for e in self.entries if e.slot_type is SlotType.EMERGENCY and e.start_at > now
+        ]:
+            self._skip(filler, "REPLACED_BY_CONTENT")
+        entry = timeline.append(
+            self.entries,
+            now,
+            asset_id=msg.asset_id,
+            title=msg.title,
+            duration_sec=msg.duration_sec,
+            theme=msg.theme,
+            plan_id=msg.plan_id,
+            slot_type=msg.slot_type,
+            fallback_level=msg.fallback_level,
+            trace_id=msg.trace_id,
+        )
+        if not ch.store.insert_queue_entry(entry):
+            return None  # already queued (idempotent by plan)
+        self.entries = timeline.ordered([*self.entries, entry])
+        self._audit(
+            "queued",
+            "",
+            entry,
+            {
+                "start_at": entry.start_at.isoformat(),
+                "planned_start": msg.planned_start.isoformat() if msg.planned_start else None,
+                "slot_type": entry.slot_type.value,
+                "fallback_level": int(entry.fallback_level),
+            },
+        )
+        return entry
+
+    def override(self, msg: SetEmergencyOverride) -> dict[str, Any]:
+        now = self.ch.clock.now()
+        state, transition = emergency.set_override(
+            self.emergency, msg.enabled, now, toggle=msg.toggle
+        )
+        self._set_emergency(state, transition, who=msg.who)
+        self.tick()
+        return self.status()
+
+    def set_curator_mode(self, msg: SetCuratorMode) -> dict[str, Any]:
+        policy = self.ch.card.curator_policy
+        try:
+            mode = CuratorMode.from_request(msg.mode, msg.limits, policy)
+        except ValueError as exc:
+            return {"error": str(exc)}  # the API validates first; never crash on a bad one
+        self.curator_mode = mode
+        self.ch.store.set_live_value(KEY_CURATOR, {"mode": msg.mode, **msg.limits})
+        self._audit("curator_mode", "", None, {"who": msg.who, **mode.to_dict(policy)})
+        return mode.to_dict(policy)
+
+    # --- the tick --------------------------------------------------------------------
+
+    async def _ticker(self) -> None:
+        while True:
+            await trio.sleep(TICK_S)
+            self.tick()
+
+    def tick(self) -> None:
+        ch = self.ch
+        now = ch.clock.now()
+        card = ch.card
+        policy = card.schedule_policy
+        assert self.slate is not None
+        clock_s = trio.current_time()
+        if clock_s >= self._next_pool:
+            self._refresh_pool()
+            self._next_pool = clock_s + POOL_REFRESH_S
+
+        cover = emergency.cover_playhead(self.entries, now, self.slate)
+        if cover is not None:
+            self._add_fillers([cover])
+            self._audit(STREAM_DISRUPTION, "NOTHING_ON_AIR", cover, {"covered_by": "slate"})
+        minutes = timeline.buffer_minutes(self.entries, now)
+        state, transition = emergency.step(
+            self.emergency,
+            minutes,
+            policy.buffer_critical_minutes,
+            policy.buffer_target_minutes,
+            now,
+        )
+        self._set_emergency(state, transition)
+        if self.emergency.active:
+            fillers = emergency.fill_gap(
+                self.entries,
+                now,
+                policy.buffer_critical_minutes + FILL_MARGIN_MINUTES,
+                self.pool,
+                self.slate,
+                titles=self.pool_titles,
+            )
+            self._add_fillers(fillers)
+            ch.metrics.emergency_seconds.inc(TICK_S)
+        if clock_s >= self._next_curator:
+            self._curate(now)
+            self._next_curator = clock_s + CURATOR_EVERY_S
+        self._air(now)
+        self.entries = timeline.drop_finished(self.entries, now, HISTORY_S)
+        if clock_s >= self._next_sample:
+            self._sample(now)
+            self._next_sample = clock_s + SAMPLE_EVERY_S
+        if clock_s >= self._next_prune:
+            self._prune()
+            self._next_prune = clock_s + PRUNE_EVERY_S
+        self._publish(now)
+
+    def _air(self, now: datetime) -> None:
+        """Slide the live window, render the playlist, and write the as-run log."""
+        ch = self.ch
+        near = [
+            e
+            for e in self.entries
+            if e.end_at > now - timedelta(seconds=HISTORY_S)
+            and e.start_at <= now + timedelta(minutes=1)
+        ]
+        items = hls.airing_items(near, self.segments)
+        target = self._target_duration()
+        cursor, window = hls.advance(
+            self.cursor,
+            items,
+            now,
+            window_segments=max(3, math.ceil(3 * target / ch.card.channel.segment_seconds)),
+            min_window_sec=3.0 * target,
+        )
+        if self.cursor is None or cursor.window != self.cursor.window or window.events:
+            ch.store.set_live_value(KEY_CURSOR, cursor.to_dict())
+        self.cursor = cursor
+        for event in window.events:
+            self._as_run(event)
+        newest = window.segments[-1].start_at
+        ch.live.publish(hls.render(window, target), dict(self.asset_dirs), newest)
+
+    def _as_run(self, event: hls.AirEvent) -> None:
+        ch = self.ch
+        entry = next((e for e in self.entries if e.entry_id == event.entry_id), None)
+        if entry is None:
+            entry = ch.store.get_queue_entry(event.entry_id)
+        if entry is None:
+            return
+        status = EntryStatus.AIRING if event.kind == "started" else EntryStatus.AIRED
+        with ch.store.transaction():
+            ch.store.set_entry_status(entry.entry_id, status)
+            self._audit(
+                f"aired_{event.kind}",
+                "",
+                entry,
+                {
+                    "at": event.at.isoformat(),
+                    "slot_type": entry.slot_type.value,
+                    "fallback_level": int(entry.fallback_level),
+                    "title": entry.title,
+                },
+            )
+            if event.kind == "started":
+                ch.store.mark_asset_aired(entry.asset_id, event.at)
+                ch.metrics.fallback_levels.labels(level=str(int(entry.fallback_level))).inc()
+            elif entry.plan_id and entry.slot_type is not SlotType.EMERGENCY:
+                plan = ch.store.get_plan(entry.plan_id)
+                if plan is not None and plan.state is PlanState.COMMITTED:
+                    ch.store.transition_plan(
+                        plan.plan_id, PlanState.AIRED, event.at, actor="buffer"
+                    )
+        self.entries = [
+            attrs.evolve(e, status=status) if e.entry_id == entry.entry_id else e
+            for e in self.entries
+        ]
+
+    def _curate(self, now: datetime) -> None:
+        """Review the next hours for repetition; apply only what the policy allows."""
+        ch = self.ch
+        card = ch.card
+        policy = card.curator_policy
+        hour_ago = now - timedelta(hours=1)
+        self.curator_actions = [a for a in self.curator_actions if a.at > hour_ago]
+        themes = {e.entry_id: e.theme for e in self.entries}
+        suggestions = review(
+            self.entries,
+            now,
+            card.editorial_profile,
+            policy,
+            self.curator_mode,
+            self.curator_actions,
+        )
+        for suggestion in suggestions:
+            decision = decide(
+                suggestion,
+                policy,
+                self.curator_mode,
+                applied_in_last_hour(self.curator_actions, now),
+                entries=self.entries,
+                now=now,
+                editorial=card.editorial_profile,
+            )
+            details = {
+                **suggestion.audit_details(themes),
+                "decision": decision.action,
+                "why": decision.reason,
+            }
+            self.curator_actions.append(CuratorAction(now, suggestion, decision.apply))
+            if not decision.apply:
+                ch.metrics.curator_decisions.labels(kind="suggested").inc()
+                self._audit("curator_suggested", "", None, details)
+                continue
+            after = apply_suggestion(self.entries, suggestion)
+            changed = [e for e in after if e not in self.entries]
+            ch.store.update_queue_entries(changed)
+            self.entries = timeline.ordered(after)
+            ch.metrics.curator_decisions.labels(kind="applied").inc()
+            self._audit("curator_applied", "", None, details)
+            # One change per review: the next review sees the new order.
+            break
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _add_fillers(self, fillers: list[QueueEntry]) -> None:
+        if not fillers:
+            return
+        for f in fillers:
+            self._ensure_segments(f.asset_id)
+        self.ch.store.insert_queue_entries(fillers)
+        self.entries = timeline.ordered([*self.entries, *fillers])
+
+    def _skip(self, entry: QueueEntry, reason: str) -> None:
+        self.ch.store.set_entry_status(entry.entry_id, EntryStatus.SKIPPED)
+        self.entries = [e for e in self.entries if e.entry_id != entry.entry_id]
+        if entry.slot_type is not SlotType.EMERGENCY:
+            self._audit("entry_skipped", reason, entry, {})
+
+    def _set_emergency(
+        self,
+        state: emergency.EmergencyState,
+        transition: emergency.Transition | None,
+        who: str = "",
+    ) -> None:
+        if state == self.emergency:
+            return
+        self.emergency = state
+        self.ch.store.set_live_value(KEY_EMERGENCY, state.to_dict())
+        self.ch.metrics.emergency_active.set(1 if state.active else 0)
+        if transition is not None:
+            details = transition.audit_details()
+            if who:
+                details["who"] = who
+            self._audit(transition.event_type, "", None, details)
+
+    def _refresh_pool(self) -> None:
+        pool = [a for a in self.ch.store.emergency_pool() if a.asset_id != self.ch.slate_id]
+        known = {a.asset_id for a in self.pool}
+        self.pool = [a for a in pool if self._ensure_segments(a.asset_id)]
+        if any(a.asset_id not in known for a in self.pool):
+            # New QA-passed content beats the slate: let the next fill use it.
+            now = self.ch.clock.now()
+            for e in self.entries:
+                if e.fallback_level is FallbackLevel.SLATE and e.start_at > now:
+                    self._skip(e, "REPLACED_BY_POOL")
+        plans = {a.plan_id for a in self.pool if a.plan_id}
+        titles = {}
+        for plan_id in plans:
+            plan = self.ch.store.get_plan(plan_id)
+            if plan is not None:
+                titles[plan_id] = plan.title
+        self.pool_titles = {a.asset_id: titles.get(a.plan_id, a.asset_id) for a in self.pool}
+
+    def _ensure_segments(self, asset_id: str) -> bool:
+        if asset_id in self.segments:
+            return True
+        asset = self.ch.store.get_asset(asset_id)
+        return asset is not None and self._load_segments(asset)
+
+    def _load_segments(self, asset: AssetItem) -> bool:
+        directory = Path(asset.segments_dir or asset.local_path)
+        try:
+            text = (directory / "index.m3u8").read_text()
+            self.segments[asset.asset_id] = hls.parse_media_playlist(asset.asset_id, text)
+        except (OSError, ValueError) as exc:
+            log.warning("asset %s cannot air: %s", asset.asset_id, exc)
+            return False
+        self.asset_dirs[asset.asset_id] = directory
+        return True
+
+    def _target_duration(self) -> int:
+        assert self.slate is not None
+        return hls.target_duration_for(
+            self.ch.card.channel.segment_seconds, [self.segments[self.slate.asset_id]]
+        )
+
+    def _prune(self) -> None:
+        """Bound disk use: keep what is on the timeline, the slate and the newest pool."""
+        ch = self.ch
+        keep = {e.asset_id for e in self.entries} | {ch.slate_id}
+        newest = sorted(self.pool, key=lambda a: a.created_at, reverse=True)[:POOL_KEEP]
+        keep |= {a.asset_id for a in newest}
+        for asset in self.pool:
+            if asset.asset_id in keep:
+                continue
+            ch.store.save_asset(attrs.evolve(asset, emergency_eligible=False))
+            shutil.rmtree(self.asset_dirs.get(asset.asset_id, Path("/nonexistent")), True)
+            self.segments.pop(asset.asset_id, None)
+            self.asset_dirs.pop(asset.asset_id, None)
+        self.pool = [a for a in self.pool if a.asset_id in keep]
+
+    def _sample(self, now: datetime) -> None:
+        """Record the seven pipeline figures (alerts and reports read these samples)."""
+        ch = self.ch
+        sample = pipeline_metrics(
+            ch.store, now, buffer_minutes=timeline.buffer_minutes(self.entries, now)
+        )
+        ch.store.record_metrics(sample)
+        m = ch.metrics
+        m.plans_created.set(sample.plans_created)
+        m.plans_committed.set(sample.plans_committed)
+        m.qa_pass_rate.set(sample.qa_pass_rate)
+        m.fallback_rate.set(sample.fallback_rate)
+        m.curator_actions.set(sample.curator_actions)
+        m.stream_disruptions.set(sample.stream_disruptions)
+
+    def status(self) -> dict[str, Any]:
+        policy = self.ch.card.schedule_policy
+        state = timeline.buffer_state(
+            self.entries,
+            self.ch.clock.now(),
+            self.emergency,
+            target_minutes=policy.buffer_target_minutes,
+            critical_minutes=policy.buffer_critical_minutes,
+        )
+        status = state.to_status_dict()
+        status["curator_mode"] = self.curator_mode.mode.value
+        last = self.ch.live.last_segment_at
+        status["last_segment_age_s"] = (
+            round((self.ch.clock.now() - last).total_seconds(), 3) if last else None
+        )
+        return status
+
+    def _publish(self, now: datetime) -> None:
+        status = self.status()
+        self.ch.metrics.buffer_minutes.set(status["buffer_minutes"])
+        self.ch.topics["buffer"].publish(status)
+        self.ch.queue_view = [
+            timeline.ItemView.of(e).to_dict() for e in timeline.ahead(self.entries, now)
+        ]
+
+    def _audit(self, event_type: str, reason: str, entry: QueueEntry | None, details: dict) -> None:
+        self.ch.store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=self.ch.clock.now(),
+                event_type=event_type,
+                reason_code=reason,
+                actor="buffer",
+                plan_id=entry.plan_id if entry else None,
+                asset_id=entry.asset_id if entry else None,
+                trace_id=entry.trace_id if entry else "",
+                details={"entry_id": entry.entry_id, **details} if entry else details,
+            )
+        )
+
+
+def _emergency_from(data: dict[str, Any]) -> emergency.EmergencyState:
+    from vvtv.convert import parse_datetime
+
+    entered = data.get("entered_at")
+    return emergency.EmergencyState(
+        active=bool(data.get("active")),
+        override=data.get("override"),
+        entered_at=parse_datetime(entered) if entered else None,
+        reason=str(data.get("reason", "")),
+    )

@@ -1,0 +1,79 @@
+"""What every channel actor is built with: the shared, long-lived parts of the daemon.
+
+Actors are rebuilt from this on every restart, so nothing here may hold per-incarnation
+state; it holds the store, the clock, the OwnerCard holder, live topics and metrics,
+the live stream view, and the media port (which the proof swaps for instant media).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from vvtv.clock import Clock
+from vvtv.live import LiveView
+from vvtv.metrics import ChannelMetrics
+from vvtv.ownercard import OwnerCard
+from vvtv.ownercard_load import OwnerCardHolder, ReloadResult, resolve_source_locations
+from vvtv.pipeline import MediaPort
+from vvtv.settings import Settings
+from vvtv.stats import pipeline_metrics
+from vvtv.store import Store
+from vvtv.topics import TopicHub
+
+
+@attrs.define
+class Leadership:
+    """The scheduler lock this daemon holds (SPEC §7): its fencing token, once acquired."""
+
+    owner: str
+    token: int | None = None
+    name: str = "scheduler"
+
+
+@attrs.define
+class ChannelContext:
+    settings: Settings
+    clock: Clock
+    store: Store
+    cards: OwnerCardHolder
+    topics: TopicHub
+    metrics: ChannelMetrics
+    tz: ZoneInfo
+    leadership: Leadership
+    media: MediaPort
+    slate_id: str
+    live: LiveView = attrs.field(factory=LiveView)
+    queue_view: list[dict[str, Any]] = attrs.field(factory=list)
+    run_once: bool = False
+    force_nightly: bool = False
+    exit_code: int = 0  # set by the scheduler after a --once cycle
+    api_url: str = ""
+
+    @property
+    def card(self) -> OwnerCard:
+        """The OwnerCard in force, relative folder sources resolved to absolute paths."""
+        return resolve_source_locations(self.cards.card, self.settings.project_root)
+
+    @property
+    def hls_root(self) -> Path:
+        return self.settings.hls_dir
+
+    def reload_card(self, who: str) -> ReloadResult:
+        """Validate and apply the OwnerCard file; the previous card stays on error."""
+        return self.cards.reload(self.settings.owner_card_path, now=self.clock.now(), who=who)
+
+    def slate_ready(self) -> bool:
+        slate = self.store.get_asset(self.slate_id)
+        return slate is not None and (Path(slate.segments_dir) / "index.m3u8").is_file()
+
+    def pipeline_metrics(self) -> dict[str, Any]:
+        """The original's seven figures, now (for status snapshots and metric samples)."""
+        status = self.topics["buffer"].latest or {}
+        sample = pipeline_metrics(
+            self.store, self.clock.now(), buffer_minutes=float(status.get("buffer_minutes", 0.0))
+        )
+        return attrs.asdict(sample, filter=lambda a, _: a.name != "at")

@@ -1,0 +1,218 @@
+"""Starting and stopping a channel: the daemon's life from boot to exit.
+
+Boot, in order, failing fast with a message that says what to do:
+1. settings checked (outside dev, SPEC §4's rules);
+2. the state database opened and checked (never a silent fresh one over a bad file);
+3. the OwnerCard loaded (a bad file falls back to the last applied version);
+4. the slate made (it must exist before anything airs) and, for a demo source,
+   the demo library generated;
+5. the scheduler lock taken: a second daemon on the same database waits as standby
+   and takes over within the lock's TTL when the first one dies;
+6. the supervision tree started; SIGTERM/SIGINT stop it gracefully, SIGHUP reloads
+   the OwnerCard.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import attrs
+import trio
+
+from actors.context import ChannelContext, Leadership
+from actors.tree import build_tree
+from supervisors import Runtime
+from vvtv.clock import Clock, TrioClock
+from vvtv.media.demo import ensure_demo_library
+from vvtv.media.slate import ensure_slate
+from vvtv.metrics import ChannelMetrics, measure_loop_lag
+from vvtv.model import AssetItem, QAReport, QAStatus
+from vvtv.ownercard_load import OwnerCardHolder, resolve_source_locations
+from vvtv.pipeline import FfmpegMedia, MediaPort
+from vvtv.settings import Settings
+from vvtv.store import Store, open_store
+from vvtv.topics import TopicHub
+
+log = logging.getLogger("vvtv")
+
+LOCK_TTL_S = 30.0
+LOCK_RENEW_S = 10.0
+STANDBY_POLL_S = 5.0
+SLATE_ID = "slate"
+
+
+class LeadershipLost(RuntimeError):
+    """Another daemon took the scheduler lock: this one must stop writing at once."""
+
+
+@attrs.define
+class Daemon:
+    """A booted channel, ready to run (tests use it to reach into the live parts)."""
+
+    ch: ChannelContext
+    runtime: Runtime
+
+
+def local_zone(name: str) -> ZoneInfo:
+    if name:
+        return ZoneInfo(name)
+    tz = os.environ.get("TZ")
+    if tz:
+        return ZoneInfo(tz)
+    try:
+        link = Path("/etc/localtime").resolve()
+        return ZoneInfo(str(link).split("zoneinfo/", 1)[1])
+    except (OSError, IndexError, KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+async def boot(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    media: MediaPort | None = None,
+    run_once: bool = False,
+    force_nightly: bool = False,
+) -> ChannelContext:
+    settings.validate_for_startup()
+    clock = clock or TrioClock()
+    store: Store = await trio.to_thread.run_sync(lambda: open_store(settings.state_db, clock=clock))
+    cards, errors = OwnerCardHolder.boot(settings.owner_card_path, store, clock.now())
+    for error in errors:
+        log.error(
+            "OwnerCard %s refused, running the last applied version: %s",
+            settings.owner_card_path,
+            error,
+        )
+    card = cards.card
+    media = media or FfmpegMedia()
+    slate = await ensure_slate(settings.hls_dir, card.channel)
+    store.save_asset(_slate_asset(slate, clock))
+    for source in resolve_source_locations(card, settings.project_root).sources:
+        if source.demo:
+            await ensure_demo_library(Path(source.location), card.channel)
+    return ChannelContext(
+        settings=settings,
+        clock=clock,
+        store=store,
+        cards=cards,
+        topics=TopicHub(),
+        metrics=ChannelMetrics(),
+        tz=local_zone(card.schedule_policy.timezone),
+        leadership=Leadership(owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"),
+        media=media,
+        slate_id=SLATE_ID,
+        run_once=run_once,
+        force_nightly=force_nightly,
+    )
+
+
+def _slate_asset(slate: object, clock: Clock) -> AssetItem:
+    directory = Path(slate.dir)  # type: ignore[attr-defined]
+    return AssetItem(
+        asset_id=SLATE_ID,
+        plan_id="",
+        source_url="generated:slate",
+        checksum="",
+        local_path=str(directory),
+        created_at=clock.now(),
+        duration_sec=float(slate.duration_sec),  # type: ignore[attr-defined]
+        qa_status=QAStatus.PASSED,
+        qa=QAReport(passed=True),
+        segments_dir=str(directory),
+        segment_count=len(slate.segments),  # type: ignore[attr-defined]
+        emergency_eligible=False,
+    )
+
+
+async def take_leadership(ch: ChannelContext) -> None:
+    """Wait (standby) until this daemon holds the scheduler lock."""
+    lead = ch.leadership
+    announced = False
+    while True:
+        token = ch.store.acquire_lock(lead.name, lead.owner, ch.clock.now(), ttl=LOCK_TTL_S)
+        if token is not None:
+            lead.token = token
+            log.info("scheduler lock taken (fencing token %s)", token)
+            return
+        if not announced:
+            info = ch.store.lock_info(lead.name)
+            log.warning("standby: another vvtv holds the state (%s); waiting to take over", info)
+            announced = True
+        await trio.sleep(STANDBY_POLL_S)
+
+
+async def keep_leadership(ch: ChannelContext) -> None:
+    lead = ch.leadership
+    assert lead.token is not None
+    while True:
+        await trio.sleep(LOCK_RENEW_S)
+        if not ch.store.renew_lock(
+            lead.name, lead.owner, lead.token, ch.clock.now(), ttl=LOCK_TTL_S
+        ):
+            raise LeadershipLost(
+                f"the scheduler lock was taken over by another daemon; {lead.owner} stops"
+            )
+
+
+async def _reload_on_sighup(ch: ChannelContext) -> None:
+    with trio.open_signal_receiver(signal.SIGHUP) as signals:
+        async for _ in signals:
+            result = ch.reload_card(who="SIGHUP")
+            if result.ok:
+                log.info("OwnerCard reloaded (%d changes)", len(result.diff))
+            else:
+                log.error("OwnerCard reload refused: %s", "; ".join(result.errors))
+
+
+async def run(
+    ch: ChannelContext,
+    *,
+    signals: bool = True,
+    task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED,
+) -> int:
+    """Run a booted channel until it is stopped; the exit code."""
+    await take_leadership(ch)
+    runtime = Runtime(build_tree(ch), metrics_registry=ch.metrics.registry)
+    pid_file = ch.settings.pid_file
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(keep_leadership, ch)
+            nursery.start_soon(measure_loop_lag, ch.metrics)
+            if signals:
+                nursery.start_soon(runtime.serve_signals)
+                nursery.start_soon(_reload_on_sighup, ch)
+
+            async def supervise(task_status: trio.TaskStatus[None]) -> None:
+                try:
+                    await runtime.run(task_status=task_status)
+                finally:
+                    nursery.cancel_scope.cancel()
+
+            await nursery.start(supervise)
+            task_status.started(Daemon(ch, runtime))
+    finally:
+        pid_file.unlink(missing_ok=True)
+        lead = ch.leadership
+        if lead.token is not None:
+            ch.store.release_lock(lead.name, lead.owner, lead.token)
+        ch.store.close()
+    return ch.exit_code
+
+
+async def run_channel(
+    settings: Settings, *, run_once: bool = False, force_nightly: bool = False
+) -> int:
+    ch = await boot(settings, run_once=run_once, force_nightly=force_nightly)
+    return await run(ch)
+
+
+__all__ = ["Daemon", "LeadershipLost", "boot", "run", "run_channel"]

@@ -1,0 +1,189 @@
+"""Discovery: what could air.
+
+Owns the candidate pool and the planning grid. On ``RunDiscovery`` it pulls every
+source named in the OwnerCard, screens the candidates (allowlist, keywords, HD probe,
+score, dedupe against everything already known), stores the accepted ones, audits the
+rejected ones and the failing sources, and re-plans the grid over the planning horizon
+without moving anything already committed.
+
+Receives: ``RunDiscovery`` (reply ``DiscoveryOutcome``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+import attrs
+import httpx
+
+from actors.context import ChannelContext
+from supervisors import Actor, ActorContext
+from vvtv.autotune import TuneWeights
+from vvtv.discovery import RejectReason, screen
+from vvtv.messages import DiscoveryOutcome, RunDiscovery
+from vvtv.model import AuditEvent, PlanItem, PlanState, new_id
+from vvtv.nightly import KEY_WEIGHTS
+from vvtv.ownercard import OwnerCard
+from vvtv.planning import Grid, plan_grid
+from vvtv.sources.collect import fetch_all
+
+# Planning considers the best candidates only: enough for days of programming, and
+# it keeps each re-plan fast however large the pool grows.
+MAX_POOL = 2000
+REPLANNABLE = (PlanState.CANDIDATE, PlanState.SCHEDULED, PlanState.RESERVED)
+# Rejections that recur every hour for the same item are counted, not audited one by one.
+QUIET_REJECTIONS = frozenset({RejectReason.DUPLICATE_KNOWN})
+
+
+class Discovery(Actor):
+    mailbox_size: ClassVar[int] = 8
+    accepts: ClassVar[tuple[type, ...]] = (RunDiscovery,)
+
+    def __init__(self, ch: ChannelContext) -> None:
+        self.ch = ch
+
+    async def started(self, ctx: ActorContext) -> None:
+        self.ctx = ctx
+
+    async def handle(self, msg: object) -> object:
+        assert isinstance(msg, RunDiscovery)
+        return await self.discover(msg)
+
+    async def discover(self, msg: RunDiscovery) -> DiscoveryOutcome:
+        ch = self.ch
+        card = ch.card
+        media = ch.media
+        async with httpx.AsyncClient(follow_redirects=True) as client:
+            candidates, errors = await fetch_all(card.sources, client, prober=media.probe)
+        now = ch.clock.now()
+        events = [self._source_failed(err, now, msg.trace_id) for err in errors]
+        result = await screen(
+            candidates,
+            card,
+            is_known=ch.store.is_known,
+            now=now,
+            hd_check=media.confirm_hd,
+            prober=media.probe,
+        )
+        quiet = Counter(
+            r.reason_code.value for r in result.rejected if r.reason_code in QUIET_REJECTIONS
+        )
+        events += [
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=now,
+                event_type="discovery_rejected",
+                reason_code=r.reason_code.value,
+                actor="discovery",
+                trace_id=msg.trace_id,
+                details={"title": r.candidate.title, "url": r.candidate.media_url, "why": r.detail},
+            )
+            for r in result.rejected
+            if r.reason_code not in QUIET_REJECTIONS
+        ]
+        with ch.store.transaction():
+            ch.store.insert_plans(result.accepted)
+            ch.store.append_audit_many(events)
+        grid = self.replan(ch.clock.now())
+        failed_sources = tuple(sorted({e.source_name for e in errors if e.item is None}))
+        ch.store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=ch.clock.now(),
+                event_type="discovery_summary",
+                actor="discovery",
+                trace_id=msg.trace_id,
+                details={"candidates": len(candidates), "accepted": len(result.accepted), **quiet},
+            )
+        )
+        return DiscoveryOutcome(
+            candidates=len(candidates),
+            accepted=len(result.accepted),
+            rejected=len(result.rejected),
+            failed_sources=failed_sources,
+            scheduled=len(grid.scheduled),
+            reserves=len(grid.reserves),
+        )
+
+    def _source_failed(self, err: object, now: datetime, trace_id: str) -> AuditEvent:
+        whole = getattr(err, "item", None) is None
+        return AuditEvent(
+            event_id=new_id("evt"),
+            at=now,
+            event_type="discovery_source_failed" if whole else "discovery_item_failed",
+            # Only a whole source failing counts toward DISCOVERY_DOMAIN_FAILURE; a bad
+            # item (a malformed sidecar, an entry without media) is the item's problem.
+            reason_code="DISCOVERY_FAILED_DOMAIN" if whole else "DISCOVERY_ITEM_FAILED",
+            actor="discovery",
+            trace_id=trace_id,
+            details={
+                "source": err.source_name,  # type: ignore[attr-defined]
+                "domain": err.domain,  # type: ignore[attr-defined]
+                "reason": err.reason,  # type: ignore[attr-defined]
+                "item": getattr(err, "item", None),
+            },
+        )
+
+    def replan(self, now: datetime) -> Grid:
+        """Extend the grid to the planning horizon; committed slots never move."""
+        ch = self.ch
+        store = ch.store
+        card = ch.card
+        committed = [
+            p
+            for p in store.plans_in_flight()
+            if p.state is PlanState.COMMITTED and p.end_at is not None and p.end_at > now
+        ]
+        tail_end = max((p.end_at for p in committed if p.end_at), default=None)
+        tail_themes = [
+            p.theme for p in committed[-card.editorial_profile.min_unique_themes_per_block :]
+        ]
+        page = store.list_plans(REPLANNABLE, limit=MAX_POOL * 4)
+        pool = _best(page.items, MAX_POOL)
+        horizon_end = now + timedelta(hours=card.schedule_policy.planning_horizon_hours)
+        card = _with_tuned_reserves(card, store.get_live_value(KEY_WEIGHTS))
+        grid = plan_grid(
+            pool,
+            now=now,
+            horizon_end=horizon_end,
+            committed_tail_end=tail_end,
+            card=card,
+            committed_tail_themes=tail_themes,
+        )
+        self._persist(grid, pool, now)
+        return grid
+
+    def _persist(self, grid: Grid, pool: list[PlanItem], now: datetime) -> None:
+        before = {p.plan_id: p for p in pool}
+        store = self.ch.store
+        with store.transaction():
+            for plan in [*grid.scheduled, *grid.reserves, *grid.unplanned]:
+                old = before.get(plan.plan_id)
+                if old is not None and _same_slot(old, plan):
+                    continue
+                store.upsert_plan(attrs.evolve(plan, updated_at=now))
+
+
+def _with_tuned_reserves(card: OwnerCard, stored: dict | None) -> OwnerCard:
+    """The card with reserves per hour scaled by the nightly autotune's reserve ratio."""
+    if not stored:
+        return card
+    ratio = TuneWeights.from_dict(stored).reserve_ratio
+    policy = card.schedule_policy
+    reserves = max(1, round(policy.reserves_per_hour * ratio))
+    return attrs.evolve(card, schedule_policy=attrs.evolve(policy, reserves_per_hour=reserves))
+
+
+def _best(plans: list[PlanItem], n: int) -> list[PlanItem]:
+    return sorted(plans, key=lambda p: (-p.score, p.discovered_at, p.plan_id))[:n]
+
+
+def _same_slot(a: PlanItem, b: PlanItem) -> bool:
+    return (a.state, a.start_at, a.slot_type, a.hour_window) == (
+        b.state,
+        b.start_at,
+        b.slot_type,
+        b.hour_window,
+    )

@@ -1,0 +1,64 @@
+"""What the Alerter measures: the channel's live state, its store, its runtime tree.
+
+Kept apart from the Alerter so the rules stay pure and the actor stays generic: this
+is the one place that knows where each alert input lives in a running channel.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Any
+
+from actors.alerter import inputs_from_store
+from actors.context import ChannelContext
+from vvtv.alerts import AlertInputs
+from vvtv.delivery import CircuitBreaker
+
+RESTART_WINDOW = timedelta(minutes=10)
+
+
+class AlertInputsPort:
+    """Callable ``(now) -> AlertInputs``; remembers restart counts to see storms."""
+
+    def __init__(self, ch: ChannelContext, breaker: CircuitBreaker) -> None:
+        self.ch = ch
+        self.breaker = breaker
+        self._restarts: deque[tuple[datetime, dict[str, int]]] = deque()
+
+    def __call__(self, now: datetime) -> AlertInputs:
+        ch = self.ch
+        status = ch.topics["buffer"].latest or {}
+        last = ch.live.last_segment_at
+        return AlertInputs(
+            buffer_minutes=status.get("buffer_minutes"),
+            buffer_critical_minutes=float(ch.card.schedule_policy.buffer_critical_minutes),
+            emergency_active=status.get("state") == "EMERGENCY",
+            last_segment_age_s=(now - last).total_seconds() if last else None,
+            segment_target_s=float(ch.card.channel.segment_seconds),
+            actor_restarts=self._restarts_in_window(now),
+            cloud_failing=bool(ch.settings.cloudflare_base_url) and self.breaker.failing,
+            cloud_failing_detail=self.breaker.last_error,
+            **inputs_from_store(ch.store, now),
+        )
+
+    def _restarts_in_window(self, now: datetime) -> dict[str, int]:
+        """Restarts per actor over the last ten minutes, from successive tree snapshots."""
+        snapshot = self.ch.topics["runtime"].latest
+        current = _restart_counts(snapshot) if snapshot else {}
+        self._restarts.append((now, current))
+        while self._restarts and self._restarts[0][0] < now - RESTART_WINDOW:
+            self._restarts.popleft()
+        oldest = self._restarts[0][1]
+        return {
+            name: count - oldest.get(name, 0)
+            for name, count in current.items()
+            if count - oldest.get(name, 0) > 0
+        }
+
+
+def _restart_counts(node: dict[str, Any]) -> dict[str, int]:
+    counts = {str(node.get("name")): int(node.get("restarts", 0))}
+    for child in node.get("children", []) or []:
+        counts.update(_restart_counts(child))
+    return counts

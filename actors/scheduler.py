@@ -1,0 +1,232 @@
+"""The Scheduler: when things happen.
+
+Owns the three windows (hourly discovery, the commit cadence, nightly at 03:00 local)
+and their persisted cursors, so a restart neither repeats nor skips a window. It runs
+each due window by asking the actor that does the work, records the outcome in the
+audit trail, and only then moves the cursor: a window that fails is retried next time
+and never kills the daemon. It also runs the nightly job and applies OwnerCard reloads.
+
+Receives: ``ReloadOwnerCard`` (reply ``ReloadOutcome``), ``RunNightly``.
+Sends: ``RunDiscovery`` to discovery, ``RunCommitWindow`` to committer, reports and
+status snapshots to cloudsync.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time
+from typing import ClassVar
+
+import attrs
+import trio
+
+from actors.context import ChannelContext
+from supervisors import Actor, ActorContext, ActorError
+from vvtv import nightly
+from vvtv.messages import (
+    PublishDaily,
+    PublishWeekly,
+    ReloadOutcome,
+    ReloadOwnerCard,
+    RunCommitWindow,
+    RunDiscovery,
+    RunNightly,
+)
+from vvtv.model import AuditEvent, new_id
+from vvtv.windows import Cursors, Window, WindowKind, advance, due_windows, next_wakeup
+
+log = logging.getLogger(__name__)
+
+CURSOR_DISCOVERY = "window.discovery"
+CURSOR_COMMIT = "window.commit"
+CURSOR_NIGHTLY = "window.nightly"  # stored as the local date's midnight UTC instant
+
+# A commit window fetches and prepares media: give it time, but not forever.
+DISCOVERY_TIMEOUT_S = 15 * 60
+COMMIT_TIMEOUT_S = 60 * 60
+
+
+class Scheduler(Actor):
+    mailbox_size: ClassVar[int] = 16
+    accepts: ClassVar[tuple[type, ...]] = (ReloadOwnerCard, RunNightly)
+
+    def __init__(self, ch: ChannelContext) -> None:
+        self.ch = ch
+        self.ctx: ActorContext | None = None
+
+    async def started(self, ctx: ActorContext) -> None:
+        self.ctx = ctx
+        ctx.start_soon(self._run_windows)
+
+    async def handle(self, msg: object) -> object:
+        if isinstance(msg, ReloadOwnerCard):
+            return self.reload(msg.who)
+        if isinstance(msg, RunNightly):
+            await self._nightly(msg.local_date, forced=msg.forced)
+            return None
+        raise AssertionError(f"unexpected message {msg!r}")
+
+    # --- OwnerCard -------------------------------------------------------------------
+
+    def reload(self, who: str) -> ReloadOutcome:
+        result = self.ch.cards.reload(who=who)
+        return ReloadOutcome(
+            ok=result.ok,
+            errors=tuple(result.errors),
+            warnings=tuple(result.warnings),
+            diff=result.diff,
+        )
+
+    # --- windows ---------------------------------------------------------------------
+
+    def _cursors(self) -> Cursors:
+        store = self.ch.store
+        nightly_at = store.get_cursor(CURSOR_NIGHTLY)
+        return Cursors(
+            discovery=store.get_cursor(CURSOR_DISCOVERY),
+            commit=store.get_cursor(CURSOR_COMMIT),
+            nightly=nightly_at.date() if nightly_at is not None else None,
+        )
+
+    def _save(self, cursors: Cursors) -> None:
+        store = self.ch.store
+        with store.transaction():
+            if cursors.discovery is not None:
+                store.set_cursor(CURSOR_DISCOVERY, cursors.discovery)
+            if cursors.commit is not None:
+                store.set_cursor(CURSOR_COMMIT, cursors.commit)
+            if cursors.nightly is not None:
+                store.set_cursor(CURSOR_NIGHTLY, _date_instant(cursors.nightly))
+
+    async def _run_windows(self) -> None:
+        ch = self.ch
+        if ch.run_once:
+            await self._one_cycle()
+            return
+        if ch.force_nightly:
+            await self._nightly(ch.clock.now().astimezone(ch.tz).date(), forced=True)
+        while True:
+            now = ch.clock.now()
+            cursors = self._cursors()
+            for window in due_windows(cursors, now, ch.card, ch.tz):
+                if await self._run(window):
+                    cursors = advance(cursors, window)
+                    self._save(cursors)
+            wake = next_wakeup(cursors, ch.clock.now(), ch.card, ch.tz)
+            if wake > ch.clock.now():
+                await ch.clock.sleep_until(wake)
+            else:
+                # Something failed and is still due: retry after a pause, not in a hot loop.
+                await trio.sleep(60)
+
+    async def _one_cycle(self) -> None:
+        """``--once``: discovery, a commit window, the nightly job when forced; then stop."""
+        ch = self.ch
+        now = ch.clock.now()
+        cursors = self._cursors()
+        windows = [Window(WindowKind.DISCOVERY, now), Window(WindowKind.COMMIT, now)]
+        if ch.force_nightly:
+            windows.append(Window(WindowKind.NIGHTLY, now, now.astimezone(ch.tz).date()))
+        ok = True
+        for window in windows:
+            if await self._run(window):
+                cursors = advance(cursors, window)
+                self._save(cursors)
+            else:
+                ok = False
+        ch.exit_code = 0 if ok else 1
+        assert self.ctx is not None
+        self.ctx.runtime.shutdown()
+
+    async def _run(self, window: Window) -> bool:
+        """Run one window; True when it succeeded (and its cursor may move)."""
+        ch = self.ch
+        assert self.ctx is not None
+        trace = new_id("win")
+        started = ch.clock.now()
+        try:
+            ch.store.require_fence(ch.leadership.name, _token(ch))
+            if window.kind is WindowKind.DISCOVERY:
+                outcome = await self.ctx.ref("discovery").call(
+                    RunDiscovery(window.slot, trace), timeout=DISCOVERY_TIMEOUT_S
+                )
+                details = _plain(outcome)
+            elif window.kind is WindowKind.COMMIT:
+                outcome = await self.ctx.ref("committer").call(
+                    RunCommitWindow(window.slot, trace), timeout=COMMIT_TIMEOUT_S
+                )
+                details = _plain(outcome)
+            else:
+                assert window.local_date is not None
+                details = await self._nightly(window.local_date, forced=False)
+        except (ActorError, OSError, ValueError, RuntimeError) as exc:
+            # Expected failures of a window (an actor down or timing out, a store error,
+            # a lost lock): audited, retried next time. Anything else crashes the actor.
+            log.warning("window %s failed: %s", window.kind, exc)
+            ch.metrics.windows.labels(window=window.kind.value, outcome="failed").inc()
+            self._audit(window, trace, started, ok=False, details={"error": repr(exc)})
+            return False
+        ch.metrics.windows.labels(window=window.kind.value, outcome="ok").inc()
+        self._audit(window, trace, started, ok=True, details=details)
+        return True
+
+    def _audit(
+        self, window: Window, trace: str, started: datetime, *, ok: bool, details: dict
+    ) -> None:
+        ch = self.ch
+        ch.store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=ch.clock.now(),
+                event_type=f"window_{window.kind.value}",
+                reason_code="" if ok else "WINDOW_FAILED",
+                actor="scheduler",
+                trace_id=trace,
+                details={
+                    "slot": window.slot.isoformat(),
+                    "ok": ok,
+                    "started_at": started.isoformat(),
+                    **details,
+                },
+            )
+        )
+
+    async def _nightly(self, local_date: date, *, forced: bool) -> dict:
+        ch = self.ch
+        result = await nightly.run_nightly(
+            ch.store, ch.cards, ch.clock, ch.tz, local_date, ch.settings.exports_dir
+        )
+        daily = result.daily
+        _cast_quietly(self.ctx, "cloudsync", PublishDaily(daily.date, daily.summary, daily.metrics))
+        if result.weekly is not None:
+            weekly = result.weekly
+            _cast_quietly(
+                self.ctx,
+                "cloudsync",
+                PublishWeekly(weekly.week, weekly.summary, weekly.metrics),
+            )
+        return {"local_date": local_date.isoformat(), "forced": forced, **result.summary()}
+
+
+def _token(ch: ChannelContext) -> int:
+    if ch.leadership.token is None:
+        raise RuntimeError("scheduler lock not held")
+    return ch.leadership.token
+
+
+def _date_instant(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _plain(outcome: object) -> dict:
+    return attrs.asdict(outcome) if attrs.has(type(outcome)) else {"outcome": repr(outcome)}
+
+
+def _cast_quietly(ctx: ActorContext | None, name: str, msg: object) -> None:
+    """Hand something to an optional, non-critical actor without ever blocking on it."""
+    if ctx is None:
+        return
+    try:
+        ctx.ref(name).cast_nowait(msg)
+    except (ActorError, trio.WouldBlock) as exc:
+        log.warning("could not hand %s to %s: %s", type(msg).__name__, name, exc)

@@ -1,0 +1,106 @@
+"""The channel's supervision tree.
+
+```
+root            one_for_one
+├─ api          HTTP + websockets + HLS origin; stays up when the pipeline fails
+├─ pipeline     rest_for_one: a crash restarts the failed actor and those started after it
+│  ├─ buffer        the timeline, emergency mode, curator, live playlist, as-run log
+│  ├─ committer     T-4h selection, fetch, prepare, QA, reserve fallback
+│  ├─ discovery     sources, filters, HD probe, scoring, planning grid
+│  └─ scheduler     windows, cursors, nightly
+├─ alerter      rules, notification state, webhook
+└─ cloudsync    signed publishing with a durable outbox
+```
+
+The pipeline starts the Buffer first so something is on air before anything is
+fetched, and ``rest_for_one`` because later actors send to earlier ones: when the
+Buffer restarts, the actors that feed it restart too and re-sync from the store.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from actors.alerter import AlertBoard, Alerter
+from actors.api import Api
+from actors.buffer import Buffer
+from actors.cloudsync import CloudSync
+from actors.committer import Committer
+from actors.context import ChannelContext
+from actors.discovery import Discovery
+from actors.inputs import AlertInputsPort
+from actors.scheduler import Scheduler
+from supervisors import ChildSpec, Restart, Strategy, Supervisor
+from vvtv.alerts import AlertThresholds
+from vvtv.delivery import CircuitBreaker
+
+
+def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Supervisor:
+    """The root supervisor of a running channel."""
+    settings = ch.settings
+    board = board or AlertBoard()
+    breaker = CircuitBreaker()
+    thresholds = AlertThresholds(
+        qa_min=settings.alert_qa_min,
+        fallback_abs=settings.alert_fallback_abs,
+        fallback_growth=settings.alert_fallback_growth,
+        discovery_fail_count=settings.alert_discovery_fail_count,
+    )
+
+    def alerter() -> Alerter:
+        return Alerter(
+            store=ch.store,
+            clock=ch.clock,
+            inputs=AlertInputsPort(ch, breaker),
+            thresholds=thresholds,
+            cooldown_s=settings.alert_cooldown_secs,
+            webhook_url=settings.alert_webhook_url,
+            webhook_secret=settings.alert_webhook_secret,
+            client_factory=httpx.AsyncClient,
+            board=board,
+            topics=ch.topics,
+            metrics=ch.metrics,
+        )
+
+    def cloudsync() -> CloudSync:
+        return CloudSync(
+            store=ch.store,
+            clock=ch.clock,
+            base_url=settings.cloudflare_base_url,
+            token=settings.cloudflare_token,
+            secret=settings.cloudflare_secret,
+            breaker=breaker,
+            metrics=ch.metrics,
+        )
+
+    def pipeline() -> Supervisor:
+        return Supervisor(
+            "pipeline",
+            [
+                ChildSpec("buffer", lambda: Buffer(ch)),
+                ChildSpec("committer", lambda: Committer(ch)),
+                ChildSpec("discovery", lambda: Discovery(ch)),
+                # --once: the scheduler ends the run itself; it must not be restarted for it.
+                ChildSpec(
+                    "scheduler",
+                    lambda: Scheduler(ch),
+                    restart=Restart.TRANSIENT if ch.run_once else Restart.PERMANENT,
+                ),
+            ],
+            strategy=Strategy.REST_FOR_ONE,
+            max_restarts=5,
+            within_seconds=60.0,
+        )
+
+    return Supervisor(
+        "root",
+        [
+            ChildSpec("api", lambda: Api(ch)),
+            ChildSpec("pipeline", pipeline),
+            ChildSpec("alerter", alerter),
+            ChildSpec("cloudsync", cloudsync),
+        ],
+        strategy=Strategy.ONE_FOR_ONE,
+        max_restarts=10,
+        within_seconds=60.0,
+    )
