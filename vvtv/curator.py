@@ -147,8 +147,14 @@ class Suggestion:
     reason: str
     made_at: datetime
 
-    def audit_details(self, themes: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """What the audit trail records: before, after, score and why."""
+    def audit_details(
+        self, themes: Mapping[str, str] | None = None, decision: Decision | None = None
+    ) -> dict[str, Any]:
+        """What the audit trail records: before, after, score, why, and what was decided.
+
+        The Buffer audits every suggestion as ``EVENT_SUGGESTED`` and, when it applies one,
+        also ``EVENT_APPLIED`` — both with these details.
+        """
         details: dict[str, Any] = {
             "kind": self.kind,
             "issue": self.issue,
@@ -158,6 +164,9 @@ class Suggestion:
             "confidence": round(self.confidence, 3),
             "reason": self.reason,
         }
+        if decision is not None:
+            details["decision"] = decision.action
+            details["decision_reason"] = decision.reason
         if themes:
             details["themes_before"] = [themes.get(e, "") for e in self.before]
             details["themes_after"] = [themes.get(e, "") for e in self.after]

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from vvtv import curator, emergency
 from vvtv.convert import format_datetime, parse_datetime
 from vvtv.model import (
     AuditEvent,
@@ -40,11 +41,11 @@ from vvtv.model import (
     WeeklyReport,
 )
 
-EVENT_EMERGENCY_ENTERED = "emergency_entered"
-EVENT_EMERGENCY_EXITED = "emergency_exited"
+EVENT_EMERGENCY_ENTERED = emergency.EVENT_ENTERED
+EVENT_EMERGENCY_EXITED = emergency.EVENT_EXITED
 EVENT_QA_RESULT = "qa_result"
-EVENT_CURATOR_APPLIED = "curator_applied"
-EVENT_CURATOR_SUGGESTED = "curator_suggested"
+EVENT_CURATOR_APPLIED = curator.EVENT_APPLIED
+EVENT_CURATOR_SUGGESTED = curator.EVENT_SUGGESTED
 EVENT_AIRED = "aired"
 REASON_DISCOVERY_FAILED = "DISCOVERY_FAILED_DOMAIN"
 

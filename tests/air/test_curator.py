@@ -254,3 +254,23 @@ def test_over_hours_of_review_the_reorders_per_hour_budget_holds():
     for t in applied:
         window = [x for x in applied if t - timedelta(hours=1) < x <= t]
         assert len(window) <= POLICY.max_reorders_per_hour
+
+
+def test_every_suggestion_is_audited_with_before_after_score_and_decision():
+    entries = back_to_back([600] * 6, themes=["news", "news", "news", "music", "sport", "art"])
+    [s] = curator.review(entries, at(0), EDITORIAL, POLICY, AUTO)
+    decision = decide(s, entries)
+    details = s.audit_details({e.entry_id: e.theme for e in entries}, decision)
+    assert details == {
+        "kind": "swap",
+        "issue": "same_theme_run",
+        "entry_ids": ["e002", "e003"],
+        "before": ["e002", "e003"],
+        "after": ["e003", "e002"],
+        "confidence": 0.95,
+        "reason": s.reason,
+        "decision": "apply",
+        "decision_reason": "confidence 0.95 ≥ 0.75",
+        "themes_before": ["news", "music"],
+        "themes_after": ["music", "news"],
+    }
