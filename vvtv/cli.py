@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
         once = args.once or _flag("VVTV_RUN_ONCE")
         nightly = args.force_nightly or _flag("VVTV_FORCE_NIGHTLY")
         return trio.run(lambda: run_channel(settings, run_once=once, force_nightly=nightly))
-    except BaseException as exc:  # noqa: BLE001 - Trio wraps everything in groups
+    except BaseException as exc:  # Trio wraps everything in exception groups
         leaf = _single(exc)
         if isinstance(leaf, SettingsError | StoreError | OwnerCardError):
             print(f"vvtv: cannot start: {leaf}", file=sys.stderr)
