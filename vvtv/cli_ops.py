@@ -285,16 +285,17 @@ def _force_nightly(args: argparse.Namespace) -> Fields | int:
 def _export_audits(args: argparse.Namespace) -> Fields:
     s = settings_from_env()
     day = args.date or wall_now().date()
-    try:
-        from vvtv.store import Store
-    except ImportError as exc:  # pragma: no cover - only while the store is being built
-        raise OpsError(f"the state store is not available in this build ({exc})") from exc
+    from vvtv.store import Store, StoreError
+
     if not s.state_db.is_file():
         raise OpsError(
             f"state db not found at {s.state_db}: set VVTV_STATE_DB to the daemon's database",
             EXIT_USAGE,
         )
-    store = Store.open(s.state_db, create=False)
+    try:
+        store = Store.open(s.state_db, create=False)
+    except StoreError as exc:
+        raise OpsError(str(exc), EXIT_FAILED) from exc
     try:
         path = store.export_audit(day, s.exports_dir)
     finally:

@@ -291,3 +291,21 @@ def test_export_audits_writes_the_days_file_through_the_store(
     monkeypatch.setenv("VVTV_STATE_DB", str(ops_env["root"] / "absent.db"))
     code, _, err = run(capsys, "runbook", "export-audits")
     assert code == 2 and "VVTV_STATE_DB" in err
+
+
+def test_go_live_phases_from_the_cli_write_their_summary_and_exit_by_status(
+    ops_env: dict[str, Path],
+    fake_api: FakeApi,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ok = f"{sys.executable} -c 'import sys; sys.exit(0)'"
+    code, fields, _ = run(capsys, "go-live", "phase1", "--daemon-cmd", ok)
+    assert code == 0 and fields["status"] == "PASS"
+    assert Path(fields["summary"]).parent.parent == ops_env["root"] / "go-live" / "phase1"
+    monkeypatch.setenv("VVTV_CANARY_SOAK_HOURS", "0")
+    monkeypatch.setenv("VVTV_CANARY_SOAK_MAX_SAMPLES", "1")
+    fake_api.alerts = [{"code": "STREAM_STALE", "severity": "critical", "message": "frozen"}]
+    code, fields, _ = run(capsys, "go-live", "phase3")
+    assert code == 1 and fields["status"] == "FAIL" and fields["failed_step"] == "canary"
+    assert "BLOCKED" in fields["error"] and "STREAM_STALE" in fields["error"]
