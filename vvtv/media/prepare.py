@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import trio
 
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
 from vvtv.media.hls import Segment, fits_target, parse_vod_playlist
@@ -48,7 +49,9 @@ COPY_AUDIO_TOLERANCE_LU = 0.5
 # AAC encoding overshoots the true peak of its input by a few tenths of a dB: normalise under the
 # ceiling by this much so the encoded output still measures under it at QA.
 CODEC_PEAK_MARGIN_DB = 0.5
-DEFAULT_X264_PRESET = "veryfast"
+# veryfast missed 4× real time on 1080p here (ops/bench/prep.py); superfast reaches it.
+DEFAULT_X264_PRESET = "superfast"
+_MEASURE_TIMEOUT = 3600.0
 # The slate's asset id: never pruned, whatever the caller keeps.
 SLATE_ASSET_ID = "slate"
 _TEMP_PREFIX = ".tmp-"
@@ -195,23 +198,16 @@ async def prepare(
 ) -> Prepared:
     """Conform ``source`` into ``<hls_root>/<asset_id>/`` and return what was made.
 
-    Raises ``MediaError`` (or its ``ProbeError`` cause, wrapped) when the source cannot be probed,
+    Raises ``MediaError`` (a ``ProbeError`` as its cause) when the source cannot be probed,
     has no video, or ffmpeg fails. ``timeout`` bounds each ffmpeg run (default: three times the
     source duration, at least two minutes). An existing asset directory of the same id is
     replaced atomically.
     """
     check_asset_id(asset_id)
-    try:
-        info = await probe(str(source))
-    except ProbeError as exc:
-        raise MediaError(f"prepare {asset_id}: {exc.reason}") from exc
-    if not info.has_video:
-        raise MediaError(f"prepare {asset_id}: {source} has no video stream")
+    info, measured = await _probe_and_measure(source, asset_id, timeout)
     limit = timeout if timeout is not None else max(120.0, 3 * (info.duration_sec or 0))
 
-    measured: LoudnessMeasure | None = None
-    if info.has_audio:
-        measured = await measure_loudness(source, timeout=limit)
+    if measured is not None:
         target = quality.target_audio_lufs
         ceiling = quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
         if audio_conforms(info, profile) and within_target(
@@ -260,6 +256,42 @@ async def prepare(
     finally:
         # Only still there on failure or cancellation (a published dir has been renamed away).
         shutil.rmtree(work, ignore_errors=True)
+
+
+async def _probe_and_measure(
+    source: Path, asset_id: str, timeout: float | None
+) -> tuple[ProbeResult, LoudnessMeasure | None]:
+    """ffprobe and the loudness pass side by side: they are independent, and on two cores the
+    pair costs as much wall time as the measurement alone (the remux budget is that tight)."""
+    found: dict[str, Any] = {}
+
+    async def probe_it(cancel: trio.CancelScope) -> None:
+        try:
+            found["info"] = await probe(str(source))
+        except ProbeError as exc:
+            found["probe_error"] = exc
+            cancel.cancel()  # nothing to measure in a file that does not probe
+
+    async def measure_it() -> None:
+        try:
+            found["measured"] = await measure_loudness(source, timeout=timeout or _MEASURE_TIMEOUT)
+        except MediaError as exc:
+            found["measure_error"] = exc
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(probe_it, nursery.cancel_scope)
+        nursery.start_soon(measure_it)
+    if "probe_error" in found:
+        error: ProbeError = found["probe_error"]
+        raise MediaError(f"prepare {asset_id}: {error.reason}") from error
+    info: ProbeResult = found["info"]
+    if not info.has_video:
+        raise MediaError(f"prepare {asset_id}: {source} has no video stream")
+    if not info.has_audio:
+        return info, None
+    if "measure_error" in found:
+        raise MediaError(f"prepare {asset_id}: loudness pass failed: {found['measure_error']}")
+    return info, found["measured"]
 
 
 def _read_segments(directory: Path) -> tuple[Segment, ...]:
