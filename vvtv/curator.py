@@ -51,6 +51,13 @@ EVENT_APPLIED = "curator_applied"
 LONG_FACTOR = 1.5
 """An item longer than this × ``target_avg_duration_sec`` is "long"."""
 
+MAX_DISTANCE = 24
+"""Candidates are looked for at most this many positions away (confidence is low beyond)."""
+
+MAX_SUGGESTIONS = 8
+"""Per review: at most this many problems are worked on (a few are applied per hour anyway),
+which bounds the cost of a review on a timeline crowded with short fillers."""
+
 
 class Mode(enum.StrEnum):
     AUTO = "auto"
@@ -332,7 +339,7 @@ def _fix_theme_run(ctx: _Context, start: int, length: int, now: datetime) -> Sug
     for p in range(max(start + limit, ctx.frozen), start + length):
         if not _movable(ctx, p):
             continue
-        for j in range(p + 1, ctx.look_end):
+        for j in range(p + 1, min(ctx.look_end, p + 1 + MAX_DISTANCE)):
             if not _movable(ctx, j) or ctx.themes[ctx.ids[j]] in (theme, ""):
                 continue
             for kind in ("swap", "reorder"):
@@ -373,7 +380,7 @@ def _fix_saturation(ctx: _Context, max_share: float, now: datetime) -> list[Sugg
         for p in range(ctx.look_end - 1, ctx.frozen - 1, -1):
             if ctx.themes[ctx.ids[p]] != theme or not _movable(ctx, p):
                 continue
-            for j in range(ctx.look_end, len(ctx.ids)):
+            for j in range(ctx.look_end, min(len(ctx.ids), p + 1 + MAX_DISTANCE)):
                 if ctx.themes[ctx.ids[j]] in (theme, "") or not _movable(ctx, j):
                     continue
                 after_ids = _permute(ctx.ids, "swap", p, j)
@@ -406,7 +413,7 @@ def _fix_long_block(ctx: _Context, p: int, now: datetime) -> Suggestion | None:
     """Items p-1 and p are both long: bring a short item between them."""
     before_g = guardrails(ctx.themes_of(ctx.ids), ctx.editorial)
     before_pairs = _long_pairs(ctx, ctx.ids, ctx.look_end)
-    for j in range(p + 1, ctx.look_end):
+    for j in range(p + 1, min(ctx.look_end, p + 1 + MAX_DISTANCE)):
         if _long(ctx, ctx.ids[j]) or not _movable(ctx, j):
             continue
         for kind in ("reorder", "swap"):
@@ -461,25 +468,26 @@ def review(
         pinned=pinned,
         editorial=editorial,
     )
-    found: list[Suggestion] = []
+    found: dict[tuple[tuple[str, ...], tuple[str, ...]], Suggestion] = {}
+
+    def keep(s: Suggestion | None) -> None:
+        if s is not None and (s.before, s.after) not in seen:
+            found.setdefault((s.before, s.after), s)
+
     themes = ctx.themes_of(ctx.ids[:look_end])
     for start, length in _runs(themes):
+        if len(found) >= MAX_SUGGESTIONS:
+            break
         if length > editorial.max_consecutive_same_theme:
-            s = _fix_theme_run(ctx, start, length, now)
-            if s is not None:
-                found.append(s)
-    found.extend(_fix_saturation(ctx, mode.max_theme_share, now))
+            keep(_fix_theme_run(ctx, start, length, now))
+    for s in _fix_saturation(ctx, mode.max_theme_share, now):
+        keep(s)
     for p in range(max(1, ctx.frozen), look_end):
+        if len(found) >= MAX_SUGGESTIONS:
+            break
         if _long(ctx, ctx.ids[p - 1]) and _long(ctx, ctx.ids[p]) and _movable(ctx, p):
-            s = _fix_long_block(ctx, p, now)
-            if s is not None:
-                found.append(s)
-    unique: dict[tuple[tuple[str, ...], tuple[str, ...]], Suggestion] = {}
-    for s in found:
-        key = (s.before, s.after)
-        if key not in seen and key not in unique:
-            unique[key] = s
-    return sorted(unique.values(), key=lambda s: -s.confidence)
+            keep(_fix_long_block(ctx, p, now))
+    return sorted(found.values(), key=lambda s: -s.confidence)
 
 
 # --- decide and apply -------------------------------------------------------------------
