@@ -237,7 +237,13 @@ def rotate(key_dir: Path, now: datetime) -> KeyInfo:
     """Make a fresh current key; the previous one moves to ``archive/<id>.key``."""
     key_dir = Path(key_dir)
     _ensure_private_dir(key_dir)
-    previous = _read_current(key_dir)
+    try:
+        previous = _read_current(key_dir)
+    except KeyStoreError as exc:
+        raise KeyStoreError(
+            f"{exc}. Rotation would lose it: move {key_dir / CURRENT_KEY} aside (keep it, "
+            "older backups may need it), then rotate again"
+        ) from exc
     if previous is not None:
         old, old_key = previous
         archive = key_dir / ARCHIVE_DIR

@@ -107,8 +107,15 @@ def _chunks(blocks: Iterator[bytes], size: int) -> Iterator[tuple[bytes, bool]]:
     yield bytes(buf), True
 
 
-def _encrypt(out: BinaryIO, aead: AESGCM, prefix: bytes, blocks: Iterator[bytes]) -> None:
-    for index, (chunk, last) in enumerate(_chunks(blocks, CHUNK_SIZE)):
+def encrypt_stream(
+    out: BinaryIO,
+    aead: AESGCM,
+    prefix: bytes,
+    blocks: Iterator[bytes],
+    chunk_size: int = CHUNK_SIZE,
+) -> None:
+    """Write ``blocks`` to ``out`` as chunked AES-GCM (see the module docstring)."""
+    for index, (chunk, last) in enumerate(_chunks(blocks, chunk_size)):
         out.write(aead.encrypt(_nonce(prefix, index, last), chunk, _PAYLOAD_AAD))
 
 
@@ -153,7 +160,9 @@ def backup_metadata_secure(
             progress(f"backup: encrypting with key {key_info.id}")
             fd = os.open(staging / PAYLOAD, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
             with os.fdopen(fd, "wb") as out:
-                _encrypt(out, AESGCM(data_key), prefix, _plain_blocks([card, plain_db], digests))
+                encrypt_stream(
+                    out, AESGCM(data_key), prefix, _plain_blocks([card, plain_db], digests)
+                )
                 out.flush()
                 os.fsync(out.fileno())
             db_size = plain_db.stat().st_size
@@ -275,7 +284,7 @@ def _decrypt(
     enc = manifest["encryption"]
     prefix = _unb64(enc.get("nonce_prefix"), backup_dir / mf.MANIFEST, "nonce_prefix")
     aead = AESGCM(data_key)
-    plain = _decrypted_blocks(path, aead, prefix, progress)
+    plain = decrypted_blocks(path, aead, prefix, progress=progress)
     written: dict[str, Path] = {}
     leftover = b""
     for name in members:
@@ -304,10 +313,16 @@ def _decrypt(
     return written
 
 
-def _decrypted_blocks(
-    path: Path, aead: AESGCM, prefix: bytes, progress: Progress
+def decrypted_blocks(
+    path: Path,
+    aead: AESGCM,
+    prefix: bytes,
+    *,
+    progress: Progress = no_progress,
+    chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[bytes]:
-    step = CHUNK_SIZE + TAG_SIZE
+    """Authenticated plaintext chunks of ``path``; ``BackupVerifyError`` naming it on damage."""
+    step = chunk_size + TAG_SIZE
     with open(path, "rb") as f:
         index = 0
         while True:
