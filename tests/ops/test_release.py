@@ -341,3 +341,21 @@ async def test_start_daemon_spawns_the_daemon_waits_for_its_api_and_stops_it(
         result = await soak(base, tmp_path / "soak", FAST, pid=daemon.pid, clock=clock)
         assert result.fields["rss_last_bytes"]  # read from /proc/<pid> without /metrics
     assert not daemon.running
+
+
+def test_promote_defaults_to_the_newest_canary_run_including_same_second_ones(
+    tmp_path: Path,
+) -> None:
+    from vvtv.release import latest_result
+
+    for name in (
+        "20261122T040000Z",
+        "20261122T040000Z-2",
+        "20261122T040000Z-10",
+        "20261121T235959Z",
+    ):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.env").write_text("status=PASS\n")
+    assert latest_result(tmp_path).parent.name == "20261122T040000Z-10"
+    with pytest.raises(ReleaseError, match="run `vvtv canary` first"):
+        latest_result(tmp_path / "none")

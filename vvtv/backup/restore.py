@@ -8,9 +8,9 @@ Order of work, so that a failure at any point leaves the live files as they were
 2. verify the backup (the secure one is decrypted and verified in the same pass);
 3. write each restored file next to its target (0600), fsync, check it;
 4. keep the replaced files as ``<name>.pre-restore-<UTC ts>`` (a hard link, so the
-   target never disappears), move the database's ``-wal``/``-shm`` aside with the same
-   suffix (a stale WAL would otherwise be replayed onto the restored database), and
-   rename the new file over the target; fsync the directory.
+   target never disappears), move the database's ``-wal``/``-shm``/``-journal`` aside
+   with the same suffix (a stale WAL or hot journal would otherwise be replayed onto the
+   restored database), and rename the new file over the target; fsync the directory.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def _install(new: Path, target: Path, stamp: str, *, sqlite_sidecars: bool) -> l
             with contextlib.suppress(OSError):
                 os.chown(new, info.st_uid, info.st_gid)
     if sqlite_sidecars:
-        for suffix in ("-wal", "-shm"):
+        for suffix in ("-wal", "-shm", "-journal"):
             side = target.with_name(target.name + suffix)
             if side.exists():
                 aside = _free_name(side.with_name(f"{side.name}.pre-restore-{stamp}"))

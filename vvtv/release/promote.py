@@ -30,9 +30,15 @@ class PromoteResult:
         return self.status == "PROMOTED"
 
 
+def _run_order(result_env: Path) -> tuple[str, int]:
+    """``<ts>`` then ``<ts>-2``, ``<ts>-10``: by time, then by the same-second suffix."""
+    stamp, _, suffix = result_env.parent.name.partition("-")
+    return stamp, int(suffix) if suffix.isdigit() else 1
+
+
 def latest_result(canary_root: Path) -> Path:
     """The newest ``result.env`` under ``canary_root`` (directory names sort by time)."""
-    found = sorted(Path(canary_root).glob("*/result.env"))
+    found = sorted(Path(canary_root).glob("*/result.env"), key=_run_order)
     if not found:
         raise ReleaseError(
             f"no canary result under {canary_root}: run `vvtv canary` first, or pass the "
