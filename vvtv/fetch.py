@@ -165,7 +165,9 @@ async def _download_once(
     part = dest_dir / f".fetch-{uuid.uuid4().hex}.part"
     try:
         try:
-            async with client.stream("GET", url, timeout=timeout) as response:
+            async with client.stream(
+                "GET", url, timeout=timeout, follow_redirects=True
+            ) as response:
                 status = response.status_code
                 if status in _RETRY_STATUSES:
                     raise _Retryable(

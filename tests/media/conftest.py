@@ -28,6 +28,7 @@ class Clips:
     tagged: Path  # carries title/genre metadata
     peaky: Path  # a tone with rare loud clicks: a linear gain to target would clip
     no_audio: Path  # video only
+    pal_sd: Path  # 720x576 interlaced, 16:9 anamorphic (non-square pixels)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +60,12 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
             audio="aevalsrc=0.1*sin(2*PI*440*t)+if(lt(mod(t\\,2)\\,0.001)\\,0.95\\,0)",
         ),
         no_audio=make_clip(d / "no_audio.mp4", seconds=3, audio=None),
+        pal_sd=make_clip(
+            d / "pal_sd.mp4",
+            size="720x576",
+            seconds=2,
+            extra=("-vf", "setsar=64/45", "-flags", "+ildct+ilme", "-top", "1"),
+        ),
     )
 
 

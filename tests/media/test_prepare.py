@@ -137,3 +137,15 @@ def test_remove_source_deletes_the_fetched_file_and_tolerates_absence(tmp_path: 
     remove_source(f)
     remove_source(f)
     assert not f.exists()
+
+
+async def test_interlaced_anamorphic_video_is_deinterlaced_and_made_square(
+    clips: Clips, tmp_path: Path
+) -> None:
+    source = await probe(str(clips.pal_sd))
+    assert source.interlaced and source.sar == pytest.approx(64 / 45, abs=1e-3)
+    p = await prepare(clips.pal_sd, tmp_path, "pal", PROFILE, QUALITY)
+    assert not p.remuxed
+    out = await probe(str(p.playlist))
+    assert (out.width, out.height, out.sar) == (1280, 720, 1.0)
+    assert not out.interlaced

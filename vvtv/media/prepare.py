@@ -96,6 +96,8 @@ def conforms(info: ProbeResult, profile: ChannelProfile) -> bool:
         and info.fps is not None
         and abs(info.fps - profile.fps) < 0.01
         and info.pix_fmt == "yuv420p"
+        and not info.interlaced
+        and info.sar in (None, 1.0)
     )
 
 
@@ -107,17 +109,23 @@ def audio_conforms(info: ProbeResult, profile: ChannelProfile) -> bool:
     )
 
 
-def video_encode_args(profile: ChannelProfile, preset: str) -> list[str]:
+def video_encode_args(
+    profile: ChannelProfile, preset: str, *, deinterlace: bool = False, sar: float | None = None
+) -> list[str]:
     """Scale and pad into the profile's frame keeping the aspect ratio, re-time, encode H.264.
 
     Keyframes every ``segment_seconds`` exactly (``-g``/``-keyint_min``, no scene-cut keyframes)
     so every HLS segment is exactly the target duration. ``fps`` runs first so a 50 fps source
-    is scaled at 25 fps.
+    is scaled at 25 fps; an interlaced source is deinterlaced before anything else, and
+    non-square pixels (``sar``) are made square first so the picture keeps its shape.
     """
     w, h, fps = profile.width, profile.height, profile.fps
     gop = fps * profile.segment_seconds
+    pre = "yadif=mode=send_frame:deint=interlaced," if deinterlace else ""
+    if sar is not None and abs(sar - 1.0) > 1e-3:
+        pre += "scale=trunc(iw*sar/2)*2:ih,setsar=1,"
     vf = (
-        f"fps={fps},"
+        pre + f"fps={fps},"
         f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
         f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p"
     )
@@ -166,11 +174,15 @@ async def _segment(
         # No audio in the source: a silent track keeps every asset's stream layout identical.
         silence = f"anullsrc=r={profile.audio_rate}:cl=stereo"
         args += ["-f", "lavfi", "-t", f"{info.duration_sec or 0:.3f}", "-i", silence]
-        args += ["-map", "0:v:0", "-map", "1:a:0", "-shortest"]
+        args += ["-map", "0:V:0", "-map", "1:a:0", "-shortest"]
     else:
-        args += ["-map", "0:v:0", "-map", "0:a:0"]
+        args += ["-map", "0:V:0", "-map", "0:a:0"]
     args += ["-sn", "-dn", "-map_metadata", "-1", "-max_muxing_queue_size", "4096"]
-    args += ["-c:v", "copy"] if plan.copy_video else video_encode_args(profile, preset)
+    args += (
+        ["-c:v", "copy"]
+        if plan.copy_video
+        else video_encode_args(profile, preset, deinterlace=info.interlaced, sar=info.sar)
+    )
     if plan.audio == "copy":
         args += ["-c:a", "copy"]
     else:

@@ -34,6 +34,12 @@ class ProbeResult:
     format_name: str
     title: str | None
     tags: tuple[str, ...]
+    field_order: str | None = None  # "progressive", "tt", "bb", … (None: not reported)
+    sar: float | None = None  # sample (pixel) aspect ratio; None when unset (square)
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order in ("tt", "bb", "tb", "bt")
 
     @property
     def has_video(self) -> bool:
@@ -86,6 +92,18 @@ def _parse_rate(text: Any) -> float | None:
     except ValueError:
         return None
     return round(n / d, 3) if n > 0 and d > 0 else None
+
+
+def _parse_ratio(text: Any) -> float | None:
+    """``"16:15"`` to 1.0667; ``None`` for ``"0:1"``, ``"1:1"`` treated as 1.0."""
+    if not isinstance(text, str) or ":" not in text:
+        return None
+    num, _, den = text.partition(":")
+    try:
+        n, d = float(num), float(den)
+    except ValueError:
+        return None
+    return round(n / d, 4) if n > 0 and d > 0 else None
 
 
 def _as_int(value: Any) -> int | None:
@@ -160,6 +178,8 @@ def parse_ffprobe_json(data: dict[str, Any], target: str) -> ProbeResult:
         format_name=str(fmt.get("format_name") or ""),
         title=str(title).strip() or None if title is not None else None,
         tags=_split_tags(tags),
+        field_order=video.get("field_order") if video else None,
+        sar=_parse_ratio(video.get("sample_aspect_ratio")) if video else None,
     )
 
 
@@ -199,6 +219,7 @@ async def count_decoded_frames(
     """Decode the first video stream (the first ``seconds``, or all) and discard the frames.
 
     Returns the number of frames decoded and the error lines ffmpeg logged while decoding.
+    ``0:V:0`` (capital V) skips cover art, which some files carry as a first "video" stream.
     """
     limit = ["-t", f"{seconds:g}"] if seconds is not None else []
     args = ffmpeg_args(
@@ -209,7 +230,7 @@ async def count_decoded_frames(
         "-i",
         target,
         "-map",
-        "0:v:0",
+        "0:V:0",
         "-f",
         "null",
         "-progress",
