@@ -26,6 +26,7 @@ import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 import httpx
@@ -40,6 +41,7 @@ from vvtv.release.errors import ReleaseError
 from vvtv.release.soak import Progress, SoakConfig, _quiet, soak, wall_clock
 
 PHASES = ("phase1", "phase2", "phase3")
+T = TypeVar("T")
 SKIPPED = "SKIPPED"
 
 
@@ -129,8 +131,9 @@ async def _command(
     return {"exit_code": done.returncode, "log": log_path}
 
 
-def _thread(fn: Callable[[], object]) -> Awaitable[object]:
-    return trio.to_thread.run_sync(fn)
+async def _thread(fn: Callable[[], T]) -> T:
+    """Slow file and SQLite work off the event loop."""
+    return await trio.to_thread.run_sync(fn)
 
 
 # --- phase 1 ----------------------------------------------------------------------------
@@ -219,7 +222,6 @@ async def step_backup_verify_restore(ctx: StepContext) -> StepResult:
             c.state_db, c.owner_card, c.backup_root, ctx.clock(), progress=ctx.progress
         )
     )
-    assert isinstance(made, Path)
     await _thread(lambda: backup.verify_backup(made, progress=ctx.progress))
     db, card = _drill_targets(ctx, "restore-drill")
     await _thread(lambda: backup.restore_metadata(made, db, card, ctx.clock()))
@@ -233,7 +235,6 @@ async def step_secure_backup_verify_restore(ctx: StepContext) -> StepResult:
             c.state_db, c.owner_card, c.backup_root, c.key_dir, ctx.clock(), progress=ctx.progress
         )
     )
-    assert isinstance(made, Path)
     await _thread(lambda: backup.verify_backup_secure(made, c.key_dir, progress=ctx.progress))
     db, card = _drill_targets(ctx, "restore-drill-secure")
     await _thread(lambda: backup.restore_metadata_secure(made, db, card, c.key_dir, ctx.clock()))
