@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -65,7 +65,8 @@ class Grid:
 
     ``scheduled`` are SCHEDULED/MAIN in air order with contiguous ``start_at``;
     ``reserves`` are RESERVED/RESERVE with ``hour_window`` set and no ``start_at``,
-    ordered by hour; ``unplanned`` go back to CANDIDATE with no slot.
+    ordered by hour; ``unplanned`` go back to CANDIDATE with no slot (plans that
+    already were plain candidates come back unchanged, the very same objects).
     """
 
     scheduled: list[PlanItem]
@@ -110,6 +111,18 @@ def _validate(
         seen.add(plan.plan_id)
 
 
+def _penalty(duration: float, wanted: float, scale: float) -> float:
+    """How far a duration is from the one that would rebalance the average."""
+    return BALANCE_WEIGHT * min(1.0, abs(duration - wanted) / scale)
+
+
+def _least_penalty(span: tuple[float, float], wanted: float, scale: float) -> float:
+    """The smallest penalty any duration within ``span`` can get."""
+    low, high = span
+    gap = 0.0 if low <= wanted <= high else min(abs(low - wanted), abs(high - wanted))
+    return BALANCE_WEIGHT * min(1.0, gap / scale)
+
+
 class _Pool:
     """Unused plans by theme, each theme's plans by descending score, plus a max-heap of
     themes keyed by their best remaining score (an upper bound of any plan's value)."""
@@ -123,6 +136,16 @@ class _Pool:
         self.remaining: dict[str, int] = {t: len(ps) for t, ps in self.by_theme.items()}
         self.heap: list[tuple[float, str]] = [(-ps[0].score, t) for t, ps in self.by_theme.items()]
         heapq.heapify(self.heap)
+        # Duration ranges (of all plans, used or not) bound the balancing penalty from
+        # below, so a search can stop before it has looked at every theme.
+        self.span: dict[str, tuple[float, float]] = {
+            t: (min(p.duration_sec for p in ps), max(p.duration_sec for p in ps))
+            for t, ps in self.by_theme.items()
+        }
+        spans = self.span.values()
+        self.all_span = (
+            (min(lo for lo, _ in spans), max(hi for _, hi in spans)) if spans else (0.0, 0.0)
+        )
 
     def top_score(self, theme: str) -> float | None:
         plans = self.by_theme[theme]
@@ -145,13 +168,14 @@ class _Pool:
         """The plan of ``theme`` with the highest value, if it beats ``floor``."""
         best: tuple[float, PlanItem] | None = None
         plans = self.by_theme[theme]
+        least = _least_penalty(self.span[theme], wanted, scale)
         for i in range(self.start[theme], len(plans)):
             plan = plans[i]
-            if plan.score <= floor:
-                break  # scores only fall from here, and value <= score
+            if plan.score - least <= floor:
+                break  # scores only fall from here, and value <= score - least
             if plan.plan_id in self.used:
                 continue
-            value = plan.score - BALANCE_WEIGHT * min(1.0, abs(plan.duration_sec - wanted) / scale)
+            value = plan.score - _penalty(plan.duration_sec, wanted, scale)
             if value > floor:
                 best, floor = (value, plan), value
         return best
@@ -160,6 +184,7 @@ class _Pool:
         """The highest-value unused plan whose theme is not ``blocked``."""
         best: tuple[float, PlanItem] | None = None
         floor = -math.inf
+        least = _least_penalty(self.all_span, wanted, scale)
         popped: list[tuple[float, str]] = []
         while self.heap:
             neg_score, theme = self.heap[0]
@@ -167,8 +192,8 @@ class _Pool:
             if top is None or top != -neg_score:
                 heapq.heappop(self.heap)  # stale entry; take() pushed the current one
                 continue
-            if top <= floor:
-                break
+            if top - least <= floor:
+                break  # no theme further down can beat the best found
             popped.append(heapq.heappop(self.heap))
             if theme in blocked:
                 continue
@@ -267,12 +292,23 @@ def plan_grid(
     ]
     reserves = _pick_reserves(scheduled, tail, remaining, card, now, lookback, max_run)
     chosen = remaining.used
-    unplanned = [
-        p.transition(PlanState.CANDIDATE, now, start_at=None, slot_type=None, hour_window=None)
-        for p in pool
-        if p.plan_id not in chosen
-    ]
+    unplanned = [_back_to_pool(p, now) for p in pool if p.plan_id not in chosen]
     return Grid(scheduled=scheduled, reserves=reserves, unplanned=unplanned)
+
+
+def _back_to_pool(plan: PlanItem, now: datetime) -> PlanItem:
+    """A plan left out of the grid: a plain candidate again. One that already was is
+    returned as is (same object), so the caller can skip persisting thousands of rows."""
+    if (plan.state, plan.start_at, plan.slot_type, plan.hour_window) == (
+        PlanState.CANDIDATE,
+        None,
+        None,
+        None,
+    ):
+        return plan
+    return plan.transition(
+        PlanState.CANDIDATE, now, start_at=None, slot_type=None, hour_window=None
+    )
 
 
 def hour_windows(scheduled: Sequence[PlanItem]) -> list[datetime]:
@@ -295,6 +331,30 @@ def _slots_of_hour(scheduled: Sequence[PlanItem], hour: datetime) -> list[int]:
         for i, p in enumerate(scheduled)
         if p.start_at is not None and p.start_at <= hour < p.end_at  # type: ignore[operator]
     ][:1]
+
+
+def _best_by_rank(
+    remaining: _Pool,
+    rank: Callable[[str, set[str]], tuple[int, bool, int]],
+    taken_here: set[str],
+    mean: float,
+    scale: float,
+) -> tuple[tuple[int, bool, int], float, PlanItem] | None:
+    """The best reserve when no theme fits every slot: by rank, then value."""
+    ranked = sorted(
+        (t for t, left in remaining.remaining.items() if left > 0),
+        key=lambda t: rank(t, taken_here),
+    )
+    best: tuple[tuple[int, bool, int], float, PlanItem] | None = None
+    for theme in ranked:
+        theme_rank = rank(theme, taken_here)
+        if best is not None and theme_rank > best[0]:
+            break  # themes are sorted: the rest are less compatible
+        floor = best[1] if best is not None else -math.inf
+        found = remaining.best_in_theme(theme, mean, scale, floor)
+        if found is not None:
+            best = (theme_rank, found[0], found[1])
+    return best
 
 
 def _pick_reserves(
@@ -332,19 +392,16 @@ def _pick_reserves(
 
         taken_here: set[str] = set()
         for _ in range(per_hour):
-            ranked = sorted(
-                (t for t, left in remaining.remaining.items() if left > 0),
-                key=lambda t: rank(t, taken_here),
-            )
+            scale = max(mean, 1.0)
+            # The best rank: a theme that fits every slot of the hour, not yet reserved
+            # for it. Most themes are there, and the pool's heap finds the best of them.
+            partial = {t for t, fits in fit_count.items() if fits < len(slots)}
+            found = remaining.best(partial | taken_here, mean, scale)
             best: tuple[tuple[int, bool, int], float, PlanItem] | None = None
-            for theme in ranked:
-                theme_rank = rank(theme, taken_here)
-                if best is not None and theme_rank > best[0]:
-                    break  # themes are sorted: the rest are less compatible
-                floor = best[1] if best is not None else -math.inf
-                found = remaining.best_in_theme(theme, mean, max(mean, 1.0), floor)
-                if found is not None:
-                    best = (theme_rank, found[0], found[1])
+            if found is not None:
+                best = (rank(found[1].theme, taken_here), found[0], found[1])
+            else:
+                best = _best_by_rank(remaining, rank, taken_here, mean, scale)
             if best is None:
                 break  # the pool is empty
             plan = best[2]

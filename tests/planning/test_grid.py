@@ -341,15 +341,23 @@ def test_replanning_reschedules_uncommitted_plans_and_frees_the_rest():
     second = plan_grid(
         again_pool,
         now=later,
-        horizon_end=later + timedelta(hours=2),
+        horizon_end=later + timedelta(hours=1),
         committed_tail_end=committed[-1].end_at,
         card=card(),
         committed_tail_themes=[p.theme for p in committed],
     )
     assert second.scheduled[0].start_at == committed[-1].end_at
-    assert second.end_at >= later + timedelta(hours=2)
-    assert_well_formed(second, again_pool, committed[-1].end_at, later + timedelta(hours=2), 2)
-    assert all(p.updated_at == later for p in second.unplanned)
+    assert second.end_at >= later + timedelta(hours=1)
+    assert_well_formed(second, again_pool, committed[-1].end_at, later + timedelta(hours=1), 2)
+    # Plans that were scheduled or reserved and are left out go back to the pool, now;
+    # plans that were plain candidates come back untouched (nothing to persist).
+    was = {p.plan_id: p for p in again_pool}
+    for p in second.unplanned:
+        if was[p.plan_id].state is PlanState.CANDIDATE:
+            assert p is was[p.plan_id]
+        else:
+            assert p.updated_at == later
+    assert any(was[p.plan_id].state is not PlanState.CANDIDATE for p in second.unplanned)
 
 
 def test_reserves_prefer_themes_that_fit_every_slot_of_their_hour():
