@@ -503,6 +503,12 @@ def _go_live(args: argparse.Namespace) -> Fields | int:
 
 
 def _describe(item: object) -> str:
+    """One line for a queue entry (or the first of a list of them)."""
+    if isinstance(item, list):
+        if not item:
+            return "-"
+        more = f" (+{len(item) - 1} more)" if len(item) > 1 else ""
+        return _describe(item[0]) + more
     if isinstance(item, dict):
         title = item.get("title") or item.get("asset_id") or item.get("plan_id") or ""
         start = item.get("start_at")

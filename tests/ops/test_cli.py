@@ -201,12 +201,16 @@ def test_status_summarises_state_buffer_and_alerts(
     ops_env: dict[str, Path], fake_api: FakeApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake_api.alerts = [{"code": "BUFFER_CRITICAL", "severity": "critical", "message": "low"}]
+    fake_api.status["now_playing"] = {"title": "Ocean", "start_at": "2026-11-22T04:00:00Z"}
+    fake_api.status["next"] = [{"title": "Slate"}, {"title": "Slate"}]
     code = cli_ops.main(["status"])
     out = capsys.readouterr().out
     assert code == 0
     assert f"vvtv at {fake_api.url}: RUNNING" in out
     assert "buffer:       55.0 min" in out
     assert "BUFFER_CRITICAL: low" in out and "1 active" in out
+    assert "now playing:  Ocean (from 2026-11-22T04:00:00Z)" in out
+    assert "next:         Slate (+1 more)" in out
 
 
 def test_status_of_a_stopped_daemon_exits_1_with_what_to_check(
