@@ -31,7 +31,10 @@ _MEDIA_TYPES = frozenset(
         "application/mxf",
     }
 )
-_RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+_RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+_PLAYLIST_TYPES = frozenset(
+    {"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl", "audio/x-mpegurl"}
+)
 _WRITE_CHUNK = 1 << 20  # write buffer size
 _HASH_CHUNK = 1 << 20
 _MAX_RETRY_AFTER = 60.0
@@ -40,8 +43,9 @@ _MAX_RETRY_AFTER = 60.0
 class FetchError(Exception):
     """A fetch that failed. ``reason_code`` is stable for audits and metrics:
 
-    ``HTTP_<status>``, ``TIMEOUT``, ``TRANSPORT``, ``TOO_LARGE``, ``BAD_CONTENT_TYPE``,
-    ``NOT_FOUND`` (a local path that does not exist), ``BAD_URL``, ``IO``.
+    ``HTTP_<status>`` (408, 429 and 5xx after retries), ``TIMEOUT``, ``TRANSPORT``,
+    ``TOO_LARGE``, ``BAD_CONTENT_TYPE``, ``NOT_FOUND`` (a local path that does not exist),
+    ``BAD_URL``, ``IO``.
     """
 
     def __init__(self, reason_code: str, message: str) -> None:
@@ -178,6 +182,12 @@ async def _download_once(
                 if status >= 400:
                     raise FetchError(f"HTTP_{status}", f"{url}: server answered {status}")
                 content_type = response.headers.get("content-type", "")
+                if content_type.split(";", 1)[0].strip().lower() in _PLAYLIST_TYPES:
+                    raise FetchError(
+                        "BAD_CONTENT_TYPE",
+                        f"{url}: an HLS playlist ({content_type}), not a media file; "
+                        "streams are not downloaded",
+                    )
                 if not is_acceptable_content_type(content_type):
                     raise FetchError(
                         "BAD_CONTENT_TYPE", f"{url}: content type {content_type!r} is not media"

@@ -121,6 +121,16 @@ async def test_an_html_page_is_refused_as_bad_content_type(
     assert visible(tmp_path) == []
 
 
+async def test_an_hls_playlist_is_refused_with_a_reason_saying_so(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    url = server.serve_bytes("/live.m3u8", b"#EXTM3U\n", "application/vnd.apple.mpegurl")
+    with pytest.raises(FetchError) as info:
+        await fetch(url, tmp_path, max_bytes=1 << 20)
+    assert info.value.reason_code == "BAD_CONTENT_TYPE"
+    assert "HLS playlist" in info.value.message
+
+
 def test_content_type_sanity_accepts_media_and_refuses_documents() -> None:
     for ok in ("video/mp4", "audio/mpeg", "application/octet-stream", "", "VIDEO/WebM"):
         assert is_acceptable_content_type(ok), ok
