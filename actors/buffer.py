@@ -231,25 +231,21 @@ class Buffer(Actor):
         if cover is not None:
             self._add_fillers([cover])
             self._audit(STREAM_DISRUPTION, "NOTHING_ON_AIR", cover, {"covered_by": "slate"})
-        minutes = timeline.buffer_minutes(self.entries, now)
-        state, transition = emergency.step(
-            self.emergency,
-            minutes,
-            policy.buffer_critical_minutes,
-            policy.buffer_target_minutes,
+        # The mode follows real content only: fillers never end an emergency by themselves.
+        plan = emergency.keep_on_air(
+            self.entries,
             now,
+            self.emergency,
+            critical=policy.buffer_critical_minutes,
+            target=policy.buffer_target_minutes,
+            pool=self.pool,
+            slate=self.slate,
+            margin_minutes=FILL_MARGIN_MINUTES,
+            titles=self.pool_titles,
         )
-        self._set_emergency(state, transition)
+        self._set_emergency(plan.state, plan.transition)
+        self._add_fillers(plan.added)
         if self.emergency.active:
-            fillers = emergency.fill_gap(
-                self.entries,
-                now,
-                policy.buffer_critical_minutes + FILL_MARGIN_MINUTES,
-                self.pool,
-                self.slate,
-                titles=self.pool_titles,
-            )
-            self._add_fillers(fillers)
             ch.metrics.emergency_seconds.inc(TICK_S)
         if clock_s >= self._next_curator:
             self._curate(now)

@@ -1,0 +1,121 @@
+"""A real channel in the test's own Trio run: real store, real actors, real HTTP.
+
+Media is real too: the slate is made once per session with ffmpeg and copied into
+each test's runtime; "programmes" are assets whose playlists loop the slate's real
+segments for as long as a test needs, so nothing here is a fake of our own code.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import trio
+
+from actors.context import ChannelContext
+from actors.daemon import Daemon, boot, run
+from vvtv.clock import TrioClock
+from vvtv.media.hls import Segment
+from vvtv.model import AssetItem, QAReport, QAStatus
+from vvtv.settings import Settings
+
+CARD = """\
+schema_version: 1
+editorial_profile: {target_avg_duration_sec: 600, max_consecutive_same_theme: 2,
+                    min_unique_themes_per_block: 3}
+search_policy: {allowlist_domains: [localhost, 127.0.0.1], blacklist_domains: [],
+                blocked_keywords: [forbidden]}
+schedule_policy: {planning_horizon_hours: 24, commit_lead_hours: 4, commit_interval_minutes: 30,
+                  buffer_target_minutes: 60, buffer_critical_minutes: 20}
+quality_policy: {min_resolution_height: 720, target_audio_lufs: -16.0,
+                 max_audio_deviation_lufs: 2.5}
+music_policy: {preferred_moods: [calm], block_music_ratio: 0.2}
+curator_policy: {auto_apply: true, min_confidence: 0.75, max_reorders_per_hour: 4}
+safety_policy: {require_hd_playback_confirmation: true, reject_suspicious_watermark: false}
+autotune_policy: {max_daily_adjustment_pct: 5.0, enabled: true}
+sources:
+  - {name: library, kind: folder, location: library}
+"""
+
+
+def make_settings(root: Path, slate_template: Path, **env: str) -> Settings:
+    """Settings for a channel rooted at ``root`` (runtime under ``root/runtime``)."""
+    runtime = root / "runtime"
+    (root / "library").mkdir(parents=True, exist_ok=True)
+    card = root / "owner_card.yaml"
+    if not card.exists():
+        card.write_text(CARD)
+    hls = runtime / "hls"
+    hls.mkdir(parents=True, exist_ok=True)
+    if not (hls / "slate").exists():
+        shutil.copytree(slate_template, hls / "slate")
+    return Settings.from_env(
+        {
+            "VVTV_RUNTIME_DIR": str(runtime),
+            "VVTV_OWNER_CARD_PATH": str(card),
+            "VVTV_API_BIND": "127.0.0.1:0",
+            **env,
+        }
+    )
+
+
+def looped_asset(
+    ch: ChannelContext, asset_id: str, seconds: float, *, title: str = ""
+) -> AssetItem:
+    """A QA-passed asset on disk whose playlist loops the slate's real segments."""
+    slate = ch.settings.hls_dir / "slate"
+    segments = [Segment(p.name, 6.0) for p in sorted(slate.glob("seg_*.ts"))]
+    directory = ch.settings.hls_dir / asset_id
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:6", "#EXT-X-PLAYLIST-TYPE:VOD"]
+    total, i = 0.0, 0
+    names = set()
+    while total < seconds - 1e-6:
+        seg = segments[i % len(segments)]
+        length = min(seg.duration_sec, seconds - total)
+        lines += [f"#EXTINF:{length:.3f},", seg.path_name]
+        names.add(seg.path_name)
+        total += length
+        i += 1
+    lines.append("#EXT-X-ENDLIST")
+    (directory / "index.m3u8").write_text("\n".join(lines) + "\n")
+    for name in names:
+        target = directory / name
+        if not target.exists():
+            target.hardlink_to(slate / name)
+    asset = AssetItem(
+        asset_id=asset_id,
+        plan_id="",
+        source_url=f"test:{asset_id}",
+        checksum=asset_id,
+        local_path=str(directory),
+        created_at=ch.clock.now(),
+        duration_sec=round(total, 3),
+        qa_status=QAStatus.PASSED,
+        qa=QAReport(passed=True, height=720),
+        segments_dir=str(directory),
+        segment_count=i,
+        emergency_eligible=True,
+    )
+    ch.store.save_asset(asset)
+    return asset
+
+
+@asynccontextmanager
+async def running_channel(
+    settings: Settings, *, epoch: datetime | None = None, **boot_args: object
+) -> AsyncIterator[Daemon]:
+    """Boot and run a channel in this Trio run; stop it gracefully on exit."""
+    clock = TrioClock(epoch) if epoch is not None else None
+    ch = await boot(settings, clock=clock, **boot_args)  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        daemon: Daemon = await nursery.start(
+            lambda task_status: run(ch, signals=False, task_status=task_status)
+        )
+        try:
+            yield daemon
+        finally:
+            daemon.runtime.shutdown()

@@ -1,0 +1,149 @@
+"""The channel on air, in simulated time: never off air, emergency in and out, as-run log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import trio
+import trio.testing
+
+from tests.daemon.harness import looped_asset, running_channel
+from vvtv.clock import utc
+from vvtv.convert import parse_datetime
+from vvtv.messages import AssetReady, SetEmergencyOverride
+from vvtv.model import AuditEvent
+from vvtv.settings import Settings
+
+EPOCH = utc(2026, 3, 2, 12)
+
+
+async def queue_programmes(daemon, count: int, seconds: float, prefix: str) -> None:
+    ch = daemon.ch
+    buffer = daemon.runtime.ref("buffer")
+    for i in range(count):
+        asset = looped_asset(ch, f"{prefix}{i}", seconds)
+        await buffer.cast(
+            AssetReady(
+                asset_id=asset.asset_id,
+                plan_id=None,
+                title=f"{prefix} {i}",
+                theme=f"theme{i % 3}",
+                duration_sec=asset.duration_sec,
+                planned_start=None,
+            )
+        )
+
+
+def audit_types(ch) -> list[str]:
+    return [e.event_type for e in ch.store.query_audit(limit=None)]
+
+
+async def test_emergency_enters_below_critical_and_leaves_back_at_target(
+    settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        ch = daemon.ch
+        status = ch.topics["buffer"]
+        # Nothing to air at boot: the slate covers the air and emergency mode is on.
+        await trio.sleep(2)
+        assert status.latest["state"] == "EMERGENCY"
+        assert status.latest["now_playing"]["fallback_level"] == 3
+
+        await queue_programmes(daemon, 7, 600, "first")  # 70 minutes, above the 60 target
+        await trio.sleep(2)
+        assert status.latest["state"] == "RUNNING"
+        assert status.latest["buffer_minutes"] >= 60
+
+        # The buffer drains with the wall clock; below 20 minutes, emergency again.
+        await trio.sleep(49 * 60)
+        assert status.latest["state"] == "RUNNING"
+        await trio.sleep(3 * 60)
+        assert status.latest["state"] == "EMERGENCY"
+        assert status.latest["buffer_minutes"] >= 20  # the pool refilled the air
+
+        await queue_programmes(daemon, 7, 600, "second")
+        await trio.sleep(2)
+        assert status.latest["state"] == "RUNNING"
+
+        kinds = audit_types(ch)
+        assert kinds.count("emergency_entered") == 2
+        assert kinds.count("emergency_exited") == 2
+
+
+async def test_operator_override_holds_until_released(
+    settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        ch = daemon.ch
+        buffer = daemon.runtime.ref("buffer")
+        await queue_programmes(daemon, 8, 600, "p")
+        await trio.sleep(2)
+        assert ch.topics["buffer"].latest["state"] == "RUNNING"
+
+        reply = await buffer.call(SetEmergencyOverride(enabled=True))
+        assert reply["state"] == "EMERGENCY" and reply["emergency_override"] is True
+        await trio.sleep(600)  # a full buffer does not end an operator's emergency
+        assert ch.topics["buffer"].latest["state"] == "EMERGENCY"
+
+        reply = await buffer.call(SetEmergencyOverride(enabled=None))
+        assert reply["emergency_override"] is None
+        await trio.sleep(2)  # released: the buffer is above target, so it leaves
+        assert ch.topics["buffer"].latest["state"] == "RUNNING"
+
+
+async def test_the_air_is_always_covered_and_the_as_run_log_is_complete(
+    settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        ch = daemon.ch
+        await queue_programmes(daemon, 3, 300, "short")
+        last_seq = -1
+        await trio.sleep(20)  # the window is 3 segments once 3 have aired
+        for _ in range(2 * 60 * 6):  # two hours, checked every 10 s of air
+            await trio.sleep(10)
+            playlist = ch.live.playlist
+            assert playlist.startswith("#EXTM3U")
+            lines = playlist.splitlines()
+            seq = int(
+                next(x for x in lines if x.startswith("#EXT-X-MEDIA-SEQUENCE:")).split(":")[1]
+            )
+            assert seq >= last_seq
+            last_seq = seq
+            assert sum(1 for x in lines if x.startswith("#EXTINF:")) >= 3
+            assert ch.topics["buffer"].latest["now_playing"] is not None
+
+        aired = [e for e in ch.store.query_audit(limit=None) if e.event_type.startswith("aired_")]
+        started = [e for e in aired if e.event_type == "aired_started"]
+        finished = [e for e in aired if e.event_type == "aired_finished"]
+        assert {e.asset_id for e in started} >= {"short0", "short1", "short2", "slate"}
+        assert len(finished) >= len(started) - 1  # all but the one on air when we stopped
+        # Back to back: each item starts where the previous one finished.
+        for before, after in zip(finished, started[1:], strict=False):
+            gap = abs((_when(after) - _when(before)).total_seconds())
+            assert gap < 1.5
+
+
+def _when(event: AuditEvent) -> datetime:
+    return parse_datetime(event.details["at"])
+
+
+async def test_the_live_sequence_continues_across_a_restart(
+    settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        await queue_programmes(daemon, 2, 600, "r")
+        await trio.sleep(300)
+        before = _sequence(daemon.ch.live.playlist)
+        entries_before = daemon.ch.store.queue_after(daemon.ch.clock.now())
+    async with running_channel(settings, epoch=EPOCH + timedelta(seconds=310)) as daemon:
+        await trio.sleep(2)
+        after = _sequence(daemon.ch.live.playlist)
+        entries_after = daemon.ch.store.queue_after(daemon.ch.clock.now())
+    assert after >= before
+    planned = {e.entry_id for e in entries_before if e.asset_id.startswith("r")}
+    assert planned <= {e.entry_id for e in entries_after}
+
+
+def _sequence(playlist: str) -> int:
+    line = next(x for x in playlist.splitlines() if x.startswith("#EXT-X-MEDIA-SEQUENCE:"))
+    return int(line.split(":")[1])
