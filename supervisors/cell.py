@@ -8,7 +8,9 @@ once (nobody hangs on a dead actor) and casts are counted as dropped.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,8 @@ import trio
 from supervisors.actor import Actor, ActorContext, Down
 from supervisors.calls import Call
 from supervisors.errors import ActorDied, ActorError, ActorUnavailable, MessageRefused
-from supervisors.node import FAILED, RUNNING, Node
+from supervisors.mailbox import Mailbox
+from supervisors.node import FAILED, HANDLE_BUCKETS, RUNNING, Node
 
 if TYPE_CHECKING:
     from supervisors.runtime import Runtime
@@ -67,11 +70,8 @@ class ActorCell:
         self.actor = actor
         self.incarnation = node.incarnation
         self.capacity, self.accepts = check_declaration(actor, node.name)
-        self._send, self._recv = trio.open_memory_channel[object](self.capacity)
-        self.accepting = True
-        self.peak = 0
-        self._sent = 0
-        self._taken = 0
+        self.mailbox = Mailbox(self.capacity)
+        self.accepting = True  # False from the moment it crashes or is asked to stop
         self._current: Call | None = None
         self._nursery: trio.Nursery | None = None
         self._stop_requested = False
@@ -87,29 +87,15 @@ class ActorCell:
             f"actor {self.name!r} does not accept {type(msg).__qualname__} (accepts: {accepted})"
         )
 
-    def put_nowait(self, item: object) -> None:
-        try:
-            self._send.send_nowait(item)
-        except trio.WouldBlock:
-            self.peak = self.capacity
-            raise
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            raise self.gone() from None
-        self._sent += 1
-        depth = self._sent - self._taken
-        if depth > self.peak:
-            self.peak = depth
-
     async def put(self, item: object) -> None:
         """Wait for mailbox space (the caller bounds the wait with its own deadline)."""
-        self.peak = self.capacity
         try:
-            await self._send.send(item)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            await self.mailbox.put(item)
+        except trio.ClosedResourceError:
             raise self.gone() from None
-        self._sent += 1
 
     def gone(self) -> ActorError:
+        """The error for someone whose message this incarnation will never handle."""
         reason = self.exit_reason
         if reason is None or reason == "killed" or reason.startswith("error"):
             return ActorDied(f"actor {self.name!r} (incarnation {self.incarnation}) died")
@@ -120,28 +106,24 @@ class ActorCell:
         if not self.accepting:
             return
         try:
-            self._send.send_nowait(msg)
-            self._sent += 1
+            self.mailbox.put_nowait(msg)
         except trio.WouldBlock:
             # A full mailbox must not lose a Down nor stall the notifier: wait in a system task.
             self._runtime._spawn_system(self._deliver_later, msg)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
+        except trio.ClosedResourceError:
             pass
 
     async def _deliver_later(self, msg: object) -> None:
-        try:
-            await self._send.send(msg)
-            self._sent += 1
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
+        with contextlib.suppress(trio.ClosedResourceError):
+            await self.mailbox.put(msg)
 
     def statistics(self) -> dict[str, int]:
-        stats = self._send.statistics()
+        mailbox = self.mailbox
         return {
-            "depth": stats.current_buffer_used,
-            "capacity": self.capacity,
-            "peak": self.peak,
-            "blocked_senders": stats.tasks_waiting_send,
+            "depth": len(mailbox),
+            "capacity": mailbox.capacity,
+            "peak": mailbox.peak,
+            "blocked_senders": mailbox.blocked_senders,
         }
 
     # -- the incarnation's life ------------------------------------------------------------
@@ -158,8 +140,8 @@ class ActorCell:
         self._stop_requested = True
         self.exit_reason = "normal" if normal else "shutdown"
         self.accepting = False
-        # Closing our only send handle wakes an idle loop with EndOfChannel.
-        self._send.close()
+        # Closing wakes an idle loop with EndOfChannel and fails blocked senders.
+        self.mailbox.close()
         # The loop will not take another message: settle the queued ones now, not at the end.
         self._settle_queued()
 
@@ -185,22 +167,27 @@ class ActorCell:
             self._settle_leftovers(error)
 
     async def _serve(self) -> None:
-        recv = self._recv
+        # Hot loop: locals for everything, one clock read per message (the end of one message
+        # starts the next while draining), and the common histogram bucket tested first.
+        mailbox = self.mailbox
+        get_nowait = mailbox.get_nowait
         handle = self.actor.handle
         stats = self.node.stats
+        counts = stats.handle_counts
+        first_bound = HANDLE_BUCKETS[0]
         perf = time.perf_counter
+        started = perf()
         while not self._stop_requested:
             try:
-                item = recv.receive_nowait()
+                item = get_nowait()
             except trio.WouldBlock:
                 try:
-                    item = await recv.receive()
+                    item = await mailbox.get()
                 except trio.EndOfChannel:
                     return
+                started = perf()
             except trio.EndOfChannel:
                 return
-            self._taken += 1
-            t0 = perf()
             if type(item) is Call:
                 self._current = item
                 try:
@@ -218,7 +205,15 @@ class ActorCell:
                 except BaseException:
                     self._dying()
                     raise
-            stats.observe(perf() - t0)
+            ended = perf()
+            elapsed = ended - started
+            started = ended
+            stats.handled += 1
+            stats.handle_sum += elapsed
+            if elapsed < first_bound:
+                counts[0] += 1
+            else:
+                counts[bisect_left(HANDLE_BUCKETS, elapsed)] += 1
 
     def _dying(self) -> None:
         """From the moment it crashes, refuse messages and stop looking alive to ``wait_for``."""
@@ -235,20 +230,19 @@ class ActorCell:
             self.exit_reason = f"error: {kind}: {message}"
         elif self.exit_reason is None:
             self.exit_reason = "normal"
-        self._send.close()
+        self.mailbox.close()
         if self._current is not None:
             self._current.fail(self.gone())
             self._current = None
         self._settle_queued()
-        self._recv.close()
 
     def _settle_queued(self) -> None:
         """Fail queued calls (nobody waits on a dead mailbox) and count dropped casts."""
         stats = self.node.stats
         while True:
             try:
-                item = self._recv.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                item = self.mailbox.get_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
                 return
             if type(item) is Call:
                 item.fail(self.gone())

@@ -1,7 +1,8 @@
 """``ActorRef``: how everyone talks to an actor, by name, across its restarts.
 
 A ref holds the registry slot (``Node``), not an incarnation, and looks the current incarnation
-up on every send. The fast paths (room in the mailbox) never touch the scheduler.
+up on every send. The fast paths (room in the mailbox) never touch the scheduler, and a call's
+deadline is kept by the runtime's ``CallTimer`` rather than a cancel scope per call.
 """
 
 from __future__ import annotations
@@ -10,84 +11,111 @@ import math
 
 import trio
 
-from supervisors.calls import Call
+from supervisors.calls import Call, CallTimer
 from supervisors.cell import ActorCell
-from supervisors.errors import ActorUnavailable, CallTimeout, MessageRefused
+from supervisors.errors import ActorError, ActorUnavailable, CallTimeout, MessageRefused
 from supervisors.node import Node
 
 
 class ActorRef:
     """A stable handle on the actor called ``name``."""
 
-    __slots__ = ("_node", "name")
+    __slots__ = ("_node", "_timer", "name")
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, timer: CallTimer) -> None:
         self._node = node
+        self._timer = timer
         self.name = node.name
 
-    def _target(self, msg: object) -> ActorCell:
+    def _unavailable(self, msg: object) -> ActorError:
+        """Why a message cannot be sent right now (the actor is not accepting)."""
         node = self._node
-        cell = node.cell
+        accepts = node.accepts
+        if accepts is not None and not isinstance(msg, accepts):
+            return MessageRefused(
+                f"actor {self.name!r} does not accept {type(msg).__qualname__} "
+                f"(accepts: {', '.join(t.__name__ for t in accepts)})"
+            )
+        if node.kind == "supervisor":
+            return ActorUnavailable(f"{self.name!r} is a supervisor, not an actor")
+        return ActorUnavailable(f"actor {self.name!r} is not running (state: {node.state})")
+
+    def _target(self, msg: object) -> ActorCell:
+        cell = self._node.cell
         if cell is None or not cell.accepting:
-            accepts = node.accepts
-            if accepts is not None and not isinstance(msg, accepts):
-                raise MessageRefused(
-                    f"actor {self.name!r} does not accept {type(msg).__qualname__} "
-                    f"(accepts: {', '.join(t.__name__ for t in accepts)})"
-                )
-            if node.kind == "supervisor":
-                raise ActorUnavailable(f"{self.name!r} is a supervisor, not an actor")
-            raise ActorUnavailable(f"actor {self.name!r} is not running (state: {node.state})")
+            raise self._unavailable(msg)
         if not isinstance(msg, cell.accepts):
             raise cell.refuse(msg)
         return cell
 
     def cast_nowait(self, msg: object) -> None:
-        """Enqueue ``msg`` now; ``trio.WouldBlock`` when the mailbox is full."""
-        self._target(msg).put_nowait(msg)
+        """Enqueue ``msg`` now; ``trio.WouldBlock`` when the mailbox is full.
+
+        ``ActorUnavailable`` when the actor is not running, ``MessageRefused`` for a wrong type.
+        """
+        cell = self._node.cell
+        if cell is None or not cell.accepting:
+            raise self._unavailable(msg)
+        if not isinstance(msg, cell.accepts):
+            raise cell.refuse(msg)
+        cell.mailbox.put_nowait(msg)
 
     async def cast(self, msg: object, timeout: float | None = None) -> None:
         """Enqueue ``msg``, waiting for mailbox space at most ``timeout`` seconds.
 
-        Returns without yielding when there is room, like ``cast_nowait``.
+        Returns without yielding when there is room, like ``cast_nowait``; ``CallTimeout`` when
+        the mailbox stays full.
         """
-        cell = self._target(msg)
+        cell = self._node.cell
+        if cell is None or not cell.accepting:
+            raise self._unavailable(msg)
+        if not isinstance(msg, cell.accepts):
+            raise cell.refuse(msg)
         try:
-            cell.put_nowait(msg)
+            cell.mailbox.put_nowait(msg)
             return
         except trio.WouldBlock:
             pass
-        with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
+        with trio.move_on_after(math.inf if timeout is None else timeout):
             await cell.put(msg)
             return
-        assert scope.cancelled_caught
         raise CallTimeout(f"cast to actor {self.name!r}: mailbox still full after {timeout:g}s")
 
     async def call(self, msg: object, timeout: float = 5.0) -> object:
         """Send ``msg`` and wait for the reply; the deadline covers enqueue and reply.
 
         Raises ``CallTimeout`` on expiry (a reply arriving later is dropped and counted),
-        ``ActorDied`` if the callee dies before replying, ``ActorUnavailable`` if it is not running.
+        ``ActorDied`` if the callee dies before replying, ``ActorUnavailable`` if it is not
+        running, ``MessageRefused`` for a wrong type.
         """
         cell = self._target(msg)
         stats = self._node.stats
         request = Call(msg)
-        with trio.move_on_after(timeout) as scope:
+        try:
             try:
-                try:
-                    cell.put_nowait(request)
-                except trio.WouldBlock:
+                cell.mailbox.put_nowait(request)
+                remaining = timeout
+            except trio.WouldBlock:
+                # Slow path: wait for space under a cancel scope, then for the reply with what
+                # is left of the deadline.
+                deadline = trio.current_time() + timeout
+                with trio.CancelScope(deadline=deadline) as scope:
                     await cell.put(request)
-                result = await request.wait()
-            except BaseException as exc:
-                if not isinstance(exc, trio.Cancelled):
-                    stats.calls_died += 1
-                raise
-            stats.calls_ok += 1
-            return result
-        assert scope.cancelled_caught
-        stats.calls_timeout += 1
-        raise CallTimeout(f"call to actor {self.name!r} got no reply within {timeout:g}s")
+                if scope.cancelled_caught:
+                    raise CallTimeout("mailbox full") from None
+                remaining = deadline - trio.current_time()
+            self._timer.add(request, remaining)
+            result = await request.wait()
+        except CallTimeout:
+            stats.calls_timeout += 1
+            raise CallTimeout(
+                f"call to actor {self.name!r} got no reply within {timeout:g}s"
+            ) from None
+        except ActorError:
+            stats.calls_died += 1
+            raise
+        stats.calls_ok += 1
+        return result
 
     def __repr__(self) -> str:
         return f"ActorRef({self.name!r})"

@@ -16,6 +16,7 @@ import trio
 from prometheus_client import CollectorRegistry
 
 from supervisors.actor import Down
+from supervisors.calls import CallTimer
 from supervisors.errors import CallTimeout, DuplicateName, SupervisorEscalated
 from supervisors.metrics import RuntimeCollector
 from supervisors.node import RUNNING, STARTING, STOPPED, Node
@@ -52,6 +53,7 @@ class Runtime:
         self._refs: dict[str, ActorRef] = {}
         self._system: trio.Nursery | None = None
         self._tree_scope = trio.CancelScope()
+        self._timer = CallTimer()
         self._started = False
         self._shutdown = False
         self.metrics_registry = (
@@ -80,6 +82,7 @@ class Runtime:
         escalation: SupervisorEscalated | None = None
         async with trio.open_nursery() as system:
             self._system = system
+            system.start_soon(self._timer.run)
             if self._shutdown:
                 system.start_soon(self._enforce_budget)
             with self._tree_scope:
@@ -159,7 +162,7 @@ class Runtime:
         """A ref to the actor ``name`` at any depth; valid before it starts and across restarts."""
         ref = self._refs.get(name)
         if ref is None:
-            ref = self._refs[name] = ActorRef(self._node(name))
+            ref = self._refs[name] = ActorRef(self._node(name), self._timer)
         return ref
 
     async def wait_for(self, name: str, timeout: float | None = None) -> ActorRef:
