@@ -56,6 +56,7 @@ QUALITY_BONUS_MAX = 0.15
 QUALITY_WORDS = ("4k", "1080", "stereo", "clean")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+CHECKPOINT_EVERY = 200
 
 
 class RejectReason(enum.StrEnum):
@@ -270,7 +271,9 @@ async def screen(
     survivors: list[tuple[Candidate, str, str]] = []
     seen_urls: set[str] = set()
     keywords = card.search_policy.blocked_keywords
-    for cand in candidates:
+    for index, cand in enumerate(candidates):
+        if index % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
+            await trio.lowlevel.checkpoint()  # a big batch must not hold the event loop
         verdict = _host_verdict(cand.media_url, card)
         if verdict is not None:
             rejected.append(Rejection(cand, *verdict))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import httpx
 import trio
@@ -53,7 +54,11 @@ async def read_source(
         total_timeout=total_timeout,
     )
     parse = parse_feed if spec.kind == "rss" else parse_jsonfeed
-    return parse(data, source_name=spec.name, feed_url=spec.location), []
+    # A feed of a few megabytes takes a while to parse: keep it off the event loop.
+    found = await trio.to_thread.run_sync(
+        partial(parse, data, source_name=spec.name, feed_url=spec.location)
+    )
+    return found, []
 
 
 async def fetch_all(
