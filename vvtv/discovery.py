@@ -31,6 +31,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -45,14 +46,12 @@ HDChecker = Callable[[str, int], Awaitable[HDCheck]]
 Prober = Callable[[str], Awaitable[ProbeResult]]
 IsKnown = Callable[[str, str], bool]
 
-# Scoring weights of SPEC §1.1 (autotune may later adjust these; they are not structural).
+# Scoring of SPEC §1.1. The three weights are "fine weights" the nightly autotune may
+# adjust (``ScoreWeights``); the caps stay structural: two mood tags, three signals.
 BASE_SCORE = 0.5
-DURATION_WEIGHT = 0.2
 DURATION_MIN_SEC = 60.0
-MOOD_BONUS = 0.08
-MOOD_BONUS_MAX = 0.16
-QUALITY_BONUS = 0.05
-QUALITY_BONUS_MAX = 0.15
+MOOD_MAX_TAGS = 2
+QUALITY_MAX_SIGNALS = 3
 QUALITY_WORDS = ("4k", "1080", "stereo", "clean")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -69,6 +68,29 @@ class RejectReason(enum.StrEnum):
     DUPLICATE_IN_BATCH = "DUPLICATE_IN_BATCH"  # an earlier candidate of this batch
     DURATION_UNKNOWN = "DURATION_UNKNOWN"
     HD_NOT_CONFIRMED = "HD_NOT_CONFIRMED"
+
+
+class ScoringWeights(Protocol):
+    """What ``score`` reads from its weights (``vvtv.autotune.TuneWeights`` fits)."""
+
+    @property
+    def duration_weight(self) -> float: ...
+    @property
+    def mood_weight(self) -> float: ...
+    @property
+    def quality_weight(self) -> float: ...
+
+
+@attrs.frozen
+class ScoreWeights:
+    """SPEC §1.1's weights: +0.2 × duration closeness, +0.08 per mood, +0.05 per signal."""
+
+    duration_weight: float = 0.2
+    mood_weight: float = 0.08
+    quality_weight: float = 0.05
+
+
+SPEC_WEIGHTS = ScoreWeights()
 
 
 @attrs.frozen
@@ -173,21 +195,22 @@ def duration_closeness(duration_sec: float, target_sec: float) -> float:
     return max(0.0, 1.0 - abs(duration_sec - target_sec) / target_sec)
 
 
-def score(candidate: Candidate, card: OwnerCard) -> float:
+def score(candidate: Candidate, card: OwnerCard, weights: ScoringWeights = SPEC_WEIGHTS) -> float:
     """SPEC §1.1: 0.5 base; +0.2 × duration closeness (only > 60 s); +0.08 per tag
-    matching a preferred mood (max 0.16); +0.05 per quality signal containing
-    4k/1080/stereo/clean (max 0.15); clamped to [0, 1]. Matching ignores case."""
+    matching a preferred mood (max 0.16, two tags); +0.05 per quality signal containing
+    4k/1080/stereo/clean (max 0.15, three signals); clamped to [0, 1]. Matching ignores
+    case. ``weights`` replaces 0.2/0.08/0.05 with autotuned values."""
     total = BASE_SCORE
     d = candidate.duration_sec
     if d is not None and d > DURATION_MIN_SEC:
         target = card.editorial_profile.target_avg_duration_sec
-        total += DURATION_WEIGHT * duration_closeness(d, target)
+        total += weights.duration_weight * duration_closeness(d, target)
     moods = {m.strip().casefold() for m in card.music_policy.preferred_moods if m.strip()}
     matching_tags = {t.strip().casefold() for t in candidate.tags} & moods
-    total += min(MOOD_BONUS_MAX, MOOD_BONUS * len(matching_tags))
+    total += weights.mood_weight * min(MOOD_MAX_TAGS, len(matching_tags))
     signals = [q.casefold() for q in candidate.quality]
     good = sum(1 for q in signals if any(word in q for word in QUALITY_WORDS))
-    total += min(QUALITY_BONUS_MAX, QUALITY_BONUS * good)
+    total += weights.quality_weight * min(QUALITY_MAX_SIGNALS, good)
     return min(1.0, max(0.0, round(total, 10)))
 
 
@@ -258,6 +281,7 @@ async def screen(
     hd_check: HDChecker = confirm_hd,
     prober: Prober = probe,
     probe_concurrency: int = 4,
+    weights: ScoringWeights = SPEC_WEIGHTS,
 ) -> ScreenResult:
     """Filter, probe, score and dedupe one batch; see the module docstring for the order.
 
@@ -265,7 +289,7 @@ async def screen(
     a plan with that URL or title. Within the batch the first candidate of a URL wins,
     and of a title the first that passes its probes. Probes (duration when the source
     did not give one, and the HD check) run ``probe_concurrency`` at a time. Accepted
-    plans keep the batch order.
+    plans keep the batch order. ``weights``: the autotuned scoring weights.
     """
     rejected: list[Rejection] = []
     survivors: list[tuple[Candidate, str, str]] = []
@@ -336,7 +360,7 @@ async def screen(
             duration_sec=float(duration),
             discovered_at=now,
             state=PlanState.CANDIDATE,
-            score=score(cand, card),
+            score=score(cand, card, weights),
             theme=theme_of(cand),
             tags=tuple(cand.tags),
             source_name=cand.source_name,

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from vvtv.autotune import TuneWeights
 from vvtv.discovery import (
+    ScoreWeights,
     blocked_keyword,
     duration_closeness,
     host_allowed,
@@ -43,6 +45,9 @@ BLOCK = ("bad.example.com",)
         ("https://examplecom/v.mp4", False),
         ("https://bad.example.com/v.mp4", False),  # the blacklist wins
         ("https://x.bad.example.com/v.mp4", False),
+        ("https://example.com@evil.net/v.mp4", False),  # userinfo is not the host
+        ("https://evil.net/example.com/v.mp4", False),
+        ("http://[::1]/v.mp4", False),
         ("ftp://example.com/v.mp4", False),  # only http(s)
         ("file:///srv/media/v.mp4", False),  # no host: see url_allowed
         ("https:///v.mp4", False),
@@ -166,3 +171,12 @@ def test_urls_normalise_for_dedupe(url: str, normal: str):
 )
 def test_titles_normalise_to_lowercase_alphanumerics_and_single_spaces(title: str, normal: str):
     assert normalize_title(title) == normal
+
+
+def test_autotuned_weights_replace_the_spec_weights_but_not_the_caps():
+    card = make_card(moods=("calm", "happy", "dreamy"))
+    candidate = cand(900, ("calm", "happy", "dreamy"), ("4k", "1080p", "stereo", "clean"))
+    tuned = TuneWeights(duration_weight=0.1, mood_weight=0.05, quality_weight=0.02)
+    # 0.5 + 0.1 × 1 + 0.05 × 2 (two tags at most) + 0.02 × 3 (three signals at most)
+    assert score(candidate, card, tuned) == pytest.approx(0.76)
+    assert score(candidate, card, ScoreWeights()) == score(candidate, card)
