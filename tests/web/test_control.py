@@ -145,7 +145,10 @@ async def test_oversized_body_is_413_before_anything_else(
     assert channel.audits == []
 
 
-@pytest.mark.parametrize("body", [b"{", b"{'enabled': true}", b"\xff\xfe", b'{"enabled": NaN}'])
+@pytest.mark.parametrize(
+    "body",
+    [b"{", b"{'enabled': true}", b"\xff\xfe", b'{"enabled": NaN}', b"[" * 2000 + b"]" * 2000],
+)
 async def test_malformed_json_is_400(served: Served, body: bytes) -> None:
     r = await _post(served, _headers(served, EMERGENCY, body), body)
     assert r.status_code == 400

@@ -113,6 +113,7 @@ _json_values = st.recursive(
 )
 _control_bodies = st.one_of(
     st.binary(max_size=64),
+    st.integers(1, 2000).map(lambda n: b"[" * n + b"]" * n),  # deep nesting
     _json_values.map(lambda v: json.dumps(v).encode()),
     st.fixed_dictionaries(
         {"mode": st.sampled_from(["auto", "advise", "off", "x"])},

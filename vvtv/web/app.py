@@ -104,6 +104,9 @@ def _parse_json(body: bytes, *, allow_empty: bool) -> Any:
         return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadInput(400, f"malformed JSON body: {exc}") from None
+    except RecursionError:
+        # "[[[[…" a few thousand deep fits in the size limit; it is the client's fault.
+        raise BadInput(400, "malformed JSON body: nested too deeply") from None
 
 
 def create_app(
