@@ -79,8 +79,8 @@ def test_json_feed_attachments_tags_and_the_vvtv_extension():
         (b"", "malformed XML"),
         (b"<html><body>hello</body></html>", "not an RSS 2.0 or Atom feed (root element <html>)"),
         (b"<rss version='2.0'></rss>", "RSS document without a <channel>"),
-        (feeds.BILLION_LAUGHS, "unsafe XML refused"),
-        (feeds.EXTERNAL_ENTITY, "unsafe XML refused"),
+        (feeds.BILLION_LAUGHS, "unsafe XML refused: a DOCTYPE (DTD) is not allowed"),
+        (feeds.EXTERNAL_ENTITY, "unsafe XML refused: a DOCTYPE (DTD) is not allowed"),
     ],
 )
 def test_bad_xml_fails_the_feed_with_its_name_and_the_problem(data: bytes, reason: str):

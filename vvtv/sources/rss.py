@@ -29,7 +29,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from defusedxml import (
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+)
 
 from vvtv.sources.candidate import Candidate, SourceError, SourceFailure, domain_of
 from vvtv.sources.mediatypes import is_video
@@ -48,9 +53,19 @@ def parse_xml(data: bytes, *, source_name: str, feed_url: str) -> Element:
     try:
         return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise _fail(source_name, feed_url, f"unsafe XML refused ({exc!r})") from None
+        raise _fail(source_name, feed_url, f"unsafe XML refused: {_unsafe(exc)}") from None
     except ParseError as exc:
         raise _fail(source_name, feed_url, f"malformed XML: {exc}") from None
+
+
+def _unsafe(exc: DefusedXmlException) -> str:
+    if isinstance(exc, DTDForbidden):
+        return "a DOCTYPE (DTD) is not allowed in a feed"
+    if isinstance(exc, EntitiesForbidden):
+        return f"entity declarations are not allowed (entity {exc.name!r})"
+    if isinstance(exc, ExternalReferenceForbidden):
+        return "external references are not allowed"
+    return repr(exc)
 
 
 def _text(el: Element | None) -> str:
