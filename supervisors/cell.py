@@ -61,6 +61,10 @@ def check_declaration(actor: Actor, name: str) -> tuple[int, tuple[type, ...]]:
     return size, accepts
 
 
+# How many messages a busy actor handles before its counters reach the metrics.
+FLUSH_EVERY = 256
+
+
 class ActorCell:
     """The running incarnation behind a ``Node``; refs reach it through ``node.cell``."""
 
@@ -167,8 +171,10 @@ class ActorCell:
             self._settle_leftovers(error)
 
     async def _serve(self) -> None:
-        # Hot loop: locals for everything, one clock read per message (the end of one message
-        # starts the next while draining), and the common histogram bucket tested first.
+        # The hot loop. Counters live in locals and are flushed into the node's stats whenever
+        # the mailbox runs dry, every FLUSH_EVERY messages, and when the loop ends: an attribute
+        # update per message costs as much as the mailbox itself. One clock read per message:
+        # while draining, the end of one message is the start of the next.
         mailbox = self.mailbox
         get_nowait = mailbox.get_nowait
         handle = self.actor.handle
@@ -176,44 +182,67 @@ class ActorCell:
         counts = stats.handle_counts
         first_bound = HANDLE_BUCKETS[0]
         perf = time.perf_counter
+        flush_every = FLUSH_EVERY
+        call_type = Call
+        handled = fast = 0
+        busy = 0.0
         started = perf()
-        while not self._stop_requested:
-            try:
-                item = get_nowait()
-            except trio.WouldBlock:
+        try:
+            while True:  # a stop closes the mailbox: getting then raises EndOfChannel
                 try:
-                    item = await mailbox.get()
+                    item = get_nowait()
+                except trio.WouldBlock:
+                    if handled:
+                        stats.handled += handled
+                        stats.handle_sum += busy
+                        counts[0] += fast
+                        handled = fast = 0
+                        busy = 0.0
+                    try:
+                        item = await mailbox.get()
+                    except trio.EndOfChannel:
+                        return
+                    started = perf()
                 except trio.EndOfChannel:
                     return
-                started = perf()
-            except trio.EndOfChannel:
-                return
-            if type(item) is Call:
-                self._current = item
-                try:
-                    result = await handle(item.msg)
-                except BaseException as exc:
-                    self._dying()
-                    item.fail(ActorDied(f"actor {self.name!r} crashed handling this call: {exc!r}"))
-                    raise
-                self._current = None
-                if not item.reply(result):
-                    stats.late_replies += 1
-            else:
-                try:
-                    await handle(item)
-                except BaseException:
-                    self._dying()
-                    raise
-            ended = perf()
-            elapsed = ended - started
-            started = ended
-            stats.handled += 1
-            stats.handle_sum += elapsed
-            if elapsed < first_bound:
-                counts[0] += 1
-            else:
-                counts[bisect_left(HANDLE_BUCKETS, elapsed)] += 1
+                if type(item) is call_type:
+                    self._current = item
+                    try:
+                        result = await handle(item.msg)
+                    except BaseException as exc:
+                        self._dying()
+                        item.fail(
+                            ActorDied(f"actor {self.name!r} crashed handling this call: {exc!r}")
+                        )
+                        raise
+                    self._current = None
+                    if not item.reply(result):
+                        stats.late_replies += 1
+                else:
+                    try:
+                        await handle(item)
+                    except BaseException:
+                        self._dying()
+                        raise
+                ended = perf()
+                elapsed = ended - started
+                started = ended
+                busy += elapsed
+                if elapsed < first_bound:
+                    fast += 1
+                else:
+                    counts[bisect_left(HANDLE_BUCKETS, elapsed)] += 1
+                handled += 1
+                if handled == flush_every:
+                    stats.handled += handled
+                    stats.handle_sum += busy
+                    counts[0] += fast
+                    handled = fast = 0
+                    busy = 0.0
+        finally:
+            stats.handled += handled
+            stats.handle_sum += busy
+            counts[0] += fast
 
     def _dying(self) -> None:
         """From the moment it crashes, refuse messages and stop looking alive to ``wait_for``."""

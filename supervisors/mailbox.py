@@ -43,17 +43,15 @@ class Mailbox:
     def put_nowait(self, item: object) -> None:
         """Append ``item`` or raise ``trio.WouldBlock`` (full) / ``trio.ClosedResourceError``."""
         items = self._items
-        if len(items) >= self.capacity or self._senders:
+        depth = len(items)
+        if depth >= self.capacity or self._senders or self.closed:
             if self.closed:
                 raise trio.ClosedResourceError("mailbox closed")
             self.peak = self.capacity
             raise trio.WouldBlock
-        if self.closed:
-            raise trio.ClosedResourceError("mailbox closed")
         items.append(item)
-        depth = len(items)
-        if depth > self.peak:
-            self.peak = depth
+        if depth >= self.peak:
+            self.peak = depth + 1
         receiver = self._receiver
         if receiver is not None:
             self._receiver = None
