@@ -176,7 +176,8 @@ async def _segment(
         args += ["-f", "lavfi", "-t", f"{info.duration_sec or 0:.3f}", "-i", silence]
         args += ["-map", "0:V:0", "-map", "1:a:0", "-shortest"]
     else:
-        args += ["-map", "0:V:0", "-map", "0:a:0"]
+        # -shortest: trailing audio past the last picture would overrun the last segment.
+        args += ["-map", "0:V:0", "-map", "0:a:0", "-shortest"]
     args += ["-sn", "-dn", "-map_metadata", "-1", "-max_muxing_queue_size", "4096"]
     args += (
         ["-c:v", "copy"]
