@@ -180,3 +180,8 @@ def test_autotuned_weights_replace_the_spec_weights_but_not_the_caps():
     # 0.5 + 0.1 × 1 + 0.05 × 2 (two tags at most) + 0.02 × 3 (three signals at most)
     assert score(candidate, card, tuned) == pytest.approx(0.76)
     assert score(candidate, card, ScoreWeights()) == score(candidate, card)
+
+
+def test_a_candidate_refuses_a_lone_string_for_its_tags():
+    with pytest.raises(TypeError, match="got the string 'calm'"):
+        cand(tags="calm")

@@ -21,6 +21,9 @@ LOCAL_DOMAIN = "local"
 
 
 def _tuple_of_str(value: object) -> tuple[str, ...]:
+    # A lone string would silently become a tuple of its characters.
+    if isinstance(value, str | bytes):
+        raise TypeError(f"expected a sequence of strings, got the string {value!r}")
     return tuple(str(v) for v in value)  # type: ignore[attr-defined]
 
 
