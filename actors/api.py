@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from vvtv.messages import Ping, SetCuratorMode, SetEmergencyOverride
 from vvtv.metrics import ChannelMetrics
 from vvtv.model import AuditEvent, PlanState, new_id
 from vvtv.signing import Verifier
+from vvtv.store import StoreError
 from vvtv.topics import TopicHub
 from vvtv.web.app import create_app
 from vvtv.web.server import serve
@@ -93,10 +95,17 @@ class LivePort:
 
     def readiness(self) -> dict[str, bool]:
         return {
-            "store": self.ch.store.is_open(),
+            "store": self._store_answers(),
             "tree": self.topics["buffer"].latest is not None,
             "slate": self.ch.slate_ready(),
         }
+
+    def _store_answers(self) -> bool:
+        try:
+            self.ch.store.schema_version()
+        except (sqlite3.Error, StoreError):
+            return False
+        return True
 
     def live_playlist(self) -> str:
         return self.ch.live.playlist
@@ -105,7 +114,7 @@ class LivePort:
         return self.ch.live.segment_path(asset_id, name)
 
     async def reload_owner_card(self) -> tuple[bool, list[str], dict]:
-        result = self.ch.cards.reload(who="api")
+        result = self.ch.reload_card(who="api")
         return result.ok, list(result.errors), _jsonable(result.diff)
 
     async def set_emergency(self, enabled: bool | None) -> dict:

@@ -17,6 +17,7 @@ Receives: ``AssetReady`` from the committer, ``SetEmergencyOverride`` and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
@@ -28,11 +29,11 @@ import attrs
 import trio
 
 from actors.context import ChannelContext
-from supervisors import Actor, ActorContext
+from supervisors import Actor, ActorContext, ActorError
 from vvtv import emergency, hls, timeline
 from vvtv.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
 from vvtv.curator import apply as apply_suggestion
-from vvtv.messages import AssetReady, SetCuratorMode, SetEmergencyOverride
+from vvtv.messages import AssetReady, EvaluateAlerts, SetCuratorMode, SetEmergencyOverride
 from vvtv.model import (
     AssetItem,
     AuditEvent,
@@ -80,11 +81,13 @@ class Buffer(Actor):
         self.curator_mode = CuratorMode()
         self.curator_actions: list[CuratorAction] = []
         self.slate: AssetItem | None = None
+        self.ctx: ActorContext | None = None
         self._next_pool = self._next_curator = self._next_prune = self._next_sample = 0.0
 
     # --- start-up --------------------------------------------------------------------
 
     async def started(self, ctx: ActorContext) -> None:
+        self.ctx = ctx
         ch = self.ch
         now = ch.clock.now()
         store = ch.store
@@ -207,6 +210,7 @@ class Buffer(Actor):
         self.curator_mode = mode
         self.ch.store.set_live_value(KEY_CURATOR, {"mode": msg.mode, **msg.limits})
         self._audit("curator_mode", "", None, {"who": msg.who, **mode.to_dict(policy)})
+        self._publish(self.ch.clock.now())
         return mode.to_dict(policy)
 
     # --- the tick --------------------------------------------------------------------
@@ -398,6 +402,15 @@ class Buffer(Actor):
             if who:
                 details["who"] = who
             self._audit(transition.event_type, "", None, details)
+            self._nudge_alerter()
+
+    def _nudge_alerter(self) -> None:
+        """Emergency changed: let the Alerter evaluate now rather than within the minute."""
+        if self.ctx is None:
+            return
+        # The Alerter also evaluates on its own schedule, so a full mailbox loses nothing.
+        with contextlib.suppress(ActorError, trio.WouldBlock):
+            self.ctx.ref("alerter").cast_nowait(EvaluateAlerts(reason="emergency changed"))
 
     def _refresh_pool(self) -> None:
         pool = [a for a in self.ch.store.emergency_pool() if a.asset_id != self.ch.slate_id]

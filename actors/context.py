@@ -53,10 +53,17 @@ class ChannelContext:
     exit_code: int = 0  # set by the scheduler after a --once cycle
     api_url: str = ""
 
+    _resolved: tuple[OwnerCard, OwnerCard] | None = attrs.field(default=None, init=False)
+
     @property
     def card(self) -> OwnerCard:
         """The OwnerCard in force, relative folder sources resolved to absolute paths."""
-        return resolve_source_locations(self.cards.card, self.settings.project_root)
+        # Read several times a second by the Buffer: resolving the project root is a few
+        # realpath syscalls, so the resolved card is kept until the card in force changes.
+        card = self.cards.card
+        if self._resolved is None or self._resolved[0] is not card:
+            self._resolved = (card, resolve_source_locations(card, self.settings.project_root))
+        return self._resolved[1]
 
     @property
     def hls_root(self) -> Path:

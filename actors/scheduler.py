@@ -6,7 +6,7 @@ each due window by asking the actor that does the work, records the outcome in t
 audit trail, and only then moves the cursor: a window that fails is retried next time
 and never kills the daemon. It also runs the nightly job and applies OwnerCard reloads.
 
-Receives: ``ReloadOwnerCard`` (reply ``ReloadOutcome``), ``RunNightly``.
+Receives: ``Ping`` (its work is driven by time, not messages).
 Sends: ``RunDiscovery`` to discovery, ``RunCommitWindow`` to committer, reports and
 status snapshots to cloudsync.
 """
@@ -24,13 +24,11 @@ from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
 from vvtv import nightly
 from vvtv.messages import (
+    Ping,
     PublishDaily,
     PublishWeekly,
-    ReloadOutcome,
-    ReloadOwnerCard,
     RunCommitWindow,
     RunDiscovery,
-    RunNightly,
 )
 from vvtv.model import AuditEvent, new_id
 from vvtv.windows import Cursors, Window, WindowKind, advance, due_windows, next_wakeup
@@ -48,7 +46,7 @@ COMMIT_TIMEOUT_S = 60 * 60
 
 class Scheduler(Actor):
     mailbox_size: ClassVar[int] = 16
-    accepts: ClassVar[tuple[type, ...]] = (ReloadOwnerCard, RunNightly)
+    accepts: ClassVar[tuple[type, ...]] = (Ping,)
 
     def __init__(self, ch: ChannelContext) -> None:
         self.ch = ch
@@ -59,23 +57,8 @@ class Scheduler(Actor):
         ctx.start_soon(self._run_windows)
 
     async def handle(self, msg: object) -> object:
-        if isinstance(msg, ReloadOwnerCard):
-            return self.reload(msg.who)
-        if isinstance(msg, RunNightly):
-            await self._nightly(msg.local_date, forced=msg.forced)
-            return None
-        raise AssertionError(f"unexpected message {msg!r}")
-
-    # --- OwnerCard -------------------------------------------------------------------
-
-    def reload(self, who: str) -> ReloadOutcome:
-        result = self.ch.cards.reload(who=who)
-        return ReloadOutcome(
-            ok=result.ok,
-            errors=tuple(result.errors),
-            warnings=tuple(result.warnings),
-            diff=result.diff,
-        )
+        assert isinstance(msg, Ping)
+        return "pong"
 
     # --- windows ---------------------------------------------------------------------
 

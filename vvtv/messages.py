@@ -5,8 +5,7 @@ Read top to bottom, this module is the conversation of the channel:
 - the Scheduler asks Discovery to run a discovery window, the Committer to run a
   commit window, and runs the nightly job itself;
 - the Committer hands prepared, QA-passed items to the Buffer;
-- the API steers the Buffer (emergency override, curator mode) and asks the
-  Scheduler to reload the OwnerCard;
+- the API steers the Buffer (emergency override, curator mode);
 - the Scheduler and the Buffer hand status snapshots and reports to CloudSync;
 - anyone may nudge the Alerter to evaluate now.
 
@@ -85,11 +84,6 @@ class AssetReady:
     trace_id: str = ""
 
 
-@attrs.frozen
-class TimelineEndRequest:
-    """Ask the Buffer where its timeline currently ends (for planning)."""
-
-
 # --- API → Buffer -------------------------------------------------------------------
 
 
@@ -110,32 +104,6 @@ class SetCuratorMode:
     mode: str  # "auto" | "advise" | "off"
     limits: dict[str, Any] = attrs.field(factory=dict)
     who: str = "operator"
-
-
-# --- API → Scheduler ----------------------------------------------------------------
-
-
-@attrs.frozen
-class ReloadOwnerCard:
-    """Validate and apply the OwnerCard file; the previous card stays on error."""
-
-    who: str = "operator"
-
-
-@attrs.frozen
-class ReloadOutcome:
-    ok: bool
-    errors: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    diff: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.frozen
-class RunNightly:
-    """Run the nightly job for a local date now (``--force-nightly`` and the 03:00 window)."""
-
-    local_date: date
-    forced: bool = False
 
 
 # --- → CloudSync --------------------------------------------------------------------
@@ -187,12 +155,8 @@ ALL_MESSAGES: tuple[type, ...] = (
     RunCommitWindow,
     CommitOutcome,
     AssetReady,
-    TimelineEndRequest,
     SetEmergencyOverride,
     SetCuratorMode,
-    ReloadOwnerCard,
-    ReloadOutcome,
-    RunNightly,
     PublishStatus,
     PublishDaily,
     PublishWeekly,

@@ -1,0 +1,138 @@
+"""The control plane against a running channel: signed calls really act, reads are live."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import trio
+import trio_websocket
+
+from tests.daemon.harness import looped_asset, running_channel
+from vvtv.messages import AssetReady
+from vvtv.settings import Settings
+from vvtv.signing import signed_headers
+
+
+def signed(settings: Settings, path: str, body: dict | None) -> tuple[bytes, dict[str, str]]:
+    raw = b"" if body is None else json.dumps(body).encode()
+    headers = signed_headers(
+        settings.control_token, settings.control_secret, "POST", path, raw, time.time()
+    )
+    headers["content-type"] = "application/json"
+    return raw, headers
+
+
+async def post(client: httpx.AsyncClient, settings: Settings, path: str, body: dict | None):
+    raw, headers = signed(settings, path, body)
+    return await client.post(path, content=raw, headers=headers)
+
+
+async def test_emergency_mode_call_acts_at_once_and_status_reflects_it(settings: Settings) -> None:
+    async with running_channel(settings) as daemon:
+        async with httpx.AsyncClient(base_url=daemon.ch.api_url) as client:
+            on = await post(client, settings, "/v1/control/emergency-mode", {"enabled": True})
+            assert on.status_code == 200, on.text
+            status = (await client.get("/v1/status")).json()
+            assert status["state"] == "EMERGENCY"
+            assert status["emergency_override"] is True
+
+            off = await post(client, settings, "/v1/control/emergency-mode", {"enabled": False})
+            assert off.status_code == 200
+            assert (await client.get("/v1/status")).json()["emergency_override"] is False
+
+            # An empty body toggles, for the original clients.
+            toggled = await post(client, settings, "/v1/control/emergency-mode", None)
+            assert toggled.status_code == 200
+            assert (await client.get("/v1/status")).json()["state"] == "EMERGENCY"
+
+            # Unsigned: refused, and nothing changes.
+            refused = await client.post("/v1/control/emergency-mode", json={"enabled": False})
+            assert refused.status_code == 401
+            assert (await client.get("/v1/status")).json()["state"] == "EMERGENCY"
+
+        kinds = [e.event_type for e in daemon.ch.store.query_audit(limit=None)]
+        assert kinds.count("control_call") >= 3
+
+
+async def test_reload_owner_card_applies_a_valid_card_and_keeps_the_old_one_on_error(
+    settings: Settings,
+) -> None:
+    card_path = Path(settings.owner_card_path)
+    async with running_channel(settings) as daemon:
+        ch = daemon.ch
+        async with httpx.AsyncClient(base_url=ch.api_url) as client:
+            card_path.write_text(
+                card_path.read_text().replace(
+                    "buffer_target_minutes: 60", "buffer_target_minutes: 45"
+                )
+            )
+            ok = await post(client, settings, "/v1/control/reload-owner-card", None)
+            assert ok.status_code == 200, ok.text
+            assert ch.card.schedule_policy.buffer_target_minutes == 45
+
+            card_path.write_text(
+                card_path.read_text().replace(
+                    "buffer_critical_minutes: 20", "buffer_critical_minutes: 50"
+                )
+            )
+            await trio.sleep(1.1)  # the same signed call within a second would be a replay
+            bad = await post(client, settings, "/v1/control/reload-owner-card", None)
+            assert bad.status_code == 422
+            assert "buffer_critical_minutes" in json.dumps(bad.json())
+            assert ch.card.schedule_policy.buffer_target_minutes == 45
+            assert ch.card.schedule_policy.buffer_critical_minutes == 20
+
+
+async def test_curator_mode_is_validated_against_the_owner_card(settings: Settings) -> None:
+    async with (
+        running_channel(settings) as daemon,
+        httpx.AsyncClient(base_url=daemon.ch.api_url) as client,
+    ):
+        ok = await post(client, settings, "/v1/control/curator-mode", {"mode": "advise"})
+        assert ok.status_code == 200, ok.text
+        assert (await client.get("/v1/status")).json()["curator_mode"] == "advise"
+        loose = await post(
+            client,
+            settings,
+            "/v1/control/curator-mode",
+            {"mode": "auto", "min_confidence": 0.1},
+        )
+        assert loose.status_code == 422
+        assert (await client.get("/v1/status")).json()["curator_mode"] == "advise"
+
+
+async def test_live_stream_reads_and_websocket_follow_the_channel(settings: Settings) -> None:
+    async with running_channel(settings) as daemon:
+        ch = daemon.ch
+        asset = looped_asset(ch, "prog", 120)
+        await daemon.runtime.ref("buffer").cast(
+            AssetReady(asset.asset_id, None, "Programme", "calm", asset.duration_sec, None)
+        )
+        await trio.sleep(1.5)
+        async with httpx.AsyncClient(base_url=ch.api_url) as client:
+            playlist = await client.get("/live/index.m3u8")
+            assert playlist.status_code == 200
+            assert playlist.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+            uri = next(x for x in playlist.text.splitlines() if x.startswith("/live/seg/"))
+            segment = await client.get(uri)
+            assert segment.status_code == 200 and segment.content[:1] == b"G"  # MPEG-TS sync
+            assert (await client.get("/live/seg/prog/..%2F..%2Fstate%2Fvvtv.db")).status_code == 404
+
+            queue = (await client.get("/v1/queue")).json()
+            assert any(item["asset_id"] == "prog" for item in queue["items"])
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            tree = (await client.get("/v1/runtime")).json()
+            assert "pipeline" in json.dumps(tree)
+            metrics = (await client.get("/metrics")).text
+            assert "vvtv_buffer_minutes" in metrics
+
+        url = ch.api_url.replace("http://", "ws://") + "/v1/ws/buffer"
+        async with trio_websocket.open_websocket_url(url) as ws:
+            first = json.loads(await ws.get_message())
+            assert first["topic"] == "buffer" and "buffer_minutes" in first["data"]
+            second = json.loads(await ws.get_message())
+            assert second["seq"] > first["seq"]
