@@ -30,6 +30,7 @@ from actors.tree import build_tree
 from supervisors import Runtime
 from vvtv.clock import Clock, TrioClock
 from vvtv.media.demo import ensure_demo_library
+from vvtv.media.prepare import sweep_partials
 from vvtv.media.slate import ensure_slate
 from vvtv.metrics import ChannelMetrics, measure_loop_lag
 from vvtv.model import AssetItem, QAReport, QAStatus
@@ -179,6 +180,10 @@ async def run(
 ) -> int:
     """Run a booted channel until it is stopped; the exit code."""
     await take_leadership(ch)
+    # Only the leader may sweep: a standby would pull a running prepare's work dir away.
+    swept = await trio.to_thread.run_sync(sweep_partials, ch.settings.hls_dir)
+    if swept:
+        log.warning("removed %d partial asset dirs a crash left behind", len(swept))
     runtime = Runtime(build_tree(ch), metrics_registry=ch.metrics.registry)
     pid_file = ch.settings.pid_file
     pid_file.parent.mkdir(parents=True, exist_ok=True)
