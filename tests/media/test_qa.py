@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from tests.media.conftest import QUALITY, PreparedSet
-from vvtv.media.qa import parse_decode_pass, qa_check
+from vvtv.media.qa import decode_pass, parse_decode_pass, qa_check
 
 
 async def test_a_good_asset_passes_with_its_measures_recorded(prepared: PreparedSet) -> None:
@@ -93,3 +93,26 @@ def test_decode_pass_parsing_sums_black_and_silence_and_counts_errors() -> None:
     assert m.loudness is not None and m.loudness.integrated_lufs == -16.2
     assert m.loudness.true_peak_dbtp == -3.0
     assert m.errors == ("[h264 @ 0x3] [error] Invalid NAL unit size",)
+
+
+async def test_prepared_assets_play_back_to_back_across_discontinuities(
+    prepared: PreparedSet, tmp_path
+) -> None:
+    # What the live playlist does: items one after another, a discontinuity between them.
+    items = (prepared.conforming, prepared.full_hd_50, prepared.long_gop)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:6", "#EXT-X-MEDIA-SEQUENCE:0"]
+    for n, p in enumerate(items):
+        if n:
+            lines.append("#EXT-X-DISCONTINUITY")
+        for s in p.segments:
+            lines += [f"#EXTINF:{s.duration_sec:.3f},", str(p.dir / s.path_name)]
+    lines.append("#EXT-X-ENDLIST")
+    playlist = tmp_path / "joined.m3u8"
+    playlist.write_text("\n".join(lines) + "\n")
+    m = await decode_pass(str(playlist), timeout=60)
+    assert m.errors == ()
+    expected = sum(p.duration_sec for p in items)
+    assert abs(m.duration_sec - expected) < 0.5
+    assert (
+        m.loudness is not None and abs(m.loudness.integrated_lufs - QUALITY.target_audio_lufs) < 0.5
+    )
