@@ -105,11 +105,28 @@ async def test_garbage_and_unsafe_ids_are_refused_and_leave_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-async def test_a_cancelled_prepare_leaves_no_asset_directory(clips: Clips, tmp_path: Path) -> None:
-    with trio.move_on_after(0.5) as scope:  # real time: the transcode takes longer than this
-        await prepare(clips.long_gop, tmp_path, "cancelled", PROFILE, QUALITY)
-    assert scope.cancelled_caught
+async def test_a_cancelled_prepare_kills_ffmpeg_and_leaves_no_asset_directory(
+    clips: Clips, tmp_path: Path
+) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(prepare, clips.long_gop, tmp_path, "cancelled", PROFILE, QUALITY)
+        with trio.fail_after(30):  # real time: wait until the segmenting ffmpeg is at work
+            while not processes_mentioning(str(tmp_path)):
+                await trio.sleep(0.02)
+        nursery.cancel_scope.cancel()
     assert list(tmp_path.iterdir()) == []
+    assert processes_mentioning(str(tmp_path)) == []  # ffmpeg was killed, not left running
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:  # the process ended while we looked
+            continue
+    return found
 
 
 async def test_preparing_an_id_again_replaces_the_asset_whole(clips: Clips, tmp_path: Path) -> None:
