@@ -126,6 +126,11 @@ class Supervisor:
     # -- life of this supervisor -----------------------------------------------------------------
 
     def _attach(self, node: Node, runtime: Runtime) -> None:
+        if self._node is not None:
+            raise TypeError(
+                f"supervisor {self.name!r} was already started once: a ChildSpec factory must "
+                "build a fresh Supervisor on every call, and a root serves one Runtime"
+            )
         self._node = node
         self._runtime = runtime
 

@@ -429,3 +429,25 @@ async def test_down_waits_for_space_in_a_full_mailbox_instead_of_being_lost(
             "filler",
             Down("w", "error: InjectedCrash: w: injected", 1),
         ]
+
+
+async def test_a_factory_handing_out_the_same_supervisor_twice_is_refused(
+    autojump_clock: object,
+) -> None:
+    rec = Recording()
+    shared = Supervisor(
+        "sub", [ChildSpec("w", lambda: Probe(rec))], max_restarts=0, backoff=NO_BACKOFF
+    )
+    root = Supervisor(
+        "root", [ChildSpec("sub", lambda: shared)], max_restarts=1, backoff=NO_BACKOFF
+    )
+    rt = Runtime(root)
+    with pytest.RaisesGroup(
+        pytest.RaisesExc(SupervisorEscalated, match="build a fresh Supervisor")
+    ):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(rt.run)
+            with pytest.raises(ActorDied):
+                await rt.ref("w").call(Crash())
+            await settle()
+            await trio.sleep_forever()
