@@ -75,6 +75,8 @@ async def test_a_damaged_slate_is_remade(small_slate: Prepared, tmp_path: Path) 
 
 async def test_an_empty_demo_folder_gets_a_themed_library_that_conforms(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / ".rule_110-abc123.tmp.mp4").write_bytes(b"half a clip from a crash")
     files = await ensure_demo_library(folder, SMALL, duration_scale=0.1)
     assert [f.stem for f in files] == sorted(c.name for c in DEMO_CLIPS)
     assert len({c.theme for c in DEMO_CLIPS}) >= 3

@@ -139,6 +139,8 @@ async def ensure_demo_library(
     if existing:
         return existing
     folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob(".*.tmp.*"):  # a render interrupted by a crash
+        leftover.unlink(missing_ok=True)
     limiter = trio.CapacityLimiter(max(1, parallel))
 
     async def one(clip: DemoClip) -> None:
