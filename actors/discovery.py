@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import attrs
 import httpx
+import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
@@ -66,6 +67,7 @@ class Discovery(Actor):
             now=now,
             hd_check=media.confirm_hd,
             prober=media.probe,
+            weights=self._weights(),
         )
         quiet = Counter(
             r.reason_code.value for r in result.rejected if r.reason_code in QUIET_REJECTIONS
@@ -86,7 +88,7 @@ class Discovery(Actor):
         with ch.store.transaction():
             ch.store.insert_plans(result.accepted)
             ch.store.append_audit_many(events)
-        grid = self.replan(ch.clock.now())
+        grid = await self.replan(ch.clock.now())
         failed_sources = tuple(sorted({e.source_name for e in errors if e.item is None}))
         ch.store.append_audit(
             AuditEvent(
@@ -126,7 +128,7 @@ class Discovery(Actor):
             },
         )
 
-    def replan(self, now: datetime) -> Grid:
+    async def replan(self, now: datetime) -> Grid:
         """Extend the grid to the planning horizon; committed slots never move."""
         ch = self.ch
         store = ch.store
@@ -143,17 +145,26 @@ class Discovery(Actor):
         page = store.list_plans(REPLANNABLE, limit=MAX_POOL * 4)
         pool = _best(page.items, MAX_POOL)
         horizon_end = now + timedelta(hours=card.schedule_policy.planning_horizon_hours)
-        card = _with_tuned_reserves(card, store.get_live_value(KEY_WEIGHTS))
-        grid = plan_grid(
-            pool,
-            now=now,
-            horizon_end=horizon_end,
-            committed_tail_end=tail_end,
-            card=card,
-            committed_tail_themes=tail_themes,
+        card = _with_tuned_reserves(card, self._weights())
+        # Planning a few thousand candidates takes a noticeable fraction of a second:
+        # keep it off the event loop.
+        grid = await trio.to_thread.run_sync(
+            lambda: plan_grid(
+                pool,
+                now=now,
+                horizon_end=horizon_end,
+                committed_tail_end=tail_end,
+                card=card,
+                committed_tail_themes=tail_themes,
+            )
         )
         self._persist(grid, pool, now)
         return grid
+
+    def _weights(self) -> TuneWeights:
+        """The fine weights the nightly autotune settled on (defaults until it has run)."""
+        stored = self.ch.store.get_live_value(KEY_WEIGHTS)
+        return TuneWeights.from_dict(stored) if stored else TuneWeights()
 
     def _persist(self, grid: Grid, pool: list[PlanItem], now: datetime) -> None:
         before = {p.plan_id: p for p in pool}
@@ -166,11 +177,9 @@ class Discovery(Actor):
                 store.upsert_plan(attrs.evolve(plan, updated_at=now))
 
 
-def _with_tuned_reserves(card: OwnerCard, stored: dict | None) -> OwnerCard:
+def _with_tuned_reserves(card: OwnerCard, weights: TuneWeights) -> OwnerCard:
     """The card with reserves per hour scaled by the nightly autotune's reserve ratio."""
-    if not stored:
-        return card
-    ratio = TuneWeights.from_dict(stored).reserve_ratio
+    ratio = weights.reserve_ratio
     policy = card.schedule_policy
     reserves = max(1, round(policy.reserves_per_hour * ratio))
     return attrs.evolve(card, schedule_policy=attrs.evolve(policy, reserves_per_hour=reserves))
