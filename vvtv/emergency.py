@@ -187,7 +187,10 @@ def _filler(
         start_at=start,
         duration_sec=duration,
         title=titles.get(a.asset_id, default),
-        plan_id=a.plan_id or None,
+        # No plan_id: a rerun is not its plan's slot, and the store keeps one live entry
+        # per plan, so a filler carrying it was silently not stored and crashed the Buffer
+        # when it aired. The asset (and trace_id) still tie the filler to plan, fetch and QA.
+        plan_id=None,
         theme=themes.get(a.asset_id, ""),
         slot_type=SlotType.EMERGENCY,
         fallback_level=level,
