@@ -142,11 +142,36 @@ async def take_leadership(ch: ChannelContext) -> None:
             lead.token = token
             log.info("scheduler lock taken (fencing token %s)", token)
             return
+        info = ch.store.lock_info(lead.name)
+        if info is not None and info.owner is not None and _holder_died_here(info.owner):
+            # A restart after a crash (SIGKILL, OOM) on this machine: the holder is gone, so
+            # waiting out the TTL would only keep the channel off air for up to 30 s.
+            log.warning("scheduler lock holder %s is no longer running; taking over", info.owner)
+            ch.store.release_lock(lead.name, info.owner, info.token)
+            continue
         if not announced:
-            info = ch.store.lock_info(lead.name)
             log.warning("standby: another vvtv holds the state (%s); waiting to take over", info)
             announced = True
         await trio.sleep(STANDBY_POLL_S)
+
+
+def _holder_died_here(owner: str) -> bool:
+    """Whether a lock owner (``host:pid:nonce``) ran on this machine and its process is gone.
+
+    A pid reused by another process reads as alive: then the TTL decides, as for a holder
+    on another machine.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 async def keep_leadership(ch: ChannelContext) -> None:
