@@ -50,6 +50,9 @@ from vvtv.stats import STREAM_DISRUPTION, pipeline_metrics
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+# Unwatched (no dashboard on the buffer topic), the Buffer wakes when the live stream can
+# change, at its next segment boundary, and at least this often (see ``_wait_s``).
+IDLE_TICK_S = 6.0
 POOL_REFRESH_S = 60.0
 CURATOR_EVERY_S = 60.0
 PRUNE_EVERY_S = 600.0
@@ -83,6 +86,8 @@ class Buffer(Actor):
         self.slate: AssetItem | None = None
         self.ctx: ActorContext | None = None
         self._next_pool = self._next_curator = self._next_prune = self._next_sample = 0.0
+        self._next_boundary: datetime | None = None
+        self._last_tick_s: float | None = None
 
     # --- start-up --------------------------------------------------------------------
 
@@ -217,8 +222,20 @@ class Buffer(Actor):
 
     async def _ticker(self) -> None:
         while True:
-            await trio.sleep(TICK_S)
+            await trio.sleep(self._wait_s())
             self.tick()
+
+    def _wait_s(self) -> float:
+        """Until the next tick: a second while a dashboard watches the buffer topic;
+        otherwise until the live stream's next segment boundary (only then can the playlist,
+        the as-run log or what is on air change), at most ``IDLE_TICK_S``. Messages (new
+        content, overrides) still tick at once. Under a mock clock this is the difference
+        between 604,800 ticks a simulated week and about 100,000."""
+        if self._next_boundary is None or self.ch.topics["buffer"].subscriber_count > 0:
+            return TICK_S
+        ahead = (self._next_boundary - self.ch.clock.now()).total_seconds()
+        # A millisecond past the boundary, so the tick sees the new segment as started.
+        return min(IDLE_TICK_S, ahead + 0.001) if ahead > 0 else TICK_S
 
     def tick(self) -> None:
         ch = self.ch
@@ -227,6 +244,8 @@ class Buffer(Actor):
         policy = card.schedule_policy
         assert self.slate is not None
         clock_s = trio.current_time()
+        elapsed = 0.0 if self._last_tick_s is None else clock_s - self._last_tick_s
+        self._last_tick_s = clock_s
         if clock_s >= self._next_pool:
             self._refresh_pool()
             self._next_pool = clock_s + POOL_REFRESH_S
@@ -250,7 +269,7 @@ class Buffer(Actor):
         self._set_emergency(plan.state, plan.transition)
         self._add_fillers(plan.added)
         if self.emergency.active:
-            ch.metrics.emergency_seconds.inc(TICK_S)
+            ch.metrics.emergency_seconds.inc(elapsed)
         if clock_s >= self._next_curator:
             self._curate(now)
             self._next_curator = clock_s + CURATOR_EVERY_S
@@ -288,6 +307,7 @@ class Buffer(Actor):
         for event in window.events:
             self._as_run(event)
         newest = window.segments[-1].start_at
+        self._next_boundary = newest + timedelta(seconds=window.segments[-1].duration_sec)
         ch.live.publish(hls.render(window, target), dict(self.asset_dirs), newest)
 
     def _as_run(self, event: hls.AirEvent) -> None:
