@@ -93,7 +93,7 @@ async def boot(
         )
     card = cards.card
     media = media or FfmpegMedia()
-    slate = await ensure_slate(settings.hls_dir, card.channel)
+    slate = await ensure_slate(settings.hls_dir, card.channel, card.quality_policy)
     store.save_asset(_slate_asset(slate, clock))
     for source in resolve_source_locations(card, settings.project_root).sources:
         if source.demo:
