@@ -32,6 +32,8 @@ CARD_TEMPLATE = """\
 schema_version: 1
 search_policy:
   allowlist_domains: [localhost]
+schedule_policy:
+  timezone: UTC
 sources:
   - name: clips
     kind: folder

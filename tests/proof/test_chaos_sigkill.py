@@ -10,22 +10,29 @@ partial asset left behind.
 from __future__ import annotations
 
 import itertools
+import json
+import sqlite3
 import time
 from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from actors.daemon import LOCK_TTL_S
+from vvtv.store import open_store
 
 try:
     from .chaos_fixtures import clips, slate
+    from .chaos_receiver import Receiver
     from .daemon_process import Channel, wait_for
 except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
     from chaos_fixtures import clips, slate
+    from chaos_receiver import Receiver
     from daemon_process import Channel, wait_for
 
 __all__ = ["clips", "slate"]  # session fixtures, re-exported so pytest finds them here
 
 N_CLIPS = 3
+NIGHTLY_EVENTS = 150_000
 
 
 def assert_queue_consistent(channel: Channel) -> None:
@@ -128,3 +135,96 @@ def test_sigkill_in_the_middle_of_a_commit_window_neither_repeats_nor_loses_item
         assert first_run <= {e[1] for e in channel.main_entries()}, "a queued item was lost"
     finally:
         channel.stop()
+
+
+def seed_audit_day(channel: Channel, day: date, events: int) -> None:
+    """A busy day of audit events, so the nightly export of that day takes a moment."""
+    open_store(channel.db_path).close()  # the daemon's schema
+    start = datetime.combine(day, datetime.min.time(), UTC)
+    step = timedelta(days=1) / events
+    rows = [
+        (
+            f"evt-seed-{i}",
+            (start + i * step).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "queued",
+            "seed",
+            json.dumps({"n": i}),
+        )
+        for i in range(events)
+    ]
+    con = sqlite3.connect(channel.db_path)
+    with con:
+        con.executemany(
+            "INSERT INTO audit_events (event_id, at, event_type, actor, details)"
+            " VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    con.close()
+
+
+def test_sigkill_during_the_nightly_export_then_a_rerun_exports_the_day_once(
+    tmp_path: Path, clips: Path, slate: Path
+) -> None:
+    channel = Channel(tmp_path, clips, slate)
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    seed_audit_day(channel, day, NIGHTLY_EVENTS)
+    export = channel.runtime / "exports" / f"audit-{day.isoformat()}.json"
+    partial = export.with_suffix(".json.tmp")
+    channel.start("--force-nightly")
+    try:
+        wait_for(
+            "the export to be half written",
+            lambda: partial.exists() and partial.stat().st_size > 0,
+            timeout=30,
+            every=0.01,
+        )
+        channel.kill()
+        assert not export.exists(), "the export finished before the kill"
+        assert not channel.audit("nightly", "scheduler")
+
+        restart_after_kill(channel)
+        assert not export.exists(), "a half-written export was published"
+        channel.stop()
+        channel.start("--force-nightly")
+        wait_for("the nightly job", lambda: channel.audit("nightly", "scheduler"), timeout=60)
+        exported = json.loads(export.read_text())
+        seeded = [e for e in exported if e["actor"] == "seed"]
+        assert len(seeded) == NIGHTLY_EVENTS
+        assert len({e["event_id"] for e in exported}) == len(exported), "duplicated events"
+        assert not partial.exists()
+        assert len(channel.audit("nightly", "scheduler")) == 1
+        reports = channel.query("SELECT key FROM reports WHERE kind = 'daily'")
+        assert reports == [(day.isoformat(),)]
+    finally:
+        channel.stop()
+
+
+def test_sigkill_during_a_webhook_delivery_then_it_is_delivered_exactly_once(
+    tmp_path: Path, clips: Path, slate: Path
+) -> None:
+    with Receiver(hold_first=1, hold_s=30.0).serving() as receiver:
+        channel = Channel(tmp_path, clips, slate, VVTV_ALERT_WEBHOOK_URL=receiver.url)
+        channel.start()
+        try:
+            wait_for("a webhook delivery in flight", receiver.delivery_ids, timeout=30)
+            pending = channel.query("SELECT id FROM outbox WHERE status = 'pending'")
+            channel.kill()
+            receiver.release()
+            assert pending, "the delivery finished before the kill"
+
+            restart_after_kill(channel)
+
+            def all_delivered() -> list[tuple[int, str]]:
+                rows = channel.query("SELECT id, status FROM outbox WHERE topic = 'webhook'")
+                return rows if rows and all(r[1] == "delivered" for r in rows) else []
+
+            items = wait_for("every webhook item delivered", all_delivered, timeout=30)
+            ids = receiver.delivery_ids()
+            assert sorted(set(ids)) == sorted(f"webhook-{i}" for i, _ in items)
+            assert ids.count(ids[0]) == 2, "the interrupted delivery was not retried"
+            bodies = {g.delivery_id: set() for g in receiver.arrived}
+            for got in receiver.arrived:
+                bodies[got.delivery_id].add(got.body)
+            assert all(len(b) == 1 for b in bodies.values()), "a retry changed the document"
+        finally:
+            channel.stop()
