@@ -1,0 +1,93 @@
+"""A real channel in the test's own Trio run, for chaos that needs to reach inside.
+
+``channel_settings`` lays out a throwaway runtime (a copy of the pre-made slate, an
+OwnerCard whose folder source is ``library``). ``Hosted`` runs ``actors.daemon.run``
+in its own cancel scope so a test can stop it gracefully or "kill" it: a kill cancels
+the run after forgetting the fencing token, so, as after a SIGKILL, the scheduler lock
+is left held until its TTL runs out (``run`` releases only a lock it knows it holds).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import trio
+
+from actors.context import ChannelContext
+from actors.daemon import Daemon, run
+from vvtv.settings import Settings
+
+CARD = """\
+schema_version: 1
+search_policy:
+  allowlist_domains: [localhost]
+schedule_policy:
+  timezone: UTC
+sources:
+  - name: library
+    kind: folder
+    location: {library}
+"""
+
+
+def channel_settings(root: Path, slate: Path, library: Path | None = None, **env: str) -> Settings:
+    runtime = root / "runtime"
+    library = library or root / "library"
+    library.mkdir(parents=True, exist_ok=True)
+    card = root / "owner_card.yaml"
+    card.write_text(CARD.format(library=library))
+    hls = runtime / "hls"
+    if not (hls / "slate").exists():
+        shutil.copytree(slate, hls / "slate")
+    return Settings.from_env(
+        {
+            "VVTV_RUNTIME_DIR": str(runtime),
+            "VVTV_OWNER_CARD_PATH": str(card),
+            "VVTV_API_BIND": "127.0.0.1:0",
+            **env,
+        }
+    )
+
+
+class Hosted:
+    """One daemon run inside a nursery; ``daemon`` is set once it leads (None as standby)."""
+
+    def __init__(self, ch: ChannelContext) -> None:
+        self.ch = ch
+        self.daemon: Daemon | None = None
+        self.exit: int | BaseException | None = None
+        self.scope = trio.CancelScope()
+        self.leading = trio.Event()
+        self.done = trio.Event()
+
+    async def _main(self) -> None:
+        try:
+            with self.scope:
+                async with trio.open_nursery() as nursery:
+                    self.daemon = await nursery.start(self._run)
+                    self.leading.set()
+        finally:
+            self.done.set()
+
+    async def _run(self, task_status: trio.TaskStatus[Daemon]) -> None:
+        try:
+            self.exit = await run(self.ch, signals=False, task_status=task_status)
+        except Exception as exc:  # the test inspects how it ended
+            self.exit = exc
+
+    def start(self, nursery: trio.Nursery) -> Hosted:
+        nursery.start_soon(self._main)
+        return self
+
+    def kill(self) -> None:
+        """Die without releasing the scheduler lock, as a SIGKILL would."""
+        self.ch.leadership.token = None
+        self.scope.cancel()
+
+    async def stop(self) -> None:
+        if self.daemon is not None:
+            self.daemon.runtime.shutdown()
+        else:
+            self.scope.cancel()
+        await self.done.wait()

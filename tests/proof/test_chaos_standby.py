@@ -1,0 +1,64 @@
+"""Two daemons on one state database: exactly one is active; the standby takes over.
+
+Both run in this Trio run under the autojump clock (the lock TTL passes in simulated
+time), with the real actor tree, store and HTTP API. The first one "dies" without
+releasing the scheduler lock, as a SIGKILL would leave it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import trio
+
+from actors.daemon import LOCK_TTL_S, STANDBY_POLL_S, boot
+from vvtv.clock import TrioClock
+
+try:
+    from .chaos_fixtures import slate
+    from .chaos_inprocess import Hosted, channel_settings
+except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
+    from chaos_fixtures import slate
+    from chaos_inprocess import Hosted, channel_settings
+
+__all__ = ["slate"]
+
+EPOCH = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+COMMIT_INTERVAL_S = 30 * 60  # the OwnerCard default
+
+
+async def test_the_second_daemon_waits_as_standby_and_takes_over_within_the_lock_ttl(
+    tmp_path: Path, slate: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    settings = channel_settings(tmp_path, slate)
+    clock = TrioClock(EPOCH)
+    first = await boot(settings, clock=clock)
+    second = await boot(settings, clock=clock)
+    async with trio.open_nursery() as nursery:
+        a = Hosted(first).start(nursery)
+        await a.leading.wait()
+        b = Hosted(second).start(nursery)
+
+        # Ten minutes side by side: only the first one leads.
+        await trio.sleep(600)
+        assert b.daemon is None and second.leadership.token is None
+        assert second.api_url == "", "the standby serves the API"
+        windows = first.store.count_audit(event_type="window_commit")
+        assert windows >= 1
+        assert first.leadership.token is not None
+
+        killed_at = trio.current_time()
+        a.kill()
+        with trio.fail_after(LOCK_TTL_S + STANDBY_POLL_S + 1):
+            await b.leading.wait()
+        assert trio.current_time() - killed_at <= LOCK_TTL_S + STANDBY_POLL_S
+        assert second.leadership.token is not None
+        assert second.leadership.token > 1, "the new leader's fencing token is not newer"
+
+        # The new leader runs the channel: the next commit window happens under it.
+        await trio.sleep(COMMIT_INTERVAL_S + 60)
+        assert second.api_url
+        assert second.store.count_audit(event_type="window_commit") > windows
+        await b.stop()
+        nursery.cancel_scope.cancel()
