@@ -22,6 +22,7 @@ import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError, Runtime
+from vvtv import offload
 from vvtv.convert import converter
 from vvtv.curator import CuratorMode
 from vvtv.messages import Ping, SetCuratorMode, SetEmergencyOverride
@@ -66,7 +67,7 @@ class LivePort:
 
     async def plans(self, state: str | None, limit: int, offset: int) -> dict:
         states = [PlanState(state)] if state else None
-        page = await trio.to_thread.run_sync(
+        page = await offload.run_sync(
             lambda: self.ch.store.list_plans(states, limit=limit, offset=offset)
         )
         return {
@@ -77,11 +78,11 @@ class LivePort:
         }
 
     async def daily_report(self, day: date) -> dict | None:
-        report = await trio.to_thread.run_sync(self.ch.store.get_daily_report, day)
+        report = await offload.run_sync(self.ch.store.get_daily_report, day)
         return None if report is None else converter.unstructure(report)
 
     async def weekly_report(self, week: str) -> dict | None:
-        report = await trio.to_thread.run_sync(self.ch.store.get_weekly_report, week)
+        report = await offload.run_sync(self.ch.store.get_weekly_report, week)
         return None if report is None else converter.unstructure(report)
 
     def alerts(self) -> list[dict]:

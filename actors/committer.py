@@ -24,6 +24,7 @@ import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
+from vvtv import offload
 from vvtv.fetch import FetchError
 from vvtv.media.ffmpeg import MediaError
 from vvtv.media.prepare import remove_source
@@ -236,7 +237,7 @@ class Committer(Actor):
         )
         if not report.passed:
             ch.store.save_asset(asset)  # the measurements stay on record
-            await trio.to_thread.run_sync(_rmtree, prepared.dir)
+            await offload.run_sync(_rmtree, prepared.dir)
             raise Failed("QA_REJECTED", "; ".join(report.reasons))
         return asset
 
@@ -297,7 +298,7 @@ class Committer(Actor):
 
 
 async def _remove(path: Path) -> None:
-    await trio.to_thread.run_sync(remove_source, path)
+    await offload.run_sync(remove_source, path)
 
 
 def _rmtree(path: Path) -> None:

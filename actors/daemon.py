@@ -28,6 +28,7 @@ import trio
 from actors.context import ChannelContext, Leadership
 from actors.tree import build_tree
 from supervisors import Runtime
+from vvtv import offload
 from vvtv.clock import Clock, TrioClock
 from vvtv.media.demo import ensure_demo_library
 from vvtv.media.prepare import sweep_partials
@@ -83,7 +84,7 @@ async def boot(
 ) -> ChannelContext:
     settings.validate_for_startup()
     clock = clock or TrioClock()
-    store: Store = await trio.to_thread.run_sync(lambda: open_store(settings.state_db, clock=clock))
+    store: Store = await offload.run_sync(lambda: open_store(settings.state_db, clock=clock))
     cards, errors = OwnerCardHolder.boot(settings.owner_card_path, store, clock.now())
     for error in errors:
         log.error(
@@ -206,7 +207,7 @@ async def run(
     """Run a booted channel until it is stopped; the exit code."""
     await take_leadership(ch)
     # Only the leader may sweep: a standby would pull a running prepare's work dir away.
-    swept = await trio.to_thread.run_sync(sweep_partials, ch.settings.hls_dir)
+    swept = await offload.run_sync(sweep_partials, ch.settings.hls_dir)
     if swept:
         log.warning("removed %d partial asset dirs a crash left behind", len(swept))
     runtime = Runtime(build_tree(ch), metrics_registry=ch.metrics.registry)

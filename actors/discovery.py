@@ -17,10 +17,10 @@ from typing import ClassVar
 
 import attrs
 import httpx
-import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
+from vvtv import offload
 from vvtv.autotune import TuneWeights
 from vvtv.discovery import RejectReason, screen
 from vvtv.messages import DiscoveryOutcome, RunDiscovery
@@ -148,7 +148,7 @@ class Discovery(Actor):
         card = _with_tuned_reserves(card, self._weights())
         # Planning a few thousand candidates takes a noticeable fraction of a second:
         # keep it off the event loop.
-        grid = await trio.to_thread.run_sync(
+        grid = await offload.run_sync(
             lambda: plan_grid(
                 pool,
                 now=now,

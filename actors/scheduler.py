@@ -87,7 +87,9 @@ class Scheduler(Actor):
             await self._one_cycle()
             return
         if ch.force_nightly:
-            await self._nightly(ch.clock.now().astimezone(ch.tz).date(), forced=True)
+            # Forced runs do not move the nightly cursor: tonight's 03:00 still runs.
+            now = ch.clock.now()
+            await self._run(Window(WindowKind.NIGHTLY, now, now.astimezone(ch.tz).date()))
         while True:
             now = ch.clock.now()
             cursors = self._cursors()
@@ -141,7 +143,7 @@ class Scheduler(Actor):
                 details = _plain(outcome)
             else:
                 assert window.local_date is not None
-                details = await self._nightly(window.local_date, forced=False)
+                details = await self._nightly(window.local_date)
         except (ActorError, OSError, ValueError, RuntimeError) as exc:
             # Expected failures of a window (an actor down or timing out, a store error,
             # a lost lock): audited, retried next time. Anything else crashes the actor.
@@ -174,7 +176,7 @@ class Scheduler(Actor):
             )
         )
 
-    async def _nightly(self, local_date: date, *, forced: bool) -> dict:
+    async def _nightly(self, local_date: date) -> dict:
         ch = self.ch
         result = await nightly.run_nightly(
             ch.store, ch.cards, ch.clock, ch.tz, local_date, ch.settings.exports_dir
@@ -188,7 +190,7 @@ class Scheduler(Actor):
                 "cloudsync",
                 PublishWeekly(weekly.week, weekly.summary, weekly.metrics),
             )
-        return {"local_date": local_date.isoformat(), "forced": forced, **result.summary()}
+        return {"local_date": local_date.isoformat(), **result.summary()}
 
 
 def _token(ch: ChannelContext) -> int:

@@ -13,8 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
-import trio
 
+from vvtv import offload
 from vvtv.autotune import DayStats, TuneWeights, autotune
 from vvtv.clock import Clock
 from vvtv.model import AuditEvent, DailyReport, EntryStatus, WeeklyReport, new_id
@@ -113,9 +113,7 @@ async def run_nightly(
     exports: Path,
 ) -> NightlyResult:
     now = clock.now()
-    result = await trio.to_thread.run_sync(
-        _nightly_sync, store, cards, now, tz, local_date, exports
-    )
+    result = await offload.run_sync(_nightly_sync, store, cards, now, tz, local_date, exports)
     store.append_audit(
         AuditEvent(
             event_id=new_id("evt"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import trio
 
 from actors.context import ChannelContext
 from actors.daemon import Daemon, boot, run
+from vvtv import offload
 from vvtv.clock import TrioClock
 from vvtv.media.hls import Segment
 from vvtv.model import AssetItem, QAReport, QAStatus
@@ -108,14 +109,19 @@ def looped_asset(
 async def running_channel(
     settings: Settings, *, epoch: datetime | None = None, **boot_args: object
 ) -> AsyncIterator[Daemon]:
-    """Boot and run a channel in this Trio run; stop it gracefully on exit."""
+    """Boot and run a channel in this Trio run; stop it gracefully on exit.
+
+    With an ``epoch`` the channel runs on Trio's (mock) clock from that wall time, and
+    offloaded work runs inline so the mock clock never jumps past a worker thread.
+    """
     clock = TrioClock(epoch) if epoch is not None else None
-    ch = await boot(settings, clock=clock, **boot_args)  # type: ignore[arg-type]
-    async with trio.open_nursery() as nursery:
-        daemon: Daemon = await nursery.start(
-            lambda task_status: run(ch, signals=False, task_status=task_status)
-        )
-        try:
-            yield daemon
-        finally:
-            daemon.runtime.shutdown()
+    with offload.inline() if epoch is not None else nullcontext():
+        ch = await boot(settings, clock=clock, **boot_args)  # type: ignore[arg-type]
+        async with trio.open_nursery() as nursery:
+            daemon: Daemon = await nursery.start(
+                lambda task_status: run(ch, signals=False, task_status=task_status)
+            )
+            try:
+                yield daemon
+            finally:
+                daemon.runtime.shutdown()

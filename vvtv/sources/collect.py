@@ -8,6 +8,7 @@ from functools import partial
 import httpx
 import trio
 
+from vvtv import offload
 from vvtv.media.probe import probe
 from vvtv.ownercard import SourceSpec
 from vvtv.sources.candidate import Candidate, SourceError, SourceFailure, domain_of
@@ -55,7 +56,7 @@ async def read_source(
     )
     parse = parse_feed if spec.kind == "rss" else parse_jsonfeed
     # A feed of a few megabytes takes a while to parse: keep it off the event loop.
-    found = await trio.to_thread.run_sync(
+    found = await offload.run_sync(
         partial(parse, data, source_name=spec.name, feed_url=spec.location)
     )
     return found, []

@@ -30,6 +30,7 @@ import attrs
 import trio
 import yaml
 
+from vvtv import offload
 from vvtv.media.probe import ProbeError, ProbeResult, probe
 from vvtv.sources.candidate import LOCAL_DOMAIN, Candidate, SourceError, SourceFailure
 
@@ -172,7 +173,7 @@ async def scan_folder(
     Raises ``SourceFailure`` when the folder itself is missing or unreadable.
     """
     root = Path(folder).expanduser().resolve()
-    files, errors = await trio.to_thread.run_sync(_list_folder, root, source_name)
+    files, errors = await offload.run_sync(_list_folder, root, source_name)
     limiter = trio.CapacityLimiter(max(1, probe_concurrency))
     candidates: list[Candidate | None] = [None] * len(files)
 
