@@ -11,12 +11,13 @@
    with every client reading, once with one more client stalled (a raw socket with a
    4 KiB receive buffer that completes the handshake and never reads again); the
    slowdown ratio compares the delivery p99 of the two (medians over ``--runs``).
-   The readers are spread over ``--ws-procs`` load processes.
+   The readers (lean raw-socket websocket clients, so the load generator costs far
+   less than the server) are spread over ``--ws-procs`` load processes.
 
 Servers and load generators always run in separate processes, so they never share an
 event loop. The last line printed is one JSON object.
 
-    .venv/bin/python ops/bench/api.py [--http-runs 9] [--seconds 3] [--runs 3]
+    .venv/bin/python ops/bench/api.py [--http-runs 9] [--seconds 3] [--runs 5]
         [--clients 500] [--ws-seconds 12] [--ws-procs 2]
 """
 
@@ -306,13 +307,7 @@ def _stalled_socket(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            "GET /v1/ws/buffer HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
+    sock.sendall(_handshake(port))
     response = b""
     while b"\r\n\r\n" not in response:
         response += sock.recv(1)
@@ -321,10 +316,49 @@ def _stalled_socket(port: int) -> socket.socket:
     return sock
 
 
-async def ws_load(port: int, clients: int, seconds: float, stall: bool) -> dict:
-    from trio_websocket import open_websocket_url
+def _handshake(port: int) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET /v1/ws/buffer HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
 
-    url = f"ws://127.0.0.1:{port}/v1/ws/buffer"
+
+class LeanReader:
+    """The reading half of a websocket client, as cheap as Python allows.
+
+    The load generator must cost far less than the server it measures: a full client
+    library (trio-websocket + wsproto) spends more per message than hypercorn does.
+    Server frames are unmasked; text frames are all the buffer topic sends.
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf + data
+        frames = []
+        while len(buf) >= 2:
+            size = buf[1] & 0x7F
+            start = 2
+            if size == 126:
+                if len(buf) < 4:
+                    break
+                size, start = int.from_bytes(buf[2:4], "big"), 4
+            elif size == 127:
+                if len(buf) < 10:
+                    break
+                size, start = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < start + size:
+                break
+            if buf[0] & 0x0F == 0x1:
+                frames.append(buf[start : start + size])
+            buf = buf[start + size :]
+        self._buf = buf
+        return frames
+
+
+async def ws_load(port: int, clients: int, seconds: float, stall: bool) -> dict:
     latencies: list[float] = []
     connected = 0
     all_connected = trio.Event()
@@ -332,16 +366,28 @@ async def ws_load(port: int, clients: int, seconds: float, stall: bool) -> dict:
 
     async def client() -> None:
         nonlocal connected
-        async with open_websocket_url(url) as ws:
-            connected += 1
-            if connected == clients:
-                all_connected.set()
-            while True:
-                frame = json.loads(await ws.get_message())
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(_handshake(port))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += await stream.receive_some(4096)
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(f"websocket refused: {head[:80]!r}")
+        reader = LeanReader()
+        pending = reader.feed(head.split(b"\r\n\r\n", 1)[1])
+        connected += 1
+        if connected == clients:
+            all_connected.set()
+        while True:
+            for payload in pending:
                 received = time.time()
-                sent_at = frame["data"].get("sent_at")
+                sent_at = json.loads(payload)["data"].get("sent_at")
                 if sent_at is not None and sent_at >= measure_from[0]:
                     latencies.append(received - sent_at)
+            data = await stream.receive_some(65536)
+            if not data:
+                return
+            pending = reader.feed(data)
 
     stalled = _stalled_socket(port) if stall else None
     async with trio.open_nursery() as nursery:
@@ -390,7 +436,7 @@ def ws_run(clients: int, seconds: float, stall: bool, procs: int = 2) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="websocket runs (each phase)")
+    parser.add_argument("--runs", type=int, default=5, help="websocket runs (each phase)")
     parser.add_argument("--http-runs", type=int, default=9, help="alternated HTTP pairs")
     parser.add_argument("--seconds", type=float, default=3.0, help="per HTTP measurement")
     parser.add_argument("--clients", type=int, default=500, help="websocket clients")
