@@ -1,0 +1,307 @@
+"""Load benchmark: the full daemon with 1,000 dashboards and 20 requests a second (issue 10).
+
+A real ``vvtv run`` (a subprocess with a throwaway runtime dir, the sample OwnerCard's
+demo library, ``VVTV_API_BIND=127.0.0.1:<free port>``) serves, for ``--minutes``:
+
+* ``--clients`` websocket dashboards on ``/v1/ws/buffer`` (spread over ``--ws-procs``
+  client processes); delivery latency = receive time - the frame's ``timestamp`` (the
+  daemon's clock when the Buffer published it);
+* ``--rps`` control/read requests a second from another client process, round robin:
+  ``GET /v1/status``, ``/v1/queue``, ``/v1/plans``, ``/v1/alerts``, ``/metrics``,
+  ``/live/index.m3u8`` and a signed ``POST /v1/control/curator-mode`` (setting "auto").
+
+Measured: ``ws_clients`` (connected at the end), ``ws_delivery_p99_ms``, ``http_p99_ms``,
+``event_loop_lag_p99_ms`` (from the daemon's ``vvtv_event_loop_lag_seconds`` histogram,
+the measurement window only, interpolated within its bucket as Prometheus'
+``histogram_quantile`` does), ``rss_mb`` (the daemon's peak resident memory), ``errors``
+(HTTP statuses >= 400, failed requests, websocket connections lost or refused).
+Targets: ``event_loop_lag_p99_ms`` <= 20, ``errors`` = 0.
+
+    .venv/bin/python ops/bench/load.py [--minutes 5] [--clients 1000] [--rps 20]
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from vvtv.settings import DEV_SECRET, DEV_TOKEN  # noqa: E402
+from vvtv.signing import signed_headers  # noqa: E402
+
+PY = sys.executable
+VVTV = str(Path(PY).parent / "vvtv")
+READS = ("/v1/status", "/v1/queue", "/v1/plans", "/v1/alerts", "/metrics", "/live/index.m3u8")
+LAG = "vvtv_event_loop_lag_seconds"
+
+
+def p99(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[int(0.99 * (len(ordered) - 1))]
+
+
+# ------------------------------------------------------------------ client processes
+
+
+async def ws_clients(port: int, clients: int, seconds: float) -> dict[str, Any]:
+    from trio_websocket import ConnectionClosed, open_websocket_url
+
+    url = f"ws://127.0.0.1:{port}/v1/ws/buffer"
+    latencies: list[float] = []
+    state = {"connected": 0, "errors": 0, "open": 0}
+    measure_from = [float("inf")]
+
+    async def client() -> None:
+        try:
+            async with open_websocket_url(url) as ws:
+                state["connected"] += 1
+                state["open"] += 1
+                try:
+                    while True:
+                        frame = json.loads(await ws.get_message())
+                        received = time.time()
+                        stamp = (frame.get("data") or {}).get("timestamp")
+                        if stamp and received >= measure_from[0]:
+                            sent = datetime.fromisoformat(stamp).timestamp()
+                            latencies.append(received - sent)
+                finally:
+                    state["open"] -= 1
+        except (ConnectionClosed, OSError, trio.BrokenResourceError) as exc:
+            state["errors"] += 1
+            print(f"websocket lost: {exc!r}", file=sys.stderr)
+
+    async with trio.open_nursery() as nursery:
+        for i in range(clients):
+            nursery.start_soon(client)
+            if i % 50 == 49:
+                await trio.sleep(0.05)  # don't overflow the listen backlog
+        await trio.sleep(3.0)
+        measure_from[0] = time.time()
+        await trio.sleep(seconds)
+        open_at_end = state["open"]
+        nursery.cancel_scope.cancel()
+    return {"clients": open_at_end, "errors": state["errors"], "latencies": latencies}
+
+
+async def http_clients(port: int, rps: float, seconds: float) -> dict[str, Any]:
+    base = f"http://127.0.0.1:{port}"
+    latencies: list[float] = []
+    errors: list[str] = []
+    paths = [*READS, "control"]
+
+    async def one(i: int, client: httpx.AsyncClient) -> None:
+        path = paths[i % len(paths)]
+        started = time.perf_counter()
+        try:
+            if path == "control":
+                route = "/v1/control/curator-mode"
+                # Insignificant whitespace makes each body (and signature) unique: several
+                # requests a second share a timestamp, and a repeat would be a replay.
+                body = b'{"mode": "auto"' + b" " * (i % 200) + b"}"
+                headers = signed_headers(DEV_TOKEN, DEV_SECRET, "POST", route, body, time.time())
+                headers["Content-Type"] = "application/json"
+                response = await client.post(base + route, content=body, headers=headers)
+            else:
+                response = await client.get(base + path)
+            if response.status_code >= 400:
+                errors.append(f"{path}: HTTP {response.status_code} {response.text[:120]}")
+        except httpx.HTTPError as exc:
+            errors.append(f"{path}: {exc!r}")
+            return
+        latencies.append(time.perf_counter() - started)
+
+    async with httpx.AsyncClient(timeout=10.0) as client, trio.open_nursery() as nursery:
+        start = trio.current_time()
+        n = int(rps * seconds)
+        for i in range(n):
+            await trio.sleep_until(start + i / rps)
+            nursery.start_soon(one, i, client)
+    for e in errors[:5]:
+        print(e, file=sys.stderr)
+    return {"requests": n, "errors": len(errors), "latencies": latencies}
+
+
+# ------------------------------------------------------------------ the daemon
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
+    response = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=timeout)
+    return response.status_code, response.text
+
+
+def lag_histogram(port: int) -> dict[float, float]:
+    """Cumulative bucket counts of the event-loop lag histogram, by upper bound."""
+    _, text = get(port, "/metrics")
+    buckets = {}
+    for m in re.finditer(rf'^{LAG}_bucket{{le="([^"]+)"}} ([0-9.e+]+)$', text, re.M):
+        buckets[float(m.group(1))] = float(m.group(2))
+    if not buckets:
+        raise RuntimeError(f"/metrics has no {LAG} histogram")
+    return buckets
+
+
+def quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
+    """``histogram_quantile`` over the difference of two scrapes (seconds)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1]
+    if total <= 0:
+        return float("nan")
+    rank = q * total
+    prev_bound, prev_count = 0.0, 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= rank:
+            if bound == float("inf"):
+                return prev_bound
+            width = count - prev_count
+            return prev_bound + (bound - prev_bound) * ((rank - prev_count) / width if width else 1)
+        prev_bound, prev_count = bound, count
+    return prev_bound
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_daemon(root: Path, port: int, card: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "VVTV_RUNTIME_DIR": str(root / "runtime"),
+        "VVTV_API_BIND": f"127.0.0.1:{port}",
+        "VVTV_OWNER_CARD_PATH": str(card),
+    }
+    log = open(root / "daemon.log", "w")  # noqa: SIM115 (lives as long as the daemon)
+    return subprocess.Popen([VVTV, "run"], env=env, stdout=log, stderr=log, cwd=root)
+
+
+def wait_ready(port: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"vvtv run exited with {proc.returncode} during start-up")
+        try:
+            if get(port, "/healthz", 2.0)[0] == 200:
+                return
+        except (OSError, httpx.HTTPError):
+            pass  # not listening yet
+        time.sleep(0.5)
+    raise RuntimeError(f"vvtv run not healthy after {timeout:.0f} s")
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    seconds = args.minutes * 60
+    with tempfile.TemporaryDirectory(prefix="vvtv-load-") as tmp:
+        root = Path(tmp)
+        port = free_port()
+        proc = start_daemon(root, port, Path(args.card).resolve())
+        try:
+            wait_ready(port, proc, args.startup_timeout)
+            time.sleep(args.warmup)
+            ws_procs = []
+            for i in range(args.ws_procs):
+                share = args.clients // args.ws_procs + (
+                    1 if i < args.clients % args.ws_procs else 0
+                )
+                cmd = [PY, __file__, "--ws-client", str(port), "--clients", str(share)]
+                cmd += ["--seconds", str(seconds)]
+                ws_procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True))
+            time.sleep(3.0)  # the dashboards connect; the measurement window starts
+            before = lag_histogram(port)
+            cmd = [PY, __file__, "--http-client", str(port), "--rps", str(args.rps)]
+            http_proc = subprocess.Popen(
+                [*cmd, "--seconds", str(seconds)], stdout=subprocess.PIPE, text=True
+            )
+            peak_rss = 0.0
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                peak_rss = max(peak_rss, rss_mb(proc.pid))
+                time.sleep(2.0)
+            after = lag_histogram(port)
+            results = []
+            for p in [*ws_procs, http_proc]:
+                out, _ = p.communicate(timeout=120)
+                if p.returncode != 0:
+                    raise RuntimeError("a load client process failed")
+                results.append(json.loads(out.strip().splitlines()[-1]))
+            peak_rss = max(peak_rss, rss_mb(proc.pid))
+            alive = proc.poll() is None
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    ws, http = results[:-1], results[-1]
+    ws_lat = [x for r in ws for x in r["latencies"]]
+    return {
+        "minutes": args.minutes,
+        "ws_clients": sum(r["clients"] for r in ws),
+        "ws_deliveries": len(ws_lat),
+        "ws_delivery_p99_ms": round(1000 * p99(ws_lat), 2),
+        "http_requests": http["requests"],
+        "http_p99_ms": round(1000 * p99(http["latencies"]), 2),
+        "event_loop_lag_p99_ms": round(1000 * quantile(0.99, before, after), 2),
+        "event_loop_lag_samples": int(after[float("inf")] - before.get(float("inf"), 0)),
+        "rss_mb": round(peak_rss, 1),
+        "errors": sum(r["errors"] for r in results) + (0 if alive else 1),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--rps", type=float, default=20.0)
+    parser.add_argument("--ws-procs", type=int, default=2)
+    parser.add_argument("--card", default=str(ROOT / "config" / "owner_card.sample.yaml"))
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds after healthy")
+    parser.add_argument("--startup-timeout", type=float, default=600.0)
+    parser.add_argument("--seconds", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--ws-client", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--http-client", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.ws_client:
+        out = trio.run(ws_clients, args.ws_client, args.clients, args.seconds)
+        print(json.dumps(out))
+        return
+    if args.http_client:
+        out = trio.run(http_clients, args.http_client, args.rps, args.seconds)
+        print(json.dumps(out))
+        return
+    if args.minutes <= 0 or args.clients < 1 or args.rps <= 0:
+        parser.error("--minutes, --clients and --rps must be positive")
+    print(json.dumps(run_bench(args)))
+
+
+if __name__ == "__main__":
+    main()
