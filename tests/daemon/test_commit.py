@@ -1,0 +1,129 @@
+"""The commit window on real media: only what airs within the lead, reserves for failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import trio
+
+from actors.committer import Committer
+from actors.daemon import boot
+from tests.media.loopback import start_server
+from vvtv.media.generate import render_clip
+from vvtv.model import PlanItem, PlanState, QAStatus, SlotType, new_id
+from vvtv.ownercard import ChannelProfile
+from vvtv.planning import floor_hour
+from vvtv.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Real 4-second 720p clips: two with sound, one silent."""
+    root = tmp_path_factory.mktemp("commit-media")
+
+    async def render() -> dict[str, bytes]:
+        out = {}
+        for name, audio in (
+            ("bars", "sine=f=440:sample_rate=48000"),
+            ("grid", "sine=f=660:sample_rate=48000"),
+            ("silent", "anullsrc=r=48000:cl=stereo"),
+        ):
+            pattern = "testsrc2" if name == "grid" else "smptehdbars"
+            path = await render_clip(
+                root / f"{name}.mp4",
+                video=f"{pattern}=s=1280x720:r=25",
+                audio=audio,
+                seconds=4,
+                profile=ChannelProfile(),
+            )
+            out[name] = path.read_bytes()
+        return out
+
+    return trio.run(render)
+
+
+def plan(url: str, title: str, start, state: PlanState, slot: SlotType | None) -> PlanItem:
+    return PlanItem(
+        plan_id=new_id("plan"),
+        source_url=url,
+        title=title,
+        duration_sec=4.0,
+        discovered_at=start - timedelta(hours=5),
+        state=state,
+        theme="calm",
+        start_at=start if state is PlanState.SCHEDULED else None,
+        slot_type=slot,
+        hour_window=floor_hour(start),
+    )
+
+
+async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_made_twice(
+    settings: Settings, media: dict[str, bytes], nursery: trio.Nursery
+) -> None:
+    server = await start_server(nursery)
+    good = server.serve_bytes("/bars.mp4", media["bars"])
+    same_bytes = server.serve_bytes("/bars-mirror.mp4", media["bars"])
+    silent = server.serve_bytes("/silent.mp4", media["silent"])
+    reserve = server.serve_bytes("/grid.mp4", media["grid"])
+    missing = server.url("/missing.mp4")
+
+    ch = await boot(settings)
+    now = ch.clock.now()
+    soon = now + timedelta(hours=1)
+    later = now + timedelta(hours=6)  # beyond the 4-hour commit lead
+    main = plan(good, "Bars", soon, PlanState.SCHEDULED, SlotType.MAIN)
+    broken = plan(
+        missing, "Missing", soon + timedelta(seconds=4), PlanState.SCHEDULED, SlotType.MAIN
+    )
+    quiet = plan(silent, "Silence", soon + timedelta(seconds=8), PlanState.SCHEDULED, SlotType.MAIN)
+    mirror = plan(
+        same_bytes, "Mirror", soon + timedelta(seconds=12), PlanState.SCHEDULED, SlotType.MAIN
+    )
+    spare = plan(reserve, "Grid", soon, PlanState.RESERVED, SlotType.RESERVE)
+    far = plan(good + "?later", "Later", later, PlanState.SCHEDULED, SlotType.MAIN)
+    ch.store.insert_plans([main, broken, quiet, mirror, spare, far])
+
+    committer = Committer(ch)
+    outcome = await committer.run_window("trace-test")
+
+    state = {
+        p.plan_id: ch.store.require_plan(p.plan_id)
+        for p in (main, broken, quiet, mirror, spare, far)
+    }
+    assert state[main.plan_id].state is PlanState.COMMITTED
+    # The 404 is dropped with its reason, and the hour's reserve takes its slot.
+    assert state[broken.plan_id].state is PlanState.DROPPED
+    assert state[spare.plan_id].state is PlanState.COMMITTED
+    assert state[spare.plan_id].slot_type is SlotType.RESERVE
+    assert state[spare.plan_id].start_at == broken.start_at
+    # The silent clip fails QA, measured on the prepared file; no reserve is left for it.
+    assert state[quiet.plan_id].state is PlanState.DROPPED
+    # The same bytes from another URL are not prepared a second time.
+    assert state[mirror.plan_id].state is PlanState.DROPPED
+    # Outside the commit lead: untouched, nothing downloaded.
+    assert state[far.plan_id].state is PlanState.SCHEDULED
+    assert server.hits("/bars.mp4?later") == 0
+    assert (outcome.selected, outcome.queued, outcome.fell_back) == (4, 2, 1)
+
+    reasons = {
+        e.plan_id: e.reason_code
+        for e in ch.store.query_audit(event_type="plan_transition", limit=None)
+        if e.details.get("to") == "DROPPED"
+    }
+    assert reasons[broken.plan_id] == "FETCH_HTTP_404"
+    assert reasons[quiet.plan_id] == "QA_REJECTED"
+    assert reasons[mirror.plan_id] == "DUPLICATE_CHECKSUM"
+    rejected = [a for a in ch.store.assets_for_plan(quiet.plan_id)]
+    assert rejected and rejected[0].qa_status is QAStatus.REJECTED
+    assert any("silence" in r for r in rejected[0].qa.reasons)
+    assert not Path(rejected[0].local_path).exists()  # a rejected asset leaves no segments
+
+    # Running the window again commits nothing twice and fetches nothing again.
+    hits = len(server.requests)
+    again = await committer.run_window("trace-again")
+    assert again.queued == 0 and len(server.requests) == hits
+    # Fetched sources are removed once prepared; no partial downloads are left.
+    assert not [p for p in (ch.settings.media_dir / "incoming").iterdir()]
+    ch.store.close()
