@@ -1,7 +1,8 @@
-"""The quart-trio application: read API, signed control API, live websockets, HLS origin, dashboard.
+"""The quart-trio application: signed control API, live websockets, HLS, the dashboard.
 
 ``create_app(port, verifier=...)`` builds the app over a ``ChannelPort``; it holds
-no channel state of its own. Rules every route follows:
+no channel state of its own. The read endpoints are answered in front of quart, at
+the ASGI layer (``reads.py``). Rules every route follows:
 
 - every error is JSON ``{"error": ...}`` (plus ``errors`` for an invalid OwnerCard);
   bad input is a 4xx, never a 5xx;
@@ -247,9 +248,11 @@ def create_app(
 
     @app.websocket("/v1/ws/<topic>")
     async def live_stream(topic: str) -> None:
-        if topic not in LIVE_TOPICS or topic not in port.topics or live.closing:
-            # Refused before accept: the client sees an HTTP error, not a socket.
+        # Refused before accept: the client sees an HTTP error, not a socket.
+        if topic not in LIVE_TOPICS or topic not in port.topics:
             raise BadInput(404, f"unknown live topic {topic!r}")
+        if live.closing:
+            raise BadInput(503, "server shutting down")
         # Subscribe before accepting: whatever is published once the client sees the
         # handshake complete is already queued for it (no lost first update).
         sub = port.topics.subscribe(topic)
