@@ -492,7 +492,11 @@ class Buffer(Actor):
         """Record the seven pipeline figures (alerts and reports read these samples)."""
         ch = self.ch
         sample = pipeline_metrics(
-            ch.store, now, buffer_minutes=timeline.buffer_minutes(self.entries, now)
+            ch.store,
+            now,
+            buffer_minutes=timeline.buffer_minutes(
+                timeline.drop_trailing_fallback(self.entries, now)[0], now
+            ),
         )
         ch.store.record_metrics(sample)
         m = ch.metrics
@@ -504,15 +508,22 @@ class Buffer(Actor):
         m.stream_disruptions.set(sample.stream_disruptions)
 
     def status(self) -> dict[str, Any]:
+        """The published state. ``buffer_minutes`` counts ready programming, not the
+        emergency fillers queued behind it (the figure emergency mode and BUFFER_CRITICAL
+        follow); ``air_covered_minutes`` counts everything that will air, fillers included."""
         policy = self.ch.card.schedule_policy
+        now = self.ch.clock.now()
         state = timeline.buffer_state(
             self.entries,
-            self.ch.clock.now(),
+            now,
             self.emergency,
             target_minutes=policy.buffer_target_minutes,
             critical_minutes=policy.buffer_critical_minutes,
         )
         status = state.to_status_dict()
+        status["air_covered_minutes"] = status["buffer_minutes"]
+        real, _ = timeline.drop_trailing_fallback(self.entries, now)
+        status["buffer_minutes"] = round(timeline.buffer_minutes(real, now), 3)
         status["curator_mode"] = self.curator_mode.mode.value
         last = self.ch.live.last_segment_at
         status["last_segment_age_s"] = (

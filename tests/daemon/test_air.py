@@ -59,7 +59,8 @@ async def test_emergency_enters_below_critical_and_leaves_back_at_target(
         assert status.latest["state"] == "RUNNING"
         await trio.sleep(3 * 60)
         assert status.latest["state"] == "EMERGENCY"
-        assert status.latest["buffer_minutes"] >= 20  # the pool refilled the air
+        assert status.latest["buffer_minutes"] < 20  # ready programming
+        assert status.latest["air_covered_minutes"] >= 20  # the pool refilled the air
 
         await queue_programmes(daemon, 7, 600, "second")
         await trio.sleep(2)
