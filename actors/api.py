@@ -37,6 +37,9 @@ from vvtv.web.server import serve
 log = logging.getLogger(__name__)
 
 RUNTIME_PUBLISH_S = 1.0
+# Nobody subscribed to the runtime topic: refresh its latest snapshot (what a new
+# dashboard gets first) this often; the tree only changes when something restarts.
+RUNTIME_IDLE_S = 10.0
 CONTROL_TIMEOUT_S = 5.0
 
 
@@ -180,7 +183,8 @@ class Api(Actor):
             if text != last:
                 self.ch.topics["runtime"].publish(snapshot)
                 last = text
-            await trio.sleep(RUNTIME_PUBLISH_S)
+            watched = self.ch.topics["runtime"].subscriber_count > 0
+            await trio.sleep(RUNTIME_PUBLISH_S if watched else RUNTIME_IDLE_S)
 
 
 async def _start(

@@ -202,9 +202,13 @@ async def run(
     ch: ChannelContext,
     *,
     signals: bool = True,
+    loop_lag_interval: float = 0.5,
     task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED,
 ) -> int:
-    """Run a booted channel until it is stopped; the exit code."""
+    """Run a booted channel until it is stopped; the exit code.
+
+    ``loop_lag_interval``: how often the event-loop lag is sampled. Under a mock clock
+    the lag is meaningless and each sample is a wake-up: simulations sample rarely."""
     await take_leadership(ch)
     # Only the leader may sweep: a standby would pull a running prepare's work dir away.
     swept = await offload.run_sync(sweep_partials, ch.settings.hls_dir)
@@ -217,7 +221,7 @@ async def run(
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(keep_leadership, ch)
-            nursery.start_soon(measure_loop_lag, ch.metrics)
+            nursery.start_soon(measure_loop_lag, ch.metrics, loop_lag_interval)
             if signals:
                 nursery.start_soon(runtime.serve_signals)
                 nursery.start_soon(_reload_on_sighup, ch)
