@@ -239,6 +239,10 @@ class ActorCell:
                     counts[0] += fast
                     handled = fast = 0
                     busy = 0.0
+                    # A handler that never awaits and keeps its own mailbox full (casting to
+                    # itself) must still let other tasks run and cancellation in.
+                    await trio.lowlevel.checkpoint()
+                    started = perf()
         finally:
             stats.handled += handled
             stats.handle_sum += busy

@@ -56,6 +56,7 @@ class Runtime:
         self._timer = CallTimer()
         self._started = False
         self._shutdown = False
+        self._finished = trio.Event()
         self.metrics_registry = (
             metrics_registry if metrics_registry is not None else CollectorRegistry()
         )
@@ -80,6 +81,18 @@ class Runtime:
         node.started_at = trio.current_time()
         root._attach(node, self)
         escalation: SupervisorEscalated | None = None
+        try:
+            escalation = await self._run_tree(root, node, task_status)
+        finally:
+            self._system = None
+            self._finished.set()
+        if escalation is not None:
+            raise escalation
+
+    async def _run_tree(
+        self, root: Supervisor, node: Node, task_status: trio.TaskStatus[None]
+    ) -> SupervisorEscalated | None:
+        escalation: SupervisorEscalated | None = None
         async with trio.open_nursery() as system:
             self._system = system
             system.start_soon(self._timer.run)
@@ -100,9 +113,7 @@ class Runtime:
                 }
             node.set_state(STOPPED if escalation is None else "failed")
             system.cancel_scope.cancel()
-        self._system = None
-        if escalation is not None:
-            raise escalation
+        return escalation
 
     def shutdown(self) -> None:
         """Graceful stop: reverse start order, per-child timeouts, the whole within the budget.
@@ -124,15 +135,23 @@ class Runtime:
     ) -> None:
         """SIGTERM/SIGINT -> ``shutdown()``; a second signal cancels the tree at once.
 
-        Start it with ``nursery.start`` to know the handlers are installed.
+        Start it with ``nursery.start`` to know the handlers are installed. Returns once
+        ``run`` has returned, so it never holds a nursery open after the tree has stopped.
         """
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             task_status.started()
-            async for _ in signals:
-                if self._shutdown:
-                    self._tree_scope.cancel()
-                else:
-                    self.shutdown()
+            async with trio.open_nursery() as nursery:
+
+                async def until_finished() -> None:
+                    await self._finished.wait()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(until_finished)
+                async for _ in signals:
+                    if self._shutdown:
+                        self._tree_scope.cancel()
+                    else:
+                        self.shutdown()
 
     def _spawn_system(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
         if self._system is not None:

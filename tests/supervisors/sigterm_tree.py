@@ -27,13 +27,8 @@ async def main() -> None:
     root = Supervisor("root", [ChildSpec(n, Noisy) for n in ("first", "second", "third")])
     runtime = Runtime(root, shutdown_budget=5)
     async with trio.open_nursery() as nursery:
-
-        async def run_then_stop(task_status: trio.TaskStatus[None]) -> None:
-            await runtime.run(task_status=task_status)
-            nursery.cancel_scope.cancel()  # run() returned after shutdown: stop serving signals
-
-        await nursery.start(run_then_stop)
-        await nursery.start(runtime.serve_signals)
+        await nursery.start(runtime.run)
+        await nursery.start(runtime.serve_signals)  # returns once run() has returned
         print("up", flush=True)
     print("exited", flush=True)
 

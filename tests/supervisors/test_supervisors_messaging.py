@@ -261,3 +261,30 @@ async def test_casts_to_a_stopped_actor_raise_actor_unavailable(autojump_clock: 
             await rt.ref("w").call(Ping(1))
         with pytest.raises(ActorUnavailable, match="supervisor"):
             rt.ref("root").cast_nowait(Ping(1))
+
+
+class SelfFeeder(Actor):
+    """Casts to itself from handle, never awaiting anything that yields."""
+
+    mailbox_size = 8
+    accepts = (Ping,)
+
+    async def started(self, ctx: ActorContext) -> None:
+        self.ref = ctx.self_ref
+
+    async def handle(self, msg: Ping) -> None:
+        self.ref.cast_nowait(Ping(msg.n + 1))
+
+
+async def test_a_busy_actor_feeding_itself_still_lets_other_tasks_run(
+    autojump_clock: object,
+) -> None:
+    root = Supervisor("root", [ChildSpec("loop", SelfFeeder)])
+    async with running(root) as rt:
+        rt.ref("loop").cast_nowait(Ping(0))
+        ticks = 0
+        for _ in range(3):
+            await trio.sleep(0)  # would never return if the actor hogged the loop
+            ticks += 1
+        assert ticks == 3
+        assert rt._node("loop").stats.handled > 0
