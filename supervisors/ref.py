@@ -81,8 +81,10 @@ class ActorRef:
             return
         raise CallTimeout(f"cast to actor {self.name!r}: mailbox still full after {timeout:g}s")
 
-    async def call(self, msg: object, timeout: float = 5.0) -> object:
+    async def call(self, msg: object, timeout: float | None = 5.0) -> object:
         """Send ``msg`` and wait for the reply; the deadline covers enqueue and reply.
+
+        ``timeout=None`` waits as long as it takes (the callee dying still ends the wait).
 
         Raises ``CallTimeout`` on expiry (a reply arriving later is dropped and counted),
         ``ActorDied`` if the callee dies before replying, ``ActorUnavailable`` if it is not
@@ -98,18 +100,19 @@ class ActorRef:
             except trio.WouldBlock:
                 # Slow path: wait for space under a cancel scope, then for the reply with what
                 # is left of the deadline.
-                deadline = trio.current_time() + timeout
+                deadline = math.inf if timeout is None else trio.current_time() + timeout
                 with trio.CancelScope(deadline=deadline) as scope:
                     await cell.put(request)
                 if scope.cancelled_caught:
                     raise CallTimeout("mailbox full") from None
-                remaining = deadline - trio.current_time()
-            self._timer.add(request, remaining)
+                remaining = None if timeout is None else deadline - trio.current_time()
+            if remaining is not None:
+                self._timer.add(request, remaining)
             result = await request.wait()
         except CallTimeout:
             stats.calls_timeout += 1
             raise CallTimeout(
-                f"call to actor {self.name!r} got no reply within {timeout:g}s"
+                f"call to actor {self.name!r} got no reply within {timeout}s"
             ) from None
         except ActorError:
             stats.calls_died += 1

@@ -288,3 +288,14 @@ async def test_a_busy_actor_feeding_itself_still_lets_other_tasks_run(
             ticks += 1
         assert ticks == 3
         assert rt._node("loop").stats.handled > 0
+
+
+async def test_a_call_without_timeout_waits_as_long_as_the_handler_takes(
+    autojump_clock: object,
+) -> None:
+    rec = Recording()
+    async with running(one(rec, reply=lambda m: "late but fine")) as rt:
+        assert await rt.ref("w").call(Sleep(3600), timeout=None) == "late but fine"
+        assert trio.current_time() == pytest.approx(3600)
+        with pytest.raises(ActorDied):
+            await rt.ref("w").call(Crash(), timeout=None)
