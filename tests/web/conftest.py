@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from quart_trio import QuartTrio
 
 from vvtv.metrics import ChannelMetrics
 from vvtv.signing import Verifier, signed_headers
@@ -150,7 +151,10 @@ def verifier() -> Verifier:
 class Served:
     """A running app: its base URL, a client, and a way to stop it."""
 
-    def __init__(self, url: str, client: httpx.AsyncClient, shutdown: trio.Event) -> None:
+    def __init__(
+        self, app: QuartTrio, url: str, client: httpx.AsyncClient, shutdown: trio.Event
+    ) -> None:
+        self.app = app
         self.url = url
         self.client = client
         self.shutdown = shutdown
@@ -180,5 +184,5 @@ async def served(channel: StubChannel, verifier: Verifier) -> AsyncIterator[Serv
     async with trio.open_nursery() as nursery:
         url = await nursery.start(partial(serve, app, "127.0.0.1:0", shutdown=shutdown))
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            yield Served(url, client, shutdown)
+            yield Served(app, url, client, shutdown)
         shutdown.set()

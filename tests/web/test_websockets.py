@@ -9,6 +9,7 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from tests.web.conftest import Served, StubChannel
+from vvtv.web import live_streams
 
 
 async def next_frame(ws, timeout: float = 5.0) -> dict:
@@ -120,3 +121,11 @@ async def test_shutdown_closes_live_streams_cleanly_and_quickly(
         with pytest.raises(ConnectionClosed) as info, trio.fail_after(2):
             await ws.get_message()
         assert info.value.reason.code == 1001
+
+
+async def test_new_live_streams_are_refused_while_shutting_down(served: Served) -> None:
+    live_streams(served.app).close()
+    with pytest.raises(ConnectionRejected) as info:
+        async with open_websocket_url(f"{served.ws_url}/v1/ws/buffer"):
+            pass
+    assert info.value.status_code == 503
