@@ -157,10 +157,12 @@ class Supervisor:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await self._start_initial()
-                if self._escalation is None and not self._stop_requested:
-                    self._node.set_state(RUNNING)
-                    on_up()
                 if self._escalation is None:
+                    if not self._stop_requested:
+                        self._node.set_state(RUNNING)
+                    # Even when a stop came first: whoever waits for us (nursery.start) gets
+                    # its answer instead of an error, and sees the stop through run() returning.
+                    on_up()
                     if self._stop_requested:
                         await self._stop_all()  # the stop came before the loop could see it
                     else:

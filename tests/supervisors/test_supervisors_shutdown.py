@@ -158,3 +158,21 @@ def test_a_signal_shuts_the_daemon_down_gracefully(signum: int) -> None:
         proc.kill()
     assert proc.returncode == 0, err
     assert out.split() == ["stopping", "third", "stopping", "second", "stopping", "first", "exited"]
+
+
+async def test_a_shutdown_during_the_initial_start_still_answers_nursery_start(
+    autojump_clock: object,
+) -> None:
+    rec = Recording()
+    root = Supervisor("root", [probe(rec, "slow", start_delay=5), probe(rec, "never")])
+    rt = Runtime(root)
+
+    async def stop_soon() -> None:
+        await trio.sleep(1)
+        rt.shutdown()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(stop_soon)
+        await nursery.start(rt.run)  # no "exited without calling started" error
+    assert rec.starts() == ["slow"] and rec.stops() == ["slow"]
+    assert trio.current_time() == pytest.approx(5)
