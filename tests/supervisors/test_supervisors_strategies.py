@@ -451,3 +451,21 @@ async def test_a_factory_handing_out_the_same_supervisor_twice_is_refused(
                 await rt.ref("w").call(Crash())
             await settle()
             await trio.sleep_forever()
+
+
+async def test_crash_on_nth_crashes_every_incarnation_on_exactly_that_message(
+    autojump_clock: object,
+) -> None:
+    rec = Recording()
+    root = Supervisor(
+        "root", [ChildSpec("w", crash_on_nth(lambda: Probe(rec), 3))], backoff=NO_BACKOFF
+    )
+    async with running(root) as rt:
+        ref = rt.ref("w")
+        for n in range(1, 6):
+            await (await rt.wait_for("w")).cast(n)
+            await settle()
+        # Incarnation 1 took 1, 2 and died on 3; incarnation 2 took 4, 5.
+        assert [(inc, m) for _, inc, m in rec.received] == [(1, 1), (1, 2), (2, 4), (2, 5)]
+        assert_restarts(rt, {"w": 1})
+        assert ref == rt.ref("w")
