@@ -51,7 +51,7 @@ class Sleep:
 
 
 @attrs.frozen
-class Event:
+class Lifecycle:
     """One lifecycle entry of a ``Recording``."""
 
     at: float
@@ -65,7 +65,7 @@ class Recording:
 
     def __init__(self) -> None:
         self.received: list[tuple[str, int, object]] = []  # (name, incarnation, message)
-        self.events: list[Event] = []
+        self.events: list[Lifecycle] = []
         self._changed = trio.Event()
 
     def _touch(self) -> None:
@@ -73,7 +73,7 @@ class Recording:
         self._changed = trio.Event()
 
     def log(self, name: str, incarnation: int, what: str) -> None:
-        self.events.append(Event(trio.current_time(), name, incarnation, what))
+        self.events.append(Lifecycle(trio.current_time(), name, incarnation, what))
         self._touch()
 
     def got(self, name: str, incarnation: int, msg: object) -> None:
@@ -256,8 +256,8 @@ __all__ = [
     "Crash",
     "CrashOnNth",
     "Down",
-    "Event",
     "InjectedCrash",
+    "Lifecycle",
     "Probe",
     "Recording",
     "Sleep",
