@@ -10,6 +10,7 @@ is left held until its TTL runs out (``run`` releases only a lock it knows it ho
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -17,6 +18,8 @@ import trio
 from actors.context import ChannelContext
 from actors.daemon import Daemon, run
 from vvtv.settings import Settings
+
+STEP_S = 0.25
 
 CARD = """\
 schema_version: 1
@@ -65,7 +68,12 @@ class Hosted:
         try:
             with self.scope:
                 async with trio.open_nursery() as nursery:
-                    self.daemon = await nursery.start(self._run)
+                    try:
+                        self.daemon = await nursery.start(self._run)
+                    except RuntimeError:  # the run ended before it was up: see ``exit``
+                        if self.exit is None:
+                            raise
+                        return
                     self.leading.set()
         finally:
             self.done.set()
@@ -91,3 +99,18 @@ class Hosted:
         else:
             self.scope.cancel()
         await self.done.wait()
+
+
+async def eventually(what: str, predicate: Callable[[], bool], within_s: float) -> float:
+    """Wait in small simulated steps until ``predicate()``; the simulated seconds it took.
+
+    Not ``trio.fail_after``: under the autojump clock a deadline is the next thing to jump
+    to whenever every task waits, including on a worker thread (the store, a sweep), so a
+    bare deadline can pass in no real time at all. Small steps bound each jump.
+    """
+    started = trio.current_time()
+    while not predicate():
+        if trio.current_time() - started > within_s:
+            raise AssertionError(f"not within {within_s:g} simulated seconds: {what}")
+        await trio.sleep(STEP_S)
+    return trio.current_time() - started
