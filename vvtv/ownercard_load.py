@@ -106,6 +106,13 @@ def parse_owner_card(text: str, *, source: str = "<string>") -> LoadedCard:
         raise OwnerCardError([_yaml_message(exc)], source=source) from None
     except yaml.YAMLError as exc:
         raise OwnerCardError([f"YAML error: {exc}"], source=source) from None
+    except RecursionError:
+        # PyYAML composes recursively: thousands of nested [ or { exhaust the stack.
+        raise OwnerCardError(["YAML error: nested too deeply"], source=source) from None
+    except (ValueError, TypeError) as exc:
+        # A scalar PyYAML cannot convert (an integer of 5,000 digits) or a mapping key
+        # Python cannot hash (``? [a, b]``): not a card, and not a crash.
+        raise OwnerCardError([f"YAML error: unreadable value ({exc})"], source=source) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
