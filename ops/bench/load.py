@@ -6,15 +6,20 @@ demo library, ``VVTV_API_BIND=127.0.0.1:<free port>``) serves, for ``--minutes``
 * ``--clients`` websocket dashboards on ``/v1/ws/buffer`` (spread over ``--ws-procs``
   client processes); delivery latency = receive time - the frame's ``timestamp`` (the
   daemon's clock when the Buffer published it);
-* ``--rps`` control/read requests a second from another client process, round robin:
-  ``GET /v1/status``, ``/v1/queue``, ``/v1/plans``, ``/v1/alerts``, ``/metrics``,
-  ``/live/index.m3u8`` and a signed ``POST /v1/control/curator-mode`` (setting "auto").
+* ``--rps`` control/read requests a second from another client process, round robin
+  over ``GET /v1/status``, ``/v1/queue``, ``/v1/plans``, ``/v1/alerts``, ``/metrics``,
+  ``/live/index.m3u8``, with every ``--control-every``-th request a signed control
+  request instead, alternating ``POST /v1/control/curator-mode`` (setting "auto" again)
+  and ``POST /v1/control/reload-owner-card`` (a curator-mode change publishes a buffer
+  frame to every dashboard, as it should: a control storm is a broadcast storm).
 
 Measured: ``ws_clients`` (connected at the end), ``ws_delivery_p99_ms``, ``http_p99_ms``,
 ``event_loop_lag_p99_ms`` (from the daemon's ``vvtv_event_loop_lag_seconds`` histogram,
 the measurement window only, interpolated within its bucket as Prometheus'
 ``histogram_quantile`` does), ``rss_mb`` (the daemon's peak resident memory), ``errors``
 (HTTP statuses >= 400, failed requests, websocket connections lost or refused).
+Baseline, same run: ``baseline_lag_p99_ms``, the same lag sampler in an idle process
+beside the daemon (what the shared machine alone does to a loop), and ``daemon_cpu_pct``.
 Targets: ``event_loop_lag_p99_ms`` <= 20, ``errors`` = 0.
 
     .venv/bin/python ops/bench/load.py [--minutes 5] [--clients 1000] [--rps 20]
@@ -103,21 +108,24 @@ async def ws_clients(port: int, clients: int, seconds: float) -> dict[str, Any]:
     return {"clients": open_at_end, "errors": state["errors"], "latencies": latencies}
 
 
-async def http_clients(port: int, rps: float, seconds: float) -> dict[str, Any]:
+async def http_clients(port: int, rps: float, seconds: float, control_every: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     latencies: list[float] = []
     errors: list[str] = []
-    paths = [*READS, "control"]
 
     async def one(i: int, client: httpx.AsyncClient) -> None:
-        path = paths[i % len(paths)]
+        control = control_every > 0 and i % control_every == control_every - 1
+        path = "control" if control else READS[i % len(READS)]
         started = time.perf_counter()
         try:
-            if path == "control":
-                route = "/v1/control/curator-mode"
-                # Insignificant whitespace makes each body (and signature) unique: several
-                # requests a second share a timestamp, and a repeat would be a replay.
-                body = b'{"mode": "auto"' + b" " * (i % 200) + b"}"
+            if control:
+                if (i // control_every) % 2:
+                    route, body = "/v1/control/reload-owner-card", b" " * (i % 200)
+                else:
+                    route = "/v1/control/curator-mode"
+                    # Insignificant whitespace makes each body (and signature) unique:
+                    # requests can share a timestamp, and a repeat would be a replay.
+                    body = b'{"mode": "auto"' + b" " * (i % 200) + b"}"
                 headers = signed_headers(DEV_TOKEN, DEV_SECRET, "POST", route, body, time.time())
                 headers["Content-Type"] = "application/json"
                 response = await client.post(base + route, content=body, headers=headers)
@@ -139,6 +147,18 @@ async def http_clients(port: int, rps: float, seconds: float) -> dict[str, Any]:
     for e in errors[:5]:
         print(e, file=sys.stderr)
     return {"requests": n, "errors": len(errors), "latencies": latencies}
+
+
+async def lag_probe(seconds: float, interval: float = 0.5) -> dict[str, Any]:
+    """The baseline: an idle Trio loop sampling its own wake-up lag like the daemon does
+    (``vvtv.metrics.measure_loop_lag``); what the machine alone costs a loop right now."""
+    lags = []
+    end = trio.current_time() + seconds
+    while trio.current_time() < end:
+        start = trio.current_time()
+        await trio.sleep(interval)
+        lags.append(max(0.0, trio.current_time() - start - interval))
+    return {"lags": lags}
 
 
 # ------------------------------------------------------------------ the daemon
@@ -183,6 +203,12 @@ def quantile(q: float, before: dict[float, float], after: dict[float, float]) ->
             return prev_bound + (bound - prev_bound) * ((rank - prev_count) / width if width else 1)
         prev_bound, prev_count = bound, count
     return prev_bound
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -236,9 +262,16 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 ws_procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True))
             time.sleep(3.0)  # the dashboards connect; the measurement window starts
             before = lag_histogram(port)
+            cpu0 = cpu_s(proc.pid)
             cmd = [PY, __file__, "--http-client", str(port), "--rps", str(args.rps)]
+            cmd += ["--control-every", str(args.control_every)]
             http_proc = subprocess.Popen(
                 [*cmd, "--seconds", str(seconds)], stdout=subprocess.PIPE, text=True
+            )
+            probe = subprocess.Popen(
+                [PY, __file__, "--lag-probe", "--seconds", str(seconds)],
+                stdout=subprocess.PIPE,
+                text=True,
             )
             peak_rss = 0.0
             end = time.monotonic() + seconds
@@ -252,6 +285,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 if p.returncode != 0:
                     raise RuntimeError("a load client process failed")
                 results.append(json.loads(out.strip().splitlines()[-1]))
+            daemon_cpu = cpu_s(proc.pid) - cpu0
+            out, _ = probe.communicate(timeout=120)
+            baseline = json.loads(out.strip().splitlines()[-1])["lags"]
             peak_rss = max(peak_rss, rss_mb(proc.pid))
             alive = proc.poll() is None
         finally:
@@ -271,7 +307,11 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "http_p99_ms": round(1000 * p99(http["latencies"]), 2),
         "event_loop_lag_p99_ms": round(1000 * quantile(0.99, before, after), 2),
         "event_loop_lag_samples": int(after[float("inf")] - before.get(float("inf"), 0)),
+        # The same sampler in an idle process alongside: the machine's own contribution.
+        "baseline_lag_p99_ms": round(1000 * p99(baseline), 2),
         "rss_mb": round(peak_rss, 1),
+        # The daemon's share of one core over the window (of the machine's two).
+        "daemon_cpu_pct": round(100 * daemon_cpu / seconds, 1),
         "errors": sum(r["errors"] for r in results) + (0 if alive else 1),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
@@ -283,19 +323,24 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rps", type=float, default=20.0)
     parser.add_argument("--ws-procs", type=int, default=2)
+    parser.add_argument("--control-every", type=int, default=20, help="0: reads only")
     parser.add_argument("--card", default=str(ROOT / "config" / "owner_card.sample.yaml"))
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds after healthy")
     parser.add_argument("--startup-timeout", type=float, default=600.0)
     parser.add_argument("--seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--ws-client", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--http-client", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--lag-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.lag_probe:
+        print(json.dumps(trio.run(lag_probe, args.seconds)))
+        return
     if args.ws_client:
         out = trio.run(ws_clients, args.ws_client, args.clients, args.seconds)
         print(json.dumps(out))
         return
     if args.http_client:
-        out = trio.run(http_clients, args.http_client, args.rps, args.seconds)
+        out = trio.run(http_clients, args.http_client, args.rps, args.seconds, args.control_every)
         print(json.dumps(out))
         return
     if args.minutes <= 0 or args.clients < 1 or args.rps <= 0:
