@@ -214,7 +214,11 @@ async def run(
     swept = await offload.run_sync(sweep_partials, ch.settings.hls_dir)
     if swept:
         log.warning("removed %d partial asset dirs a crash left behind", len(swept))
-    runtime = Runtime(build_tree(ch), metrics_registry=ch.metrics.registry)
+    runtime = Runtime(
+        build_tree(ch),
+        metrics_registry=ch.metrics.registry,
+        wall_clock=lambda: ch.clock.now().timestamp(),
+    )
     pid_file = ch.settings.pid_file
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{os.getpid()}\n")
@@ -223,7 +227,7 @@ async def run(
             nursery.start_soon(keep_leadership, ch)
             nursery.start_soon(measure_loop_lag, ch.metrics, loop_lag_interval)
             if signals:
-                nursery.start_soon(runtime.serve_signals)
+                await nursery.start(runtime.serve_signals)
                 nursery.start_soon(_reload_on_sighup, ch)
 
             async def supervise(task_status: trio.TaskStatus[None]) -> None:

@@ -9,6 +9,7 @@ supervisor: a failure is data the supervisor decides about, not an exception tha
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from supervisors.cell import ActorCell, describe, is_cancellation
 from supervisors.errors import SupervisorEscalated
 from supervisors.node import BACKOFF, FAILED, RUNNING, STARTING, STOPPED, STOPPING, Node
 from supervisors.policy import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
+
+log = logging.getLogger("supervisors")
 
 if TYPE_CHECKING:
     from supervisors.runtime import Runtime
@@ -279,6 +282,15 @@ class Supervisor:
             assert run.error is not None
             kind, message = describe(run.error)
             node.failures += 1
+            # The snapshot keeps the last failure; the log keeps every one, with its traceback.
+            log.error(
+                "%s failed (incarnation %s): %s: %s",
+                node.name,
+                node.incarnation,
+                kind,
+                message,
+                exc_info=run.error,
+            )
             node.last_failure = {"type": kind, "message": message, "at": self._runtime._wall()}  # type: ignore[union-attr]
             node.set_state(FAILED)
         else:
