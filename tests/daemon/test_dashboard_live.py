@@ -1,0 +1,65 @@
+"""The dashboard against the real running channel, in Debian's headless chromium."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from tests.daemon.harness import make_settings, running_channel
+from tests.web.cdp import CHROMIUM, open_page
+from vvtv.signing import signed_headers
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_dashboard_follows_the_channel_and_reconnects_after_a_daemon_restart(
+    tmp_path: Path, slate_template: Path
+) -> None:
+    bind = f"127.0.0.1:{free_port()}"
+    settings = make_settings(tmp_path, slate_template, VVTV_API_BIND=bind)
+    url = f"http://{bind}"
+    async with (
+        running_channel(settings) as daemon,
+        open_page(url + "/", tmp_path / "profile") as page,
+    ):
+        # Live from the real Buffer: the slate is on air, so the state is EMERGENCY.
+        await page.wait_for("document.getElementById('state').textContent === 'EMERGENCY'")
+        await page.wait_for("document.querySelectorAll('#tree .node').length >= 8")
+
+        body = json.dumps({"enabled": False}).encode()
+        path = "/v1/control/emergency-mode"
+        headers = signed_headers(
+            settings.control_token, settings.control_secret, "POST", path, body, time.time()
+        )
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.post(path, content=body, headers=headers)).status_code == 200
+        started = trio.current_time()
+        await page.wait_for(
+            "document.getElementById('state').textContent === 'RUNNING'", timeout=1.0
+        )
+        assert trio.current_time() - started < 1.0
+        await page.screenshot(tmp_path / "live-dashboard.png")
+
+        daemon.runtime.shutdown()
+        await page.wait_for("document.getElementById('conn-buffer').className === 'conn retry'")
+        # The operator override was persisted: the restarted channel still says RUNNING.
+        async with running_channel(settings):
+            await page.wait_for(
+                "document.getElementById('conn-buffer').className !== 'conn retry'", timeout=20
+            )
+            await page.wait_for("document.getElementById('state').textContent === 'RUNNING'")
