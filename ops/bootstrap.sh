@@ -31,7 +31,8 @@ fi
 # Reinstall only when the project's metadata changed since the last install.
 stamp=.venv/.vvtv-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    # pip's warnings about this machine's local package mirrors are noise here.
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2> >(grep -v '^WARNING: Location' >&2)
     touch "$stamp"
 fi
 

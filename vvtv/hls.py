@@ -10,9 +10,9 @@ Rules (SPEC §1.7):
 - Segment *k* of an entry is scheduled at ``start_at + sum(durations[:k])`` and is listed
   once that moment has passed (the live edge): the segment live at ``now`` is the newest
   one listed. As in the timeline, gaps under ``timeline.TOLERANCE`` are rounding: an item
-  starting within it is live already (its first segment listed that much early). Entries air by the timeline's air rule (``vvtv.timeline``): an entry is cut
-  where the next one starts, and never airs past its own ``duration_sec`` (a slate cut to
-  fit a hole).
+  starting within it is live already (its first segment listed that much early). Entries
+  air by the timeline's air rule (``vvtv.timeline``): an entry is cut where the next one
+  starts, and never airs past its own ``duration_sec`` (a slate cut to fit a hole).
 - The window is the newest listed segments: at least ``window_segments`` of them and at
   least ``min_window_sec`` of content (pass 3 × target duration), as far as history goes.
 - Every segment ever listed has one media sequence number and one discontinuity sequence
