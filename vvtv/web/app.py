@@ -154,7 +154,11 @@ def create_app(
     async def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         if status == 413:
-            return _error(413, f"request body larger than {max_body_bytes} bytes")
+            response = _error(413, f"request body larger than {max_body_bytes} bytes")
+            # The rest of the body is still on the wire, unread: this connection cannot
+            # carry another request (the client's next one would hang behind it).
+            response.headers["Connection"] = "close"
+            return response
         message = {404: "not found", 405: "method not allowed"}.get(status)
         return _error(status, message or (exc.description or exc.name).rstrip("."))
 
