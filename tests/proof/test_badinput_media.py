@@ -1,0 +1,143 @@
+"""Bad media in a real channel's library: each is turned away with a reason, the rest airs.
+
+``tests/media`` checks probe, prepare and QA one file at a time; here a real ``vvtv run``
+finds them in its folder source among good clips: truncated, zero-length, text posing as
+MP4, an audio-only file, a still image named .mp4, a one-frame clip (an absurdly short duration), a
+clip below HD and a clip that claims 10 hours in its container. Rules: every bad file is
+refused (by discovery's screen, or dropped at commit with its reason in the audit trail),
+never queued; the good clips are queued; no actor crashed; nothing half-made is left; the
+air is covered throughout (the slate stands in until content is ready).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+try:
+    from .chaos_fixtures import slate
+    from .daemon_process import Channel, make_clip, wait_for
+except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
+    from chaos_fixtures import slate
+    from daemon_process import Channel, make_clip, wait_for
+
+__all__ = ["slate"]
+
+GOOD = ("good0.mp4", "good1.mp4")
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bad-media")
+    good = make_clip(folder / GOOD[0], seconds=6.0, tone_hz=350)
+    make_clip(folder / GOOD[1], seconds=6.0, tone_hz=450)
+    data = good.read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (folder / "zero.mp4").write_bytes(b"")
+    (folder / "text.mp4").write_text("this is not a video\n" * 100)
+    (folder / "garbage.mkv").write_bytes(bytes(range(256)) * 200)
+    ffmpeg("-f", "lavfi", "-i", "sine=f=500:d=5", "-c:a", "aac", str(folder / "audio_only.mp4"))
+    still = folder / "still.png"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:d=1", "-frames:v", "1", str(still))
+    still.rename(folder / "still.mp4")  # an image posing as a video
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=0.04",
+           "-f", "lavfi", "-i", "sine=f=600:d=0.04", "-c:v", "libx264", "-c:a", "aac",
+           str(folder / "one_frame.mp4"))  # fmt: skip
+    make_clip(folder / "small.mp4", seconds=4.0, tone_hz=650, size="640x360")
+    # A container whose header claims ten hours: the edit list says so, the media is 4 s.
+    ffmpeg("-i", str(good), "-c", "copy", "-metadata", "duration=36000",
+           "-output_ts_offset", "35990", str(folder / "absurd_duration.mp4"))  # fmt: skip
+    return folder
+
+
+@pytest.fixture(scope="module")
+def channel(
+    tmp_path_factory: pytest.TempPathFactory, slate: Path, library: Path
+) -> Iterator[Channel]:
+    """A real daemon over the library, after its first commit window."""
+    channel = Channel(tmp_path_factory.mktemp("bad-media-channel"), library, slate)
+    channel.start()
+    try:
+        wait_for(
+            "the first commit window",
+            lambda: channel.audit("commit_window", "committer") and queued_titles(channel),
+            timeout=90,
+        )
+        yield channel
+    finally:
+        channel.stop()
+    assert "Traceback" not in channel.log(), channel.log()[-5000:]
+
+
+def test_bad_media_is_refused_with_its_reason_and_never_queued(channel: Channel) -> None:
+    titles = queued_titles(channel)
+    assert set(titles) <= {Path(g).stem for g in GOOD}, f"bad media queued: {titles}"
+    refused = channel.query(
+        "SELECT json_extract(details, '$.title'), reason_code, json_extract(details, '$.why')"
+        " FROM audit_events WHERE event_type = 'discovery_rejected'"
+    )
+    dropped = channel.query(
+        "SELECT json_extract(p.data, '$.title'), a.reason_code, json_extract(a.details, '$.why')"
+        " FROM audit_events a JOIN plans p ON p.plan_id = a.plan_id"
+        " WHERE a.event_type = 'plan_transition' AND json_extract(a.details, '$.to') = 'DROPPED'"
+    )
+    turned_away = {title: (reason, why) for title, reason, why in [*refused, *dropped]}
+    assert all(reason and why for reason, why in turned_away.values()), turned_away
+    settled = set(turned_away) | set(titles)
+    scheduled = {
+        r[0]
+        for r in channel.query(
+            "SELECT json_extract(data, '$.title') FROM plans WHERE state = 'SCHEDULED'"
+        )
+    }
+    every = {p.stem.replace("_", " ") for p in channel.clips.iterdir()}
+    # Each bad file is refused at discovery or dropped at commit; what is still scheduled
+    # is waiting for a later commit window (and is checked when it comes: QA).
+    assert every - {Path(g).stem for g in GOOD} <= settled | scheduled
+    for name in ("zero", "text", "garbage", "truncated", "audio only", "still", "small"):
+        assert name in turned_away, f"{name} was not refused at discovery: {turned_away}"
+    assert "absurd duration" in turned_away
+
+
+def test_the_channel_survives_bad_media_on_air_and_unharmed(channel: Channel) -> None:
+    tree = httpx.get(f"{channel.base_url}/v1/runtime", timeout=10).json()
+    crashed = {n["name"]: n["last_failure"] for n in walk(tree) if n["failures"]}
+    assert not crashed, f"bad media crashed actors: {crashed}"
+    assert channel.media_sequence() is not None, "nothing on air"
+    assert not channel.temp_dirs()
+    published = {p.name for p in (channel.runtime / "hls").iterdir()}
+    assets = {row[0] for row in channel.query("SELECT asset_id FROM assets")}
+    assert published <= assets, f"asset dirs with no asset record: {published - assets}"
+
+
+@pytest.mark.xfail(
+    strict=False,  # the planner's order decides whether the false item is ahead of them
+    reason="known: a source whose container claims 10 h is planned for 10 h before QA "
+    "finds 6 s, so the clips planned after it fall outside the T-4h commit horizon and the "
+    "channel airs the slate until the next hourly re-plan (see the proof report)",
+)
+def test_a_false_ten_hour_duration_does_not_push_good_clips_off_the_first_commit(
+    channel: Channel,
+) -> None:
+    assert sorted(queued_titles(channel)) == sorted(Path(g).stem for g in GOOD)
+
+
+def queued_titles(channel: Channel) -> list[str]:
+    rows = channel.query(
+        "SELECT json_extract(data, '$.title') FROM queue_entries"
+        " WHERE plan_id IS NOT NULL AND status != 'SKIPPED'"
+    )
+    return [r[0] for r in rows]
+
+
+def walk(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node.get("children") or [] for n in walk(child))]
