@@ -16,6 +16,9 @@ import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from actors.daemon import LOCK_TTL_S
 from vvtv.store import open_store
@@ -71,6 +74,17 @@ def restart_after_kill(channel: Channel, *args: str) -> None:
     assert "is no longer running; taking over" in channel.log()
 
 
+def assert_no_actor_failed(channel: Channel) -> None:
+    """The restarted daemon recovered from the store without any actor crashing on it."""
+
+    def walk(node: dict[str, Any]) -> list[dict[str, Any]]:
+        return [node, *(n for child in node.get("children") or [] for n in walk(child))]
+
+    tree = httpx.get(f"{channel.base_url}/v1/runtime", timeout=10).json()
+    crashed = {n["name"]: n["last_failure"] for n in walk(tree) if n["failures"]}
+    assert not crashed, f"actors crashed after the restart: {crashed}"
+
+
 def live_sequence(channel: Channel) -> int:
     """The live playlist's media sequence (it may be 0, hence the tuple for ``wait_for``)."""
     found = wait_for("a live playlist", lambda: _some(channel.media_sequence()), timeout=20)
@@ -103,6 +117,7 @@ def test_sigkill_during_prepare_leaves_no_partial_asset_and_loses_nothing(
         assert live_sequence(channel) >= max(before, seq_at_kill)
         wait_all_committed(channel)
         assert_queue_consistent(channel)
+        assert_no_actor_failed(channel)
         published = {p.name for p in (channel.runtime / "hls").iterdir()}
         assets = {row[0] for row in channel.query("SELECT asset_id FROM assets")}
         assert published <= assets, f"asset dirs with no asset record: {published - assets}"
@@ -133,6 +148,7 @@ def test_sigkill_in_the_middle_of_a_commit_window_neither_repeats_nor_loses_item
         wait_all_committed(channel)
         assert_queue_consistent(channel)
         assert first_run <= {e[1] for e in channel.main_entries()}, "a queued item was lost"
+        assert_no_actor_failed(channel)
     finally:
         channel.stop()
 
