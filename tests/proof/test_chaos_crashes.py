@@ -112,6 +112,7 @@ async def test_an_actor_that_fails_a_few_times_is_restarted_and_the_channel_goes
     tmp_path: Path,
     slate: Path,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     with offload.inline():  # simulated time: no worker threads
@@ -143,6 +144,13 @@ async def test_an_actor_that_fails_a_few_times_is_restarted_and_the_channel_goes
             assert after is not None and sequences and after > sequences[0], "the air stalled"
             assert sorted(sequences) == sequences, "the live media sequence went backwards"
             assert node_of(runtime, name).restarts >= CRASHES
+            logged = [
+                r
+                for r in caplog.records
+                if r.levelname == "ERROR" and r.getMessage().startswith(f"{name} failed")
+            ]
+            assert len(logged) >= CRASHES, "a failure went unlogged"
+            assert all(r.exc_info for r in logged), "a failure was logged without its traceback"
             assert hosted.exit is None, f"the daemon stopped: {hosted.exit!r}"
             await hosted.stop()
 
