@@ -160,8 +160,13 @@ def parse_ffprobe_json(data: dict[str, Any], target: str) -> ProbeResult:
     tags = fmt.get("tags") if isinstance(fmt.get("tags"), dict) else {}
     title = next((v for k, v in tags.items() if str(k).lower() == "title"), None)
     duration = _as_float(fmt.get("duration"))
-    if duration is None and video is not None:
-        duration = _as_float(video.get("duration"))
+    # The container's duration can count a start offset (an MP4 whose streams begin at
+    # 35,990 s reports 36,002 s for 12 s of media): when the streams say how long they
+    # are, the programme is as long as its longest stream.
+    lengths = [_as_float(s.get("duration")) for s in (video, audio) if s is not None]
+    longest = max((d for d in lengths if d is not None), default=None)
+    if longest is not None and (duration is None or duration > longest + 1.0):
+        duration = longest
     fps = None
     if video is not None:
         fps = _parse_rate(video.get("avg_frame_rate")) or _parse_rate(video.get("r_frame_rate"))
