@@ -2,10 +2,11 @@
 
 ``tests/media`` checks probe, prepare and QA one file at a time; here a real ``vvtv run``
 finds them in its folder source among good clips: truncated, zero-length, text posing as
-MP4, an audio-only file, a still image named .mp4, a one-frame clip (an absurdly short duration), a
-clip below HD and a clip that claims 10 hours in its container. Rules: every bad file is
-refused (by discovery's screen, or dropped at commit with its reason in the audit trail),
-never queued; the good clips are queued; no actor crashed; nothing half-made is left; the
+MP4, random bytes, an audio-only file, a still image named .mp4, a one-frame clip (an
+absurdly short duration) and a clip below HD. Rules: every bad file is refused (by
+discovery's screen, or dropped at commit with its reason in the audit trail), never
+queued; the good clips are queued, among them one whose container claims 10 hours for
+6 s of media (read at its real length); no actor crashed; nothing half-made is left; the
 air is covered throughout (the slate stands in until content is ready).
 """
 
@@ -28,7 +29,8 @@ except ImportError:  # tests/proof is not a package: pytest put this folder on s
 
 __all__ = ["slate"]
 
-GOOD = ("good0.mp4", "good1.mp4")
+GOOD = ("good0.mp4", "good1.mp4", "absurd_duration.mp4")  # the last: see its test
+GOOD_TITLES = {Path(g).stem.replace("_", " ") for g in GOOD}
 
 
 def ffmpeg(*args: str) -> None:
@@ -38,8 +40,8 @@ def ffmpeg(*args: str) -> None:
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bad-media")
-    good = make_clip(folder / GOOD[0], seconds=6.0, tone_hz=350)
-    make_clip(folder / GOOD[1], seconds=6.0, tone_hz=450)
+    good = make_clip(folder / "good0.mp4", seconds=6.0, tone_hz=350)
+    make_clip(folder / "good1.mp4", seconds=6.0, tone_hz=450)
     data = good.read_bytes()
     (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
     (folder / "zero.mp4").write_bytes(b"")
@@ -80,7 +82,7 @@ def channel(
 
 def test_bad_media_is_refused_with_its_reason_and_never_queued(channel: Channel) -> None:
     titles = queued_titles(channel)
-    assert set(titles) <= {Path(g).stem for g in GOOD}, f"bad media queued: {titles}"
+    assert set(titles) <= GOOD_TITLES, f"bad media queued: {titles}"
     refused = channel.query(
         "SELECT json_extract(details, '$.title'), reason_code, json_extract(details, '$.why')"
         " FROM audit_events WHERE event_type = 'discovery_rejected'"
@@ -102,10 +104,10 @@ def test_bad_media_is_refused_with_its_reason_and_never_queued(channel: Channel)
     every = {p.stem.replace("_", " ") for p in channel.clips.iterdir()}
     # Each bad file is refused at discovery or dropped at commit; what is still scheduled
     # is waiting for a later commit window (and is checked when it comes: QA).
-    assert every - {Path(g).stem for g in GOOD} <= settled | scheduled
+    assert every - GOOD_TITLES <= settled | scheduled
     for name in ("zero", "text", "garbage", "truncated", "audio only", "still", "small"):
         assert name in turned_away, f"{name} was not refused at discovery: {turned_away}"
-    assert "absurd duration" in turned_away
+    assert turned_away["one frame"][0] == "QA_REJECTED"
 
 
 def test_the_channel_survives_bad_media_on_air_and_unharmed(channel: Channel) -> None:
@@ -119,16 +121,17 @@ def test_the_channel_survives_bad_media_on_air_and_unharmed(channel: Channel) ->
     assert published <= assets, f"asset dirs with no asset record: {published - assets}"
 
 
-@pytest.mark.xfail(
-    strict=False,  # the planner's order decides whether the false item is ahead of them
-    reason="known: a source whose container claims 10 h is planned for 10 h before QA "
-    "finds 6 s, so the clips planned after it fall outside the T-4h commit horizon and the "
-    "channel airs the slate until the next hourly re-plan (see the proof report)",
-)
-def test_a_false_ten_hour_duration_does_not_push_good_clips_off_the_first_commit(
+def test_a_container_claiming_ten_hours_is_planned_and_aired_at_its_real_length(
     channel: Channel,
 ) -> None:
-    assert sorted(queued_titles(channel)) == sorted(Path(g).stem for g in GOOD)
+    """Its streams start at 35,990 s: the container says 10 h, the media is 6 s long."""
+    rows = channel.query(
+        "SELECT json_extract(data, '$.duration_sec') FROM plans"
+        " WHERE json_extract(data, '$.title') = 'absurd duration'"
+    )
+    assert rows and rows[0][0] < 10, f"planned as {rows}"
+    assert "absurd duration" in queued_titles(channel)
+    assert sorted(queued_titles(channel)) == sorted(GOOD_TITLES)
 
 
 def queued_titles(channel: Channel) -> list[str]:
