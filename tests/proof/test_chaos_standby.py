@@ -48,6 +48,10 @@ async def test_the_second_daemon_waits_as_standby_and_takes_over_within_the_lock
             assert second.api_url == "", "the standby serves the API"
             windows = first.store.count_audit(event_type="window_commit")
             assert windows >= 1
+            # One scheduler ran the windows: each slot once, not once per daemon.
+            slots = first.store.query_audit(event_type="window_commit", limit=None)
+            assert len({e.details["slot"] for e in slots}) == len(slots) == windows
+            assert first.store.count_audit(event_type="window_discovery") == 1
             assert first.leadership.token is not None
 
             lock = first.store.lock_info(first.leadership.name)
