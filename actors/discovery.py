@@ -20,7 +20,7 @@ import httpx
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
-from vvtv import offload
+from vvtv import offload, timeline
 from vvtv.autotune import TuneWeights
 from vvtv.discovery import RejectReason, screen
 from vvtv.messages import DiscoveryOutcome, RunDiscovery
@@ -133,15 +133,14 @@ class Discovery(Actor):
         ch = self.ch
         store = ch.store
         card = ch.card
-        committed = [
-            p
-            for p in store.plans_in_flight()
-            if p.state is PlanState.COMMITTED and p.end_at is not None and p.end_at > now
-        ]
-        tail_end = max((p.end_at for p in committed if p.end_at), default=None)
-        tail_themes = [
-            p.theme for p in committed[-card.editorial_profile.min_unique_themes_per_block :]
-        ]
+        # The grid continues where the air timeline really ends, not where the committed
+        # plans' nominal slots end: a plan dropped without a reserve pulls the timeline
+        # earlier, emergency fillers push it later, and a grid that kept its nominal times
+        # would be committed (by planned start) ever further from the playhead.
+        queued = store.queue_after(now)
+        tail_end = timeline.programming_end(queued, now)
+        programme = [e.theme for e in queued if e.plan_id is not None]
+        tail_themes = programme[-card.editorial_profile.min_unique_themes_per_block :]
         page = store.list_plans(REPLANNABLE, limit=MAX_POOL * 4)
         pool = _best(page.items, MAX_POOL)
         horizon_end = now + timedelta(hours=card.schedule_policy.planning_horizon_hours)

@@ -243,6 +243,17 @@ def drop_trailing_fallback(
     return kept, seq[cut:]
 
 
+def programming_end(entries: Iterable[QueueEntry], now: datetime) -> datetime:
+    """Where the next ready content will air: ``timeline_end`` once the emergency fillers
+    that have not started are set aside (``Buffer.place`` replaces them with content).
+
+    The planner anchors the uncommitted grid here, so planned starts follow the real air
+    timeline rather than drifting from it by every plan dropped without a reserve.
+    """
+    real, _ = drop_trailing_fallback(entries, now)
+    return timeline_end(real, now)
+
+
 def retime(entries: Sequence[QueueEntry], start_at: datetime) -> list[QueueEntry]:
     """The entries, in the given order, re-timed back to back from ``start_at``."""
     out: list[QueueEntry] = []

@@ -98,6 +98,19 @@ def test_append_on_an_empty_or_dead_timeline_starts_now():
     )
 
 
+def test_programming_ends_where_content_ends_not_behind_fillers_still_to_air():
+    content = back_to_back([600, 600])
+    on_air = entry("f-on-air", 1200, 300, level=FallbackLevel.EMERGENCY_POOL)
+    behind = entry("f-behind", 1200, 300, level=FallbackLevel.EMERGENCY_POOL)
+    waiting = entry("f-next", 1500, 300, level=FallbackLevel.EMERGENCY_POOL)
+    # The next committed item airs after the content, replacing the fillers queued behind.
+    assert timeline.timeline_end([*content, behind], at(10)) == at(1500)
+    assert timeline.programming_end([*content, behind], at(10)) == at(1200)
+    # A filler already on air is not cut: new content starts when it ends.
+    assert timeline.programming_end([on_air, waiting], at(1250)) == at(1500)
+    assert timeline.programming_end([], at(10)) == at(10)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -97,12 +97,6 @@ def test_the_buffer_keeps_bounded_state(day: SimWeek) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="on day 2 the buffer falls below critical outside any drought: the air timeline "
-    "drifts ahead of the plan grid by every dropped plan no reserve replaces, and the "
-    "committer selects by planned start (ops/PERFORMANCE.md, 'Found and not fixed')",
-)
 def test_seven_days(tmp_path: Path, slate_template: Path) -> None:
     """The full week (as ``ops/bench/simweek.py`` runs it): 7 nightlies, 7 reports."""
     run = simulate(tmp_path, slate_template, 7, FeedPlan(epoch=utc(2026, 3, 2, 4)))

@@ -1,0 +1,59 @@
+"""Re-planning follows the air: the grid continues where the queued content really ends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from actors.daemon import boot
+from actors.discovery import Discovery
+from vvtv.model import FallbackLevel, PlanItem, QueueEntry, SlotType, new_id
+from vvtv.settings import Settings
+
+
+def candidate(i: int, discovered_at) -> PlanItem:
+    return PlanItem(
+        plan_id=f"plan-{i:02d}",
+        source_url=f"https://videos.example.org/{i}.mp4",
+        title=f"Programme {i}",
+        duration_sec=600.0,
+        discovered_at=discovered_at,
+        score=1.0 - i / 100,
+        theme=("calm", "city", "sea")[i % 3],
+        hd_confirmed=True,
+        resolution_height=720,
+    )
+
+
+def queued(start, seconds: float, *, theme: str, filler: bool = False) -> QueueEntry:
+    return QueueEntry(
+        entry_id=new_id("q"),
+        asset_id=new_id("a"),
+        start_at=start,
+        duration_sec=seconds,
+        title="on the timeline",
+        plan_id=None if filler else new_id("plan"),
+        theme=theme,
+        slot_type=SlotType.EMERGENCY if filler else SlotType.MAIN,
+        fallback_level=FallbackLevel.EMERGENCY_POOL if filler else FallbackLevel.MAIN,
+    )
+
+
+async def test_the_grid_continues_from_the_queued_content_not_from_nominal_slots(
+    settings: Settings,
+) -> None:
+    ch = await boot(settings)
+    now = ch.clock.now()
+    # 95 minutes of content on the timeline (items aired earlier than their plans said,
+    # because plans before them were dropped without a reserve), then a filler not yet
+    # on air that the next committed item will replace.
+    content = queued(now - timedelta(minutes=5), 100 * 60, theme="sea")
+    filler = queued(content.end_at, 300, theme="", filler=True)
+    ch.store.insert_queue_entries([content, filler])
+    ch.store.insert_plans(candidate(i, now - timedelta(hours=1)) for i in range(12))
+
+    grid = await Discovery(ch).replan(now)
+
+    assert grid.scheduled[0].start_at == content.end_at
+    # The guardrails continue across the seam from what really airs last.
+    assert grid.scheduled[0].theme != "sea"
+    ch.store.close()
