@@ -25,6 +25,7 @@ import trio
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
 from vvtv import offload
+from vvtv.discovery import url_allowed
 from vvtv.fetch import FetchError
 from vvtv.media.ffmpeg import MediaError
 from vvtv.media.prepare import remove_source
@@ -184,7 +185,11 @@ class Committer(Actor):
         incoming = ch.settings.media_dir / "incoming"
         try:
             fetched = await media.fetch(
-                plan.source_url, incoming, max_bytes=ch.settings.max_download_bytes
+                plan.source_url,
+                incoming,
+                max_bytes=ch.settings.max_download_bytes,
+                # The card may have changed since planning, and a host may redirect.
+                allowed=lambda url: url_allowed(url, card),
             )
         except FetchError as exc:
             ch.metrics.fetches.labels(outcome="failed").inc()

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -38,6 +39,10 @@ _PLAYLIST_TYPES = frozenset(
 _WRITE_CHUNK = 1 << 20  # write buffer size
 _HASH_CHUNK = 1 << 20
 _MAX_RETRY_AFTER = 60.0
+MAX_REDIRECTS = 5
+
+UrlCheck = Callable[[str], bool]
+"""Whether a URL may be requested (the card's allowlist); asked of every redirect hop."""
 
 
 class FetchError(Exception):
@@ -45,7 +50,8 @@ class FetchError(Exception):
 
     ``HTTP_<status>`` (408, 429 and 5xx after retries), ``TIMEOUT``, ``TRANSPORT``,
     ``TOO_LARGE``, ``BAD_CONTENT_TYPE``, ``NOT_FOUND`` (a local path that does not exist),
-    ``BAD_URL``, ``IO``.
+    ``BAD_URL``, ``NOT_ALLOWED`` (the URL, or a redirect, leaves the allowlist),
+    ``TOO_MANY_REDIRECTS``, ``IO``.
     """
 
     def __init__(self, reason_code: str, message: str) -> None:
@@ -95,6 +101,7 @@ async def fetch(
     read_timeout: float = 30.0,
     retries: int = 3,
     backoff_base: float = 0.5,
+    allowed: UrlCheck | None = None,
 ) -> Fetched:
     """Fetch a URL or local file into ``dest_dir`` as ``<sha256><ext>``; ``FetchError`` on failure.
 
@@ -102,10 +109,16 @@ async def fetch(
     ``retries`` times after ``backoff_base * 2**n`` seconds (``trio.sleep``, so a mocked clock makes
     it instant; a ``Retry-After`` in seconds is honoured up to 60 s). Other 4xx fail at once.
     Local paths (or file:// URLs) are hard-linked when possible, else copied.
+
+    ``allowed`` vets the URL (a local path too) and every redirect it leads to (at most
+    ``MAX_REDIRECTS``): an allowlisted host that redirects elsewhere must not smuggle in
+    media from a host the owner never allowed (``NOT_ALLOWED``, not retried).
     """
     if max_bytes <= 0:
         raise ValueError(f"fetch {url_or_path}: max_bytes must be positive, got {max_bytes}")
     dest_dir.mkdir(parents=True, exist_ok=True)
+    check = allowed or (lambda _url: True)
+    _vet(url_or_path, check, url_or_path)
     local = _local_source(url_or_path)
     if local is not None:
         return await _fetch_local(local, dest_dir, max_bytes)
@@ -113,12 +126,12 @@ async def fetch(
         connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
     )
     if client is None:
-        async with httpx.AsyncClient(follow_redirects=True, timeout=timeout) as own:
+        async with httpx.AsyncClient(timeout=timeout) as own:
             return await _fetch_http(
-                url_or_path, dest_dir, own, max_bytes, timeout, retries, backoff_base
+                url_or_path, dest_dir, own, max_bytes, timeout, retries, backoff_base, check
             )
     return await _fetch_http(
-        url_or_path, dest_dir, client, max_bytes, timeout, retries, backoff_base
+        url_or_path, dest_dir, client, max_bytes, timeout, retries, backoff_base, check
     )
 
 
@@ -130,11 +143,12 @@ async def _fetch_http(
     timeout: httpx.Timeout,
     retries: int,
     backoff_base: float,
+    allowed: UrlCheck,
 ) -> Fetched:
     attempt = 0
     while True:
         try:
-            return await _download_once(url, dest_dir, client, max_bytes, timeout)
+            return await _download_once(url, dest_dir, client, max_bytes, timeout, allowed)
         except _Retryable as exc:
             if attempt >= retries:
                 raise FetchError(
@@ -163,53 +177,76 @@ def _retry_after_seconds(response: httpx.Response) -> float | None:
     return value if value >= 0 else None
 
 
+def _vet(url: str, allowed: UrlCheck, origin: str) -> None:
+    if not allowed(url):
+        via = "" if url == origin else f" (redirected from {origin})"
+        raise FetchError("NOT_ALLOWED", f"{url}{via}: host is not allowlisted")
+
+
 async def _download_once(
-    url: str, dest_dir: Path, client: httpx.AsyncClient, max_bytes: int, timeout: httpx.Timeout
+    url: str,
+    dest_dir: Path,
+    client: httpx.AsyncClient,
+    max_bytes: int,
+    timeout: httpx.Timeout,
+    allowed: UrlCheck,
 ) -> Fetched:
     part = dest_dir / f".fetch-{uuid.uuid4().hex}.part"
+    target = url
     try:
         try:
-            async with client.stream(
-                "GET", url, timeout=timeout, follow_redirects=True
-            ) as response:
-                status = response.status_code
-                if status in _RETRY_STATUSES:
-                    raise _Retryable(
-                        f"HTTP_{status}",
-                        f"server answered {status}",
-                        _retry_after_seconds(response),
-                    )
-                if status >= 400:
-                    raise FetchError(f"HTTP_{status}", f"{url}: server answered {status}")
-                content_type = response.headers.get("content-type", "")
-                if content_type.split(";", 1)[0].strip().lower() in _PLAYLIST_TYPES:
-                    raise FetchError(
-                        "BAD_CONTENT_TYPE",
-                        f"{url}: an HLS playlist ({content_type}), not a media file; "
-                        "streams are not downloaded",
-                    )
-                if not is_acceptable_content_type(content_type):
-                    raise FetchError(
-                        "BAD_CONTENT_TYPE", f"{url}: content type {content_type!r} is not media"
-                    )
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchError(
-                        "TOO_LARGE", f"{url}: declares {declared} bytes, limit is {max_bytes}"
-                    )
-                digest, size = await _stream_to(response, part, url, max_bytes)
+            # Redirects are followed by hand so that every hop is vetted before it is asked.
+            for _hop in range(MAX_REDIRECTS + 1):
+                _vet(target, allowed, url)
+                async with client.stream(
+                    "GET", target, timeout=timeout, follow_redirects=False
+                ) as response:
+                    if response.is_redirect and response.next_request is not None:
+                        target = str(response.next_request.url)
+                        continue
+                    content_type = _check_response(response, url, max_bytes)
+                    digest, size = await _stream_to(response, part, url, max_bytes)
+                    break
+            else:
+                raise FetchError(
+                    "TOO_MANY_REDIRECTS", f"{url}: more than {MAX_REDIRECTS} redirects"
+                )
         except httpx.TimeoutException as exc:
             raise _Retryable("TIMEOUT", f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise _Retryable("TRANSPORT", f"{type(exc).__name__}: {exc}") from None
         except httpx.InvalidURL as exc:
             raise FetchError("BAD_URL", f"{url}: {exc}") from None
-        final = dest_dir / f"{digest}{_suffix_of(urlsplit(url).path)}"
+        final = dest_dir / f"{digest}{_suffix_of(urlsplit(target).path)}"
         os.replace(part, final)
         return Fetched(final, digest, size, content_type)
     finally:
         # Reached with the part file still present only on failure or cancellation.
         part.unlink(missing_ok=True)
+
+
+def _check_response(response: httpx.Response, url: str, max_bytes: int) -> str:
+    """The response's content type, once status, type and declared size are acceptable."""
+    status = response.status_code
+    if status in _RETRY_STATUSES:
+        raise _Retryable(
+            f"HTTP_{status}", f"server answered {status}", _retry_after_seconds(response)
+        )
+    if status >= 400:
+        raise FetchError(f"HTTP_{status}", f"{url}: server answered {status}")
+    content_type = response.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() in _PLAYLIST_TYPES:
+        raise FetchError(
+            "BAD_CONTENT_TYPE",
+            f"{url}: an HLS playlist ({content_type}), not a media file; "
+            "streams are not downloaded",
+        )
+    if not is_acceptable_content_type(content_type):
+        raise FetchError("BAD_CONTENT_TYPE", f"{url}: content type {content_type!r} is not media")
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError("TOO_LARGE", f"{url}: declares {declared} bytes, limit is {max_bytes}")
+    return content_type
 
 
 async def _stream_to(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from vvtv.fetch import Fetched, fetch
+from vvtv.fetch import Fetched, UrlCheck, fetch
 from vvtv.media.prepare import Prepared, load_prepared, prepare
 from vvtv.media.probe import HDCheck, ProbeResult, confirm_hd, probe
 from vvtv.media.qa import qa_check
@@ -25,7 +25,9 @@ class MediaPort(Protocol):
         self, target: str, min_height: int, *, seconds: float = 2.0, timeout: float = 30.0
     ) -> HDCheck: ...
 
-    async def fetch(self, url: str, dest_dir: Path, *, max_bytes: int) -> Fetched: ...
+    async def fetch(
+        self, url: str, dest_dir: Path, *, max_bytes: int, allowed: UrlCheck | None = None
+    ) -> Fetched: ...
 
     async def prepare(
         self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
@@ -49,8 +51,10 @@ class FfmpegMedia:
     ) -> HDCheck:
         return await confirm_hd(target, min_height, seconds=seconds, timeout=timeout)
 
-    async def fetch(self, url: str, dest_dir: Path, *, max_bytes: int) -> Fetched:
-        return await fetch(url, dest_dir, max_bytes=max_bytes)
+    async def fetch(
+        self, url: str, dest_dir: Path, *, max_bytes: int, allowed: UrlCheck | None = None
+    ) -> Fetched:
+        return await fetch(url, dest_dir, max_bytes=max_bytes, allowed=allowed)
 
     async def prepare(
         self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard

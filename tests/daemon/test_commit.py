@@ -10,7 +10,7 @@ import trio
 
 from actors.committer import Committer
 from actors.daemon import boot
-from tests.media.loopback import start_server
+from tests.media.loopback import Reply, start_server
 from vvtv.media.generate import render_clip
 from vvtv.model import PlanItem, PlanState, QAStatus, SlotType, new_id
 from vvtv.ownercard import ChannelProfile
@@ -68,6 +68,11 @@ async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_ma
     silent = server.serve_bytes("/silent.mp4", media["silent"])
     reserve = server.serve_bytes("/grid.mp4", media["grid"])
     missing = server.url("/missing.mp4")
+    # An allowlisted host redirecting to one that is not (127.0.0.2 is loopback too).
+    server.routes["/moved.mp4"] = lambda _n: Reply(
+        302, b"", location=f"http://127.0.0.2:{server.port}/bars.mp4"
+    )
+    moved = server.url("/moved.mp4")
 
     ch = await boot(settings)
     now = ch.clock.now()
@@ -81,16 +86,19 @@ async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_ma
     mirror = plan(
         same_bytes, "Mirror", soon + timedelta(seconds=12), PlanState.SCHEDULED, SlotType.MAIN
     )
+    elsewhere = plan(
+        moved, "Moved", soon + timedelta(seconds=16), PlanState.SCHEDULED, SlotType.MAIN
+    )
     spare = plan(reserve, "Grid", soon, PlanState.RESERVED, SlotType.RESERVE)
     far = plan(good + "?later", "Later", later, PlanState.SCHEDULED, SlotType.MAIN)
-    ch.store.insert_plans([main, broken, quiet, mirror, spare, far])
+    ch.store.insert_plans([main, broken, quiet, mirror, elsewhere, spare, far])
 
     committer = Committer(ch)
     outcome = await committer.run_window("trace-test")
 
     state = {
         p.plan_id: ch.store.require_plan(p.plan_id)
-        for p in (main, broken, quiet, mirror, spare, far)
+        for p in (main, broken, quiet, mirror, elsewhere, spare, far)
     }
     assert state[main.plan_id].state is PlanState.COMMITTED
     # The 404 is dropped with its reason, and the hour's reserve takes its slot.
@@ -105,7 +113,9 @@ async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_ma
     # Outside the commit lead: untouched, nothing downloaded.
     assert state[far.plan_id].state is PlanState.SCHEDULED
     assert server.hits("/bars.mp4?later") == 0
-    assert (outcome.selected, outcome.queued, outcome.fell_back) == (4, 2, 1)
+    # A redirect off the allowlist is refused before it is followed.
+    assert state[elsewhere.plan_id].state is PlanState.DROPPED
+    assert (outcome.selected, outcome.queued, outcome.fell_back) == (5, 2, 1)
 
     reasons = {
         e.plan_id: e.reason_code
@@ -115,6 +125,7 @@ async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_ma
     assert reasons[broken.plan_id] == "FETCH_HTTP_404"
     assert reasons[quiet.plan_id] == "QA_REJECTED"
     assert reasons[mirror.plan_id] == "DUPLICATE_CHECKSUM"
+    assert reasons[elsewhere.plan_id] == "FETCH_NOT_ALLOWED"
     rejected = [a for a in ch.store.assets_for_plan(quiet.plan_id)]
     assert rejected and rejected[0].qa_status is QAStatus.REJECTED
     assert any("silence" in r for r in rejected[0].qa.reasons)

@@ -22,6 +22,7 @@ class Reply:
     content_type: str = "video/mp4"
     stall_before_body: float = 0.0  # seconds (virtual under MockClock) before the body is sent
     advertise_length: bool = True
+    location: str = ""  # a Location header (for redirects)
 
 
 Route = Callable[[int], Reply]  # called with the 1-based count of requests to this path
@@ -81,6 +82,8 @@ class LoopbackServer:
             body, status = body[start : end + 1], 206
         head = f"HTTP/1.1 {status} X\r\nContent-Type: {reply.content_type}\r\n"
         head += "Accept-Ranges: bytes\r\nConnection: close\r\n" + extra
+        if reply.location:
+            head += f"Location: {reply.location}\r\n"
         if reply.advertise_length:
             head += f"Content-Length: {len(body)}\r\n"
         await stream.send_all((head + "\r\n").encode("latin-1"))

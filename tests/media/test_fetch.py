@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import trio
 
 from tests.media.loopback import LoopbackServer, Reply
-from vvtv.fetch import FetchError, fetch, is_acceptable_content_type
+from vvtv.fetch import MAX_REDIRECTS, FetchError, fetch, is_acceptable_content_type
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
 
@@ -147,6 +148,58 @@ async def test_a_refused_connection_is_a_transport_error_after_retries(
     with pytest.raises(FetchError) as info:
         await fetch(f"http://127.0.0.1:{port}/x.mp4", tmp_path, max_bytes=1 << 20, retries=1)
     assert info.value.reason_code == "TRANSPORT"
+
+
+def only_loopback_ip(url: str) -> bool:
+    """The allowlist of these tests: 127.0.0.1 is allowed, the name ``localhost`` is not."""
+    return urlsplit(url).hostname == "127.0.0.1"
+
+
+async def test_redirects_within_the_allowlist_are_followed(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    server.serve_bytes("/new/clip.mp4", BODY)
+    server.routes["/old.mp4"] = lambda _n: Reply(302, b"", location="/new/clip.mp4")
+    got = await fetch(
+        server.url("/old.mp4"), tmp_path, max_bytes=10 << 20, allowed=only_loopback_ip
+    )
+    assert got.path.read_bytes() == BODY
+    assert server.hits("/new/clip.mp4") == 1
+
+
+async def test_a_redirect_off_the_allowlist_is_refused_before_it_is_requested(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    elsewhere = f"http://localhost:{server.port}/smuggled.mp4"
+    server.serve_bytes("/smuggled.mp4", BODY)
+    server.routes["/clip.mp4"] = lambda _n: Reply(301, b"", location=elsewhere)
+    with pytest.raises(FetchError) as info:
+        await fetch(server.url("/clip.mp4"), tmp_path, max_bytes=10 << 20, allowed=only_loopback_ip)
+    assert info.value.reason_code == "NOT_ALLOWED"
+    assert elsewhere in info.value.message and "redirected from" in info.value.message
+    assert server.hits("/smuggled.mp4") == 0
+    assert server.hits("/clip.mp4") == 1  # not retried
+    assert visible(tmp_path) == []
+
+
+async def test_a_url_off_the_allowlist_is_not_requested_at_all(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    url = f"http://localhost:{server.port}/clip.mp4"
+    with pytest.raises(FetchError) as info:
+        await fetch(url, tmp_path, max_bytes=1 << 20, allowed=only_loopback_ip)
+    assert info.value.reason_code == "NOT_ALLOWED"
+    assert server.requests == []
+
+
+async def test_a_redirect_loop_gives_up_with_a_reason(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    server.routes["/loop.mp4"] = lambda _n: Reply(302, b"", location="/loop.mp4")
+    with pytest.raises(FetchError) as info:
+        await fetch(server.url("/loop.mp4"), tmp_path, max_bytes=1 << 20)
+    assert info.value.reason_code == "TOO_MANY_REDIRECTS"
+    assert server.hits("/loop.mp4") == MAX_REDIRECTS + 1
 
 
 async def test_a_cancelled_download_leaves_no_file(

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from vvtv.fetch import Fetched, FetchError
+from vvtv.fetch import Fetched, FetchError, UrlCheck
 from vvtv.media.hls import Segment
 from vvtv.media.prepare import MANIFEST, PLAYLIST, Prepared, load_prepared
 from vvtv.media.probe import HDCheck, ProbeError, ProbeResult
@@ -90,8 +90,12 @@ class InstantMedia:
         ok = min_height <= HEIGHT
         return HDCheck(ok, "" if ok else f"{HEIGHT}p is below {min_height}p", HEIGHT)
 
-    async def fetch(self, url: str, dest_dir: Path, *, max_bytes: int) -> Fetched:
+    async def fetch(
+        self, url: str, dest_dir: Path, *, max_bytes: int, allowed: UrlCheck | None = None
+    ) -> Fetched:
         self.fetches += 1
+        if allowed is not None and not allowed(url):
+            raise FetchError("NOT_ALLOWED", f"{url}: host is not allowlisted")
         try:
             item = announced(url)
         except ValueError as exc:
