@@ -22,7 +22,7 @@ from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
 from vvtv import offload, timeline
 from vvtv.autotune import TuneWeights
-from vvtv.discovery import RejectReason, screen
+from vvtv.discovery import PROBE_REJECTIONS, RejectReason, normalize_url, screen
 from vvtv.messages import DiscoveryOutcome, RunDiscovery
 from vvtv.model import AuditEvent, PlanItem, PlanState, new_id
 from vvtv.nightly import KEY_WEIGHTS
@@ -35,7 +35,10 @@ from vvtv.sources.collect import fetch_all
 MAX_POOL = 2000
 REPLANNABLE = (PlanState.CANDIDATE, PlanState.SCHEDULED, PlanState.RESERVED)
 # Rejections that recur every hour for the same item are counted, not audited one by one.
-QUIET_REJECTIONS = frozenset({RejectReason.DUPLICATE_KNOWN})
+# Counted in the discovery summary, not audited one by one: they recur every hour.
+QUIET_REJECTIONS = frozenset({RejectReason.DUPLICATE_KNOWN, RejectReason.PROBE_REJECTED_RECENTLY})
+# Media that failed its probes is probed again after this long (it may have been replaced).
+REPROBE_AFTER = timedelta(days=7)
 
 
 class Discovery(Actor):
@@ -65,6 +68,7 @@ class Discovery(Actor):
             card,
             is_known=ch.store.is_known,
             now=now,
+            recently_rejected=lambda url: ch.store.probe_rejected_since(url, now - REPROBE_AFTER),
             hd_check=media.confirm_hd,
             prober=media.probe,
             weights=self._weights(),
@@ -85,9 +89,15 @@ class Discovery(Actor):
             for r in result.rejected
             if r.reason_code not in QUIET_REJECTIONS
         ]
+        probed_out = [
+            (normalize_url(r.candidate.media_url), r.reason_code.value, r.detail)
+            for r in result.rejected
+            if r.reason_code in PROBE_REJECTIONS
+        ]
         with ch.store.transaction():
             ch.store.insert_plans(result.accepted)
             ch.store.append_audit_many(events)
+            ch.store.remember_probe_rejections(probed_out, now)
         grid = await self.replan(ch.clock.now())
         failed_sources = tuple(sorted({e.source_name for e in errors if e.item is None}))
         ch.store.append_audit(

@@ -6,7 +6,9 @@ HD probe only runs on candidates that could still be kept):
 1. the media URL's host is allowlisted and not blacklisted (``url_allowed``);
 2. no blocked keyword in the title or tags (``blocked_keyword``);
 3. not a duplicate, by normalised URL or normalised title, of anything already known
-   (the store's ``is_known``), nor by URL of an earlier candidate of the batch;
+   (the store's ``is_known``), nor by URL of an earlier candidate of the batch, and
+   not media that recently failed its probes (``recently_rejected``: a 480p video
+   stays 480p, so it is not probed and audited again every hour);
 4. a known duration (probed when the source did not say);
 5. when ``safety_policy.require_hd_playback_confirmation`` is on, the media really
    decodes at ``quality_policy.min_resolution_height`` or more (``confirm_hd``);
@@ -45,6 +47,7 @@ from vvtv.sources.candidate import Candidate, local_path
 HDChecker = Callable[[str, int], Awaitable[HDCheck]]
 Prober = Callable[[str], Awaitable[ProbeResult]]
 IsKnown = Callable[[str, str], bool]
+RecentlyRejected = Callable[[str], bool]
 
 # Scoring of SPEC §1.1. The three weights are "fine weights" the nightly autotune may
 # adjust (``ScoreWeights``); the caps stay structural: two mood tags, three signals.
@@ -68,6 +71,11 @@ class RejectReason(enum.StrEnum):
     DUPLICATE_IN_BATCH = "DUPLICATE_IN_BATCH"  # an earlier candidate of this batch
     DURATION_UNKNOWN = "DURATION_UNKNOWN"
     HD_NOT_CONFIRMED = "HD_NOT_CONFIRMED"
+    PROBE_REJECTED_RECENTLY = "PROBE_REJECTED_RECENTLY"  # failed its probes not long ago
+
+
+# The rejections that come from probing the media (worth remembering: probing is costly).
+PROBE_REJECTIONS = frozenset({RejectReason.DURATION_UNKNOWN, RejectReason.HD_NOT_CONFIRMED})
 
 
 class ScoringWeights(Protocol):
@@ -278,6 +286,7 @@ async def screen(
     *,
     is_known: IsKnown,
     now: datetime,
+    recently_rejected: RecentlyRejected = lambda _url: False,
     hd_check: HDChecker = confirm_hd,
     prober: Prober = probe,
     probe_concurrency: int = 4,
@@ -286,10 +295,12 @@ async def screen(
     """Filter, probe, score and dedupe one batch; see the module docstring for the order.
 
     ``is_known(normalized_url, normalized_title)`` says whether the store already holds
-    a plan with that URL or title. Within the batch the first candidate of a URL wins,
-    and of a title the first that passes its probes. Probes (duration when the source
-    did not give one, and the HD check) run ``probe_concurrency`` at a time. Accepted
-    plans keep the batch order. ``weights``: the autotuned scoring weights.
+    a plan with that URL or title; ``recently_rejected(normalized_url)`` whether that
+    media failed its probes recently (it is not probed again). Within the batch the
+    first candidate of a URL wins, and of a title the first that passes its probes.
+    Probes (duration when the source did not give one, and the HD check) run
+    ``probe_concurrency`` at a time. Accepted plans keep the batch order. ``weights``:
+    the autotuned scoring weights.
     """
     rejected: list[Rejection] = []
     survivors: list[tuple[Candidate, str, str]] = []
@@ -312,6 +323,11 @@ async def screen(
         if is_known(n_url, n_title):
             rejected.append(
                 Rejection(cand, RejectReason.DUPLICATE_KNOWN, f"already known: {n_url}")
+            )
+            continue
+        if recently_rejected(n_url):
+            rejected.append(
+                Rejection(cand, RejectReason.PROBE_REJECTED_RECENTLY, f"failed its probes: {n_url}")
             )
             continue
         if n_url in seen_urls:

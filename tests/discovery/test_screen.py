@@ -225,3 +225,20 @@ async def test_without_hd_confirmation_nothing_is_probed_when_the_duration_is_kn
     ]
     # Only the one without a duration was probed, and the dead host says why it failed.
     assert reasons(result) == {"Unknown": RejectReason.DURATION_UNKNOWN}
+
+
+async def test_media_that_recently_failed_its_probes_is_not_probed_again(
+    web: Loopback, clips: Clips
+):
+    sd_url = web.serve("/sd.mp4", Reply(body=clips.sd480.read_bytes(), content_type="video/mp4"))
+    failed = {normalize_url(sd_url)}
+    result = await screen(
+        [cand("SD", sd_url)],
+        make_card(hd=True),
+        is_known=Known(),
+        now=NOW,
+        recently_rejected=lambda url: url in failed,
+    )
+    assert result.accepted == []
+    assert reasons(result) == {"SD": RejectReason.PROBE_REJECTED_RECENTLY}
+    assert "/sd.mp4" not in web.requests

@@ -317,6 +317,28 @@ def test_retention_drops_only_audit_and_samples_older_than_90_days(store: Store)
         store.db.conn.execute("DELETE FROM audit_events")
 
 
+def test_probe_rejections_are_remembered_by_url_and_expire_with_retention(store: Store) -> None:
+    store.remember_probe_rejections(
+        [
+            ("https://a.example/sd.mp4", "HD_NOT_CONFIRMED", "480p"),
+            ("https://b.example/x.mp4", "HD_NOT_CONFIRMED", "360p"),
+            ("", "X", "no url"),
+        ],
+        T0,
+    )
+    assert store.probe_rejected_since("https://a.example/sd.mp4", T0)
+    assert not store.probe_rejected_since("https://a.example/sd.mp4", T0 + timedelta(seconds=1))
+    assert not store.probe_rejected_since("https://a.example/other.mp4", T0 - timedelta(days=1))
+    assert not store.probe_rejected_since("", T0 - timedelta(days=1))
+    # The latest verdict wins: b, looked at again later, outlives the retention.
+    later = T0 + timedelta(days=95)
+    store.remember_probe_rejections([("https://b.example/x.mp4", "DURATION_UNKNOWN", "?")], later)
+    counts = store.apply_retention(T0 + timedelta(days=100), days=90)
+    assert counts.probe_rejections == 1
+    assert not store.probe_rejected_since("https://a.example/sd.mp4", T0)
+    assert store.probe_rejected_since("https://b.example/x.mp4", later)
+
+
 def test_metric_samples_by_range_and_baseline(store: Store) -> None:
     for h in range(5):
         store.record_metrics(PipelineMetrics(at=T0 + timedelta(hours=h), fallback_rate=h / 10))

@@ -34,6 +34,7 @@ class RetentionCounts:
     audit_events: int
     metric_samples: int
     outbox: int
+    probe_rejections: int = 0
 
 
 def _row(event: AuditEvent) -> tuple[Any, ...]:
@@ -198,7 +199,8 @@ class AuditMixin(StoreBase):
     # --- retention --------------------------------------------------------------------
 
     def apply_retention(self, now: datetime, days: int = 90) -> RetentionCounts:
-        """Delete audit events, metric samples and finished outbox items older than ``days``.
+        """Delete audit events, metric samples, finished outbox items and remembered probe
+        rejections older than ``days``.
 
         Deletes in batches of ``RETENTION_BATCH`` rows, one short transaction each, so
         other writers (the event loop) never wait long. Run it in a worker thread.
@@ -220,7 +222,14 @@ class AuditMixin(StoreBase):
             "(SELECT id FROM outbox WHERE done_at IS NOT NULL AND done_at < ? LIMIT ?)",
             cutoff,
         )
-        return RetentionCounts(audit_events=audit, metric_samples=metrics, outbox=outbox)
+        probes = self._delete_batches(
+            "DELETE FROM probe_rejections WHERE normalized_url IN "
+            "(SELECT normalized_url FROM probe_rejections WHERE at < ? LIMIT ?)",
+            cutoff,
+        )
+        return RetentionCounts(
+            audit_events=audit, metric_samples=metrics, outbox=outbox, probe_rejections=probes
+        )
 
     def _delete_batches(self, sql: str, cutoff: str, *, gate: bool = False) -> int:
         total = 0

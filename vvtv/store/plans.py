@@ -195,6 +195,32 @@ class PlansMixin(StoreBase):
                 ).fetchone()
             )
 
+    def remember_probe_rejections(
+        self, rejections: Iterable[tuple[str, str, str]], at: datetime
+    ) -> None:
+        """Record ``(normalized_url, reason_code, detail)`` of media that failed its probes
+        (the latest verdict per URL wins)."""
+        rows = [(url, code, detail, ts(at)) for url, code, detail in rejections if url]
+        if not rows:
+            return
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT INTO probe_rejections (normalized_url, reason_code, detail, at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (normalized_url) DO UPDATE SET "
+                "reason_code = excluded.reason_code, detail = excluded.detail, at = excluded.at",
+                rows,
+            )
+
+    def probe_rejected_since(self, normalized_url: str, since: datetime) -> bool:
+        """Whether this media failed its probes at or after ``since``."""
+        return bool(
+            normalized_url
+            and self._read_one(
+                "SELECT 1 FROM probe_rejections WHERE normalized_url = ? AND at >= ?",
+                (normalized_url, ts(since)),
+            )
+        )
+
     def count_plans(self) -> dict[PlanState, int]:
         """How many plans are in each state (every state present, zero when none)."""
         rows = self._read("SELECT state, count(*) FROM plans GROUP BY state")

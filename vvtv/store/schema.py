@@ -169,8 +169,20 @@ CREATE TABLE reports (
 );
 """
 
+# Media that failed discovery's probes (not HD, no duration): remembered by normalised URL
+# so the hourly discovery does not probe (and audit) the same bad video every hour.
+V3 = """
+CREATE TABLE probe_rejections (
+    normalized_url TEXT PRIMARY KEY,
+    reason_code    TEXT NOT NULL,
+    detail         TEXT NOT NULL,
+    at             TEXT NOT NULL
+);
+CREATE INDEX ix_probe_rejections_at ON probe_rejections(at);
+"""
+
 # MIGRATIONS[i] takes the database from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables whose integrity is checked at every open: everything recovery reads.
