@@ -32,6 +32,7 @@ from vvtv.signing import Verifier
 from vvtv.store import StoreError
 from vvtv.topics import TopicHub
 from vvtv.web.app import create_app
+from vvtv.web.params import TOGGLE, EmergencyCommand
 from vvtv.web.server import serve
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,11 @@ class LivePort:
         result = self.ch.reload_card(who="api")
         return result.ok, list(result.errors), _jsonable(result.diff)
 
-    async def set_emergency(self, enabled: bool | None) -> dict:
-        msg = SetEmergencyOverride(enabled=enabled, toggle=enabled is None, who="api")
+    async def set_emergency(self, command: EmergencyCommand) -> dict:
+        toggle = command == TOGGLE
+        enabled = None if toggle else command
+        assert enabled is None or isinstance(enabled, bool)
+        msg = SetEmergencyOverride(enabled=enabled, toggle=toggle, who="api")
         return await self._call_buffer(msg)
 
     async def set_curator_mode(self, mode: str, limits: dict) -> dict:

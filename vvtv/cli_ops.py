@@ -310,15 +310,20 @@ def _parse_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"invalid date {text!r}, use YYYY-MM-DD") from None
 
 
-def _emergency(enabled: bool) -> Handler:
+def _emergency(enabled: bool | None) -> Handler:
+    """emergency-on forces emergency mode (held until released); emergency-off releases the
+    override, so the buffer rule decides again (emergency ends once the buffer is at target,
+    and comes back by itself if the buffer runs dry later)."""
+    word = "on" if enabled else "off"
+
     def handler(args: argparse.Namespace) -> Fields:
         s = settings_from_env()
         result = trio.run(
             api.set_emergency, s.api_url, s.control_token, s.control_secret, enabled, wall_now()
         )
-        return {"emergency_mode": "on" if enabled else "off", **result}
+        return {"emergency_mode": word, **result}
 
-    handler.__name__ = f"emergency_{'on' if enabled else 'off'}"
+    handler.__name__ = f"emergency_{word}"
     return _release_guard(handler)
 
 
@@ -616,8 +621,16 @@ def _add_runbook(subparsers: argparse._SubParsersAction, common: argparse.Argume
             action="store_true",
             help="restore even while a daemon holds the state (never skips verification)",
         )
-    add("emergency-on", _emergency(True), "turn emergency mode on (signed control call)")
-    add("emergency-off", _emergency(False), "turn emergency mode off (signed control call)")
+    add(
+        "emergency-on",
+        _emergency(True),
+        "force emergency mode on until emergency-off (signed control call)",
+    )
+    add(
+        "emergency-off",
+        _emergency(None),
+        "release the override: the buffer rule decides again (signed control call)",
+    )
 
 
 def _daemon_options(parser: argparse.ArgumentParser) -> None:

@@ -16,17 +16,22 @@ from vvtv.settings import Settings
 from vvtv.signing import signed_headers
 
 
-def signed(settings: Settings, path: str, body: dict | None) -> tuple[bytes, dict[str, str]]:
+def signed(
+    settings: Settings, path: str, body: dict | None, skew: float = 0.0
+) -> tuple[bytes, dict[str, str]]:
     raw = b"" if body is None else json.dumps(body).encode()
     headers = signed_headers(
-        settings.control_token, settings.control_secret, "POST", path, raw, time.time()
+        settings.control_token, settings.control_secret, "POST", path, raw, time.time() + skew
     )
     headers["content-type"] = "application/json"
     return raw, headers
 
 
-async def post(client: httpx.AsyncClient, settings: Settings, path: str, body: dict | None):
-    raw, headers = signed(settings, path, body)
+async def post(
+    client: httpx.AsyncClient, settings: Settings, path: str, body: dict | None, skew: float = 0
+):
+    """A signed POST; ``skew`` (seconds) makes a repeated body a new signature, not a replay."""
+    raw, headers = signed(settings, path, body, skew)
     return await client.post(path, content=raw, headers=headers)
 
 
@@ -52,6 +57,17 @@ async def test_emergency_mode_call_acts_at_once_and_status_reflects_it(settings:
             refused = await client.post("/v1/control/emergency-mode", json={"enabled": False})
             assert refused.status_code == 401
             assert (await client.get("/v1/status")).json()["state"] == "EMERGENCY"
+
+            # Forced off holds even though nothing is queued (the buffer is empty)...
+            held = await post(
+                client, settings, "/v1/control/emergency-mode", {"enabled": False}, skew=2
+            )
+            assert held.json()["state"] == "RUNNING"
+            # ...until released: then the buffer rule decides again, and enters at once.
+            released = await post(client, settings, "/v1/control/emergency-mode", {"enabled": None})
+            assert released.status_code == 200
+            assert released.json()["emergency_override"] is None
+            assert released.json()["state"] == "EMERGENCY"
 
         kinds = [e.event_type for e in daemon.ch.store.query_audit(limit=None)]
         assert kinds.count("control_call") >= 3

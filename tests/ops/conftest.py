@@ -120,6 +120,7 @@ class FakeApi:
             enabled = json.loads(body)["enabled"]
             self.control.append({"path": path, "enabled": enabled})
             self.status["emergency_override"] = enabled
+            # A release (null) leaves the rule in charge; the fake's buffer is healthy.
             self.status["state"] = "EMERGENCY" if enabled else "RUNNING"
             return 200, "application/json", json.dumps(self.status).encode()
         return 404, "application/json", b'{"error": "not found"}'

@@ -171,7 +171,7 @@ def test_canary_then_promote_exit_codes_follow_the_gate(
     assert code == 0 and fields["promotion_status"] == "PROMOTED"
 
 
-def test_emergency_on_and_off_send_signed_calls_and_print_the_state(
+def test_emergency_on_forces_and_emergency_off_releases_with_signed_calls(
     ops_env: dict[str, Path], fake_api: FakeApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, fields, _ = run(capsys, "runbook", "emergency-on")
@@ -181,8 +181,9 @@ def test_emergency_on_and_off_send_signed_calls_and_print_the_state(
     assert code == 0 and fields["state"] == "RUNNING"
     assert fake_api.control == [
         {"path": "/v1/control/emergency-mode", "enabled": True},
-        {"path": "/v1/control/emergency-mode", "enabled": False},
+        {"path": "/v1/control/emergency-mode", "enabled": None},
     ]
+    assert fields["emergency_override"] == ""  # null: released, the buffer rule decides again
 
 
 def test_emergency_with_a_wrong_secret_says_which_settings_to_fix(

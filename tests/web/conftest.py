@@ -118,9 +118,9 @@ class StubChannel:
             return False, list(self.card_errors), {}
         return True, [], {"schedule_policy.buffer_target_minutes": [60, 75]}
 
-    async def set_emergency(self, enabled: bool | None) -> dict:
+    async def set_emergency(self, command: bool | str | None) -> dict:
         self.emergency_override = (
-            self.emergency_override is not True if enabled is None else enabled
+            self.emergency_override is not True if command == "toggle" else command
         )
         status = self.status()
         self.topics.publish("buffer", status)

@@ -34,6 +34,14 @@ async def test_emergency_set_is_reflected_by_status_at_once(served: Served) -> N
     assert (status["state"], status["emergency_override"]) == ("RUNNING", False)
 
 
+async def test_a_null_enabled_releases_the_override(served: Served, channel: StubChannel) -> None:
+    await served.control(EMERGENCY, b'{"enabled": false}')
+    assert channel.emergency_override is False
+    await served.control(EMERGENCY, b'{"enabled": null}')
+    assert channel.emergency_override is None
+    assert channel.audits[-1][2]["requested"] == "release"
+
+
 async def test_empty_emergency_body_toggles_for_old_clients(
     served: Served, channel: StubChannel
 ) -> None:

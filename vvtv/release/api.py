@@ -121,9 +121,10 @@ async def signed_post(
 
 
 async def set_emergency(
-    base: str, token: str, secret: str, enabled: bool, now: datetime
+    base: str, token: str, secret: str, enabled: bool | None, now: datetime
 ) -> dict[str, Any]:
-    """Turn emergency mode on or off; the daemon's resulting state, flattened for printing."""
+    """Force emergency mode on (True) or off (False), or release the override (None); the
+    daemon's resulting state, flattened for printing."""
     reply = await signed_post(
         base, "/v1/control/emergency-mode", {"enabled": enabled}, token, secret, now
     )

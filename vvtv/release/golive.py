@@ -241,7 +241,7 @@ async def step_secure_backup_verify_restore(ctx: StepContext) -> StepResult:
     return {"secure_backup_dir": made, "backup_verified": True, "restored_state_db": db}
 
 
-def _emergency(enabled: bool) -> StepFn:
+def _emergency(enabled: bool | None) -> StepFn:
     async def toggle(ctx: StepContext) -> StepResult:
         c = ctx.config
         try:
@@ -252,7 +252,7 @@ def _emergency(enabled: bool) -> StepFn:
             raise StepFailed(str(exc)) from exc
         if state.get("emergency_override") not in (enabled, None):
             raise StepFailed(
-                f"emergency-mode {'on' if enabled else 'off'} answered "
+                f"emergency-mode {'on' if enabled else 'release'} answered "
                 f"emergency_override={state.get('emergency_override')}"
             )
         return {"emergency_mode": "on" if enabled else "off", **state}
@@ -337,7 +337,7 @@ def steps_for(phase: str) -> list[Step]:
             Step("backup-verify-restore", step_backup_verify_restore),
             Step("secure-backup-verify-restore", step_secure_backup_verify_restore),
             Step("emergency-on", _emergency(True), needs_api=True),
-            Step("emergency-off", _emergency(False), needs_api=True),
+            Step("emergency-off", _emergency(None), needs_api=True),
             Step("soak", step_soak, needs_api=True),
         ]
     if phase == "phase3":

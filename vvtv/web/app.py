@@ -228,7 +228,7 @@ def create_app(
         await port.audit_control(
             who,
             "emergency-mode",
-            {"requested": "toggle" if enabled is None else enabled, "status": new_status},
+            {"requested": "release" if enabled is None else enabled, "status": new_status},
         )
         return _json(new_status)
 

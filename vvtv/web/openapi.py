@@ -398,14 +398,15 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
         },
         "/v1/control/emergency-mode": {
             "post": _control(
-                "Set the emergency override; an empty body toggles it",
+                "Force emergency on (enabled: true) or off (false), each held until "
+                "released; enabled: null releases the override; an empty body toggles it",
                 {
                     "required": False,
                     "content": {
                         JSON: {
                             "schema": {
                                 "type": "object",
-                                "properties": {"enabled": {"type": "boolean"}},
+                                "properties": {"enabled": {"type": ["boolean", "null"]}},
                                 "additionalProperties": False,
                             }
                         }

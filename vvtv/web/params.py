@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Final, Literal
 
 from vvtv import reports
 from vvtv.model import PlanState
@@ -100,20 +100,30 @@ def check_segment(asset_id: str, name: str) -> None:
         raise BadInput(404, "segment not found")
 
 
-def emergency_body(payload: Any) -> bool | None:
-    """Body of /v1/control/emergency-mode: ``None`` (toggle) or ``{"enabled": bool}``."""
+TOGGLE: Final = "toggle"
+EmergencyCommand = bool | Literal["toggle"] | None
+"""True forces emergency on, False forces it off, None releases the override, "toggle"."""
+
+
+def emergency_body(payload: Any) -> EmergencyCommand:
+    """Body of /v1/control/emergency-mode.
+
+    ``{"enabled": true}`` forces emergency on and ``{"enabled": false}`` forces it off, each
+    held until released; ``{"enabled": null}`` releases the override (the buffer rule
+    decides again); an empty body (or ``{}``) toggles, for old clients.
+    """
     if payload is None:
-        return None
+        return TOGGLE
     if not isinstance(payload, dict):
         raise BadInput(422, 'body must be a JSON object like {"enabled": true}')
     unknown = sorted(set(payload) - {"enabled"})
     if unknown:
         raise BadInput(422, f"unknown field(s): {', '.join(unknown)}")
     if "enabled" not in payload:
-        return None
+        return TOGGLE
     enabled = payload["enabled"]
-    if not isinstance(enabled, bool):
-        raise BadInput(422, "enabled must be true or false")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise BadInput(422, "enabled must be true, false or null (release the override)")
     return enabled
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from vvtv.metrics import ChannelMetrics
 from vvtv.topics import TopicHub
+from vvtv.web.params import EmergencyCommand
 
 
 class ChannelPort(Protocol):
@@ -71,8 +72,9 @@ class ChannelPort(Protocol):
         """``(ok, errors, diff)``: reload from disk; when invalid the previous card stays."""
         ...
 
-    async def set_emergency(self, enabled: bool | None) -> dict:
-        """Set the operator override (``None`` = toggle); returns the new status dict."""
+    async def set_emergency(self, command: EmergencyCommand) -> dict:
+        """Force emergency on (True) or off (False), release the override (None) or
+        toggle ("toggle"); returns the new status dict."""
         ...
 
     async def set_curator_mode(self, mode: str, limits: dict) -> dict:

@@ -359,11 +359,15 @@ async function signedPost(path, bodyObject) {
   if (!r.ok) throw new Error(`${r.status}: ${answer.error || r.statusText}`);
   return answer;
 }
+// true forces emergency on until released; null releases it (the buffer rule decides again).
 async function setEmergency(enabled) {
   try {
     const status = await signedPost("/v1/control/emergency-mode", { enabled });
     applyStatus(status);
-    setControlStatus(`Emergency ${enabled ? "ON" : "OFF"} applied.`, "ok");
+    setControlStatus(
+      enabled ? "Emergency forced ON." : "Override released: the buffer rule decides.",
+      "ok",
+    );
   } catch (err) {
     setControlStatus(`Refused: ${err.message}`, "error");
   }
@@ -407,7 +411,7 @@ function start() {
     refreshControls();
   });
   $("emergency-on").addEventListener("click", () => setEmergency(true));
-  $("emergency-off").addEventListener("click", () => setEmergency(false));
+  $("emergency-off").addEventListener("click", () => setEmergency(null));
   refreshControls();
   setupPlayer();
 
