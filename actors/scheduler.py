@@ -87,7 +87,9 @@ class Scheduler(Actor):
             await self._one_cycle()
             return
         if ch.force_nightly:
-            # Forced runs do not move the nightly cursor: tonight's 03:00 still runs.
+            # Forced runs do not move the nightly cursor: tonight's 03:00 still runs. Once
+            # per process: a restarted scheduler must not run it again.
+            ch.force_nightly = False
             now = ch.clock.now()
             await self._run(Window(WindowKind.NIGHTLY, now, now.astimezone(ch.tz).date()))
         while True:
@@ -144,12 +146,24 @@ class Scheduler(Actor):
             else:
                 assert window.local_date is not None
                 details = await self._nightly(window.local_date)
-        except (ActorError, OSError, ValueError, RuntimeError) as exc:
-            # Expected failures of a window (an actor down or timing out, a store error,
-            # a lost lock): audited, retried next time. Anything else crashes the actor.
-            log.warning("window %s failed: %s", window.kind, exc)
+        except Exception as exc:
+            # Any failure of a window (an actor down or timing out, a store error such as a
+            # full disk, a lost lock, a bug in the nightly job) is audited and retried next
+            # time: a crash here would restart the scheduler into the same failure until
+            # the supervisors gave up and the channel went off air.
+            expected = isinstance(exc, ActorError | OSError | ValueError | RuntimeError)
+            log.log(
+                logging.WARNING if expected else logging.ERROR,
+                "window %s failed: %r",
+                window.kind,
+                exc,
+                exc_info=not expected,
+            )
             ch.metrics.windows.labels(window=window.kind.value, outcome="failed").inc()
-            self._audit(window, trace, started, ok=False, details={"error": repr(exc)})
+            try:
+                self._audit(window, trace, started, ok=False, details={"error": repr(exc)})
+            except Exception:  # the store itself may be what fails; keep the loop alive
+                log.exception("could not audit the failed %s window", window.kind)
             return False
         ch.metrics.windows.labels(window=window.kind.value, outcome="ok").inc()
         self._audit(window, trace, started, ok=True, details=details)

@@ -24,6 +24,9 @@ from vvtv.store import Store
 
 RETENTION_DAYS = 90
 KEY_WEIGHTS = "autotune_weights"
+# The report day the weights were last tuned on: a forced run and the 03:00 run of the
+# same date must not both adjust (the OwnerCard bounds the adjustment *per day*).
+KEY_TUNED_ON = "autotune_report_day"
 
 
 @attrs.frozen
@@ -84,12 +87,16 @@ def _nightly_sync(
 def _autotune(
     store: Store, cards: OwnerCardHolder, daily: DailyReport, now: datetime
 ) -> dict[str, Any]:
-    """Adjust the fine weights within the OwnerCard's daily bound; audit every change."""
+    """Adjust the fine weights within the OwnerCard's daily bound, once per report day;
+    audit every change."""
+    if store.get_live_value(KEY_TUNED_ON) == daily.date.isoformat():
+        return {}
     policy = cards.card.autotune_policy
     stored = store.get_live_value(KEY_WEIGHTS)
     weights = TuneWeights.from_dict(stored) if stored else TuneWeights()
     new, changes = autotune(weights, DayStats.from_daily_report(daily), policy)
     deltas = {d.field: d.to_dict() for d in changes}
+    store.set_live_value(KEY_TUNED_ON, daily.date.isoformat())
     if new != weights:
         store.set_live_value(KEY_WEIGHTS, new.to_dict())
         store.append_audit(

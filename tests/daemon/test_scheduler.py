@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
@@ -14,12 +16,13 @@ from actors.committer import Committer
 from actors.context import ChannelContext
 from actors.daemon import boot, take_leadership
 from actors.discovery import Discovery
-from actors.scheduler import Scheduler
+from actors.scheduler import CURSOR_NIGHTLY, Scheduler
 from supervisors import ChildSpec, Runtime, Strategy, Supervisor
 from tests.daemon.harness import make_settings
-from vvtv import offload
+from vvtv import nightly, offload
 from vvtv.clock import TrioClock, utc
 from vvtv.convert import parse_datetime
+from vvtv.nightly import KEY_TUNED_ON
 from vvtv.settings import Settings
 
 EPOCH = utc(2026, 3, 27, 12)  # Europe/Berlin springs forward on 2026-03-29
@@ -131,3 +134,68 @@ async def test_force_nightly_runs_the_nightly_job_once_at_start(
 
 def round_to_minute(at: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)
+
+
+async def test_a_failing_nightly_is_audited_and_retried_and_never_stops_the_scheduler(
+    tmp_path: Path,
+    slate_template: Path,
+    autojump_clock: trio.testing.MockClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store error that is no OSError/ValueError/RuntimeError (a full disk during
+    retention) fails the window, not the scheduler: audited, retried, the others go on."""
+    real = nightly.run_nightly
+    attempts: list[datetime] = []
+
+    async def full_disk_twice(*args, **kwargs):
+        attempts.append(args[2].now())
+        if len(attempts) <= 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(nightly, "run_nightly", full_disk_twice)
+    settings = berlin_settings(tmp_path, slate_template)
+    from vvtv.store import open_store
+
+    with open_store(settings.state_db) as store:  # last night's job ran
+        store.set_cursor(CURSOR_NIGHTLY, utc(2026, 3, 27))
+    async with scheduling(settings, EPOCH) as ch:
+        await trio.sleep(16 * 3600 + 60)  # past 03:00 Berlin (02:00 UTC) and its retries
+        failed = [
+            e
+            for e in ch.store.query_audit(event_type="window_nightly", limit=None)
+            if e.reason_code == "WINDOW_FAILED"
+        ]
+    assert len(failed) == 2
+    assert "database or disk is full" in failed[0].details["error"]
+    assert len(attempts) == 3  # retried until it succeeded, then not again that night
+    nightly_ok = [k for k, _, _ in windows(settings) if k == "window_nightly"]
+    assert len(nightly_ok) == 1
+    # Hourly discovery kept running the whole time: nothing restarted the scheduler.
+    discovery = [slot for kind, slot, _ in windows(settings) if kind == "window_discovery"]
+    assert discovery == [EPOCH + timedelta(hours=h) for h in range(17)]
+
+
+async def test_autotune_adjusts_once_per_report_day_even_when_the_nightly_runs_twice(
+    tmp_path: Path,
+    slate_template: Path,
+    autojump_clock: trio.testing.MockClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Forced at 01:00 Berlin, then the 03:00 run of the same date: both report on the day
+    before, and the OwnerCard's bound is per day, so only the first one tunes."""
+    real = nightly.autotune
+    tuned: list[object] = []
+
+    def counting(weights, stats, policy):
+        tuned.append(stats)
+        return real(weights, stats, policy)
+
+    monkeypatch.setattr(nightly, "autotune", counting)
+    settings = berlin_settings(tmp_path, slate_template)
+    async with scheduling(settings, utc(2026, 3, 27, 0), force_nightly=True) as ch:
+        await trio.sleep(3 * 3600)
+        runs = [e.details for e in ch.store.query_audit(event_type="nightly", limit=None)]
+        assert ch.store.get_live_value(KEY_TUNED_ON) == "2026-03-26"
+    assert [r["report_day"] for r in runs] == ["2026-03-26", "2026-03-26"]
+    assert len(tuned) == 1
