@@ -53,6 +53,10 @@ class LeadershipLost(RuntimeError):
     """Another daemon took the scheduler lock: this one must stop writing at once."""
 
 
+class ChannelBusy(RuntimeError):
+    """A one-shot run (``--once``) found another vvtv holding the state."""
+
+
 @attrs.define
 class Daemon:
     """A booted channel, ready to run (tests use it to reach into the live parts)."""
@@ -133,8 +137,12 @@ def _slate_asset(slate: object, clock: Clock) -> AssetItem:
     )
 
 
-async def take_leadership(ch: ChannelContext) -> None:
-    """Wait (standby) until this daemon holds the scheduler lock."""
+async def take_leadership(ch: ChannelContext, *, wait: bool = True) -> None:
+    """Wait (standby) until this daemon holds the scheduler lock.
+
+    ``wait=False`` (one-shot runs): raise ``ChannelBusy`` instead of waiting, since a
+    running channel only lets go of the lock when it stops.
+    """
     lead = ch.leadership
     announced = False
     while True:
@@ -150,6 +158,13 @@ async def take_leadership(ch: ChannelContext) -> None:
             log.warning("scheduler lock holder %s is no longer running; taking over", info.owner)
             ch.store.release_lock(lead.name, info.owner, info.token)
             continue
+        if not wait:
+            holder = info.owner if info is not None else "another process"
+            raise ChannelBusy(
+                f"another vvtv ({holder}) is running on this state database; a one-shot run "
+                "cannot take over a running channel. Its own windows run on time (the nightly "
+                "job at 03:00): stop it first (systemctl stop vvtv) if this must run now"
+            )
         if not announced:
             log.warning("standby: another vvtv holds the state (%s); waiting to take over", info)
             announced = True
@@ -209,7 +224,7 @@ async def run(
 
     ``loop_lag_interval``: how often the event-loop lag is sampled. Under a mock clock
     the lag is meaningless and each sample is a wake-up: simulations sample rarely."""
-    await take_leadership(ch)
+    await take_leadership(ch, wait=not ch.run_once)
     # Only the leader may sweep: a standby would pull a running prepare's work dir away.
     swept = await offload.run_sync(sweep_partials, ch.settings.hls_dir)
     if swept:

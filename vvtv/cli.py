@@ -45,7 +45,7 @@ def _flag(name: str) -> bool:
 def _run(args: argparse.Namespace) -> int:
     import trio
 
-    from actors.daemon import LeadershipLost, run_channel
+    from actors.daemon import ChannelBusy, LeadershipLost, run_channel
     from supervisors import SupervisorEscalated
     from vvtv.ownercard_load import OwnerCardError
     from vvtv.store import StoreError
@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
         return trio.run(lambda: run_channel(settings, run_once=once, force_nightly=nightly))
     except BaseException as exc:  # Trio wraps everything in exception groups
         leaf = _single(exc)
-        if isinstance(leaf, SettingsError | StoreError | OwnerCardError):
+        if isinstance(leaf, SettingsError | StoreError | OwnerCardError | ChannelBusy):
             print(f"vvtv: cannot start: {leaf}", file=sys.stderr)
             return 2
         if isinstance(leaf, SupervisorEscalated | LeadershipLost):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -87,3 +88,24 @@ async def test_run_refuses_a_corrupt_state_database(tmp_path: Path, slate_templa
     assert done.returncode == 2
     assert "restore" in done.stderr and "Traceback" not in done.stderr
     assert db.read_bytes().startswith(b"this is not a database")  # never replaced silently
+
+
+async def test_a_one_shot_run_beside_a_running_channel_refuses_at_once_and_says_why(
+    tmp_path: Path, slate_template: Path
+) -> None:
+    """`vvtv runbook force-nightly` runs `vvtv run --once`: with the service up it must not
+    wait forever as a standby, but say what holds the state and what to do."""
+    from datetime import UTC, datetime
+
+    from vvtv.store import open_store
+
+    settings = make_settings(tmp_path, slate_template)
+    alive = f"{socket.gethostname()}:{os.getpid()}:running-service"
+    with open_store(settings.state_db) as store:
+        assert store.acquire_lock("scheduler", alive, datetime.now(UTC), ttl=600) is not None
+    done = await trio.to_thread.run_sync(
+        lambda: run_vvtv(tmp_path, "run", "--once", "--force-nightly")
+    )
+    assert done.returncode == 2
+    assert "another vvtv" in done.stderr and "systemctl stop vvtv" in done.stderr
+    assert "Traceback" not in done.stderr
