@@ -17,14 +17,19 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null || python=python3
+
 need=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 # The dashboard's browser tests drive Debian's headless chromium.
 if [ "$mode" = "test" ] && ! command -v chromium >/dev/null; then need+=(chromium); fi
+# Debian ships Python without ensurepip: `python -m venv` needs the pythonX.Y-venv package.
+if [ ! -x .venv/bin/python ] && ! "$python" -c 'import ensurepip' 2>/dev/null; then
+    need+=("$("$python" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')")
+fi
 [ "${#need[@]}" -eq 0 ] || apt_install "${need[@]}"
 
-python="${PYTHON:-python3.11}"
-command -v "$python" >/dev/null || python=python3
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
