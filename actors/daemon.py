@@ -213,6 +213,39 @@ async def _reload_on_sighup(ch: ChannelContext) -> None:
                 log.error("OwnerCard reload refused: %s", "; ".join(result.errors))
 
 
+CARD_POLL_S = 5.0
+
+
+async def watch_card_file(ch: ChannelContext, interval: float = CARD_POLL_S) -> None:
+    """Apply the OwnerCard when its file changes (SPEC §2: API, SIGHUP or file change).
+
+    Polls the file's mtime and size: cheap, and it works on every filesystem and editor
+    (atomic renames included). A change is validated like any reload; an invalid file is
+    refused, audited once, and the card in force stays until the file changes again.
+    """
+    path = Path(ch.settings.owner_card_path)
+    seen = _file_stamp(path)
+    while True:
+        await trio.sleep(interval)
+        stamp = _file_stamp(path)
+        if stamp == seen or stamp is None:
+            continue
+        seen = stamp
+        result = ch.reload_card(who="file-change")
+        if result.ok:
+            log.info("OwnerCard file changed: reloaded (%d changes)", len(result.diff))
+        else:
+            log.error("OwnerCard file changed but was refused: %s", "; ".join(result.errors))
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:  # being replaced, or removed: keep the card in force
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
 async def run(
     ch: ChannelContext,
     *,
@@ -221,6 +254,9 @@ async def run(
     task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED,
 ) -> int:
     """Run a booted channel until it is stopped; the exit code.
+
+    ``signals``: handle SIGTERM/SIGINT/SIGHUP and watch the OwnerCard file, what an
+    operator does to a running daemon (in-process tests and simulations run without).
 
     ``loop_lag_interval``: how often the event-loop lag is sampled. Under a mock clock
     the lag is meaningless and each sample is a wake-up: simulations sample rarely."""
@@ -244,6 +280,7 @@ async def run(
             if signals:
                 await nursery.start(runtime.serve_signals)
                 nursery.start_soon(_reload_on_sighup, ch)
+                nursery.start_soon(watch_card_file, ch)
 
             async def supervise(task_status: trio.TaskStatus[None]) -> None:
                 try:

@@ -4,7 +4,7 @@ Owns the three windows (hourly discovery, the commit cadence, nightly at 03:00 l
 and their persisted cursors, so a restart neither repeats nor skips a window. It runs
 each due window by asking the actor that does the work, records the outcome in the
 audit trail, and only then moves the cursor: a window that fails is retried next time
-and never kills the daemon. It also runs the nightly job and applies OwnerCard reloads.
+and never kills the daemon. It also runs the nightly job.
 
 Receives: ``Ping`` (its work is driven by time, not messages).
 Sends: ``RunDiscovery`` to discovery, ``RunCommitWindow`` to committer, reports and
