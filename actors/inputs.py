@@ -6,13 +6,11 @@ is the one place that knows where each alert input lives in a running channel.
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import datetime, timedelta
-from typing import Any
 
 from actors.alerter import inputs_from_store
 from actors.context import ChannelContext
-from vvtv.alerts import AlertInputs
+from vvtv.alerts import AlertInputs, RestartWindow, restart_totals
 from vvtv.delivery import CircuitBreaker
 
 RESTART_WINDOW = timedelta(minutes=10)
@@ -24,7 +22,7 @@ class AlertInputsPort:
     def __init__(self, ch: ChannelContext, breaker: CircuitBreaker) -> None:
         self.ch = ch
         self.breaker = breaker
-        self._restarts: deque[tuple[datetime, dict[str, int]]] = deque()
+        self._restarts = RestartWindow(RESTART_WINDOW.total_seconds())
 
     def __call__(self, now: datetime) -> AlertInputs:
         ch = self.ch
@@ -43,22 +41,6 @@ class AlertInputsPort:
         )
 
     def _restarts_in_window(self, now: datetime) -> dict[str, int]:
-        """Restarts per actor over the last ten minutes, from successive tree snapshots."""
+        """Restarts per actor over the last ten minutes, from the published tree snapshot."""
         snapshot = self.ch.topics["runtime"].latest
-        current = _restart_counts(snapshot) if snapshot else {}
-        self._restarts.append((now, current))
-        while self._restarts and self._restarts[0][0] < now - RESTART_WINDOW:
-            self._restarts.popleft()
-        oldest = self._restarts[0][1]
-        return {
-            name: count - oldest.get(name, 0)
-            for name, count in current.items()
-            if count - oldest.get(name, 0) > 0
-        }
-
-
-def _restart_counts(node: dict[str, Any]) -> dict[str, int]:
-    counts = {str(node.get("name")): int(node.get("restarts", 0))}
-    for child in node.get("children", []) or []:
-        counts.update(_restart_counts(child))
-    return counts
+        return self._restarts.observe(now, restart_totals(snapshot) if snapshot else {})
