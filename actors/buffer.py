@@ -88,6 +88,7 @@ class Buffer(Actor):
         self._next_pool = self._next_curator = self._next_prune = self._next_sample = 0.0
         self._next_boundary: datetime | None = None
         self._last_tick_s: float | None = None
+        self._pool_version: tuple[int, int] | None = None
 
     # --- start-up --------------------------------------------------------------------
 
@@ -433,6 +434,13 @@ class Buffer(Actor):
             self.ctx.ref("alerter").cast_nowait(EvaluateAlerts(reason="emergency changed"))
 
     def _refresh_pool(self) -> None:
+        # The pool is a function of the assets table (and of the plans' titles, which do
+        # not change): reload it only when the table changed since the last reload. A
+        # reload is every eligible asset through cattrs plus a plan read per asset.
+        version = self.ch.store.assets_version()
+        if version == self._pool_version:
+            return
+        self._pool_version = version
         pool = [a for a in self.ch.store.emergency_pool() if a.asset_id != self.ch.slate_id]
         known = {a.asset_id for a in self.pool}
         self.pool = [a for a in pool if self._ensure_segments(a.asset_id)]

@@ -148,3 +148,38 @@ async def test_the_live_sequence_continues_across_a_restart(
 def _sequence(playlist: str) -> int:
     line = next(x for x in playlist.splitlines() if x.startswith("#EXT-X-MEDIA-SEQUENCE:"))
     return int(line.split(":")[1])
+
+
+def _buffer_actor(daemon):
+    node = daemon.runtime._node("buffer")
+    assert node.cell is not None and node.cell.actor is not None
+    return node.cell.actor
+
+
+async def test_the_emergency_pool_is_reloaded_when_an_asset_is_saved_and_not_otherwise(
+    settings: Settings, autojump_clock: trio.testing.MockClock, monkeypatch
+) -> None:
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        ch = daemon.ch
+        loads = 0
+        pool_query = ch.store.emergency_pool
+
+        def counted(*args, **kwargs):
+            nonlocal loads
+            loads += 1
+            return pool_query(*args, **kwargs)
+
+        monkeypatch.setattr(ch.store, "emergency_pool", counted)
+        await queue_programmes(daemon, 3, 600, "p")
+        await trio.sleep(90)  # the saves above are picked up at the next minute
+        assert {"p0", "p1", "p2"} <= {a.asset_id for a in _buffer_actor(daemon).pool}
+        # Inside the first programme nothing writes an asset: five minutes, no reload.
+        loads = 0
+        await trio.sleep(300)
+        assert loads == 0
+
+        looped_asset(ch, "fresh", 300)
+        await trio.sleep(61)
+        assert loads == 1
+        assert "fresh" in {a.asset_id for a in _buffer_actor(daemon).pool}
+        assert _buffer_actor(daemon).pool_titles["fresh"] == "fresh"  # no plan: its id

@@ -197,6 +197,27 @@ def test_the_emergency_pool_holds_passed_eligible_assets_least_recently_aired_fi
     assert [a.asset_id for a in store.emergency_pool(limit=2)] == ["aired-long-ago", "recent"]
 
 
+def test_the_assets_version_moves_with_every_asset_write_and_only_then(store: Store) -> None:
+    before = store.assets_version()
+    assert store.assets_version() == before  # reading changes nothing
+    store.set_live_value("hls_cursor", {"at": "now"})
+    store.insert_queue_entries([entry("e1", T0)])
+    assert store.assets_version() == before  # other tables do not count
+    store.save_asset(asset("a1", emergency_eligible=True))
+    saved = store.assets_version()
+    assert saved != before
+    store.mark_asset_aired("a1", T0)
+    assert store.assets_version() != saved
+    # Another connection's commit (a second daemon, an ops tool) counts too.
+    seen = store.assets_version()
+    other = Store.open(store.path)
+    try:
+        other.save_asset(asset("a2", emergency_eligible=True))
+    finally:
+        other.close()
+    assert store.assets_version() != seen
+
+
 # --- queue ------------------------------------------------------------------------------
 
 

@@ -37,10 +37,27 @@ ON CONFLICT(asset_id) DO UPDATE SET
 
 
 class AssetsMixin(StoreBase):
+    # Bumped by every asset write through this store (see ``assets_version``).
+    _asset_writes: int = 0
+
     def save_asset(self, asset: AssetItem) -> None:
         """Insert or update an asset (its QA report is stored with it)."""
         with self.transaction() as c:
             c.execute(_UPSERT, _row(asset))
+            self._asset_writes += 1
+
+    def assets_version(self) -> tuple[int, int]:
+        """A value that differs whenever the assets table may have changed since it was read.
+
+        Reloading every eligible asset is the costly part of the Buffer's emergency-pool
+        refresh; this lets it skip the reload when nothing changed. Two parts: this
+        store's own asset writes (a rolled-back one counts too: at worst one needless
+        reload), and SQLite's ``data_version``, which moves when another connection
+        (a second daemon, an ops tool) commits anything to the file.
+        """
+        with self._lock:
+            data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        return self._asset_writes, int(data_version)
 
     def get_asset(self, asset_id: str) -> AssetItem | None:
         row = self._read_one("SELECT data FROM assets WHERE asset_id = ?", (asset_id,))
@@ -92,6 +109,7 @@ class AssetsMixin(StoreBase):
                 raise NotFoundError(f"unknown asset {asset_id!r}")
             aired = attrs.evolve(asset, last_aired_at=at)
             c.execute(_UPSERT, _row(aired))
+            self._asset_writes += 1
             return aired
 
     def qa_pass_rate(self, since: datetime, until: datetime) -> float | None:
