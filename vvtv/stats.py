@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from vvtv.model import EntryStatus, PipelineMetrics, PlanState
+from vvtv.model import PipelineMetrics, PlanState
 from vvtv.store import Store
 
 WINDOW = timedelta(hours=24)
@@ -30,14 +30,8 @@ def qa_pass_rate(store: Store, now: datetime) -> float | None:
 
 def fallback_rate(store: Store, now: datetime) -> float | None:
     """Share of what aired in the last 24 h that came from a fallback (level > 0)."""
-    aired = [
-        e
-        for e in store.queue_between(now - WINDOW, now)
-        if e.status in (EntryStatus.AIRING, EntryStatus.AIRED)
-    ]
-    if not aired:
-        return None
-    return sum(1 for e in aired if int(e.fallback_level) > 0) / len(aired)
+    # Counted in SQL: loading the day's entries through cattrs cost ~1.5 ms a sample.
+    return store.fallback_rate(now - WINDOW, now, aired_only=True)
 
 
 def pipeline_metrics(store: Store, now: datetime, *, buffer_minutes: float) -> PipelineMetrics:

@@ -182,6 +182,14 @@ def test_qa_pass_rate_and_fallback_rate_over_a_window(store: Store) -> None:
     )
     assert store.fallback_rate(T0, T0 + timedelta(hours=1)) == 0.5
     assert store.fallback_rate(T0 - timedelta(days=1), T0) is None
+    # What went on air only: e0 (main) aired, e1 (reserve) is airing, e3 (slate) was skipped.
+    assert store.fallback_rate(T0, T0 + timedelta(hours=1), aired_only=True) is None
+    store.set_entry_status("e0", EntryStatus.AIRED)
+    store.set_entry_status("e1", EntryStatus.AIRING)
+    store.set_entry_status("e3", EntryStatus.SKIPPED)
+    assert store.fallback_rate(T0, T0 + timedelta(hours=1), aired_only=True) == 0.5
+    store.set_entry_status("e2", EntryStatus.AIRED)
+    assert store.fallback_rate(T0, T0 + timedelta(hours=1), aired_only=True) == 1 / 3
 
 
 # --- recovery -----------------------------------------------------------------------------------

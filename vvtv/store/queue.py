@@ -108,12 +108,16 @@ class QueueMixin(StoreBase):
         )
         return load(row[0], QueueEntry) if row else None
 
-    def fallback_rate(self, since: datetime, until: datetime) -> float | None:
+    def fallback_rate(
+        self, since: datetime, until: datetime, *, aired_only: bool = False
+    ) -> float | None:
         """Share of entries starting in ``[since, until)`` that were not main content
-        (reserve, emergency pool or slate); None when nothing was queued in the window."""
+        (reserve, emergency pool or slate); None when nothing was queued in the window.
+        ``aired_only``: count only entries that went on air (AIRING or AIRED)."""
+        which = "status IN ('AIRING', 'AIRED')" if aired_only else _LIVE
         row = self._read_one(
             "SELECT sum(fallback_level > 0), count(*) FROM queue_entries "
-            f"WHERE start_at >= ? AND start_at < ? AND {_LIVE}",
+            f"WHERE start_at >= ? AND start_at < ? AND {which}",
             (ts(since), ts(until)),
         )
         fallbacks, total = row
