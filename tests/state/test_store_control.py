@@ -43,6 +43,22 @@ def test_renewing_keeps_the_lock_and_a_released_lock_goes_to_the_next_with_a_new
     assert store.acquire_lock("scheduler", "b", T0 + timedelta(seconds=51)) == token + 1
 
 
+def test_a_renewal_is_refused_after_expiry_after_release_and_for_another_owner(
+    store: Store,
+) -> None:
+    token = store.acquire_lock("scheduler", "a", T0, ttl=30)
+    assert token is not None
+    assert not store.renew_lock("scheduler", "b", token, T0 + timedelta(seconds=5))
+    assert not store.renew_lock("scheduler", "a", token + 1, T0 + timedelta(seconds=5))
+    assert not store.renew_lock("scheduler", "a", token, T0 + timedelta(seconds=30))  # expired
+    assert not store.renew_lock("other", "a", token, T0 + timedelta(seconds=5))
+    token = store.acquire_lock("scheduler", "a", T0 + timedelta(seconds=31), ttl=30)
+    assert token is not None and store.release_lock("scheduler", "a", token)
+    assert not store.renew_lock("scheduler", "a", token, T0 + timedelta(seconds=32))
+    info = store.lock_info("scheduler")
+    assert info is not None and info.owner is None and info.expires_at is None
+
+
 def test_fencing_refuses_a_stale_leaders_writes(store: Store) -> None:
     old = store.acquire_lock("scheduler", "a", T0)
     assert old is not None and store.check_fence("scheduler", old)

@@ -106,15 +106,16 @@ class ControlMixin(StoreBase):
         self, name: str, owner: str, token: int, now: datetime, ttl: float = 30.0
     ) -> bool:
         """Extend the TTL; False (lock lost) when the token is stale or the lock expired."""
+        # One conditional UPDATE (run every 10 s): the check and the write stay atomic, and
+        # no row is read and parsed. Timestamp columns are fixed-width UTC text, so text
+        # order is time order (``expires_at > now`` is ``LockInfo.held_at``).
         with self.transaction() as c:
-            info = self.lock_info(name)
-            if info is None or info.owner != owner or info.token != token or not info.held_at(now):
-                return False
-            c.execute(
-                "UPDATE scheduler_lock SET expires_at = ? WHERE name = ?",
-                (ts(now + timedelta(seconds=ttl)), name),
+            cur = c.execute(
+                "UPDATE scheduler_lock SET expires_at = ? "
+                "WHERE name = ? AND owner = ? AND token = ? AND expires_at > ?",
+                (ts(now + timedelta(seconds=ttl)), name, owner, token, ts(now)),
             )
-            return True
+            return cur.rowcount == 1
 
     def release_lock(self, name: str, owner: str, token: int) -> bool:
         """Give the lock up (the token is kept so the next holder gets a higher one)."""
