@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -50,10 +51,18 @@ def require_aware(now: datetime, what: str = "now") -> None:
 
 def ordered(entries: Iterable[QueueEntry]) -> list[QueueEntry]:
     """The entries that can air, in air order (start, then entry_id)."""
-    return sorted(
-        (e for e in entries if e.status is not EntryStatus.SKIPPED),
-        key=lambda e: (e.start_at, e.entry_id),
-    )
+    seq = [e for e in entries if e.status is not EntryStatus.SKIPPED]
+    # The Buffer keeps its timeline in air order and these functions run ~10 times a
+    # tick: checking the order (in C) is cheaper than sorting by a Python key. Equal
+    # starts fall through to the sort, which orders them by entry_id.
+    starts = [e.start_at for e in seq]
+    if not all(map(operator.lt, starts, starts[1:])):
+        seq.sort(key=_air_key)
+    return seq
+
+
+def _air_key(e: QueueEntry) -> tuple[datetime, str]:
+    return (e.start_at, e.entry_id)
 
 
 def _on_air_index(seq: Sequence[QueueEntry], now: datetime) -> int | None:
@@ -133,8 +142,11 @@ def now_playing(entries: Iterable[QueueEntry], now: datetime) -> NowPlaying | No
     require_aware(now)
     seq = ordered(entries)
     i = playhead_run_start(seq, now)
-    if i is None:
-        return None
+    return None if i is None else _playing(seq, i, now)
+
+
+def _playing(seq: Sequence[QueueEntry], i: int, now: datetime) -> NowPlaying:
+    """``now_playing`` for ``seq`` in air order whose run under the playhead starts at ``i``."""
     entry = seq[i]
     end = entry.end_at
     if i + 1 < len(seq):
@@ -361,22 +373,32 @@ def buffer_state(
     ``fallback_levels`` counts the entries on air or ahead by fallback level (all four
     levels always present, so a dashboard can chart them without guessing).
     """
+    require_aware(now)
+    if next_count < 0:
+        raise ValueError(f"next_count must be >= 0, got {next_count}")
+    # Built several times a minute by the Buffer: order the timeline and find the playhead
+    # once, rather than through ``now_playing``/``ahead``/``buffer_minutes``/``next_entries``
+    # (each of which sorts again); the values are theirs.
     seq = ordered(entries)
-    playing = now_playing(seq, now)
-    upcoming = ahead(seq, now)
+    i = playhead_run_start(seq, now)
+    playing = None if i is None else _playing(seq, i, now)
+    upcoming = seq[i:] if i is not None else [e for e in seq if e.start_at > now]
+    minutes = 0.0 if i is None else max(0.0, (run_end(seq, i) - now).total_seconds() / 60.0)
+    playing_id = playing.entry.entry_id if playing else None
+    following = [e for e in seq if e.start_at > now and e.entry_id != playing_id]
     levels = {int(level): 0 for level in FallbackLevel}
     for e in upcoming:
         levels[int(e.fallback_level)] += 1
     return BufferState(
         state="EMERGENCY" if emergency.active else "RUNNING",
-        buffer_minutes=buffer_minutes(seq, now),
+        buffer_minutes=minutes,
         timestamp=now,
         target_minutes=target_minutes,
         critical_minutes=critical_minutes,
         now_playing=ItemView.of(playing.entry) if playing else None,
         elapsed_s=playing.elapsed_s if playing else 0.0,
         remaining_s=playing.remaining_s if playing else 0.0,
-        next=tuple(ItemView.of(e) for e in next_entries(seq, now, next_count)),
+        next=tuple(ItemView.of(e) for e in following[:next_count]),
         fallback_levels=levels,
         emergency_override=emergency.override,
         emergency_since=emergency.entered_at if emergency.active else None,

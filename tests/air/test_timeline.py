@@ -182,3 +182,47 @@ def test_a_real_gap_anywhere_stops_the_count_there(ds, k, gap):
     entries = back_to_back(ds[: k + 1]) + back_to_back(ds[k + 1 :], start_s=sum(ds[: k + 1]) + gap)
     expected = sum(ds[: k + 1]) / 60
     assert timeline.buffer_minutes(entries, T0) == pytest.approx(expected, abs=1e-6)
+
+
+# Timelines in any order, with equal starts, overlaps, gaps and skipped entries.
+shuffled_timelines = st.lists(
+    st.tuples(
+        st.sampled_from([0, 30, 60, 90, 600, 1200]),  # few distinct starts: ties are common
+        st.sampled_from([10, 30, 60, 600]),
+        st.sampled_from(list(FallbackLevel)),
+        st.booleans(),  # skipped
+    ),
+    max_size=12,
+)
+
+
+@settings(deadline=None)
+@given(shuffled_timelines, st.sampled_from([0, 15, 45, 60, 700, 5000]), st.randoms())
+def test_ordered_and_buffer_state_agree_with_the_plain_definitions(rows, now_s, rnd):
+    entries = [
+        attrs.evolve(
+            entry(f"e{i:02d}", start, length, level=level),
+            status=EntryStatus.SKIPPED if skipped else EntryStatus.QUEUED,
+        )
+        for i, (start, length, level, skipped) in enumerate(rows)
+    ]
+    rnd.shuffle(entries)
+    seq = timeline.ordered(entries)
+    assert seq == sorted(
+        (e for e in entries if e.status is not EntryStatus.SKIPPED),
+        key=lambda e: (e.start_at, e.entry_id),
+    )
+    now = at(now_s)
+    state = timeline.buffer_state(
+        entries, now, EmergencyState(), target_minutes=60, critical_minutes=20, next_count=3
+    )
+    playing = timeline.now_playing(entries, now)
+    assert state.buffer_minutes == timeline.buffer_minutes(entries, now)
+    assert state.now_playing == (timeline.ItemView.of(playing.entry) if playing else None)
+    assert state.elapsed_s == (playing.elapsed_s if playing else 0.0)
+    assert state.remaining_s == (playing.remaining_s if playing else 0.0)
+    assert state.next == tuple(
+        timeline.ItemView.of(e) for e in timeline.next_entries(entries, now, 3)
+    )
+    upcoming = timeline.ahead(entries, now)
+    assert sum(state.fallback_levels.values()) == len(upcoming)
