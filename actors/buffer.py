@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import operator
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -89,6 +90,7 @@ class Buffer(Actor):
         self._next_boundary: datetime | None = None
         self._last_tick_s: float | None = None
         self._pool_version: tuple[int, int] | None = None
+        self._view_of: list[QueueEntry] | None = None  # the entries ch.queue_view shows
 
     # --- start-up --------------------------------------------------------------------
 
@@ -287,12 +289,8 @@ class Buffer(Actor):
     def _air(self, now: datetime) -> None:
         """Slide the live window, render the playlist, and write the as-run log."""
         ch = self.ch
-        near = [
-            e
-            for e in self.entries
-            if e.end_at > now - timedelta(seconds=HISTORY_S)
-            and e.start_at <= now + timedelta(minutes=1)
-        ]
+        since, until = now - timedelta(seconds=HISTORY_S), now + timedelta(minutes=1)
+        near = [e for e in self.entries if e.end_at > since and e.start_at <= until]
         items = hls.airing_items(near, self.segments)
         target = self._target_duration()
         cursor, window = hls.advance(
@@ -543,9 +541,14 @@ class Buffer(Actor):
         status = self.status()
         self.ch.metrics.buffer_minutes.set(status["buffer_minutes"])
         self.ch.topics["buffer"].publish(status)
-        self.ch.queue_view = [
-            timeline.ItemView.of(e).to_dict() for e in timeline.ahead(self.entries, now)
-        ]
+        # The queue view only changes when an entry ends or the timeline changes, not with
+        # every tick: rebuild it (a formatted dict per entry) only then. Entries are frozen
+        # and replaced on every change, so the same objects mean the same view.
+        ahead = timeline.ahead(self.entries, now)
+        shown = self._view_of
+        if shown is None or len(ahead) != len(shown) or not all(map(operator.is_, ahead, shown)):
+            self._view_of = ahead
+            self.ch.queue_view = [timeline.ItemView.of(e).to_dict() for e in ahead]
 
     def _audit(self, event_type: str, reason: str, entry: QueueEntry | None, details: dict) -> None:
         self.ch.store.append_audit(

@@ -8,6 +8,7 @@ import trio
 import trio.testing
 
 from tests.daemon.harness import looped_asset, running_channel
+from vvtv import timeline
 from vvtv.clock import utc
 from vvtv.convert import parse_datetime
 from vvtv.messages import AssetReady, SetEmergencyOverride
@@ -183,3 +184,39 @@ async def test_the_emergency_pool_is_reloaded_when_an_asset_is_saved_and_not_oth
         assert loads == 1
         assert "fresh" in {a.asset_id for a in _buffer_actor(daemon).pool}
         assert _buffer_actor(daemon).pool_titles["fresh"] == "fresh"  # no plan: its id
+
+
+async def test_the_published_status_and_queue_view_are_never_stale(
+    settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    """After every tick, whatever changed (time passing, items ending, new content, an
+    override), the buffer topic and the queue view say what a fresh computation says."""
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        ch = daemon.ch
+        buffer = _buffer_actor(daemon)
+        await queue_programmes(daemon, 3, 200, "a")
+
+        def check() -> None:
+            buffer.tick()  # synchronous: the clock does not move until the next await
+            now = ch.clock.now()
+            assert ch.topics["buffer"].latest == buffer.status()
+            assert ch.queue_view == [
+                timeline.ItemView.of(e).to_dict() for e in timeline.ahead(buffer.entries, now)
+            ]
+
+        await trio.sleep(1)
+        check()
+        first = ch.queue_view[0]["entry_id"]
+        for step in range(60):  # 30 minutes in steps of 29-31 s: items start and end
+            await trio.sleep(29 + step % 3)
+            check()
+            if step == 10:
+                await queue_programmes(daemon, 2, 300, "b")
+                await trio.sleep(0.01)
+                check()
+                assert {"b0", "b1"} <= {v["asset_id"] for v in ch.queue_view}
+            if step == 20:
+                await daemon.runtime.ref("buffer").call(SetEmergencyOverride(enabled=True))
+                assert ch.topics["buffer"].latest["state"] == "EMERGENCY"
+                check()
+        assert first not in {v["entry_id"] for v in ch.queue_view}  # long over
