@@ -18,6 +18,11 @@ missed intermediate states::
 
 A new subscriber first receives the latest frame (the snapshot), if any, without a
 gap marker; then every later update in order.
+
+Paced wake-ups. A subscription made with a ``Pacer`` (the websocket handlers' are) is
+not woken by ``publish`` itself: the pacer's task wakes waiting subscribers ``chunk``
+at a time and lets the rest of the event loop run between chunks, so an update to a
+thousand dashboards is many short scheduler batches instead of one long one.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from typing import Any
 import trio
 
 DEFAULT_QUEUE = 8
+# ~50 websocket sends of ~0.15 ms each: a scheduler batch of ~8 ms per chunk.
+DEFAULT_CHUNK = 50
 
 
 def _default_json(value: Any) -> Any:
@@ -58,6 +65,78 @@ class TopicClosed(Exception):
     """Publishing to a closed topic: the hub is shutting down."""
 
 
+class Pacer:
+    """Wakes waiting subscribers ``chunk`` at a time, yielding to the event loop between chunks.
+
+    Why: Trio runs every runnable task of a batch before it looks at timers and sockets
+    again. A publish that wakes 1,000 websocket handler tasks at once, each spending
+    ~0.15 ms of CPU on its send (quart -> hypercorn -> wsproto -> socket), is a batch of
+    150-250 ms in which no other task runs: event-loop lag, slow HTTP answers
+    (ops/PERFORMANCE.md, "The load benchmark"). Woken ``chunk`` at a time, the same work
+    is ``N / chunk`` batches of a few ms, with timers, I/O and other tasks between them.
+
+    Only wake-ups are paced: each subscriber still sends from its own task, so a client
+    that stops reading blocks only its own handler, never the pacer or the others.
+    ``run()`` does the waking; while it is not running, ``wake`` sets the event at once,
+    so a subscriber never waits for a pacer nobody runs.
+    """
+
+    def __init__(self, chunk: int = DEFAULT_CHUNK) -> None:
+        if chunk < 1:
+            raise ValueError(f"pacer chunk must be >= 1, got {chunk}")
+        self.chunk = chunk
+        # At most one entry per subscription: a waiter is handed over once, then cleared.
+        self._due: deque[trio.Event] = deque()
+        self._idle: trio.Event | None = None  # set by wake() while run() waits for work
+        self._scope: trio.CancelScope | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._scope is not None
+
+    @property
+    def due(self) -> int:
+        """Subscribers with a frame waiting to be woken."""
+        return len(self._due)
+
+    def wake(self, event: trio.Event) -> None:
+        """Set ``event`` in a coming chunk (at once when the pacer is not running)."""
+        if self._scope is None:
+            event.set()
+            return
+        self._due.append(event)
+        if self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+    async def run(self) -> None:
+        """Wake subscribers chunk by chunk until ``stop()`` or cancellation."""
+        if self._scope is not None:
+            raise RuntimeError("this pacer is already running")
+        due = self._due
+        try:
+            with trio.CancelScope() as self._scope:
+                while True:
+                    if not due:
+                        self._idle = trio.Event()
+                        await self._idle.wait()
+                    for _ in range(min(self.chunk, len(due))):
+                        due.popleft().set()
+                    # The chunk just woken runs in the next batch, and so do we: between
+                    # this batch and that one Trio handles due timers and ready sockets.
+                    await trio.lowlevel.checkpoint()
+        finally:
+            self._scope = None
+            self._idle = None
+            while due:  # nobody will pace these any more: wake them now
+                due.popleft().set()
+
+    def stop(self) -> None:
+        """End ``run()``; subscribers still due are woken at once."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+
 class Subscription:
     """One subscriber's view of a topic: an async iterator of JSON frames (``str``).
 
@@ -65,7 +144,7 @@ class Subscription:
     manager (sync or async) so it is always detached from the topic.
     """
 
-    def __init__(self, topic: Topic, maxlen: int) -> None:
+    def __init__(self, topic: Topic, maxlen: int, pacer: Pacer | None = None) -> None:
         if maxlen < 1:
             raise ValueError(f"subscription queue length must be >= 1, got {maxlen}")
         self._topic = topic
@@ -73,6 +152,7 @@ class Subscription:
         self._frames: deque[str] = deque()
         self._skipped = 0
         self._waiter: trio.Event | None = None
+        self._pacer = pacer
         self._closed = False
         self.delivered = 0
         self.skipped_total = 0
@@ -96,7 +176,10 @@ class Subscription:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            waiter.set()
+            if self._pacer is None:
+                waiter.set()
+            else:
+                self._pacer.wake(waiter)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -209,9 +292,15 @@ class Topic:
             sub._offer(frame)
         return self._seq
 
-    def subscribe(self, *, queue_size: int | None = None) -> Subscription:
-        """A new subscription whose first frame is the latest update (the snapshot)."""
-        sub = Subscription(self, self._queue_size if queue_size is None else queue_size)
+    def subscribe(
+        self, *, queue_size: int | None = None, pacer: Pacer | None = None
+    ) -> Subscription:
+        """A new subscription whose first frame is the latest update (the snapshot).
+
+        With a ``pacer``, later updates wake it through the pacer (see ``Pacer``).
+        """
+        maxlen = self._queue_size if queue_size is None else queue_size
+        sub = Subscription(self, maxlen, pacer)
         if self._latest is not None:
             sub._offer(self._latest)
         if self._closed:
@@ -260,8 +349,10 @@ class TopicHub:
         """Shorthand for ``hub[name].publish(data)``."""
         return self[name].publish(data)
 
-    def subscribe(self, name: str, *, queue_size: int | None = None) -> Subscription:
-        return self[name].subscribe(queue_size=queue_size)
+    def subscribe(
+        self, name: str, *, queue_size: int | None = None, pacer: Pacer | None = None
+    ) -> Subscription:
+        return self[name].subscribe(queue_size=queue_size, pacer=pacer)
 
     @property
     def subscriber_count(self) -> int:

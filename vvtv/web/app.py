@@ -25,7 +25,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from vvtv.signing import AuthError, Verifier
-from vvtv.topics import Subscription
+from vvtv.topics import DEFAULT_CHUNK, Pacer, Subscription
 from vvtv.web.openapi import openapi_document
 from vvtv.web.params import (
     BadInput,
@@ -111,9 +111,16 @@ def _parse_json(body: bytes, *, allow_empty: bool) -> Any:
 
 
 def create_app(
-    port: ChannelPort, *, verifier: Verifier, max_body_bytes: int = 64 * 1024
+    port: ChannelPort,
+    *,
+    verifier: Verifier,
+    max_body_bytes: int = 64 * 1024,
+    ws_chunk: int = DEFAULT_CHUNK,
 ) -> QuartTrio:
-    """The vvtv web app over ``port``; control calls are checked by ``verifier``."""
+    """The vvtv web app over ``port``; control calls are checked by ``verifier``.
+
+    Live websocket handlers are woken ``ws_chunk`` at a time per update (``vvtv.topics.Pacer``).
+    """
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
     app = QuartTrio(__name__, static_folder="static", static_url_path="/static")
@@ -123,11 +130,25 @@ def create_app(
     app.url_map.merge_slashes = False
     live = LiveStreams()
     app.extensions["vvtv.live"] = live
+    # One pacer for all live streams of this app: it runs while the app is served.
+    pacer = Pacer(ws_chunk)
+    app.extensions["vvtv.pacer"] = pacer
     metrics = port.metrics
     # Hot read endpoints are answered before quart sees the request (see reads.py).
     reads = ReadEndpoints(app.asgi_app, port, dump_json(openapi_document(max_body_bytes)))
     app.asgi_app = reads  # type: ignore[method-assign]
     app.extensions["vvtv.reads"] = reads
+
+    # ---- live fan-out pacing ---------------------------------------------------------
+
+    @app.before_serving
+    async def _start_pacer() -> None:
+        app.nursery.start_soon(pacer.run)
+
+    @app.after_serving
+    async def _stop_pacer() -> None:
+        # Else quart-trio's lifespan nursery would wait 5 s for it before cancelling.
+        pacer.stop()
 
     # ---- request metrics and errors -------------------------------------------------
 
@@ -259,7 +280,7 @@ def create_app(
             raise BadInput(503, "server shutting down")
         # Subscribe before accepting: whatever is published once the client sees the
         # handshake complete is already queued for it (no lost first update).
-        sub = port.topics.subscribe(topic)
+        sub = port.topics.subscribe(topic, pacer=pacer)
         live.add(sub)
         gauge = metrics.websocket_clients.labels(topic)
         gauge.inc()
