@@ -1,0 +1,38 @@
+"""`vvtv run` raises the young-generation GC threshold (see vvtv.cli.GC_YOUNG_THRESHOLD)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from vvtv import cli
+
+
+@pytest.fixture
+def thresholds() -> Iterator[tuple[int, int, int]]:
+    before = gc.get_threshold()
+    yield before
+    gc.set_threshold(*before)
+
+
+def test_tune_gc_raises_only_the_young_threshold(thresholds: tuple[int, int, int]) -> None:
+    cli.tune_gc()
+    assert gc.get_threshold() == (cli.GC_YOUNG_THRESHOLD, *thresholds[1:])
+    assert gc.isenabled()  # tuned, not switched off: cyclic garbage is still collected
+
+
+def test_the_daemon_command_tunes_gc_before_it_starts(
+    thresholds: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int, int, int]] = []
+
+    def fake_run(_: object) -> int:  # stands for trio.run(run_channel(...))
+        seen.append(gc.get_threshold())
+        return 0
+
+    monkeypatch.setattr("trio.run", fake_run)
+    monkeypatch.setattr(cli.Settings, "from_env", classmethod(lambda cls, env: None))
+    assert cli.main(["run"]) == 0
+    assert seen[0][0] == cli.GC_YOUNG_THRESHOLD
