@@ -25,6 +25,7 @@ from supervisors import Actor, ActorContext, ActorError, Runtime
 from vvtv import offload
 from vvtv.convert import converter
 from vvtv.curator import CuratorMode
+from vvtv.live import aged_status
 from vvtv.messages import Ping, SetCuratorMode, SetEmergencyOverride
 from vvtv.metrics import ChannelMetrics
 from vvtv.model import AuditEvent, PlanState, new_id
@@ -64,7 +65,7 @@ class LivePort:
         status = self.topics["buffer"].latest
         if status is None:
             return {"state": "STARTING", "buffer_minutes": 0.0, "timestamp": self.now().isoformat()}
-        return {**status, "timestamp": self.now().isoformat()}
+        return aged_status(status, self.now())
 
     def queue(self) -> list[dict]:
         return list(self.ch.queue_view)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import trio
 import trio.testing
 
+from actors.api import LivePort
 from tests.daemon.harness import looped_asset, running_channel
 from vvtv import timeline
 from vvtv.clock import utc
@@ -220,3 +221,24 @@ async def test_the_published_status_and_queue_view_are_never_stale(
                 assert ch.topics["buffer"].latest["state"] == "EMERGENCY"
                 check()
         assert first not in {v["entry_id"] for v in ch.queue_view}  # long over
+
+
+async def test_status_read_between_ticks_is_exact_for_the_moment_it_is_read(
+    settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Unwatched, the Buffer publishes at segment boundaries only; /v1/status still says
+    where the playhead is at the instant it is asked."""
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        ch = daemon.ch
+        await queue_programmes(daemon, 3, 600, "show")
+        await trio.sleep(62.5)  # mid-segment: the last publish was at a boundary
+        published = ch.topics["buffer"].latest
+        assert parse_datetime(published["timestamp"]) < ch.clock.now()
+        read = LivePort(ch, daemon.runtime).status()  # what GET /v1/status serves
+        assert parse_datetime(read["timestamp"]) == ch.clock.now()
+        playing = read["now_playing"]
+        on_air = [e for e in ch.store.queue_after(ch.clock.now()) if e.title == playing["title"]]
+        elapsed = (ch.clock.now() - on_air[0].start_at).total_seconds()
+        assert abs(playing["elapsed_s"] - elapsed) < 0.01
+        assert abs(playing["remaining_s"] - (600 - elapsed)) < 0.01
+        assert read["buffer_minutes"] < published["buffer_minutes"]
