@@ -151,6 +151,7 @@ class Committer(Actor):
         asset = await self._produce(plan, trace_id)
         now = ch.clock.now()
         with ch.store.transaction():
+            ch.fence()
             ch.store.save_asset(asset)
             committed = ch.store.transition_plan(
                 plan.plan_id,

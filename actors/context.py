@@ -69,6 +69,17 @@ class ChannelContext:
     def hls_root(self) -> Path:
         return self.settings.hls_dir
 
+    def fence(self) -> None:
+        """Refuse a pipeline write once another daemon has taken the lead (``FencingError``).
+
+        Call it inside the write's transaction, so the check and the write are atomic: a
+        leader that stalled past the lock's TTL cannot write after a takeover. A context
+        that never led (actors driven directly, in tests) has no token to check.
+        """
+        token = self.leadership.token
+        if token is not None:
+            self.store.require_fence(self.leadership.name, token)
+
     def reload_card(self, who: str) -> ReloadResult:
         """Validate and apply the OwnerCard file; the previous card stays on error."""
         return self.cards.reload(self.settings.owner_card_path, now=self.clock.now(), who=who)

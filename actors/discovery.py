@@ -95,6 +95,7 @@ class Discovery(Actor):
             if r.reason_code in PROBE_REJECTIONS
         ]
         with ch.store.transaction():
+            ch.fence()
             ch.store.insert_plans(result.accepted)
             ch.store.append_audit_many(events)
             ch.store.remember_probe_rejections(probed_out, now)
@@ -179,6 +180,7 @@ class Discovery(Actor):
         before = {p.plan_id: p for p in pool}
         store = self.ch.store
         with store.transaction():
+            self.ch.fence()
             for plan in [*grid.scheduled, *grid.reserves, *grid.unplanned]:
                 old = before.get(plan.plan_id)
                 if old is not None and _same_slot(old, plan):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from actors.daemon import boot
+import pytest
+
+from actors.daemon import LOCK_TTL_S, boot, take_leadership
 from actors.discovery import Discovery
-from vvtv.model import FallbackLevel, PlanItem, QueueEntry, SlotType, new_id
+from vvtv.model import FallbackLevel, PlanItem, PlanState, QueueEntry, SlotType, new_id
 from vvtv.settings import Settings
+from vvtv.store import FencingError
 
 
 def candidate(i: int, discovered_at) -> PlanItem:
@@ -56,4 +59,20 @@ async def test_the_grid_continues_from_the_queued_content_not_from_nominal_slots
     assert grid.scheduled[0].start_at == content.end_at
     # The guardrails continue across the seam from what really airs last.
     assert grid.scheduled[0].theme != "sea"
+    ch.store.close()
+
+
+async def test_a_leader_that_lost_the_lock_cannot_write_its_grid(settings: Settings) -> None:
+    """A daemon that stalled past the lock's TTL while another took over is fenced off:
+    its re-plan is refused inside the write's transaction and nothing changes."""
+    ch = await boot(settings)
+    await take_leadership(ch)
+    now = ch.clock.now()
+    ch.store.insert_plans(candidate(i, now - timedelta(hours=1)) for i in range(6))
+    later = now + timedelta(seconds=LOCK_TTL_S + 1)
+    assert ch.store.acquire_lock("scheduler", "other-host:1:x", later, ttl=LOCK_TTL_S)
+
+    with pytest.raises(FencingError, match="stale"):
+        await Discovery(ch).replan(now)
+    assert ch.store.count_plans()[PlanState.SCHEDULED] == 0
     ch.store.close()
