@@ -32,6 +32,7 @@ Rules (SPEC §1.7):
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -517,6 +518,8 @@ def advance(
 # --- the m3u8 text --------------------------------------------------------------------
 
 
+# Rendered on every tick for the same few segments: URL-quoting is the costly part.
+@functools.lru_cache(maxsize=1024)
 def segment_uri(asset_id: str, name: str) -> str:
     """Where the API serves a segment: ``/live/seg/<asset_id>/<segment_file>``."""
     return f"/live/seg/{quote(asset_id, safe='')}/{quote(name, safe='')}"

@@ -25,6 +25,7 @@ holes, and the planned start is kept only to measure the delay.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import operator
 from collections.abc import Iterable, Sequence
@@ -306,16 +307,25 @@ class ItemView:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "entry_id": self.entry_id,
-            "asset_id": self.asset_id,
-            "title": self.title,
-            "theme": self.theme,
-            "start_at": _iso(self.start_at),
-            "duration_sec": round(self.duration_sec, 3),
-            "slot_type": self.slot_type.value,
-            "fallback_level": int(self.fallback_level),
-        }
+        # A copy: the caller may change its dict, never the memoised one.
+        return dict(_item_dict(self))
+
+
+# The Buffer publishes the same few items on every tick (on air, next five) and the queue
+# view after every change; formatting their times is most of the cost. Views are frozen
+# values, so a view's dict never changes.
+@functools.lru_cache(maxsize=1024)
+def _item_dict(view: ItemView) -> dict[str, Any]:
+    return {
+        "entry_id": view.entry_id,
+        "asset_id": view.asset_id,
+        "title": view.title,
+        "theme": view.theme,
+        "start_at": _iso(view.start_at),
+        "duration_sec": round(view.duration_sec, 3),
+        "slot_type": view.slot_type.value,
+        "fallback_level": int(view.fallback_level),
+    }
 
 
 @attrs.frozen
