@@ -90,6 +90,7 @@ class Buffer(Actor):
         self._next_boundary: datetime | None = None
         self._last_tick_s: float | None = None
         self._pool_version: tuple[int, int] | None = None
+        self._plan_titles: dict[str, str] = {}  # of the pool's plans
         self._view_of: list[QueueEntry] | None = None  # the entries ch.queue_view shows
 
     # --- start-up --------------------------------------------------------------------
@@ -448,12 +449,16 @@ class Buffer(Actor):
             for e in self.entries:
                 if e.fallback_level is FallbackLevel.SLATE and e.start_at > now:
                     self._skip(e, "REPLACED_BY_POOL")
-        plans = {a.plan_id for a in self.pool if a.plan_id}
+        # A plan's title never changes: read only the plans new to the pool.
         titles = {}
-        for plan_id in plans:
-            plan = self.ch.store.get_plan(plan_id)
-            if plan is not None:
-                titles[plan_id] = plan.title
+        for plan_id in {a.plan_id for a in self.pool if a.plan_id}:
+            title = self._plan_titles.get(plan_id)
+            if title is None:
+                plan = self.ch.store.get_plan(plan_id)
+                title = plan.title if plan is not None else None
+            if title is not None:
+                titles[plan_id] = title
+        self._plan_titles = titles
         self.pool_titles = {a.asset_id: titles.get(a.plan_id, a.asset_id) for a in self.pool}
 
     def _ensure_segments(self, asset_id: str) -> bool:
