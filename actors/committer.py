@@ -119,7 +119,9 @@ class Committer(Actor):
             self._drop(plan, failure, trace_id)
         assert plan.hour_window is not None or plan.start_at is not None
         hour = plan.hour_window or plan.start_at.replace(minute=0, second=0, microsecond=0)  # type: ignore[union-attr]
-        for reserve in ch.store.reserves_for_hour(hour):
+        # The hour's own reserves first; when none is left, the nearest hour's: the slot is
+        # never left to the emergency pool while any reserve exists.
+        for reserve in ch.store.reserves_nearest(hour):
             try:
                 ready = await self._commit(
                     reserve, SlotType.RESERVE, FallbackLevel.RESERVE, plan, trace_id

@@ -155,7 +155,7 @@ class Discovery(Actor):
         page = store.list_plans(REPLANNABLE, limit=MAX_POOL * 4)
         pool = _best(page.items, MAX_POOL)
         horizon_end = now + timedelta(hours=card.schedule_policy.planning_horizon_hours)
-        card = _with_tuned_reserves(card, self._weights())
+        card = with_tuned_reserves(card, self._weights())
         # Planning a few thousand candidates takes a noticeable fraction of a second:
         # keep it off the event loop.
         grid = await offload.run_sync(
@@ -188,11 +188,15 @@ class Discovery(Actor):
                 store.upsert_plan(attrs.evolve(plan, updated_at=now))
 
 
-def _with_tuned_reserves(card: OwnerCard, weights: TuneWeights) -> OwnerCard:
-    """The card with reserves per hour scaled by the nightly autotune's reserve ratio."""
+def with_tuned_reserves(card: OwnerCard, weights: TuneWeights) -> OwnerCard:
+    """The card with reserves per hour scaled up by the nightly autotune's reserve ratio.
+
+    The card's ``reserves_per_hour`` is the owner's floor: autotune adds reserves when
+    fallbacks grow, and never plans fewer than the card asks for.
+    """
     ratio = weights.reserve_ratio
     policy = card.schedule_policy
-    reserves = max(1, round(policy.reserves_per_hour * ratio))
+    reserves = max(policy.reserves_per_hour, round(policy.reserves_per_hour * ratio))
     return attrs.evolve(card, schedule_policy=attrs.evolve(policy, reserves_per_hour=reserves))
 
 

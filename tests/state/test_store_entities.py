@@ -150,17 +150,20 @@ def test_plans_starting_in_a_window_are_half_open_and_ordered(store: Store) -> N
     assert [p.plan_id for p in only_scheduled] == ["first"]
 
 
-def test_reserves_of_an_hour_window_best_score_first(store: Store) -> None:
+def test_reserves_of_the_hour_first_best_score_first_then_the_nearest_hours(
+    store: Store,
+) -> None:
     hour = T0.replace(minute=0)
     store.insert_plans(
         [
             plan("r1", state=PlanState.RESERVED, hour_window=hour, score=0.5),
             plan("r2", state=PlanState.RESERVED, hour_window=hour, score=0.8),
-            plan("other", state=PlanState.RESERVED, hour_window=hour + timedelta(hours=1)),
+            plan("later", state=PlanState.RESERVED, hour_window=hour + timedelta(hours=3)),
+            plan("next", state=PlanState.RESERVED, hour_window=hour + timedelta(hours=1)),
             plan("main", state=PlanState.SCHEDULED, hour_window=hour),
         ]
     )
-    assert [p.plan_id for p in store.reserves_for_hour(hour)] == ["r2", "r1"]
+    assert [p.plan_id for p in store.reserves_nearest(hour)] == ["r2", "r1", "next", "later"]
 
 
 def test_is_known_matches_url_or_title_across_everything_ever_stored(store: Store) -> None:

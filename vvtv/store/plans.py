@@ -169,14 +169,18 @@ class PlansMixin(StoreBase):
         )
         return [load(r[0], PlanItem) for r in rows]
 
-    def reserves_for_hour(self, hour_window: datetime) -> list[PlanItem]:
-        """The RESERVED plans kept for one hour window, best score first."""
-        rows = self._read(
-            "SELECT data FROM plans WHERE hour_window = ? AND state = ?",
-            (ts(hour_window), PlanState.RESERVED.value),
-        )
+    def reserves_nearest(self, hour_window: datetime) -> list[PlanItem]:
+        """Every RESERVED plan, those of ``hour_window`` first, then the other hours' by
+        distance from it, best score first within an hour."""
+        rows = self._read("SELECT data FROM plans WHERE state = ?", (PlanState.RESERVED.value,))
         plans = [load(r[0], PlanItem) for r in rows]
-        return sorted(plans, key=lambda p: (-p.score, p.plan_id))
+
+        def distance(p: PlanItem) -> float:
+            if p.hour_window is None:
+                return float("inf")
+            return abs((p.hour_window - hour_window).total_seconds())
+
+        return sorted(plans, key=lambda p: (distance(p), -p.score, p.plan_id))
 
     def is_known(self, normalized_url: str, normalized_title: str) -> bool:
         """Whether any plan ever stored has this normalised URL or title (empty never matches)."""
