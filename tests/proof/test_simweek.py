@@ -104,6 +104,9 @@ def test_seven_days(tmp_path: Path, slate_template: Path) -> None:
     assert run.nightly_runs() == 7
     assert len(run.daily_reports) == 7
     assert_linear_growth(run)
+    # Memory: after the first day's caches are warm, six more days add next to nothing
+    # (measured 0.7-3.2 MB; a per-tick leak would add hundreds).
+    assert run.rss_growth_mb() < 20, run.rss_mb_per_day
 
 
 def assert_linear_growth(run: SimWeek) -> None:
