@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     card_sub = card.add_subparsers(dest="card_command", required=True)
     validate = card_sub.add_parser("validate", help="check an OwnerCard file; exit 0 or 1")
     validate.add_argument("path")
-    validate.set_defaults(func=lambda args: validate_file(args.path))
+    validate.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    validate.set_defaults(func=lambda args: validate_file(args.path, as_json=args.json))
 
     register_ops(sub)
     return parser

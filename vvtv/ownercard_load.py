@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import math
 import re
 import sys
@@ -483,23 +484,42 @@ def resolve_source_locations(card: OwnerCard, root: Path) -> OwnerCard:
     return attrs.evolve(card, sources=sources)
 
 
-def validate_file(path: str | Path, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    """``vvtv owner-card validate PATH``: print problems and warnings; exit code 0 or 1."""
+def validate_file(
+    path: str | Path,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+    *,
+    as_json: bool = False,
+) -> int:
+    """``vvtv owner-card validate PATH [--json]``: exit code 0 (valid) or 1.
+
+    Problems and warnings go to ``err`` one per line; the verdict to ``out`` as
+    ``key=value`` lines like the runbook commands, or one JSON object with ``as_json``.
+    """
     out = out or sys.stdout
     err = err or sys.stderr
     try:
         loaded = load_owner_card_file(path)
     except OwnerCardError as exc:
-        for warning in exc.warnings:
-            print(f"warning: {warning}", file=err)
-        for error in exc.errors:
-            print(f"error: {error}", file=err)
-        print(f"owner_card_valid=false errors={len(exc.errors)} path={path}", file=out)
-        return 1
-    for warning in loaded.warnings:
+        errors, warnings, digest = exc.errors, exc.warnings, None
+    else:
+        errors, warnings, digest = [], loaded.warnings, loaded.sha256
+    for warning in warnings:
         print(f"warning: {warning}", file=err)
-    print(f"owner_card_valid=true sha256={loaded.sha256} path={path}", file=out)
-    return 0
+    for error in errors:
+        print(f"error: {error}", file=err)
+    verdict: dict[str, Any] = {"owner_card_valid": not errors, "path": str(path)}
+    if errors:
+        verdict["errors"] = len(errors)
+    else:
+        verdict["sha256"] = digest
+    if as_json:
+        print(json.dumps({**verdict, "errors": errors, "warnings": warnings}), file=out)
+    else:
+        for key, value in verdict.items():
+            text = str(value).lower() if isinstance(value, bool) else value
+            print(f"{key}={text}", file=out)
+    return 1 if errors else 0
 
 
 # --- the card in force ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 from pathlib import Path
 
@@ -377,14 +378,22 @@ def test_relative_folder_locations_resolve_against_the_project_root(tmp_path: Pa
 def test_validate_file_exit_codes_and_output(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert validate_file(SAMPLE, out, err) == 0
-    assert out.getvalue().startswith("owner_card_valid=true sha256=")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "owner_card_valid=true"
+    assert lines[2].startswith("sha256=") and len(lines[2]) == len("sha256=") + 64
     bad = tmp_path / "bad.yaml"
     bad.write_text("schema_version: 0\nextra: 1\nsearch_policy: {allowlist_domains: [a.com]}\n")
     out, err = io.StringIO(), io.StringIO()
     assert validate_file(bad, out, err) == 1
     assert "error: schema_version must be at least 1 (got 0)" in err.getvalue()
     assert "warning: extra: unknown key, ignored" in err.getvalue()
-    assert "owner_card_valid=false errors=1" in out.getvalue()
+    assert out.getvalue().splitlines() == ["owner_card_valid=false", f"path={bad}", "errors=1"]
+    out, err = io.StringIO(), io.StringIO()
+    assert validate_file(bad, out, err, as_json=True) == 1
+    verdict = json.loads(out.getvalue())
+    assert verdict["owner_card_valid"] is False
+    assert verdict["errors"] == ["schema_version must be at least 1 (got 0)"]
+    assert "extra: unknown key, ignored" in verdict["warnings"]
 
 
 # --- reload ----------------------------------------------------------------------------------
