@@ -498,7 +498,7 @@ def _go_live(args: argparse.Namespace) -> Fields | int:
         daemon_cmd=_daemon_cmd(args),
         project_root=Path(__file__).resolve().parent.parent,
         start_daemon=args.start_daemon,
-        with_tests=getattr(args, "with_tests", False),
+        with_tests=args.phase == "phase1" and not getattr(args, "skip_tests", False),
         cloud_check=getattr(args, "cloud_check", False),
         cloud_base_url=s.cloudflare_base_url,
     )
@@ -674,7 +674,7 @@ def _add_release(subparsers: argparse._SubParsersAction, common: argparse.Argume
     go_live = subparsers.add_parser("go-live", help="the go-live checks, phase by phase")
     phases = go_live.add_subparsers(dest="phase", required=True, metavar="PHASE")
     for phase, what in (
-        ("phase1", "tests (--with-tests), one cycle, API status/alerts/metrics"),
+        ("phase1", "tests, one cycle, API status/alerts/metrics"),
         ("phase2", "nightly, export, keys, backups verify+restore, emergency on/off, short soak"),
         ("phase3", "canary with promotion, optional cloud check"),
     ):
@@ -682,7 +682,9 @@ def _add_release(subparsers: argparse._SubParsersAction, common: argparse.Argume
         _daemon_options(parser)
         if phase == "phase1":
             parser.add_argument(
-                "--with-tests", action="store_true", help="run `bash ops/bootstrap.sh test` first"
+                "--skip-tests",
+                action="store_true",
+                help="do not run `bash ops/bootstrap.sh test` first (it runs by default)",
             )
         if phase == "phase3":
             parser.add_argument(

@@ -305,7 +305,8 @@ def test_go_live_phases_from_the_cli_write_their_summary_and_exit_by_status(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ok = f"{sys.executable} -c 'import sys; sys.exit(0)'"
-    code, fields, _ = run(capsys, "go-live", "phase1", "--daemon-cmd", ok)
+    # --skip-tests: this is the test suite; phase1 would otherwise run it again, inside it.
+    code, fields, _ = run(capsys, "go-live", "phase1", "--skip-tests", "--daemon-cmd", ok)
     assert code == 0 and fields["status"] == "PASS"
     assert Path(fields["summary"]).parent.parent == ops_env["root"] / "go-live" / "phase1"
     monkeypatch.setenv("VVTV_CANARY_SOAK_HOURS", "0")

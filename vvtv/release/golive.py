@@ -1,7 +1,7 @@
 """Go-live checks, phase by phase, as the original's ``vvtv-phaseN-go-live.sh`` (issue 9).
 
-* ``phase1``: the test suite (only with ``--with-tests``: the suite itself runs phase1,
-  and running the suite from inside it would recurse), one daemon cycle
+* ``phase1``: the test suite (``vvtv go-live phase1`` runs it unless ``--skip-tests``;
+  the suite's own tests of phase1 skip it, or it would recurse), one daemon cycle
   (``vvtv run --once``), then the API captured: status, alerts, metrics.
 * ``phase2``: the nightly job, an audit export, key rotate/ensure/prune, a plain and a
   secure backup each verified and restored, emergency mode on then off, a short soak.
