@@ -64,6 +64,9 @@ FILL_MARGIN_MINUTES = 5.0
 POOL_KEEP = 40
 HISTORY_S = 300.0
 
+# What ``Buffer._calm`` was worked out for: entries, emergency state, schedule policy, until.
+CalmKey = tuple[list[QueueEntry], emergency.EmergencyState, Any, datetime | None]
+
 KEY_CURSOR = "hls_cursor"
 KEY_EMERGENCY = "emergency"
 KEY_CURATOR = "curator_mode"
@@ -91,6 +94,7 @@ class Buffer(Actor):
         self._last_tick_s: float | None = None
         self._pool_version: tuple[int, int] | None = None
         self._plan_titles: dict[str, str] = {}  # of the pool's plans
+        self._calm_key: CalmKey | None = None
         self._view_of: list[QueueEntry] | None = None  # the entries ch.queue_view shows
 
     # --- start-up --------------------------------------------------------------------
@@ -254,6 +258,31 @@ class Buffer(Actor):
             self._refresh_pool()
             self._next_pool = clock_s + POOL_REFRESH_S
 
+        if not self._calm(now):
+            self._keep_on_air(now)
+        if self.emergency.active:
+            ch.metrics.emergency_seconds.inc(elapsed)
+        if clock_s >= self._next_curator:
+            self._curate(now)
+            self._next_curator = clock_s + CURATOR_EVERY_S
+        self._air(now)
+        kept = timeline.drop_finished(self.entries, now, HISTORY_S)
+        if kept != self.entries:  # the same list while nothing ended: see ``_calm``
+            self.entries = kept
+        if clock_s >= self._next_sample:
+            self._sample(now)
+            self._next_sample = clock_s + SAMPLE_EVERY_S
+        if clock_s >= self._next_prune:
+            self._prune()
+            self._next_prune = clock_s + PRUNE_EVERY_S
+        if not self._calm(now):
+            self._calm_key = (self.entries, self.emergency, policy, self._calm_until(now))
+        self._publish(now)
+
+    def _keep_on_air(self, now: datetime) -> None:
+        """The dead-air rule, then the emergency step and fill."""
+        assert self.slate is not None
+        policy = self.ch.card.schedule_policy
         cover = emergency.cover_playhead(self.entries, now, self.slate)
         if cover is not None:
             self._add_fillers([cover])
@@ -272,20 +301,41 @@ class Buffer(Actor):
         )
         self._set_emergency(plan.state, plan.transition)
         self._add_fillers(plan.added)
-        if self.emergency.active:
-            ch.metrics.emergency_seconds.inc(elapsed)
-        if clock_s >= self._next_curator:
-            self._curate(now)
-            self._next_curator = clock_s + CURATOR_EVERY_S
-        self._air(now)
-        self.entries = timeline.drop_finished(self.entries, now, HISTORY_S)
-        if clock_s >= self._next_sample:
-            self._sample(now)
-            self._next_sample = clock_s + SAMPLE_EVERY_S
-        if clock_s >= self._next_prune:
-            self._prune()
-            self._next_prune = clock_s + PRUNE_EVERY_S
-        self._publish(now)
+
+    def _calm(self, now: datetime) -> bool:
+        """Whether ``_keep_on_air`` is sure to change nothing now (see ``_calm_until``):
+        the timeline, the mode and the policy are those it was worked out for, in time."""
+        key = self._calm_key
+        return (
+            key is not None
+            and key[0] is self.entries
+            and key[1] is self.emergency
+            and key[2] is self.ch.card.schedule_policy
+            and key[3] is not None
+            and now < key[3]
+        )
+
+    def _calm_until(self, now: datetime) -> datetime | None:
+        """Until when the dead-air rule and the emergency step cannot act on this timeline.
+
+        They act only when nothing is on air, in emergency (or forced into it), or when the
+        ready programming is below critical. What is on air and which fillers have not
+        started change only at an entry's start or end (``timeline.next_change``); between
+        those instants the ready programming drains with the clock, so the moment it
+        reaches critical is known. Skipping the work until then is most ticks of a day.
+        """
+        if self.emergency.active or self.emergency.override is True:
+            return None
+        if timeline.now_playing(self.entries, now) is None:
+            return None
+        real, _ = timeline.drop_trailing_fallback(self.entries, now)
+        critical = self.ch.card.schedule_policy.buffer_critical_minutes
+        spare = timeline.buffer_minutes(real, now) - critical
+        change = timeline.next_change(self.entries, now)
+        if spare <= 0 or change is None:
+            return None
+        # A millisecond early: the emergency step compares float minutes with critical.
+        return min(change, now + timedelta(minutes=spare) - timedelta(milliseconds=1))
 
     def _air(self, now: datetime) -> None:
         """Slide the live window, render the playlist, and write the as-run log."""

@@ -179,6 +179,16 @@ def ahead(entries: Iterable[QueueEntry], now: datetime) -> list[QueueEntry]:
     return [e for e in seq if e.start_at > now]
 
 
+def next_change(entries: Iterable[QueueEntry], now: datetime) -> datetime | None:
+    """The first instant after ``now`` at which the air rule may answer differently for
+    the same entries: an entry coming within ``TOLERANCE`` of its start, starting, or
+    ending. Until then what is on air, what follows and which entries have not started
+    stay the same, and buffer minutes fall with the clock. None when no such instant."""
+    require_aware(now)
+    instants = (t for e in entries for t in (e.start_at - TOLERANCE, e.start_at, e.end_at))
+    return min((t for t in instants if t > now), default=None)
+
+
 def drop_finished(
     entries: Iterable[QueueEntry], now: datetime, keep_seconds: float = 300.0
 ) -> list[QueueEntry]:

@@ -226,3 +226,41 @@ def test_ordered_and_buffer_state_agree_with_the_plain_definitions(rows, now_s, 
     )
     upcoming = timeline.ahead(entries, now)
     assert sum(state.fallback_levels.values()) == len(upcoming)
+
+
+@settings(deadline=None)
+@given(shuffled_timelines, st.sampled_from([0, 15, 45, 60, 700]), st.floats(0, 1), st.randoms())
+def test_nothing_the_air_rule_says_changes_before_next_change(rows, now_s, frac, rnd):
+    entries = [
+        attrs.evolve(
+            entry(f"e{i:02d}", start, length, level=level),
+            status=EntryStatus.SKIPPED if skipped else EntryStatus.QUEUED,
+        )
+        for i, (start, length, level, skipped) in enumerate(rows)
+    ]
+    rnd.shuffle(entries)
+    now = at(now_s)
+    change = timeline.next_change(entries, now)
+    if change is None:
+        assert all(e.end_at <= now for e in entries)
+        return
+    assert change > now
+    later = now + (change - now) * frac * 0.999999
+
+    def said(t: datetime) -> tuple:
+        playing = timeline.now_playing(entries, t)
+        real, _ = timeline.drop_trailing_fallback(entries, t)
+        return (
+            playing.entry.entry_id if playing else None,
+            [e.entry_id for e in timeline.ahead(entries, t)],
+            [e.entry_id for e in timeline.next_entries(entries, t, 5)],
+            [e.entry_id for e in real],
+            timeline.buffer_minutes(entries, t) > 0,
+        )
+
+    assert said(later) == said(now)
+    if timeline.buffer_minutes(entries, now) > 0:  # drains minute for minute
+        drained = (later - now).total_seconds() / 60
+        assert timeline.buffer_minutes(entries, later) == pytest.approx(
+            timeline.buffer_minutes(entries, now) - drained, abs=1e-6
+        )

@@ -8,7 +8,8 @@ import trio
 import trio.testing
 
 from actors.api import LivePort
-from tests.daemon.harness import looped_asset, running_channel
+from actors.buffer import Buffer
+from tests.daemon.harness import looped_asset, make_settings, running_channel
 from vvtv import timeline
 from vvtv.clock import utc
 from vvtv.convert import parse_datetime
@@ -242,3 +243,55 @@ async def test_status_read_between_ticks_is_exact_for_the_moment_it_is_read(
         assert abs(playing["elapsed_s"] - elapsed) < 0.01
         assert abs(playing["remaining_s"] - (600 - elapsed)) < 0.01
         assert read["buffer_minutes"] < published["buffer_minutes"]
+
+
+async def _air_record(settings: Settings) -> tuple[list[tuple], list[tuple]]:
+    """Out of emergency, a drain into it mid-item, an override off and its release: the
+    Buffer's audit trail
+    (ids left out, they are random) and the published state every 20 s."""
+    samples: list[tuple] = []
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        ch = daemon.ch
+        buffer = daemon.runtime.ref("buffer")
+
+        async def sample(seconds: float) -> None:
+            for _ in range(int(seconds // 20)):
+                await trio.sleep(20)
+                # A tick due at this instant runs first, whatever order Trio picks.
+                await trio.testing.wait_all_tasks_blocked()
+                s = ch.topics["buffer"].latest
+                playing = (s["now_playing"] or {}).get("title")
+                samples.append((s["state"], s["buffer_minutes"], s["air_covered_minutes"], playing))
+
+        await queue_programmes(daemon, 5, 600, "first")
+        await sample(40 * 60)  # from 50 minutes down through critical: emergency
+        # 52.5 minutes more: back above target now, and down to critical mid-item later.
+        await queue_programmes(daemon, 7, 450, "second")
+        await sample(60 * 60)
+        await buffer.call(SetEmergencyOverride(enabled=False))
+        await sample(5 * 60)
+        await buffer.call(SetEmergencyOverride(enabled=None))
+        await sample(5 * 60)
+        events = [
+            (e.at, e.event_type, e.reason_code, e.asset_id, sorted(e.details.items()))
+            for e in ch.store.query_audit(limit=None)
+            if e.actor == "buffer"  # the other actors' order at an instant is Trio's choice
+        ]
+    clean = [
+        (at, kind, reason, asset, [(k, v) for k, v in details if k != "entry_id"])
+        for at, kind, reason, asset, details in events
+    ]
+    return clean, samples
+
+
+async def test_skipping_the_calm_ticks_changes_nothing_on_air(
+    tmp_path, slate_template, autojump_clock: trio.testing.MockClock, monkeypatch
+) -> None:
+    """The Buffer skips the dead-air check and the emergency step while they cannot act
+    (``Buffer._calm``): the same channel with the shortcut off airs and audits the same."""
+    with_shortcut = await _air_record(make_settings(tmp_path / "a", slate_template))
+    monkeypatch.setattr(Buffer, "_calm", lambda self, now: False)
+    without = await _air_record(make_settings(tmp_path / "b", slate_template))
+    assert with_shortcut == without
+    kinds = [kind for _, kind, *_ in with_shortcut[0]]
+    assert kinds.count("emergency_entered") == 3 and kinds.count("emergency_exited") == 2
