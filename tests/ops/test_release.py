@@ -285,7 +285,7 @@ async def test_go_live_phase2_runs_every_step_and_writes_a_passing_summary(
     for step in ("nightly", "export_audits", "secure_backup_verify_restore", "soak"):
         assert summary[f"step_{step}"] == "PASS"
     assert result.directory.parent == runtime["root"] / "go-live" / "phase2"
-    assert [c["enabled"] for c in fake_api.control] == [True, False]
+    assert [c["enabled"] for c in fake_api.control] == [True, None]  # on, then released
     assert (runtime["root"] / "exports" / "audit-2026-11-22.json").is_file()
     assert keys.current(runtime["keys"]) is not None
     assert (result.directory / "restore-drill-secure" / "state.db").is_file()
