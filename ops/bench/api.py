@@ -45,6 +45,7 @@ import trio
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from vvtv.cli import tune_gc  # noqa: E402
 from vvtv.metrics import ChannelMetrics  # noqa: E402
 from vvtv.signing import Verifier  # noqa: E402
 from vvtv.topics import TopicHub  # noqa: E402
@@ -178,6 +179,7 @@ async def run_server(kind: str, port_file: Path, publish: bool) -> None:
     app: Any = bare_app
     if kind == "vvtv":
         app = create_app(channel, verifier=Verifier("bench-token", "bench-secret"))
+        tune_gc()  # as `vvtv run` does: this process stands for the daemon's web server
     elif kind == "quart":
         app = plain_quart_app()
     config = hypercorn_config("127.0.0.1:0")
