@@ -332,7 +332,7 @@ def main() -> None:
     parser.add_argument("--ws-procs", type=int, default=2)
     parser.add_argument("--control-every", type=int, default=20, help="0: reads only")
     parser.add_argument("--card", default=str(ROOT / "config" / "owner_card.sample.yaml"))
-    parser.add_argument("--warmup", type=float, default=10.0, help="seconds after healthy")
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds after healthy")
     parser.add_argument("--startup-timeout", type=float, default=600.0)
     parser.add_argument("--seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--ws-client", type=int, help=argparse.SUPPRESS)
