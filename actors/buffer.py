@@ -67,6 +67,32 @@ HISTORY_S = 300.0
 # What ``Buffer._calm`` was worked out for: entries, emergency state, schedule policy, until.
 CalmKey = tuple[list[QueueEntry], emergency.EmergencyState, Any, datetime | None]
 
+
+@attrs.frozen(eq=False)
+class StatusFrame:
+    """The published state's structure for one timeline until its next start or end
+    (``timeline.next_change``): what is on air, next and queued, and where the ready
+    programming ends. In between only the clock fields move (``BufferState.at``)."""
+
+    entries: list[QueueEntry]
+    emergency: emergency.EmergencyState
+    policy: Any
+    until: datetime | None
+    state: timeline.BufferState
+    real_end: datetime | None  # the run under the playhead, unstarted trailing fillers aside
+
+    def holds(
+        self, entries: list[QueueEntry], state: emergency.EmergencyState, policy: Any, now: datetime
+    ) -> bool:
+        return (
+            self.entries is entries
+            and self.emergency is state
+            and self.policy is policy
+            and self.until is not None
+            and now < self.until
+        )
+
+
 KEY_CURSOR = "hls_cursor"
 KEY_EMERGENCY = "emergency"
 KEY_CURATOR = "curator_mode"
@@ -95,6 +121,7 @@ class Buffer(Actor):
         self._pool_version: tuple[int, int] | None = None
         self._plan_titles: dict[str, str] = {}  # of the pool's plans
         self._calm_key: CalmKey | None = None
+        self._frame: StatusFrame | None = None  # see ``status``
         self._view_of: list[QueueEntry] | None = None  # the entries ch.queue_view shows
 
     # --- start-up --------------------------------------------------------------------
@@ -574,17 +601,24 @@ class Buffer(Actor):
         follow); ``air_covered_minutes`` counts everything that will air, fillers included."""
         policy = self.ch.card.schedule_policy
         now = self.ch.clock.now()
-        state = timeline.buffer_state(
-            self.entries,
-            now,
-            self.emergency,
-            target_minutes=policy.buffer_target_minutes,
-            critical_minutes=policy.buffer_critical_minutes,
-        )
+        frame = self._frame
+        if frame is not None and frame.holds(self.entries, self.emergency, policy, now):
+            state, real_end = frame.state.at(now), frame.real_end
+        else:
+            state = timeline.buffer_state(
+                self.entries,
+                now,
+                self.emergency,
+                target_minutes=policy.buffer_target_minutes,
+                critical_minutes=policy.buffer_critical_minutes,
+            )
+            real, _ = timeline.drop_trailing_fallback(self.entries, now)
+            real_end = timeline.playhead_run_end(real, now)
+            until = timeline.next_change(self.entries, now)
+            self._frame = StatusFrame(self.entries, self.emergency, policy, until, state, real_end)
         status = state.to_status_dict()
         status["air_covered_minutes"] = status["buffer_minutes"]
-        real, _ = timeline.drop_trailing_fallback(self.entries, now)
-        status["buffer_minutes"] = round(timeline.buffer_minutes(real, now), 3)
+        status["buffer_minutes"] = round(timeline.minutes_until(real_end, now), 3)
         status["curator_mode"] = self.curator_mode.mode.value
         last = self.ch.live.last_segment_at
         status["last_segment_age_s"] = (

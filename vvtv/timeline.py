@@ -111,11 +111,19 @@ def buffer_minutes(entries: Iterable[QueueEntry], now: datetime) -> float:
     Nothing on air means 0.
     """
     require_aware(now)
+    return minutes_until(playhead_run_end(entries, now), now)
+
+
+def playhead_run_end(entries: Iterable[QueueEntry], now: datetime) -> datetime | None:
+    """Where the contiguous run under the playhead ends; None when nothing is on air."""
     seq = ordered(entries)
     i = playhead_run_start(seq, now)
-    if i is None:
-        return 0.0
-    return max(0.0, (run_end(seq, i) - now).total_seconds() / 60.0)
+    return None if i is None else run_end(seq, i)
+
+
+def minutes_until(end: datetime | None, now: datetime) -> float:
+    """Buffer minutes from a run end (``playhead_run_end``): 0 for none or one passed."""
+    return 0.0 if end is None else max(0.0, (end - now).total_seconds() / 60.0)
 
 
 def timeline_end(entries: Iterable[QueueEntry], now: datetime) -> datetime:
@@ -146,12 +154,16 @@ def now_playing(entries: Iterable[QueueEntry], now: datetime) -> NowPlaying | No
     return None if i is None else _playing(seq, i, now)
 
 
+def _air_end(seq: Sequence[QueueEntry], i: int) -> datetime:
+    """When ``seq[i]`` stops airing: its end, or the next entry's start if that cuts it."""
+    end = seq[i].end_at
+    return min(end, seq[i + 1].start_at) if i + 1 < len(seq) else end
+
+
 def _playing(seq: Sequence[QueueEntry], i: int, now: datetime) -> NowPlaying:
     """``now_playing`` for ``seq`` in air order whose run under the playhead starts at ``i``."""
     entry = seq[i]
-    end = entry.end_at
-    if i + 1 < len(seq):
-        end = min(end, seq[i + 1].start_at)
+    end = _air_end(seq, i)
     elapsed = max(0.0, (now - entry.start_at).total_seconds())
     remaining = max(0.0, (end - max(now, entry.start_at)).total_seconds())
     return NowPlaying(entry, elapsed, remaining)
@@ -355,6 +367,27 @@ class BufferState:
     emergency_override: bool | None = None
     emergency_since: datetime | None = None
     emergency_reason: str = ""
+    # Not published: where the clock fields are measured to (see ``at``).
+    run_end: datetime | None = None
+    playing_until: datetime | None = None
+
+    def at(self, now: datetime) -> BufferState:
+        """This state at a later ``now``, before ``next_change`` of its entries: what is on
+        air, next and queued is the same, only the clock fields move. The Buffer publishes
+        every few seconds and this is a fraction of ``buffer_state``'s cost."""
+        playing = self.now_playing
+        if playing is None or self.playing_until is None:
+            elapsed = remaining = 0.0
+        else:
+            elapsed = max(0.0, (now - playing.start_at).total_seconds())
+            remaining = max(0.0, (self.playing_until - max(now, playing.start_at)).total_seconds())
+        return attrs.evolve(
+            self,
+            timestamp=now,
+            buffer_minutes=minutes_until(self.run_end, now),
+            elapsed_s=elapsed,
+            remaining_s=remaining,
+        )
 
     def to_status_dict(self) -> dict[str, Any]:
         """The ``/v1/status`` body (JSON-ready: ISO strings, plain numbers)."""
@@ -403,7 +436,7 @@ def buffer_state(
     i = playhead_run_start(seq, now)
     playing = None if i is None else _playing(seq, i, now)
     upcoming = seq[i:] if i is not None else [e for e in seq if e.start_at > now]
-    minutes = 0.0 if i is None else max(0.0, (run_end(seq, i) - now).total_seconds() / 60.0)
+    end = None if i is None else run_end(seq, i)
     playing_id = playing.entry.entry_id if playing else None
     following = [e for e in seq if e.start_at > now and e.entry_id != playing_id]
     levels = {int(level): 0 for level in FallbackLevel}
@@ -411,7 +444,7 @@ def buffer_state(
         levels[int(e.fallback_level)] += 1
     return BufferState(
         state="EMERGENCY" if emergency.active else "RUNNING",
-        buffer_minutes=minutes,
+        buffer_minutes=minutes_until(end, now),
         timestamp=now,
         target_minutes=target_minutes,
         critical_minutes=critical_minutes,
@@ -423,6 +456,8 @@ def buffer_state(
         emergency_override=emergency.override,
         emergency_since=emergency.entered_at if emergency.active else None,
         emergency_reason=emergency.reason if emergency.active else "",
+        run_end=end,
+        playing_until=None if i is None else _air_end(seq, i),
     )
 
 

@@ -259,6 +259,12 @@ def test_nothing_the_air_rule_says_changes_before_next_change(rows, now_s, frac,
         )
 
     assert said(later) == said(now)
+    # So the published state moves only its clock fields until then.
+    emergency = EmergencyState(active=True, entered_at=now, reason="test")
+    state = timeline.buffer_state(entries, now, emergency, target_minutes=60, critical_minutes=20)
+    assert state.at(later) == timeline.buffer_state(
+        entries, later, emergency, target_minutes=60, critical_minutes=20
+    )
     if timeline.buffer_minutes(entries, now) > 0:  # drains minute for minute
         drained = (later - now).total_seconds() / 60
         assert timeline.buffer_minutes(entries, later) == pytest.approx(
