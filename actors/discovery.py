@@ -185,6 +185,10 @@ class Discovery(Actor):
                 old = before.get(plan.plan_id)
                 if old is not None and _same_slot(old, plan):
                     continue
+                if old is not None and _changed_since(store.get_plan(plan.plan_id), old):
+                    # Committed or dropped while the grid was being planned (a slow window
+                    # overlapping a commit): the newer state wins, this slot is left empty.
+                    continue
                 store.upsert_plan(attrs.evolve(plan, updated_at=now))
 
 
@@ -202,6 +206,13 @@ def with_tuned_reserves(card: OwnerCard, weights: TuneWeights) -> OwnerCard:
 
 def _best(plans: list[PlanItem], n: int) -> list[PlanItem]:
     return sorted(plans, key=lambda p: (-p.score, p.discovered_at, p.plan_id))[:n]
+
+
+def _changed_since(current: PlanItem | None, planned_from: PlanItem) -> bool:
+    return current is None or (current.state, current.updated_at) != (
+        planned_from.state,
+        planned_from.updated_at,
+    )
 
 
 def _same_slot(a: PlanItem, b: PlanItem) -> bool:

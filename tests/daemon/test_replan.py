@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+import actors.discovery as discovery_module
 from actors.daemon import LOCK_TTL_S, boot, take_leadership
 from actors.discovery import Discovery, with_tuned_reserves
 from vvtv.autotune import TuneWeights
@@ -88,3 +89,29 @@ def test_autotune_adds_reserves_but_never_plans_fewer_than_the_card_asks() -> No
     more = with_tuned_reserves(card, TuneWeights(reserve_ratio=2.0))
     assert fewer.schedule_policy.reserves_per_hour == floor
     assert more.schedule_policy.reserves_per_hour == 2 * floor
+
+
+async def test_a_plan_committed_while_the_grid_is_planned_keeps_its_commit(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow discovery window can overlap a commit window: the re-plan's stale copy of a
+    plan the committer took in the meantime must not overwrite it (nor crash discovery)."""
+    ch = await boot(settings)
+    now = ch.clock.now()
+    ch.store.insert_plans(candidate(i, now - timedelta(hours=1)) for i in range(6))
+    discovery = Discovery(ch)
+    first = await discovery.replan(now)
+    taken = first.scheduled[0]
+
+    real = discovery_module.plan_grid
+
+    def commit_meanwhile(*args, **kwargs):
+        grid = real(*args, **kwargs)
+        ch.store.transition_plan(taken.plan_id, PlanState.COMMITTED, now, actor="committer")
+        return grid
+
+    monkeypatch.setattr(discovery_module, "plan_grid", commit_meanwhile)
+    later = now + timedelta(minutes=90)  # the grid moves: every scheduled slot changes
+    await discovery.replan(later)
+    assert ch.store.require_plan(taken.plan_id).state is PlanState.COMMITTED
+    ch.store.close()
