@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import trio
@@ -20,7 +20,8 @@ from actors.daemon import Daemon, boot, run
 from vvtv import offload
 from vvtv.clock import TrioClock
 from vvtv.media.hls import Segment
-from vvtv.model import AssetItem, QAReport, QAStatus
+from vvtv.model import AssetItem, PlanItem, PlanState, QAReport, QAStatus, SlotType, new_id
+from vvtv.planning import floor_hour
 from vvtv.settings import Settings
 
 CARD = """\
@@ -125,3 +126,25 @@ async def running_channel(
                 yield daemon
             finally:
                 daemon.runtime.shutdown()
+
+
+def commit_plan(
+    url: str,
+    title: str,
+    start: datetime,
+    state: PlanState = PlanState.SCHEDULED,
+    slot: SlotType = SlotType.MAIN,
+) -> PlanItem:
+    """A 4-second plan for the commit window: scheduled at ``start``, or a reserve of its hour."""
+    return PlanItem(
+        plan_id=new_id("plan"),
+        source_url=url,
+        title=title,
+        duration_sec=4.0,
+        discovered_at=start - timedelta(hours=5),
+        state=state,
+        theme="calm",
+        start_at=start if state is PlanState.SCHEDULED else None,
+        slot_type=slot,
+        hour_window=floor_hour(start),
+    )

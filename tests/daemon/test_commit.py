@@ -5,58 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import trio
 
 from actors.committer import Committer
 from actors.daemon import boot
+from tests.daemon.harness import commit_plan
 from tests.media.loopback import Reply, start_server
-from vvtv.media.generate import render_clip
-from vvtv.model import PlanItem, PlanState, QAStatus, SlotType, new_id
-from vvtv.ownercard import ChannelProfile
-from vvtv.planning import floor_hour
+from vvtv.model import PlanState, QAStatus, SlotType
 from vvtv.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """Real 4-second 720p clips: two with sound, one silent."""
-    root = tmp_path_factory.mktemp("commit-media")
-
-    async def render() -> dict[str, bytes]:
-        out = {}
-        for name, audio in (
-            ("bars", "sine=f=440:sample_rate=48000"),
-            ("grid", "sine=f=660:sample_rate=48000"),
-            ("silent", "anullsrc=r=48000:cl=stereo"),
-        ):
-            pattern = "testsrc2" if name == "grid" else "smptehdbars"
-            path = await render_clip(
-                root / f"{name}.mp4",
-                video=f"{pattern}=s=1280x720:r=25",
-                audio=audio,
-                seconds=4,
-                profile=ChannelProfile(),
-            )
-            out[name] = path.read_bytes()
-        return out
-
-    return trio.run(render)
-
-
-def plan(url: str, title: str, start, state: PlanState, slot: SlotType | None) -> PlanItem:
-    return PlanItem(
-        plan_id=new_id("plan"),
-        source_url=url,
-        title=title,
-        duration_sec=4.0,
-        discovered_at=start - timedelta(hours=5),
-        state=state,
-        theme="calm",
-        start_at=start if state is PlanState.SCHEDULED else None,
-        slot_type=slot,
-        hour_window=floor_hour(start),
-    )
 
 
 async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_made_twice(
@@ -78,19 +34,21 @@ async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_ma
     now = ch.clock.now()
     soon = now + timedelta(hours=1)
     later = now + timedelta(hours=6)  # beyond the 4-hour commit lead
-    main = plan(good, "Bars", soon, PlanState.SCHEDULED, SlotType.MAIN)
-    broken = plan(
+    main = commit_plan(good, "Bars", soon, PlanState.SCHEDULED, SlotType.MAIN)
+    broken = commit_plan(
         missing, "Missing", soon + timedelta(seconds=4), PlanState.SCHEDULED, SlotType.MAIN
     )
-    quiet = plan(silent, "Silence", soon + timedelta(seconds=8), PlanState.SCHEDULED, SlotType.MAIN)
-    mirror = plan(
+    quiet = commit_plan(
+        silent, "Silence", soon + timedelta(seconds=8), PlanState.SCHEDULED, SlotType.MAIN
+    )
+    mirror = commit_plan(
         same_bytes, "Mirror", soon + timedelta(seconds=12), PlanState.SCHEDULED, SlotType.MAIN
     )
-    elsewhere = plan(
+    elsewhere = commit_plan(
         moved, "Moved", soon + timedelta(seconds=16), PlanState.SCHEDULED, SlotType.MAIN
     )
-    spare = plan(reserve, "Grid", soon, PlanState.RESERVED, SlotType.RESERVE)
-    far = plan(good + "?later", "Later", later, PlanState.SCHEDULED, SlotType.MAIN)
+    spare = commit_plan(reserve, "Grid", soon, PlanState.RESERVED, SlotType.RESERVE)
+    far = commit_plan(good + "?later", "Later", later, PlanState.SCHEDULED, SlotType.MAIN)
     ch.store.insert_plans([main, broken, quiet, mirror, elsewhere, spare, far])
 
     committer = Committer(ch)

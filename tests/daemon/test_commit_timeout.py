@@ -10,68 +10,35 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import trio
 import trio.testing
 
 from actors.committer import Committer
 from actors.daemon import boot
+from tests.daemon.harness import commit_plan
 from tests.media.loopback import Reply, start_server
 from vvtv import offload
-from vvtv.media.generate import render_clip
-from vvtv.model import PlanItem, PlanState, SlotType, new_id
-from vvtv.ownercard import ChannelProfile
-from vvtv.planning import floor_hour
+from vvtv.model import PlanState, SlotType
 from vvtv.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real 4-second 720p clip with sound."""
-    root = tmp_path_factory.mktemp("timeout-media")
-
-    async def render() -> bytes:
-        path = await render_clip(
-            root / "grid.mp4",
-            video="testsrc2=s=1280x720:r=25",
-            audio="sine=f=660:sample_rate=48000",
-            seconds=4,
-            profile=ChannelProfile(),
-        )
-        return path.read_bytes()
-
-    return trio.run(render)
-
-
-def plan(url: str, title: str, start, state: PlanState, slot: SlotType) -> PlanItem:
-    return PlanItem(
-        plan_id=new_id("plan"),
-        source_url=url,
-        title=title,
-        duration_sec=4.0,
-        discovered_at=start - timedelta(hours=5),
-        state=state,
-        theme="calm",
-        start_at=start if state is PlanState.SCHEDULED else None,
-        slot_type=slot,
-        hour_window=floor_hour(start),
-    )
-
-
 async def test_a_stalled_fetch_times_out_after_retries_and_a_reserve_of_the_hour_takes_the_slot(
-    settings: Settings, clip: bytes, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+    settings: Settings,
+    media: dict[str, bytes],
+    nursery: trio.Nursery,
+    mock_clock: trio.testing.MockClock,
 ) -> None:
     server = await start_server(nursery)
-    server.routes["/stall.mp4"] = lambda _n: Reply(200, clip, stall_before_body=24 * 3600)
+    server.routes["/stall.mp4"] = lambda _n: Reply(200, media["grid"], stall_before_body=24 * 3600)
     stalled = server.url("/stall.mp4")
-    spare_url = server.serve_bytes("/grid.mp4", clip)
+    spare_url = server.serve_bytes("/grid.mp4", media["grid"])
 
     with offload.inline():
         ch = await boot(settings)
         try:
             soon = ch.clock.now() + timedelta(hours=1)
-            main = plan(stalled, "Stalled", soon, PlanState.SCHEDULED, SlotType.MAIN)
-            spare = plan(spare_url, "Grid", soon, PlanState.RESERVED, SlotType.RESERVE)
+            main = commit_plan(stalled, "Stalled", soon, PlanState.SCHEDULED, SlotType.MAIN)
+            spare = commit_plan(spare_url, "Grid", soon, PlanState.RESERVED, SlotType.RESERVE)
             ch.store.insert_plans([main, spare])
 
             def main_dropped() -> bool:

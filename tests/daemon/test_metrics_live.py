@@ -8,50 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.daemon.harness import running_channel
+from tests.daemon.harness import commit_plan, running_channel
 from tests.media.loopback import start_server
-from vvtv.media.generate import render_clip
-from vvtv.model import PlanItem, PlanState, SlotType, new_id
-from vvtv.ownercard import ChannelProfile
-from vvtv.planning import floor_hour
 from vvtv.settings import Settings
 from vvtv.store import open_store
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    root = tmp_path_factory.mktemp("metrics-media")
-
-    async def render() -> bytes:
-        path = await render_clip(
-            root / "bars.mp4",
-            video="smptehdbars=s=1280x720:r=25",
-            audio="sine=f=440:sample_rate=48000",
-            seconds=4,
-            profile=ChannelProfile(),
-        )
-        return path.read_bytes()
-
-    return trio.run(render)
-
-
-def plan(url: str, title: str, start: datetime) -> PlanItem:
-    return PlanItem(
-        plan_id=new_id("plan"),
-        source_url=url,
-        title=title,
-        duration_sec=4.0,
-        discovered_at=start - timedelta(hours=5),
-        state=PlanState.SCHEDULED,
-        theme="calm",
-        start_at=start,
-        slot_type=SlotType.MAIN,
-        hour_window=floor_hour(start),
-    )
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -67,15 +30,18 @@ def value(scraped: dict, name: str, **labels: str) -> float:
 
 
 async def test_a_commit_window_moves_the_window_fetch_prepare_and_qa_counters(
-    settings: Settings, clip: bytes, nursery: trio.Nursery
+    settings: Settings, media: dict[str, bytes], nursery: trio.Nursery
 ) -> None:
     server = await start_server(nursery)
-    good = server.serve_bytes("/bars.mp4", clip)
+    good = server.serve_bytes("/bars.mp4", media["bars"])
     missing = server.url("/missing.mp4")
     soon = datetime.now(UTC) + timedelta(hours=1)
     with open_store(settings.state_db) as store:
         store.insert_plans(
-            [plan(good, "Bars", soon), plan(missing, "Missing", soon + timedelta(seconds=4))]
+            [
+                commit_plan(good, "Bars", soon),
+                commit_plan(missing, "Missing", soon + timedelta(seconds=4)),
+            ]
         )
 
     async with running_channel(settings) as daemon:
