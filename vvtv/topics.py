@@ -35,8 +35,11 @@ from typing import Any
 import trio
 
 DEFAULT_QUEUE = 8
-# ~50 websocket sends of ~0.15 ms each: a scheduler batch of ~8 ms per chunk.
-DEFAULT_CHUNK = 50
+# A woken handler's send takes three scheduler steps (hypercorn's connection lock and the
+# socket write each yield), so a batch holds about three chunks' worth of steps: with
+# ~0.1-0.15 ms of CPU a send, 16 keeps a batch near 2-5 ms (50 made them 10-20 ms, too
+# long for a 20 ms event-loop lag target; ops/PERFORMANCE.md, "The load benchmark").
+DEFAULT_CHUNK = 16
 
 
 def _default_json(value: Any) -> Any:

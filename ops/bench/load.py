@@ -53,9 +53,11 @@ from vvtv.settings import DEV_SECRET, DEV_TOKEN  # noqa: E402
 from vvtv.signing import signed_headers  # noqa: E402
 
 PY = sys.executable
-VVTV = str(Path(PY).parent / "vvtv")
+# VVTV_BENCH_DAEMON: another `vvtv` executable to serve (e.g. one wrapped in a profiler).
+VVTV = os.environ.get("VVTV_BENCH_DAEMON") or str(Path(PY).parent / "vvtv")
 READS = ("/v1/status", "/v1/queue", "/v1/plans", "/v1/alerts", "/metrics", "/live/index.m3u8")
 LAG = "vvtv_event_loop_lag_seconds"
+LINGER_S = 10.0  # how long dashboards stay connected after the measurement window
 
 
 def p99(values: list[float]) -> float:
@@ -104,6 +106,10 @@ async def ws_clients(port: int, clients: int, seconds: float) -> dict[str, Any]:
         measure_from[0] = time.time()
         await trio.sleep(seconds)
         open_at_end = state["open"]
+        measure_from[0] = float("inf")
+        # Stay connected until the daemon's lag histogram has been read: a thousand
+        # dashboards leaving at once is not the steady state being measured.
+        await trio.sleep(LINGER_S)
         nursery.cancel_scope.cancel()
     return {"clients": open_at_end, "errors": state["errors"], "latencies": latencies}
 
@@ -269,6 +275,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 ws_procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True))
             time.sleep(3.0)  # the dashboards connect; the measurement window starts
             before = lag_histogram(port)
+            print(f"measuring from {time.time():.3f}", file=sys.stderr)
             cpu0 = cpu_s(proc.pid)
             cmd = [PY, __file__, "--http-client", str(port), "--rps", str(args.rps)]
             cmd += ["--control-every", str(args.control_every)]
@@ -282,10 +289,11 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             )
             peak_rss = 0.0
             end = time.monotonic() + seconds
-            while time.monotonic() < end:
+            while (left := end - time.monotonic()) > 0:
                 peak_rss = max(peak_rss, rss_mb(proc.pid))
-                time.sleep(2.0)
+                time.sleep(min(2.0, left))
             after = lag_histogram(port)
+            print(f"measured until {time.time():.3f}", file=sys.stderr)
             results = []
             for p in [*ws_procs, http_proc]:
                 out, _ = p.communicate(timeout=120)
