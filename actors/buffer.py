@@ -195,6 +195,13 @@ class Buffer(Actor):
         """Put ready content on the timeline, replacing emergency fillers not yet on air."""
         ch = self.ch
         now = ch.clock.now()
+        if not (math.isfinite(msg.duration_sec) and msg.duration_sec > 0):
+            # QA refuses such assets; one arriving anyway (a damaged row, a bad sender)
+            # must not take the timeline arithmetic, and the air, down with it.
+            log.error(
+                "asset %s announced with duration %r s; not queued", msg.asset_id, msg.duration_sec
+            )
+            return None
         if not self._ensure_segments(msg.asset_id):
             log.warning("asset %s has no prepared segments; not queued", msg.asset_id)
             return None

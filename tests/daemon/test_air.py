@@ -37,6 +37,13 @@ async def queue_programmes(daemon, count: int, seconds: float, prefix: str) -> N
         )
 
 
+def actor_failures(tree: dict, name: str) -> int:
+    """How many incarnations of actor ``name`` ended with an exception (runtime snapshot)."""
+    if tree["name"] == name:
+        return tree["failures"]
+    return sum(actor_failures(child, name) for child in tree.get("children", ()))
+
+
 def audit_types(ch) -> list[str]:
     return [e.event_type for e in ch.store.query_audit(limit=None)]
 
@@ -72,6 +79,33 @@ async def test_emergency_enters_below_critical_and_leaves_back_at_target(
         kinds = audit_types(ch)
         assert kinds.count("emergency_entered") == 2
         assert kinds.count("emergency_exited") == 2
+
+
+async def test_an_asset_with_an_absurd_duration_is_refused_and_the_air_goes_on(
+    settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        ch = daemon.ch
+        buffer = daemon.runtime.ref("buffer")
+        asset = looped_asset(ch, "bad", 600)
+        for duration in (-600.0, 0.0, float("nan"), float("inf")):
+            await buffer.cast(
+                AssetReady(
+                    asset_id=asset.asset_id,
+                    plan_id=None,
+                    title="bad",
+                    theme="t",
+                    duration_sec=duration,
+                    planned_start=None,
+                )
+            )
+        await trio.sleep(5)
+        assert all(e.asset_id != asset.asset_id for e in ch.store.queue_after(EPOCH))
+        assert actor_failures(daemon.runtime.snapshot(), "buffer") == 0
+
+        await queue_programmes(daemon, 7, 600, "good")  # still taking content
+        await trio.sleep(2)
+        assert ch.topics["buffer"].latest["state"] == "RUNNING"
 
 
 async def test_operator_override_holds_until_released(

@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
+from actors.buffer import Buffer
 from actors.daemon import boot
 from actors.inputs import AlertInputsPort
 from tests.cloud.loopback_receiver import start_receiver
@@ -35,10 +37,18 @@ def active(daemon, code: str) -> dict | None:
 
 
 async def test_an_actor_that_keeps_crashing_raises_actor_restart_storm_and_it_clears(
-    settings: Settings, autojump_clock: trio.testing.MockClock
+    settings: Settings, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The Buffer crashes on a malformed hand-off (a negative duration) and the pipeline
-    supervisor restarts it; three restarts within ten minutes are a storm."""
+    """The Buffer crashes on a poisoned hand-off (a fault injected into placing it) and the
+    pipeline supervisor restarts it; three restarts within ten minutes are a storm."""
+    place = Buffer.place
+
+    def poisoned(self: Buffer, msg: AssetReady) -> object:
+        if msg.title == "Bad":
+            raise RuntimeError("injected fault")
+        return place(self, msg)
+
+    monkeypatch.setattr(Buffer, "place", poisoned)
     async with running_channel(settings, epoch=EPOCH) as daemon:
         await trio.sleep(120)
         assert "ACTOR_RESTART_STORM" not in active_codes(daemon)
@@ -46,7 +56,7 @@ async def test_an_actor_that_keeps_crashing_raises_actor_restart_storm_and_it_cl
         node = daemon.runtime._node("buffer")
         for n in range(1, 4):
             await daemon.runtime.ref("buffer").cast(
-                AssetReady(asset.asset_id, None, "Bad", "", -1.0, None)
+                AssetReady(asset.asset_id, None, "Bad", "", 60.0, None)
             )
             with trio.fail_after(60):
                 while not (node.restarts >= n and node.state == "running"):
