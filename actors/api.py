@@ -166,7 +166,8 @@ class Api(Actor):
     async def started(self, ctx: ActorContext) -> None:
         port = LivePort(self.ch, ctx.runtime)
         settings = self.ch.settings
-        verifier = Verifier(settings.control_token, settings.control_secret)
+        # Accepted signatures live in the store: a replay stays refused across restarts.
+        verifier = Verifier(settings.control_token, settings.control_secret, memory=self.ch.store)
         app = create_app(port, verifier=verifier)
         self.url = await _start(ctx, serve, app, settings.api_bind, self.shutdown)
         self.ch.api_url = self.url

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections import OrderedDict
 from collections.abc import Mapping
+from typing import Protocol
 
 TS_HEADER = "x-vvtv-ts"
 SIGNATURE_HEADER = "x-vvtv-signature"
@@ -48,22 +50,57 @@ def signed_headers(
     }
 
 
+class ReplayMemory(Protocol):
+    """Where accepted signatures are remembered for the length of the window."""
+
+    def remember_signature(self, signature: str, ts: int, forget_before: int) -> bool:
+        """Record ``signature`` (stamped ``ts``); False if it was already recorded.
+        Entries stamped before ``forget_before`` may be dropped."""
+        ...
+
+
+class RecentSignatures:
+    """An in-process replay memory, bounded so a flood of valid requests cannot grow it
+    without limit. It forgets on restart: the daemon uses the store's instead
+    (``Store.remember_signature``); this one serves tools and tests without a database."""
+
+    def __init__(self, max_remembered: int = 100_000) -> None:
+        self._max = max_remembered
+        self._seen: OrderedDict[str, int] = OrderedDict()
+
+    def remember_signature(self, signature: str, ts: int, forget_before: int) -> bool:
+        # Insertion order is roughly timestamp order; stop at the first fresh one.
+        while self._seen:
+            key, stamped = next(iter(self._seen.items()))
+            if stamped >= forget_before:
+                break
+            del self._seen[key]
+        if signature in self._seen:
+            return False
+        self._seen[signature] = ts
+        while len(self._seen) > self._max:
+            self._seen.popitem(last=False)
+        return True
+
+
 class Verifier:
-    """Checks signed requests and remembers accepted signatures to refuse replays.
+    """Checks signed requests and refuses a signature accepted before (a replay).
 
     The replay memory only needs to cover the acceptance window: a signature older
-    than that is refused by its timestamp anyway. It is bounded so a flood of valid
-    requests cannot grow it without limit.
+    than that is refused by its timestamp anyway.
     """
 
     def __init__(
-        self, token: str, secret: str, window: int = WINDOW_SECONDS, max_remembered: int = 100_000
+        self,
+        token: str,
+        secret: str,
+        window: int = WINDOW_SECONDS,
+        memory: ReplayMemory | None = None,
     ) -> None:
         self._token = token
         self._secret = secret
         self._window = window
-        self._max = max_remembered
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._memory = memory if memory is not None else RecentSignatures()
 
     def verify(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, now: float
@@ -91,17 +128,7 @@ class Verifier:
         expected = sign(self._secret, method, path, ts, body)
         if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
             raise AuthError("signature mismatch")
-        self._forget_older_than(now - self._window)
-        if expected in self._seen:
+        if not self._memory.remember_signature(
+            expected, int(ts), forget_before=math.floor(now) - self._window
+        ):
             raise AuthError("replayed signature")
-        self._seen[expected] = float(ts)
-        while len(self._seen) > self._max:
-            self._seen.popitem(last=False)
-
-    def _forget_older_than(self, cutoff: float) -> None:
-        # Insertion order is roughly timestamp order; stop at the first fresh one.
-        while self._seen:
-            key, ts = next(iter(self._seen.items()))
-            if ts >= cutoff:
-                break
-            del self._seen[key]

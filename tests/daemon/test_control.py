@@ -102,6 +102,25 @@ async def test_reload_owner_card_applies_a_valid_card_and_keeps_the_old_one_on_e
             assert ch.card.schedule_policy.buffer_critical_minutes == 20
 
 
+async def test_a_signed_call_replayed_after_a_restart_is_refused(settings: Settings) -> None:
+    path = "/v1/control/curator-mode"
+    raw, headers = signed(settings, path, {"mode": "advise"})
+    async with (
+        running_channel(settings) as daemon,
+        httpx.AsyncClient(base_url=daemon.ch.api_url) as client,
+    ):
+        first = await client.post(path, content=raw, headers=headers)
+        assert first.status_code == 200, first.text
+    # The same bytes sent again, within the 300 s window, to the restarted daemon.
+    async with (
+        running_channel(settings) as daemon,
+        httpx.AsyncClient(base_url=daemon.ch.api_url) as client,
+    ):
+        again = await client.post(path, content=raw, headers=headers)
+        assert again.status_code == 401
+        assert "replayed" in again.text
+
+
 async def test_curator_mode_is_validated_against_the_owner_card(settings: Settings) -> None:
     async with (
         running_channel(settings) as daemon,

@@ -3,7 +3,10 @@ OwnerCard versions, and the state recovered at boot."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +23,7 @@ from vvtv.model import (
     Severity,
     WeeklyReport,
 )
+from vvtv.signing import AuthError, Verifier, signed_headers
 from vvtv.store import FencingError, LiveCounters, Store, open_store
 
 # --- scheduler lock ---------------------------------------------------------------------------
@@ -280,3 +284,31 @@ def test_lock_tokens_only_grow_and_only_the_latest_token_passes_the_fence(
                 token == highest and info is not None and info.owner == believer
             )
     s.close()
+
+
+# --- signed control calls ---------------------------------------------------------------------
+
+
+def test_a_signature_is_remembered_once_and_forgotten_after_the_window(store: Store) -> None:
+    assert store.remember_signature("abc", ts=1000, forget_before=700)
+    assert not store.remember_signature("abc", ts=1000, forget_before=700)  # a replay
+    assert store.remember_signature("def", ts=1001, forget_before=701)
+    # 300 s later "abc" is outside the window: dropped, so the table stays small.
+    assert store.remember_signature("ghi", ts=1301, forget_before=1001)
+    with closing(sqlite3.connect(store.path)) as db:
+        rows = db.execute("SELECT signature FROM seen_signatures ORDER BY ts").fetchall()
+    assert [r[0] for r in rows] == ["def", "ghi"]
+
+
+def test_a_replay_is_refused_by_a_new_verifier_on_the_same_database(tmp_path: Path) -> None:
+    # What an API restart (or a daemon restart) does: a new Verifier, the same store.
+    path = tmp_path / "vvtv.db"
+    headers = signed_headers("tok", "sec", "POST", "/v1/control/emergency-mode", b"{}", 5000.0)
+    with open_store(path) as first:
+        Verifier("tok", "sec", memory=first).verify(
+            "POST", "/v1/control/emergency-mode", headers, b"{}", now=5001.0
+        )
+    with open_store(path) as second:
+        verifier = Verifier("tok", "sec", memory=second)
+        with pytest.raises(AuthError, match="replayed signature"):
+            verifier.verify("POST", "/v1/control/emergency-mode", headers, b"{}", now=5010.0)

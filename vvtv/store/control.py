@@ -51,6 +51,22 @@ _COUNTERS_KEY = "live_counters"
 
 
 class ControlMixin(StoreBase):
+    # --- signed control calls ---------------------------------------------------------
+
+    def remember_signature(self, signature: str, ts: int, forget_before: int) -> bool:
+        """Record an accepted request signature; False if it was already recorded.
+
+        Signatures stamped before ``forget_before`` (unix seconds) are dropped first:
+        outside the signing window their timestamp alone gets them refused.
+        """
+        with self.transaction() as c:
+            c.execute("DELETE FROM seen_signatures WHERE ts < ?", (forget_before,))
+            cur = c.execute(
+                "INSERT OR IGNORE INTO seen_signatures (signature, ts) VALUES (?, ?)",
+                (signature, ts),
+            )
+            return cur.rowcount == 1
+
     # --- scheduler cursors ------------------------------------------------------------
 
     def get_cursor(self, name: str) -> datetime | None:

@@ -181,8 +181,19 @@ CREATE TABLE probe_rejections (
 CREATE INDEX ix_probe_rejections_at ON probe_rejections(at);
 """
 
+# Control-call signatures accepted within the signing window (SPEC §3: a signature is
+# refused the second time). Kept in the database so a restart of the API or of the
+# daemon does not forget them; rows older than the window are deleted as new ones come.
+V4 = """
+CREATE TABLE seen_signatures (
+    signature TEXT PRIMARY KEY,
+    ts        INTEGER NOT NULL
+);
+CREATE INDEX ix_seen_signatures_ts ON seen_signatures(ts);
+"""
+
 # MIGRATIONS[i] takes the database from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables whose integrity is checked at every open: everything recovery reads.
