@@ -31,7 +31,16 @@ from vvtv.messages import (
     RunDiscovery,
 )
 from vvtv.model import AuditEvent, new_id
-from vvtv.windows import Cursors, Window, WindowKind, advance, due_windows, next_wakeup
+from vvtv.windows import (
+    Cursors,
+    Window,
+    WindowKind,
+    advance,
+    due_windows,
+    first_nightly_cursor,
+    next_wakeup,
+    nightly_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +80,15 @@ class Scheduler(Actor):
             nightly=nightly_at.date() if nightly_at is not None else None,
         )
 
+    def _seed_nightly_cursor(self) -> None:
+        # Without a cursor, "when is the nightly due" would be "the next 03:00 from now",
+        # which moves past a first run that failed (next_nightly). Seeded once, the
+        # first night is retried like every other.
+        ch = self.ch
+        if ch.store.get_cursor(CURSOR_NIGHTLY) is None:
+            first = first_nightly_cursor(ch.clock.now(), ch.tz, nightly_time(ch.card))
+            ch.store.set_cursor(CURSOR_NIGHTLY, _date_instant(first))
+
     def _save(self, cursors: Cursors) -> None:
         store = self.ch.store
         with store.transaction():
@@ -92,6 +110,7 @@ class Scheduler(Actor):
             ch.force_nightly = False
             now = ch.clock.now()
             await self._run(Window(WindowKind.NIGHTLY, now, now.astimezone(ch.tz).date()))
+        self._seed_nightly_cursor()
         while True:
             now = ch.clock.now()
             cursors = self._cursors()

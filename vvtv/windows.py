@@ -131,6 +131,14 @@ def next_nightly(
     return local_instant(max(day, latest_due), at_local, tz)
 
 
+def first_nightly_cursor(now: datetime, tz: ZoneInfo, at_local: time = time(3, 0)) -> date:
+    """The cursor for a channel that never ran a nightly: the local date before its first
+    slot (the first ``at_local`` at or after ``now``). From there that slot is due like any
+    other night's, so a failed first run is retried that night, not skipped to the next."""
+    first = next_nightly(None, now, tz, at_local)
+    return nightly_date(first, tz) - timedelta(days=1)
+
+
 def nightly_date(slot: datetime, tz: ZoneInfo) -> date:
     """The local date a nightly slot belongs to (what the nightly cursor stores)."""
     return slot.astimezone(tz).date()

@@ -176,6 +176,30 @@ async def test_a_failing_nightly_is_audited_and_retried_and_never_stops_the_sche
     assert discovery == [EPOCH + timedelta(hours=h) for h in range(17)]
 
 
+async def test_a_fresh_installs_first_nightly_that_fails_is_retried_the_same_night(
+    tmp_path: Path,
+    slate_template: Path,
+    autojump_clock: trio.testing.MockClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = nightly.run_nightly
+    attempts: list[datetime] = []
+
+    async def fails_once(*args, **kwargs):
+        attempts.append(args[2].now())
+        if len(attempts) == 1:
+            raise RuntimeError("export folder not writable")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(nightly, "run_nightly", fails_once)
+    settings = berlin_settings(tmp_path, slate_template)  # no nightly has ever run
+    async with scheduling(settings, EPOCH):
+        await trio.sleep(15 * 3600)  # past 03:00 Berlin (02:00 UTC: DST starts a day later)
+    assert len(attempts) == 2
+    assert attempts[0] == utc(2026, 3, 28, 2)  # not at start-up: at the first 03:00
+    assert attempts[1] - attempts[0] <= timedelta(minutes=2)  # retried, not next night
+
+
 async def test_autotune_adjusts_once_per_report_day_even_when_the_nightly_runs_twice(
     tmp_path: Path,
     slate_template: Path,
