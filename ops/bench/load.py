@@ -218,6 +218,16 @@ def quantile(q: float, before: dict[float, float], after: dict[float, float]) ->
     return prev_bound
 
 
+def samples_over(
+    before: dict[float, float], after: dict[float, float], bounds: tuple[float, ...]
+) -> dict[str, int]:
+    """Samples of the window above each of ``bounds`` (seconds, bucket bounds), by ms."""
+    total = after[float("inf")] - before.get(float("inf"), 0.0)
+    return {
+        f"{1000 * b:g}": int(total - (after[b] - before.get(b, 0.0))) for b in bounds if b in after
+    }
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds a process has used (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -322,6 +332,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "http_p99_ms": round(1000 * p99(http["latencies"]), 2),
         "event_loop_lag_p99_ms": round(1000 * quantile(0.99, before, after), 2),
         "event_loop_lag_samples": int(after[float("inf")] - before.get(float("inf"), 0)),
+        # How many samples lay above each bucket bound near the target (the p99 is
+        # interpolated inside a bucket; these are exact).
+        "event_loop_lag_samples_over_ms": samples_over(before, after, (0.01, 0.025, 0.05)),
         # The same sampler in an idle process alongside: the machine's own contribution.
         "baseline_lag_p99_ms": round(1000 * p99(baseline), 2),
         "rss_mb": round(peak_rss, 1),
