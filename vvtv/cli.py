@@ -17,21 +17,25 @@ from vvtv.cli_ops import register as register_ops
 from vvtv.ownercard_load import validate_file
 from vvtv.settings import Settings, SettingsError
 
-# The daemon's young-generation GC threshold (Python's default is 700 net allocations).
-# Under websocket load the default collects dozens of times a second, and each pass
-# promotes the objects of the sends still in flight; those promotions then trigger
+# The daemon's GC thresholds (Python's defaults: 700 net allocations, then 10 and 10).
+# Young: under websocket load the default collects dozens of times a second, and each
+# pass promotes the objects of the sends still in flight; those promotions then trigger
 # full collections that walk every object (~300,000 with 1,000 dashboards: ~150 ms
 # each, several a minute, the largest event-loop stalls once the fan-out is paced;
 # ops/PERFORMANCE.md). Almost all of those objects die by reference counting moments
-# later: at 10,000 they are gone before a collection looks. Costs ~10k objects of
-# cyclic garbage held a little longer.
+# later: at 10,000 they are gone before a collection looks.
+# Middle: every dashboard's handler waits on a fresh chain of coroutines and events per
+# frame, so each young collection promotes the ~100,000 objects of the chains waiting at
+# that moment, and every middle-generation pass walks them: 35-70 ms. Those passes find
+# a few hundred cyclic objects each, so running them ten times less often costs little.
 GC_YOUNG_THRESHOLD = 10_000
+GC_MIDDLE_THRESHOLD = 100
 
 
 def tune_gc() -> None:
-    """Set the daemon's GC thresholds (young generation only; see GC_YOUNG_THRESHOLD)."""
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, gen1, gen2)
+    """Set the daemon's GC thresholds (young and middle generations; see above)."""
+    gen2 = gc.get_threshold()[2]
+    gc.set_threshold(GC_YOUNG_THRESHOLD, GC_MIDDLE_THRESHOLD, gen2)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""`vvtv run` raises the young-generation GC threshold (see vvtv.cli.GC_YOUNG_THRESHOLD)."""
+"""`vvtv run` raises the young and middle GC thresholds (see vvtv.cli.GC_YOUNG_THRESHOLD)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ def thresholds() -> Iterator[tuple[int, int, int]]:
     gc.set_threshold(*before)
 
 
-def test_tune_gc_raises_only_the_young_threshold(thresholds: tuple[int, int, int]) -> None:
+def test_tune_gc_raises_the_young_and_middle_thresholds(
+    thresholds: tuple[int, int, int],
+) -> None:
     cli.tune_gc()
-    assert gc.get_threshold() == (cli.GC_YOUNG_THRESHOLD, *thresholds[1:])
+    assert gc.get_threshold() == (cli.GC_YOUNG_THRESHOLD, cli.GC_MIDDLE_THRESHOLD, thresholds[2])
     assert gc.isenabled()  # tuned, not switched off: cyclic garbage is still collected
 
 
@@ -35,4 +37,4 @@ def test_the_daemon_command_tunes_gc_before_it_starts(
     monkeypatch.setattr("trio.run", fake_run)
     monkeypatch.setattr(cli.Settings, "from_env", classmethod(lambda cls, env: None))
     assert cli.main(["run"]) == 0
-    assert seen[0][0] == cli.GC_YOUNG_THRESHOLD
+    assert seen[0][:2] == (cli.GC_YOUNG_THRESHOLD, cli.GC_MIDDLE_THRESHOLD)
