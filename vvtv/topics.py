@@ -37,9 +37,10 @@ import trio
 DEFAULT_QUEUE = 8
 # A woken handler's send takes three scheduler steps (hypercorn's connection lock and the
 # socket write each yield), so a batch holds about three chunks' worth of steps: with
-# ~0.1-0.15 ms of CPU a send, 16 keeps a batch near 2-5 ms (50 made them 10-20 ms, too
-# long for a 20 ms event-loop lag target; ops/PERFORMANCE.md, "The load benchmark").
-DEFAULT_CHUNK = 16
+# ~0.1-0.15 ms of CPU a send, 8 keeps a batch near 1-3 ms. Measured with 1,000 dashboards
+# (ops/PERFORMANCE.md, "The load benchmark"): event-loop lag p99 ~6 ms at 8, 16-18 ms at
+# 16, 23-45 ms at 50, for the same total work.
+DEFAULT_CHUNK = 8
 
 
 def _default_json(value: Any) -> Any:
