@@ -16,13 +16,18 @@ demo library, ``VVTV_API_BIND=127.0.0.1:<free port>``) serves, for ``--minutes``
 Measured: ``ws_clients`` (connected at the end), ``ws_delivery_p99_ms``, ``http_p99_ms``,
 ``event_loop_lag_p99_ms`` (from the daemon's ``vvtv_event_loop_lag_seconds`` histogram,
 the measurement window only, interpolated within its bucket as Prometheus'
-``histogram_quantile`` does), ``rss_mb`` (the daemon's peak resident memory), ``errors``
+``histogram_quantile`` does; ``event_loop_lag_samples_over_ms`` counts the samples above
+10, 25 and 50 ms exactly), ``rss_mb`` (the daemon's peak resident memory), ``errors``
 (HTTP statuses >= 400, failed requests, websocket connections lost or refused).
 Baseline, same run: ``baseline_lag_p99_ms``, the same lag sampler in an idle process
 beside the daemon (what the shared machine alone does to a loop), and ``daemon_cpu_pct``.
 Targets: ``event_loop_lag_p99_ms`` <= 20, ``errors`` = 0.
 
     .venv/bin/python ops/bench/load.py [--minutes 5] [--clients 1000] [--rps 20]
+
+The dashboards stay connected until the window's last scrape is taken. To profile, set
+``VVTV_BENCH_DAEMON`` to another ``vvtv`` executable (e.g. a wrapper adding a Trio
+instrument) and the benchmark serves that one instead.
 
 The last line printed is one JSON object.
 """
