@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from vvtv.signing import signed_headers
@@ -151,7 +151,8 @@ def valid_body(path: str, body: bytes) -> bool:
         return (
             isinstance(doc, dict)
             and set(doc) <= {"enabled"}
-            and ("enabled" not in doc or isinstance(doc["enabled"], bool))
+            # true/false force the mode; null releases the override (vvtv.web.params).
+            and ("enabled" not in doc or doc["enabled"] is None or isinstance(doc["enabled"], bool))
         )
     return isinstance(doc, dict) and doc.get("mode") in ("auto", "advise", "off", "manual")
 
@@ -168,6 +169,8 @@ def control_call(client: httpx.Client, mode: str, path: str, body: bytes) -> htt
 
 @THOUSANDS
 @given(mode=st.sampled_from(MODES), path=st.sampled_from(CONTROL), body=bodies)
+@example(mode="valid", path="/v1/control/emergency-mode", body=b'{"enabled": null}')  # release
+@example(mode="valid", path="/v1/control/emergency-mode", body=b'{"enabled": 1}')
 def test_control_calls_are_accepted_only_signed_and_valid(
     client: httpx.Client, mode: str, path: str, body: bytes
 ) -> None:
