@@ -28,7 +28,7 @@ import trio
 from actors.context import ChannelContext, Leadership
 from actors.tree import build_tree
 from supervisors import Runtime
-from vvtv import offload
+from vvtv import offload, tls
 from vvtv.clock import Clock, TrioClock
 from vvtv.media.demo import ensure_demo_library
 from vvtv.media.prepare import sweep_partials
@@ -89,6 +89,7 @@ async def boot(
     settings.validate_for_startup()
     clock = clock or TrioClock()
     store: Store = await offload.run_sync(lambda: open_store(settings.state_db, clock=clock))
+    await offload.run_sync(tls.client_context)  # built once, off the loop (vvtv/tls.py)
     cards, errors = OwnerCardHolder.boot(settings.owner_card_path, store, clock.now())
     for error in errors:
         log.error(

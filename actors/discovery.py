@@ -20,7 +20,7 @@ import httpx
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
-from vvtv import offload, timeline
+from vvtv import offload, timeline, tls
 from vvtv.autotune import TuneWeights
 from vvtv.discovery import PROBE_REJECTIONS, RejectReason, normalize_url, screen
 from vvtv.messages import DiscoveryOutcome, RunDiscovery
@@ -59,7 +59,7 @@ class Discovery(Actor):
         ch = self.ch
         card = ch.card
         media = ch.media
-        async with httpx.AsyncClient(follow_redirects=True) as client:
+        async with httpx.AsyncClient(follow_redirects=True, verify=tls.client_context()) as client:
             candidates, errors = await fetch_all(card.sources, client, prober=media.probe)
         now = ch.clock.now()
         events = [self._source_failed(err, now, msg.trace_id) for err in errors]

@@ -20,6 +20,8 @@ import attrs
 import httpx
 import trio
 
+from vvtv import tls
+
 # Media types a video host legitimately answers with. Anything else (an HTML error page, JSON,
 # a captive portal) is refused rather than handed to ffmpeg.
 _MEDIA_TYPES = frozenset(
@@ -126,7 +128,7 @@ async def fetch(
         connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
     )
     if client is None:
-        async with httpx.AsyncClient(timeout=timeout) as own:
+        async with httpx.AsyncClient(timeout=timeout, verify=tls.client_context()) as own:
             return await _fetch_http(
                 url_or_path, dest_dir, own, max_bytes, timeout, retries, backoff_base, check
             )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import trio
 
 from tests.media.loopback import LoopbackServer, Reply
+from vvtv import tls
 from vvtv.fetch import MAX_REDIRECTS, FetchError, fetch, is_acceptable_content_type
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
@@ -238,3 +241,24 @@ async def test_local_failures_are_named(tmp_path: Path) -> None:
         await fetch("ftp://example.org/x.mp4", tmp_path / "d", max_bytes=100)
     assert info.value.reason_code == "BAD_URL"
     assert visible(tmp_path / "d") == []
+
+
+async def test_every_download_shares_one_verifying_tls_context(
+    server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building a TLS context loads the CA bundle (40-70 ms on the event loop): a client
+    # per download must reuse the daemon's one, and it must still check certificates.
+    contexts: list[object] = []
+    real_client = httpx.AsyncClient
+
+    def recording(*args: object, **kwargs: object) -> httpx.AsyncClient:
+        contexts.append(kwargs.get("verify"))
+        return real_client(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "AsyncClient", recording)
+    url = server.serve_bytes("/media/clip.mp4", BODY)
+    await fetch(url, tmp_path / "a", max_bytes=10 << 20)
+    await fetch(url, tmp_path / "b", max_bytes=10 << 20)
+    assert contexts == [tls.client_context()] * 2
+    assert tls.client_context().verify_mode is ssl.CERT_REQUIRED
+    assert tls.client_context().check_hostname

@@ -8,7 +8,7 @@ from functools import partial
 import httpx
 import trio
 
-from vvtv import offload
+from vvtv import offload, tls
 from vvtv.media.probe import probe
 from vvtv.ownercard import SourceSpec
 from vvtv.sources.candidate import Candidate, SourceError, SourceFailure, domain_of
@@ -79,7 +79,7 @@ async def fetch_all(
     propagate. Without a ``client`` one is opened for this call.
     """
     if client is None:
-        async with httpx.AsyncClient() as own:
+        async with httpx.AsyncClient(verify=tls.client_context()) as own:
             return await fetch_all(
                 sources,
                 own,
