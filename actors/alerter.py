@@ -24,6 +24,7 @@ import httpx
 import trio
 
 from supervisors import Actor, ActorContext
+from vvtv import tls
 from vvtv.alerts import (
     AlertInputs,
     AlertThresholds,
@@ -116,7 +117,7 @@ class Alerter(Actor):
         cooldown_s: float = 900.0,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
-        client_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
+        client_factory: Callable[[], httpx.AsyncClient] = tls.client,
         board: AlertBoard | None = None,
         topics: TopicHub | None = None,
         metrics: ChannelMetrics | None = None,

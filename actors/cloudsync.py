@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from supervisors import Actor, ActorContext
+from vvtv import tls
 from vvtv.clock import Clock
 from vvtv.convert import to_jsonable
 from vvtv.delivery import (
@@ -78,7 +79,7 @@ class CloudSync(Actor):
         base_url: str | None,
         token: str | None = None,
         secret: str | None = None,
-        client_factory: Callable[[], httpx.AsyncClient] = httpx.AsyncClient,
+        client_factory: Callable[[], httpx.AsyncClient] = tls.client,
         breaker: CircuitBreaker | None = None,
         metrics: ChannelMetrics | None = None,
         pump_policy: PumpPolicy | None = None,

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 import attrs
-import httpx
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
@@ -59,7 +58,7 @@ class Discovery(Actor):
         ch = self.ch
         card = ch.card
         media = ch.media
-        async with httpx.AsyncClient(follow_redirects=True, verify=tls.client_context()) as client:
+        async with tls.client(follow_redirects=True) as client:
             candidates, errors = await fetch_all(card.sources, client, prober=media.probe)
         now = ch.clock.now()
         events = [self._source_failed(err, now, msg.trace_id) for err in errors]

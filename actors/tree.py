@@ -19,8 +19,6 @@ Buffer restarts, the actors that feed it restart too and re-sync from the store.
 
 from __future__ import annotations
 
-import httpx
-
 from actors.alerter import AlertBoard, Alerter
 from actors.api import Api
 from actors.buffer import Buffer
@@ -31,6 +29,7 @@ from actors.discovery import Discovery
 from actors.inputs import AlertInputsPort
 from actors.scheduler import Scheduler
 from supervisors import ChildSpec, Restart, Strategy, Supervisor
+from vvtv import tls
 from vvtv.alerts import AlertThresholds
 from vvtv.delivery import CircuitBreaker
 
@@ -56,7 +55,7 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
             cooldown_s=settings.alert_cooldown_secs,
             webhook_url=settings.alert_webhook_url,
             webhook_secret=settings.alert_webhook_secret,
-            client_factory=httpx.AsyncClient,
+            client_factory=tls.client,
             board=board,
             topics=ch.topics,
             metrics=ch.metrics,

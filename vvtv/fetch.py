@@ -128,7 +128,7 @@ async def fetch(
         connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
     )
     if client is None:
-        async with httpx.AsyncClient(timeout=timeout, verify=tls.client_context()) as own:
+        async with tls.client(timeout=timeout) as own:
             return await _fetch_http(
                 url_or_path, dest_dir, own, max_bytes, timeout, retries, backoff_base, check
             )

@@ -79,7 +79,7 @@ async def fetch_all(
     propagate. Without a ``client`` one is opened for this call.
     """
     if client is None:
-        async with httpx.AsyncClient(verify=tls.client_context()) as own:
+        async with tls.client() as own:
             return await fetch_all(
                 sources,
                 own,
