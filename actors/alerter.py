@@ -24,8 +24,11 @@ import httpx
 import trio
 
 from supervisors import Actor, ActorContext
-from vvtv import tls
-from vvtv.alerts import (
+from vvtv.core import tls
+from vvtv.core.clock import Clock
+from vvtv.core.messages import EvaluateAlerts
+from vvtv.core.model import AlertState, AuditEvent, Severity, new_id
+from vvtv.notify.alerts import (
     AlertInputs,
     AlertThresholds,
     Notification,
@@ -34,8 +37,7 @@ from vvtv.alerts import (
     evaluate,
     step,
 )
-from vvtv.clock import Clock
-from vvtv.delivery import (
+from vvtv.notify.delivery import (
     Deliverer,
     DeliveryResult,
     PumpPolicy,
@@ -43,11 +45,9 @@ from vvtv.delivery import (
     check_base_url,
     pump,
 )
-from vvtv.messages import EvaluateAlerts
-from vvtv.metrics import ChannelMetrics
-from vvtv.model import AlertState, AuditEvent, Severity, new_id
+from vvtv.observe.metrics import ChannelMetrics
+from vvtv.observe.topics import TopicHub
 from vvtv.store import Store
-from vvtv.topics import TopicHub
 
 WEBHOOK_TOPIC = "webhook"
 ALERTS_TOPIC = "alerts"

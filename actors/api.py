@@ -22,16 +22,16 @@ import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError, Runtime
-from vvtv import offload
-from vvtv.convert import converter
-from vvtv.curator import CuratorMode
-from vvtv.live import aged_status
-from vvtv.messages import Ping, SetCuratorMode, SetEmergencyOverride
-from vvtv.metrics import ChannelMetrics
-from vvtv.model import AuditEvent, PlanState, new_id
-from vvtv.signing import Verifier
+from vvtv.air.curator import CuratorMode
+from vvtv.air.live import aged_status
+from vvtv.core import offload
+from vvtv.core.convert import converter
+from vvtv.core.messages import Ping, SetCuratorMode, SetEmergencyOverride
+from vvtv.core.model import AuditEvent, PlanState, new_id
+from vvtv.core.signing import Verifier
+from vvtv.observe.metrics import ChannelMetrics
+from vvtv.observe.topics import TopicHub
 from vvtv.store import StoreError
-from vvtv.topics import TopicHub
 from vvtv.web.app import create_app
 from vvtv.web.params import TOGGLE, EmergencyCommand
 from vvtv.web.server import serve

@@ -31,11 +31,11 @@ import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
-from vvtv import emergency, hls, timeline
-from vvtv.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
-from vvtv.curator import apply as apply_suggestion
-from vvtv.messages import AssetReady, EvaluateAlerts, SetCuratorMode, SetEmergencyOverride
-from vvtv.model import (
+from vvtv.air import emergency, live_playlist, timeline
+from vvtv.air.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
+from vvtv.air.curator import apply as apply_suggestion
+from vvtv.core.messages import AssetReady, EvaluateAlerts, SetCuratorMode, SetEmergencyOverride
+from vvtv.core.model import (
     AssetItem,
     AuditEvent,
     EntryStatus,
@@ -46,7 +46,7 @@ from vvtv.model import (
     SlotType,
     new_id,
 )
-from vvtv.stats import STREAM_DISRUPTION, pipeline_metrics
+from vvtv.observe.stats import STREAM_DISRUPTION, pipeline_metrics
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +105,12 @@ class Buffer(Actor):
     def __init__(self, ch: ChannelContext) -> None:
         self.ch = ch
         self.entries: list[QueueEntry] = []
-        self.segments: dict[str, hls.AssetSegments] = {}
+        self.segments: dict[str, live_playlist.AssetSegments] = {}
         self.asset_dirs: dict[str, Path] = {}
         self.pool: list[AssetItem] = []
         self.pool_titles: dict[str, str] = {}
         self.emergency = emergency.EmergencyState()
-        self.cursor: hls.LiveCursor | None = None
+        self.cursor: live_playlist.LiveCursor | None = None
         self.curator_mode = CuratorMode()
         self.curator_actions: list[CuratorAction] = []
         self.slate: AssetItem | None = None
@@ -137,7 +137,7 @@ class Buffer(Actor):
         self._load_segments(self.slate)
         values = store.live_values()
         if values.get(KEY_CURSOR):
-            self.cursor = hls.LiveCursor.from_dict(values[KEY_CURSOR])
+            self.cursor = live_playlist.LiveCursor.from_dict(values[KEY_CURSOR])
         if values.get(KEY_EMERGENCY):
             self.emergency = _emergency_from(values[KEY_EMERGENCY])
         if values.get(KEY_CURATOR):
@@ -376,9 +376,9 @@ class Buffer(Actor):
         ch = self.ch
         since, until = now - timedelta(seconds=HISTORY_S), now + timedelta(minutes=1)
         near = [e for e in self.entries if e.end_at > since and e.start_at <= until]
-        items = hls.airing_items(near, self.segments)
+        items = live_playlist.airing_items(near, self.segments)
         target = self._target_duration()
-        cursor, window = hls.advance(
+        cursor, window = live_playlist.advance(
             self.cursor,
             items,
             now,
@@ -392,9 +392,9 @@ class Buffer(Actor):
             self._as_run(event)
         newest = window.segments[-1].start_at
         self._next_boundary = newest + timedelta(seconds=window.segments[-1].duration_sec)
-        ch.live.publish(hls.render(window, target), dict(self.asset_dirs), newest)
+        ch.live.publish(live_playlist.render(window, target), dict(self.asset_dirs), newest)
 
-    def _as_run(self, event: hls.AirEvent) -> None:
+    def _as_run(self, event: live_playlist.AirEvent) -> None:
         ch = self.ch
         entry = next((e for e in self.entries if e.entry_id == event.entry_id), None)
         if entry is None:
@@ -555,7 +555,7 @@ class Buffer(Actor):
         directory = Path(asset.segments_dir or asset.local_path)
         try:
             text = (directory / "index.m3u8").read_text()
-            self.segments[asset.asset_id] = hls.parse_media_playlist(asset.asset_id, text)
+            self.segments[asset.asset_id] = live_playlist.parse_media_playlist(asset.asset_id, text)
         except (OSError, ValueError) as exc:
             log.warning("asset %s cannot air: %s", asset.asset_id, exc)
             return False
@@ -564,7 +564,7 @@ class Buffer(Actor):
 
     def _target_duration(self) -> int:
         assert self.slate is not None
-        return hls.target_duration_for(
+        return live_playlist.target_duration_for(
             self.ch.card.channel.segment_seconds, [self.segments[self.slate.asset_id]]
         )
 
@@ -663,7 +663,7 @@ class Buffer(Actor):
 
 
 def _emergency_from(data: dict[str, Any]) -> emergency.EmergencyState:
-    from vvtv.convert import parse_datetime
+    from vvtv.core.convert import parse_datetime
 
     entered = data.get("entered_at")
     return emergency.EmergencyState(

@@ -30,10 +30,12 @@ from typing import Any
 import httpx
 
 from supervisors import Actor, ActorContext
-from vvtv import tls
-from vvtv.clock import Clock
-from vvtv.convert import to_jsonable
-from vvtv.delivery import (
+from vvtv.core import tls
+from vvtv.core.clock import Clock
+from vvtv.core.convert import to_jsonable
+from vvtv.core.messages import PublishDaily, PublishStatus, PublishWeekly
+from vvtv.core.model import AuditEvent, new_id
+from vvtv.notify.delivery import (
     BreakerState,
     CircuitBreaker,
     Deliverer,
@@ -43,9 +45,7 @@ from vvtv.delivery import (
     check_base_url,
     pump,
 )
-from vvtv.messages import PublishDaily, PublishStatus, PublishWeekly
-from vvtv.metrics import ChannelMetrics
-from vvtv.model import AuditEvent, new_id
+from vvtv.observe.metrics import ChannelMetrics
 from vvtv.store import Store
 
 CLOUD_TOPIC = "cloud"

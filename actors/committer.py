@@ -24,13 +24,9 @@ import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
-from vvtv import offload
-from vvtv.discovery import url_allowed
-from vvtv.fetch import FetchError
-from vvtv.media.ffmpeg import MediaError
-from vvtv.media.prepare import remove_source
-from vvtv.messages import AssetReady, CommitOutcome, PublishStatus, RunCommitWindow
-from vvtv.model import (
+from vvtv.core import offload
+from vvtv.core.messages import AssetReady, CommitOutcome, PublishStatus, RunCommitWindow
+from vvtv.core.model import (
     AssetItem,
     AuditEvent,
     FallbackLevel,
@@ -40,6 +36,10 @@ from vvtv.model import (
     SlotType,
     new_id,
 )
+from vvtv.discover.screening import url_allowed
+from vvtv.media.fetch import FetchError
+from vvtv.media.ffmpeg import MediaError
+from vvtv.media.prepare import remove_source
 
 log = logging.getLogger(__name__)
 

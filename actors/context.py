@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from vvtv.clock import Clock
-from vvtv.live import LiveView
-from vvtv.metrics import ChannelMetrics
-from vvtv.ownercard import OwnerCard
-from vvtv.ownercard_load import OwnerCardHolder, ReloadResult, resolve_source_locations
-from vvtv.pipeline import MediaPort
-from vvtv.settings import Settings
-from vvtv.stats import pipeline_metrics
+from vvtv.air.live import LiveView
+from vvtv.core.clock import Clock
+from vvtv.core.settings import Settings
+from vvtv.media.port import MediaPort
+from vvtv.observe.metrics import ChannelMetrics
+from vvtv.observe.stats import pipeline_metrics
+from vvtv.observe.topics import TopicHub
+from vvtv.ownercard.card import OwnerCard
+from vvtv.ownercard.load import OwnerCardHolder, ReloadResult, resolve_source_locations
 from vvtv.store import Store
-from vvtv.topics import TopicHub
 
 
 @attrs.define

@@ -28,18 +28,18 @@ import trio
 from actors.context import ChannelContext, Leadership
 from actors.tree import build_tree
 from supervisors import Runtime
-from vvtv import offload, tls
-from vvtv.clock import Clock, TrioClock
+from vvtv.core import offload, tls
+from vvtv.core.clock import Clock, TrioClock
+from vvtv.core.model import AssetItem, QAReport, QAStatus
+from vvtv.core.settings import Settings
 from vvtv.media.demo import ensure_demo_library
+from vvtv.media.port import FfmpegMedia, MediaPort
 from vvtv.media.prepare import sweep_partials
 from vvtv.media.slate import ensure_slate
-from vvtv.metrics import ChannelMetrics, measure_loop_lag
-from vvtv.model import AssetItem, QAReport, QAStatus
-from vvtv.ownercard_load import OwnerCardHolder, resolve_source_locations
-from vvtv.pipeline import FfmpegMedia, MediaPort
-from vvtv.settings import Settings
+from vvtv.observe.metrics import ChannelMetrics, measure_loop_lag
+from vvtv.observe.topics import TopicHub
+from vvtv.ownercard.load import OwnerCardHolder, resolve_source_locations
 from vvtv.store import Store, open_store
-from vvtv.topics import TopicHub
 
 log = logging.getLogger("vvtv")
 
@@ -89,7 +89,7 @@ async def boot(
     settings.validate_for_startup()
     clock = clock or TrioClock()
     store: Store = await offload.run_sync(lambda: open_store(settings.state_db, clock=clock))
-    await offload.run_sync(tls.client_context)  # built once, off the loop (vvtv/tls.py)
+    await offload.run_sync(tls.client_context)  # built once, off the loop (vvtv/core/tls.py)
     cards, errors = OwnerCardHolder.boot(settings.owner_card_path, store, clock.now())
     for error in errors:
         log.error(

@@ -19,15 +19,16 @@ import attrs
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
-from vvtv import offload, timeline, tls
-from vvtv.autotune import TuneWeights
-from vvtv.discovery import PROBE_REJECTIONS, RejectReason, normalize_url, screen
-from vvtv.messages import DiscoveryOutcome, RunDiscovery
-from vvtv.model import AuditEvent, PlanItem, PlanState, new_id
-from vvtv.nightly import KEY_WEIGHTS
-from vvtv.ownercard import OwnerCard
-from vvtv.planning import Grid, plan_grid
-from vvtv.sources.collect import fetch_all
+from vvtv.air import timeline
+from vvtv.core import offload, tls
+from vvtv.core.messages import DiscoveryOutcome, RunDiscovery
+from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
+from vvtv.discover.screening import PROBE_REJECTIONS, RejectReason, normalize_url, screen
+from vvtv.discover.sources.collect import fetch_all
+from vvtv.nightly.autotune import TuneWeights
+from vvtv.nightly.job import KEY_WEIGHTS
+from vvtv.ownercard.card import OwnerCard
+from vvtv.plan.grid import Grid, plan_grid
 
 # Planning considers the best candidates only: enough for days of programming, and
 # it keeps each re-plan fast however large the pool grows.

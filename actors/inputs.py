@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from actors.alerter import inputs_from_store
 from actors.context import ChannelContext
-from vvtv.alerts import AlertInputs, RestartWindow, restart_totals
-from vvtv.delivery import CircuitBreaker
+from vvtv.notify.alerts import AlertInputs, RestartWindow, restart_totals
+from vvtv.notify.delivery import CircuitBreaker
 
 RESTART_WINDOW = timedelta(minutes=10)
 

@@ -22,16 +22,16 @@ import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
-from vvtv import nightly
-from vvtv.messages import (
+from vvtv.core.messages import (
     Ping,
     PublishDaily,
     PublishWeekly,
     RunCommitWindow,
     RunDiscovery,
 )
-from vvtv.model import AuditEvent, new_id
-from vvtv.windows import (
+from vvtv.core.model import AuditEvent, new_id
+from vvtv.nightly import job
+from vvtv.plan.windows import (
     Cursors,
     Window,
     WindowKind,
@@ -211,7 +211,7 @@ class Scheduler(Actor):
 
     async def _nightly(self, local_date: date) -> dict:
         ch = self.ch
-        result = await nightly.run_nightly(
+        result = await job.run_nightly(
             ch.store, ch.cards, ch.clock, ch.tz, local_date, ch.settings.exports_dir
         )
         daily = result.daily

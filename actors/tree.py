@@ -29,9 +29,9 @@ from actors.discovery import Discovery
 from actors.inputs import AlertInputsPort
 from actors.scheduler import Scheduler
 from supervisors import ChildSpec, Restart, Strategy, Supervisor
-from vvtv import tls
-from vvtv.alerts import AlertThresholds
-from vvtv.delivery import CircuitBreaker
+from vvtv.core import tls
+from vvtv.notify.alerts import AlertThresholds
+from vvtv.notify.delivery import CircuitBreaker
 
 
 def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Supervisor:

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import trio
 
-from vvtv.clock import TrioClock, utc
+from vvtv.core.clock import TrioClock, utc
 
 
 async def test_trio_clock_follows_trio_time(autojump_clock: trio.testing.MockClock) -> None:

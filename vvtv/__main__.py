@@ -1,3 +1,3 @@
-from vvtv.cli import main
+from vvtv.cli.run import main
 
 raise SystemExit(main())

@@ -8,7 +8,7 @@ run every few minutes, not every second).
 
 Baseline: a naive live window that flattens every segment of the timeline on each tick
 and keeps the newest ones whose start has passed; ``window_speedup`` is its time over
-``hls.advance``'s. Medians of ``--runs`` runs; the last line printed is one JSON object.
+``live_playlist.advance``'s. Medians of ``--runs`` runs; the last line printed is one JSON object.
 
     .venv/bin/python ops/bench/air.py [--runs 5] [--ticks 2000] [--hours 4]
 """
@@ -23,27 +23,29 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from vvtv import curator, emergency, hls, timeline
-from vvtv.model import AssetItem, QAStatus, QueueEntry
-from vvtv.ownercard import CuratorPolicy, EditorialProfile
+from vvtv.air import curator, emergency, live_playlist, timeline
+from vvtv.core.model import AssetItem, QAStatus, QueueEntry
+from vvtv.ownercard.card import CuratorPolicy, EditorialProfile
 
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
 TARGET = 6
 
 
-def build(hours: float, seed: int = 1) -> tuple[list[QueueEntry], dict[str, hls.AssetSegments]]:
+def build(
+    hours: float, seed: int = 1
+) -> tuple[list[QueueEntry], dict[str, live_playlist.AssetSegments]]:
     rng = random.Random(seed)
     entries: list[QueueEntry] = []
-    segments: dict[str, hls.AssetSegments] = {}
+    segments: dict[str, live_playlist.AssetSegments] = {}
     t = T0 - timedelta(minutes=5)
     i = 0
     while t < T0 + timedelta(hours=hours):
         duration = rng.uniform(300, 1200)
         aid = f"asset-{i}"
         n = int(duration // 6)
-        refs = [hls.SegmentRef(f"seg_{k:05d}.ts", 6.0) for k in range(n)]
-        refs.append(hls.SegmentRef(f"seg_{n:05d}.ts", duration - 6.0 * n or 6.0))
-        segments[aid] = hls.AssetSegments(aid, tuple(refs))
+        refs = [live_playlist.SegmentRef(f"seg_{k:05d}.ts", 6.0) for k in range(n)]
+        refs.append(live_playlist.SegmentRef(f"seg_{n:05d}.ts", duration - 6.0 * n or 6.0))
+        segments[aid] = live_playlist.AssetSegments(aid, tuple(refs))
         entries.append(
             QueueEntry(
                 entry_id=f"e{i:04d}",
@@ -59,7 +61,7 @@ def build(hours: float, seed: int = 1) -> tuple[list[QueueEntry], dict[str, hls.
     return entries, segments
 
 
-def naive_window(items: list[hls.AiringItem], now: datetime, count: int) -> list[tuple]:
+def naive_window(items: list[live_playlist.AiringItem], now: datetime, count: int) -> list[tuple]:
     """The baseline: every segment of the timeline, every tick."""
     listed = []
     for item in items:
@@ -79,10 +81,10 @@ def per_call_us(fn: Callable[[int], object], n: int) -> float:
 
 def run_once(ticks: int, hours: float) -> dict[str, float]:
     entries, segments = build(hours)
-    items = hls.airing_items(entries, segments)
+    items = live_playlist.airing_items(entries, segments)
     slate = AssetItem("slate", "", "", "", "", T0, duration_sec=30, qa_status=QAStatus.PASSED)
     state = emergency.EmergencyState()
-    cursor: hls.LiveCursor | None = None
+    cursor: live_playlist.LiveCursor | None = None
 
     def tick(k: int) -> None:
         nonlocal state, cursor
@@ -91,12 +93,14 @@ def run_once(ticks: int, hours: float) -> dict[str, float]:
         buf = timeline.buffer_minutes(entries, now)
         state, _ = emergency.step(state, buf, 20, 60, now)
         timeline.buffer_state(entries, now, state, target_minutes=60, critical_minutes=20)
-        cursor, window = hls.advance(cursor, items, now, min_window_sec=3 * TARGET)
-        hls.render(window, TARGET)
+        cursor, window = live_playlist.advance(cursor, items, now, min_window_sec=3 * TARGET)
+        live_playlist.render(window, TARGET)
 
     def advance_only(k: int) -> None:
         nonlocal cursor
-        cursor, _ = hls.advance(cursor, items, T0 + timedelta(seconds=ticks + k), min_window_sec=18)
+        cursor, _ = live_playlist.advance(
+            cursor, items, T0 + timedelta(seconds=ticks + k), min_window_sec=18
+        )
 
     def baseline(k: int) -> None:
         naive_window(items, T0 + timedelta(seconds=ticks + k), 6)

@@ -45,10 +45,10 @@ import trio
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from vvtv.cli import tune_gc  # noqa: E402
-from vvtv.metrics import ChannelMetrics  # noqa: E402
-from vvtv.signing import Verifier  # noqa: E402
-from vvtv.topics import TopicHub  # noqa: E402
+from vvtv.cli.run import tune_gc  # noqa: E402
+from vvtv.core.signing import Verifier  # noqa: E402
+from vvtv.observe.metrics import ChannelMetrics  # noqa: E402
+from vvtv.observe.topics import TopicHub  # noqa: E402
 from vvtv.web import create_app  # noqa: E402
 from vvtv.web.server import hypercorn_config  # noqa: E402
 

@@ -54,8 +54,8 @@ import trio
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from vvtv.settings import DEV_SECRET, DEV_TOKEN  # noqa: E402
-from vvtv.signing import signed_headers  # noqa: E402
+from vvtv.core.settings import DEV_SECRET, DEV_TOKEN  # noqa: E402
+from vvtv.core.signing import signed_headers  # noqa: E402
 
 PY = sys.executable
 # VVTV_BENCH_DAEMON: another `vvtv` executable to serve (e.g. one wrapped in a profiler).
@@ -169,7 +169,7 @@ async def http_clients(port: int, rps: float, seconds: float, control_every: int
 
 async def lag_probe(seconds: float, interval: float = 0.5) -> dict[str, Any]:
     """The baseline: an idle Trio loop sampling its own wake-up lag like the daemon does
-    (``vvtv.metrics.measure_loop_lag``); what the machine alone costs a loop right now."""
+    (``vvtv.observe.metrics.measure_loop_lag``); what the machine alone costs a loop right now."""
     lags = []
     end = trio.current_time() + seconds
     while trio.current_time() < end:

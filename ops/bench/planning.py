@@ -29,11 +29,11 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from vvtv.discovery import screen
-from vvtv.model import PlanItem
-from vvtv.ownercard import OwnerCard, SafetyPolicy, SearchPolicy
-from vvtv.planning import plan_grid
-from vvtv.sources import Candidate
+from vvtv.core.model import PlanItem
+from vvtv.discover.screening import screen
+from vvtv.discover.sources import Candidate
+from vvtv.ownercard.card import OwnerCard, SafetyPolicy, SearchPolicy
+from vvtv.plan.grid import plan_grid
 
 NOW = datetime(2026, 3, 1, 12, 7, tzinfo=UTC)
 

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from vvtv.media.loudness import measure_loudness
 from vvtv.media.prepare import DEFAULT_X264_PRESET, prepare
-from vvtv.ownercard import ChannelProfile, QualityPolicy
+from vvtv.ownercard.card import ChannelProfile, QualityPolicy
 
 PROFILE = ChannelProfile()
 QUALITY = QualityPolicy()

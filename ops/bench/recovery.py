@@ -51,7 +51,7 @@ T_IMPORT = time.perf_counter()
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from vvtv.model import (  # noqa: E402
+from vvtv.core.model import (  # noqa: E402
     AssetItem,
     AuditEvent,
     EntryStatus,
@@ -193,7 +193,7 @@ async def prepare_runtime(root: Path, db: Path) -> Path:
     runtime directory."""
     from actors.buffer import HISTORY_S, POOL_KEEP
     from vvtv.media.slate import ensure_slate
-    from vvtv.ownercard_load import load_owner_card_file
+    from vvtv.ownercard.load import load_owner_card_file
 
     runtime = root / "runtime"
     state = runtime / "state"
@@ -252,7 +252,7 @@ async def prepare_runtime(root: Path, db: Path) -> Path:
 
 
 def child_settings(runtime: Path) -> Any:
-    from vvtv.settings import Settings
+    from vvtv.core.settings import Settings
 
     return Settings.from_env(
         {
@@ -268,7 +268,7 @@ async def timed_boot(runtime: Path) -> dict[str, Any]:
     import trio
 
     from actors.daemon import Daemon, boot, run
-    from vvtv.clock import TrioClock
+    from vvtv.core.clock import TrioClock
 
     settings = child_settings(runtime)
     t0 = time.perf_counter()
@@ -304,7 +304,7 @@ def child(runtime: Path) -> None:
 
     import trio
 
-    from vvtv.cli import tune_gc
+    from vvtv.cli.run import tune_gc
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     tune_gc()

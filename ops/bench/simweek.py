@@ -36,7 +36,7 @@ import trio.testing  # noqa: E402
 from tests.proof.simweek_feed import FeedPlan  # noqa: E402
 from tests.proof.simweek_harness import EPOCH, SimWeek, run_simweek  # noqa: E402
 from vvtv.media.slate import ensure_slate  # noqa: E402
-from vvtv.ownercard import ChannelProfile  # noqa: E402
+from vvtv.ownercard.card import ChannelProfile  # noqa: E402
 
 
 def one_run(slate: Path, days: float) -> tuple[SimWeek, float]:

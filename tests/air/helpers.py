@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from vvtv.clock import utc
-from vvtv.model import AssetItem, FallbackLevel, QAStatus, QueueEntry, SlotType
+from vvtv.core.clock import utc
+from vvtv.core.model import AssetItem, FallbackLevel, QAStatus, QueueEntry, SlotType
 
 T0 = utc(2026, 3, 2, 12)
 

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vvtv.autotune import BOUNDS, DayStats, TuneWeights, autotune
-from vvtv.model import DailyReport
-from vvtv.ownercard import AutotunePolicy
+from vvtv.core.model import DailyReport
+from vvtv.nightly.autotune import BOUNDS, DayStats, TuneWeights, autotune
+from vvtv.ownercard.card import AutotunePolicy
 
 from .helpers import T0
 

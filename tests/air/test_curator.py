@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vvtv import curator, timeline
-from vvtv.curator import CuratorAction, CuratorMode, Mode, guardrails
-from vvtv.ownercard import CuratorPolicy, EditorialProfile
+from vvtv.air import curator, timeline
+from vvtv.air.curator import CuratorAction, CuratorMode, Mode, guardrails
+from vvtv.ownercard.card import CuratorPolicy, EditorialProfile
 
 from .helpers import at, back_to_back
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vvtv import emergency, timeline
-from vvtv.emergency import EmergencyState
-from vvtv.model import FallbackLevel, SlotType
+from vvtv.air import emergency, timeline
+from vvtv.air.emergency import EmergencyState
+from vvtv.core.model import FallbackLevel, SlotType
 
 from .helpers import T0, asset, at, back_to_back, entry
 

@@ -11,9 +11,9 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vvtv import emergency, hls, timeline
-from vvtv.clock import TrioClock
-from vvtv.hls import AirEvent, AssetSegments, LiveCursor, NothingOnAir, SegmentRef
+from vvtv.air import emergency, live_playlist, timeline
+from vvtv.air.live_playlist import AirEvent, AssetSegments, LiveCursor, NothingOnAir, SegmentRef
+from vvtv.core.clock import TrioClock
 
 from .helpers import T0, asset, at, entry
 
@@ -48,8 +48,8 @@ class Air:
         self.windows = 0
 
     def tick(self, now, **kw):
-        items = hls.airing_items(self.entries, self.segments)
-        self.cursor, window = hls.advance(
+        items = live_playlist.airing_items(self.entries, self.segments)
+        self.cursor, window = live_playlist.advance(
             self.cursor, items, now, window_segments=3, min_window_sec=3 * TARGET, **kw
         )
         self.check(window, now)
@@ -59,7 +59,7 @@ class Air:
         return window
 
     def check(self, window, now):
-        text = hls.render(window, TARGET)
+        text = live_playlist.render(window, TARGET)
         lines = text.splitlines()
         assert window.segments, "the window is never empty"
         assert window.media_sequence >= self.last_ms
@@ -105,7 +105,7 @@ def programme(n: int, rng: random.Random, start_s: float = 0.0):
 def test_render_writes_a_version_3_live_playlist():
     air = Air([entry("a", 0, 15), entry("b", 15, 20)])
     window = air.tick(at(17))
-    assert hls.render(window, TARGET) == (
+    assert live_playlist.render(window, TARGET) == (
         "#EXTM3U\n"
         "#EXT-X-VERSION:3\n"
         "#EXT-X-TARGETDURATION:6\n"
@@ -252,12 +252,12 @@ def test_the_playlist_and_the_timeline_agree_on_what_is_dead_air(spec, now_s):
         t += gap
         entries.append(entry(f"g{i}", t, d))
         t += d
-    items = hls.airing_items(
+    items = live_playlist.airing_items(
         entries, {e.asset_id: segs(e.asset_id, e.duration_sec) for e in entries}
     )
     playing = timeline.now_playing(entries, at(now_s))
     try:
-        _, window = hls.advance(None, items, at(now_s))
+        _, window = live_playlist.advance(None, items, at(now_s))
     except NothingOnAir:
         assert playing is None
     else:
@@ -288,16 +288,18 @@ def test_an_entry_cut_short_airs_only_its_segments_before_the_cut():
 
 
 def test_render_refuses_segments_longer_than_the_target():
-    items = hls.airing_items([entry("a", 0, 30)], {"asset-a": segs("asset-a", 30, seg=10)})
-    _, window = hls.advance(None, items, at(15))
+    items = live_playlist.airing_items(
+        [entry("a", 0, 30)], {"asset-a": segs("asset-a", 30, seg=10)}
+    )
+    _, window = live_playlist.advance(None, items, at(15))
     with pytest.raises(ValueError, match="more than the target duration of 6 s"):
-        hls.render(window, 6)
+        live_playlist.render(window, 6)
 
 
 def test_render_refuses_an_empty_window():
-    window = hls.LiveWindow(0, 0, (), (), "x", T0)
+    window = live_playlist.LiveWindow(0, 0, (), (), "x", T0)
     with pytest.raises(ValueError, match="empty live playlist"):
-        hls.render(window, 6)
+        live_playlist.render(window, 6)
 
 
 @pytest.mark.parametrize(
@@ -338,18 +340,18 @@ def test_ffmpeg_media_playlists_parse_into_segments():
         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:0\n"
         "#EXTINF:6.000000,\nseg_000.ts\n#EXTINF:4.520000,\nseg_001.ts\n#EXT-X-ENDLIST\n"
     )
-    parsed = hls.parse_media_playlist("a1", text)
+    parsed = live_playlist.parse_media_playlist("a1", text)
     assert parsed.segments == (SegmentRef("seg_000.ts", 6.0), SegmentRef("seg_001.ts", 4.52))
     assert parsed.duration_sec == pytest.approx(10.52)
     with pytest.raises(ValueError, match="line 5: bad EXTINF duration 'six'"):
-        hls.parse_media_playlist("a1", "#EXTM3U\n\n\n\n#EXTINF:six,\nx.ts\n")
+        live_playlist.parse_media_playlist("a1", "#EXTM3U\n\n\n\n#EXTINF:six,\nx.ts\n")
     with pytest.raises(ValueError, match="line 1 is not #EXTM3U"):
-        hls.parse_media_playlist("a1", "hello")
+        live_playlist.parse_media_playlist("a1", "hello")
 
 
 def test_entries_without_known_segments_are_named():
     with pytest.raises(ValueError, match="entry a: no segments known for asset asset-a"):
-        hls.airing_items([entry("a", 0, 10)], {})
+        live_playlist.airing_items([entry("a", 0, 10)], {})
 
 
 @settings(max_examples=40, deadline=None)

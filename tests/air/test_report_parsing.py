@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from vvtv.reports import iso_week_of, parse_day, parse_iso_week
+from vvtv.nightly.reports import iso_week_of, parse_day, parse_iso_week
 
 
 def test_a_day_parses():

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from vvtv import reports
-from vvtv.clock import utc
-from vvtv.model import AuditEvent, EntryStatus, FallbackLevel, PipelineMetrics
+from vvtv.core.clock import utc
+from vvtv.core.model import AuditEvent, EntryStatus, FallbackLevel, PipelineMetrics
+from vvtv.nightly import reports
 
 from .helpers import entry
 

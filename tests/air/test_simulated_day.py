@@ -13,9 +13,10 @@ from datetime import timedelta
 
 import pytest
 
-from vvtv import emergency, hls, reports, timeline
-from vvtv.emergency import EmergencyState
-from vvtv.model import AuditEvent, FallbackLevel, QueueEntry
+from vvtv.air import emergency, live_playlist, timeline
+from vvtv.air.emergency import EmergencyState
+from vvtv.core.model import AuditEvent, FallbackLevel, QueueEntry
+from vvtv.nightly import reports
 
 from .helpers import T0, asset
 from .test_hls import segs
@@ -27,13 +28,13 @@ class Channel:
     def __init__(self):
         self.entries: list[QueueEntry] = []
         self.state = EmergencyState()
-        self.cursor: hls.LiveCursor | None = None
+        self.cursor: live_playlist.LiveCursor | None = None
         self.slate = asset("slate", 30)
         self.pool = [asset(f"pool{i}", 240 + 60 * i) for i in range(3)]
         self.segments = {a.asset_id: segs(a.asset_id, a.duration_sec) for a in self.pool}
         self.segments["slate"] = segs("slate", 30)
         self.transitions: list[emergency.Transition] = []
-        self.events: list[hls.AirEvent] = []
+        self.events: list[live_playlist.AirEvent] = []
         self.entry_by_id: dict[str, QueueEntry] = {}
         self.made = itertools.count()
         self.dropped = 0
@@ -71,8 +72,8 @@ class Channel:
         for e in plan.added:
             self.add(e)
         assert timeline.now_playing(self.entries, now) is not None, f"dead air at {now}"
-        items = hls.airing_items(self.entries, self.segments)
-        self.cursor, window = hls.advance(self.cursor, items, now, min_window_sec=18)
+        items = live_playlist.airing_items(self.entries, self.segments)
+        self.cursor, window = live_playlist.advance(self.cursor, items, now, min_window_sec=18)
         assert window.segments
         self.events.extend(window.events)
         self.entries = timeline.drop_finished(self.entries, now, keep_seconds=600)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vvtv import timeline
-from vvtv.emergency import EmergencyState
-from vvtv.model import EntryStatus, FallbackLevel
+from vvtv.air import timeline
+from vvtv.air.emergency import EmergencyState
+from vvtv.core.model import EntryStatus, FallbackLevel
 
 from .helpers import T0, at, back_to_back, entry
 

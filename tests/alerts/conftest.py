@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cloud"))
 
 from loopback_receiver import Receiver, start_receiver
 
-from vvtv.clock import TrioClock, utc
+from vvtv.core.clock import TrioClock, utc
 
 
 @pytest.fixture

@@ -15,15 +15,15 @@ from trio.testing import MockClock
 
 from actors.alerter import AlertBoard, Alerter, inputs_from_store
 from supervisors import ChildSpec, Runtime, Supervisor
-from vvtv.alerts import AlertInputs
-from vvtv.clock import TrioClock
-from vvtv.delivery import PumpPolicy
-from vvtv.messages import EvaluateAlerts
-from vvtv.metrics import ChannelMetrics
-from vvtv.model import AuditEvent, PipelineMetrics, new_id
-from vvtv.signing import sign
+from vvtv.core.clock import TrioClock
+from vvtv.core.messages import EvaluateAlerts
+from vvtv.core.model import AuditEvent, PipelineMetrics, new_id
+from vvtv.core.signing import sign
+from vvtv.notify.alerts import AlertInputs
+from vvtv.notify.delivery import PumpPolicy
+from vvtv.observe.metrics import ChannelMetrics
+from vvtv.observe.topics import TopicHub
 from vvtv.store import Store, open_store
-from vvtv.topics import TopicHub
 
 HEALTHY = AlertInputs(buffer_minutes=60.0, buffer_critical_minutes=20.0, qa_pass_rate=0.95)
 LOW_BUFFER = attrs.evolve(HEALTHY, buffer_minutes=10.0)

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from vvtv.alerts import Firing, Notification, active_alerts, changed, rfc3339, step
-from vvtv.clock import utc
-from vvtv.model import AlertState, Severity
+from vvtv.core.clock import utc
+from vvtv.core.model import AlertState, Severity
+from vvtv.notify.alerts import Firing, Notification, active_alerts, changed, rfc3339, step
 
 T0 = utc(2026, 3, 1, 12)
 BUF: dict[str, Firing] = {"BUFFER_CRITICAL": (Severity.CRITICAL, "buffer at 10.0 min")}

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from vvtv.alerts import RULES, AlertInputs, AlertThresholds, RestartWindow, evaluate, restart_totals
-from vvtv.model import Severity
+from vvtv.core.model import Severity
+from vvtv.notify.alerts import (
+    RULES,
+    AlertInputs,
+    AlertThresholds,
+    RestartWindow,
+    evaluate,
+    restart_totals,
+)
 
 HEALTHY = AlertInputs(
     buffer_minutes=60.0,
@@ -148,7 +155,7 @@ def test_restart_totals_walk_the_runtime_snapshot_tree() -> None:
 def test_the_restart_window_counts_only_recent_restarts() -> None:
     from datetime import timedelta
 
-    from vvtv.clock import utc
+    from vvtv.core.clock import utc
 
     t0 = utc(2026, 3, 1, 12)
     w = RestartWindow(window_s=600)

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loopback_receiver import start_receiver
 
-from vvtv.alerts import AlertInputs, evaluate, step
-from vvtv.clock import TrioClock
-from vvtv.delivery import Deliverer, PumpPolicy, pump
+from vvtv.core.clock import TrioClock
+from vvtv.notify.alerts import AlertInputs, evaluate, step
+from vvtv.notify.delivery import Deliverer, PumpPolicy, pump
 from vvtv.store import open_store
 
 

@@ -9,7 +9,7 @@ import pytest
 import trio
 from loopback_receiver import Receiver, start_receiver
 
-from vvtv.clock import TrioClock, utc
+from vvtv.core.clock import TrioClock, utc
 
 
 @pytest.fixture

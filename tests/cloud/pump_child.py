@@ -11,7 +11,7 @@ import trio
 
 from actors.cloudsync import CloudSync
 from supervisors import ChildSpec, Runtime, Supervisor
-from vvtv.clock import TrioClock
+from vvtv.core.clock import TrioClock
 from vvtv.store import open_store
 
 

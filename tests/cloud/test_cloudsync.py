@@ -14,11 +14,11 @@ from trio.testing import MockClock
 
 from actors.cloudsync import CloudSync, check_week
 from supervisors import ChildSpec, Runtime, Supervisor
-from vvtv.clock import TrioClock
-from vvtv.delivery import BreakerState, CircuitBreaker
-from vvtv.messages import PublishDaily, PublishStatus, PublishWeekly
-from vvtv.metrics import ChannelMetrics
-from vvtv.signing import Verifier
+from vvtv.core.clock import TrioClock
+from vvtv.core.messages import PublishDaily, PublishStatus, PublishWeekly
+from vvtv.core.signing import Verifier
+from vvtv.notify.delivery import BreakerState, CircuitBreaker
+from vvtv.observe.metrics import ChannelMetrics
 from vvtv.store import Store, open_store
 
 TOKEN, SECRET = "cf-token", "cf-secret"

@@ -11,9 +11,9 @@ import trio
 from loopback_receiver import Receiver
 from trio.testing import MockClock
 
-from vvtv.clock import TrioClock
-from vvtv.delivery import BreakerState, Deliverer, Outcome
-from vvtv.signing import Verifier, sign
+from vvtv.core.clock import TrioClock
+from vvtv.core.signing import Verifier, sign
+from vvtv.notify.delivery import BreakerState, Deliverer, Outcome
 
 TOKEN, SECRET = "cloud-token", "cloud-secret"
 

@@ -10,8 +10,8 @@ import trio
 from loopback_receiver import Receiver
 from trio.testing import MockClock
 
-from vvtv.clock import TrioClock
-from vvtv.delivery import Deliverer, PumpPolicy, PumpSignal, pump
+from vvtv.core.clock import TrioClock
+from vvtv.notify.delivery import Deliverer, PumpPolicy, PumpSignal, pump
 from vvtv.store import open_store
 
 

@@ -13,8 +13,8 @@ import trio
 from loopback_receiver import Receiver
 
 from actors.cloudsync import CloudSync
-from vvtv.clock import TrioClock
-from vvtv.messages import PublishDaily
+from vvtv.core.clock import TrioClock
+from vvtv.core.messages import PublishDaily
 from vvtv.store import open_store
 
 CHILD = Path(__file__).with_name("pump_child.py")

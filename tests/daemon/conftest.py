@@ -8,10 +8,10 @@ import pytest
 import trio
 
 from tests.daemon.harness import make_settings
+from vvtv.core.settings import Settings
 from vvtv.media.generate import render_clip
 from vvtv.media.slate import ensure_slate
-from vvtv.ownercard import ChannelProfile
-from vvtv.settings import Settings
+from vvtv.ownercard.card import ChannelProfile
 
 
 @pytest.fixture(scope="session")

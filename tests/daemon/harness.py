@@ -17,12 +17,12 @@ import trio
 
 from actors.context import ChannelContext
 from actors.daemon import Daemon, boot, run
-from vvtv import offload
-from vvtv.clock import TrioClock
-from vvtv.media.hls import Segment
-from vvtv.model import AssetItem, PlanItem, PlanState, QAReport, QAStatus, SlotType, new_id
-from vvtv.planning import floor_hour
-from vvtv.settings import Settings
+from vvtv.core import offload
+from vvtv.core.clock import TrioClock
+from vvtv.core.model import AssetItem, PlanItem, PlanState, QAReport, QAStatus, SlotType, new_id
+from vvtv.core.settings import Settings
+from vvtv.media.playlist import Segment
+from vvtv.plan.grid import floor_hour
 
 CARD = """\
 schema_version: 1

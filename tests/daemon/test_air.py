@@ -10,12 +10,12 @@ import trio.testing
 from actors.api import LivePort
 from actors.buffer import Buffer
 from tests.daemon.harness import looped_asset, make_settings, running_channel
-from vvtv import timeline
-from vvtv.clock import utc
-from vvtv.convert import parse_datetime
-from vvtv.messages import AssetReady, SetEmergencyOverride
-from vvtv.model import AuditEvent
-from vvtv.settings import Settings
+from vvtv.air import timeline
+from vvtv.core.clock import utc
+from vvtv.core.convert import parse_datetime
+from vvtv.core.messages import AssetReady, SetEmergencyOverride
+from vvtv.core.model import AuditEvent
+from vvtv.core.settings import Settings
 
 EPOCH = utc(2026, 3, 2, 12)
 

@@ -16,12 +16,12 @@ from actors.daemon import boot
 from actors.inputs import AlertInputsPort
 from tests.cloud.loopback_receiver import start_receiver
 from tests.daemon.harness import looped_asset, make_settings, running_channel
-from vvtv import offload
-from vvtv.alerts import evaluate
-from vvtv.clock import TrioClock, utc
-from vvtv.delivery import CircuitBreaker
-from vvtv.messages import AssetReady
-from vvtv.settings import Settings
+from vvtv.core import offload
+from vvtv.core.clock import TrioClock, utc
+from vvtv.core.messages import AssetReady
+from vvtv.core.settings import Settings
+from vvtv.notify.alerts import evaluate
+from vvtv.notify.delivery import CircuitBreaker
 
 EPOCH = utc(2026, 3, 2, 12)
 

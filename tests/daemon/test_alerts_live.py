@@ -9,9 +9,9 @@ import trio.testing
 
 from tests.cloud.loopback_receiver import start_receiver
 from tests.daemon.harness import looped_asset, make_settings, running_channel
-from vvtv.clock import utc
-from vvtv.messages import AssetReady
-from vvtv.signing import sign
+from vvtv.core.clock import utc
+from vvtv.core.messages import AssetReady
+from vvtv.core.signing import sign
 
 
 async def test_emergency_alerts_are_sent_once_signed_and_cleared(

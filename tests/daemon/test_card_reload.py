@@ -11,7 +11,7 @@ import trio
 
 from actors.context import ChannelContext
 from actors.daemon import _reload_on_sighup, boot, watch_card_file
-from vvtv.settings import Settings
+from vvtv.core.settings import Settings
 
 
 def edit_card(settings: Settings, old: str, new: str) -> None:

@@ -14,7 +14,7 @@ import trio
 
 from tests.daemon.harness import make_settings
 from vvtv.media.generate import render_clip
-from vvtv.ownercard import ChannelProfile
+from vvtv.ownercard.card import ChannelProfile
 
 
 async def make_clip(path: Path, pattern: str, tags: list[str]) -> None:

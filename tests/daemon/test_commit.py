@@ -11,8 +11,8 @@ from actors.committer import Committer
 from actors.daemon import boot
 from tests.daemon.harness import commit_plan
 from tests.media.loopback import Reply, start_server
-from vvtv.model import PlanState, QAStatus, SlotType
-from vvtv.settings import Settings
+from vvtv.core.model import PlanState, QAStatus, SlotType
+from vvtv.core.settings import Settings
 
 
 async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_made_twice(

@@ -17,9 +17,9 @@ from actors.committer import Committer
 from actors.daemon import boot
 from tests.daemon.harness import commit_plan
 from tests.media.loopback import Reply, start_server
-from vvtv import offload
-from vvtv.model import PlanState, SlotType
-from vvtv.settings import Settings
+from vvtv.core import offload
+from vvtv.core.model import PlanState, SlotType
+from vvtv.core.settings import Settings
 
 
 async def test_a_stalled_fetch_times_out_after_retries_and_a_reserve_of_the_hour_takes_the_slot(

@@ -11,9 +11,9 @@ import trio
 import trio_websocket
 
 from tests.daemon.harness import looped_asset, running_channel
-from vvtv.messages import AssetReady
-from vvtv.settings import Settings
-from vvtv.signing import signed_headers
+from vvtv.core.messages import AssetReady
+from vvtv.core.settings import Settings
+from vvtv.core.signing import signed_headers
 
 
 def signed(

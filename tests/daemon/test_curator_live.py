@@ -15,10 +15,10 @@ import trio
 import trio.testing
 
 from tests.daemon.harness import looped_asset, running_channel
-from vvtv.clock import utc
-from vvtv.messages import AssetReady, SetCuratorMode
-from vvtv.model import EntryStatus, QueueEntry
-from vvtv.settings import Settings
+from vvtv.core.clock import utc
+from vvtv.core.messages import AssetReady, SetCuratorMode
+from vvtv.core.model import EntryStatus, QueueEntry
+from vvtv.core.settings import Settings
 
 EPOCH = utc(2026, 3, 2, 12)
 THEMES = ["news"] * 5 + ["sport", "music", "sport", "music", "sport", "music"]

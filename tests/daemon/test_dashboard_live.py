@@ -13,7 +13,7 @@ import trio
 
 from tests.daemon.harness import make_settings, running_channel
 from tests.web.cdp import CHROMIUM, open_page
-from vvtv.signing import signed_headers
+from vvtv.core.signing import signed_headers
 
 pytestmark = [
     pytest.mark.browser,

@@ -16,10 +16,10 @@ from supervisors import ChildSpec, Supervisor
 from supervisors.testing import running
 from tests.daemon.harness import make_settings
 from tests.discovery.loopback import Reply, start_loopback
-from vvtv import offload
-from vvtv.alerts import AlertInputs, evaluate
-from vvtv.clock import TrioClock, utc
-from vvtv.messages import RunDiscovery
+from vvtv.core import offload
+from vvtv.core.clock import TrioClock, utc
+from vvtv.core.messages import RunDiscovery
+from vvtv.notify.alerts import AlertInputs, evaluate
 
 EPOCH = utc(2026, 3, 2, 12)
 

@@ -11,9 +11,9 @@ import trio.testing
 from actors.daemon import boot
 from actors.discovery import REPROBE_AFTER, Discovery
 from tests.discovery.conftest import make_clip
-from vvtv.clock import TrioClock, utc
-from vvtv.messages import RunDiscovery
-from vvtv.settings import Settings
+from vvtv.core.clock import TrioClock, utc
+from vvtv.core.messages import RunDiscovery
+from vvtv.core.settings import Settings
 
 EPOCH = utc(2026, 3, 2, 9)
 

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.daemon.harness import commit_plan, running_channel
 from tests.media.loopback import start_server
-from vvtv.settings import Settings
+from vvtv.core.settings import Settings
 from vvtv.store import open_store
 
 

@@ -21,10 +21,10 @@ from actors.scheduler import Scheduler
 from supervisors import ChildSpec, Runtime, Strategy, Supervisor
 from supervisors.testing import Probe, Recording
 from tests.daemon.harness import make_settings
-from vvtv import offload
-from vvtv.clock import TrioClock, utc
-from vvtv.messages import PublishDaily, PublishWeekly
-from vvtv.model import (
+from vvtv.core import offload
+from vvtv.core.clock import TrioClock, utc
+from vvtv.core.messages import PublishDaily, PublishWeekly
+from vvtv.core.model import (
     AuditEvent,
     DailyReport,
     EntryStatus,
@@ -33,8 +33,8 @@ from vvtv.model import (
     QueueEntry,
     new_id,
 )
-from vvtv.nightly import KEY_WEIGHTS, RETENTION_DAYS, run_nightly
-from vvtv.settings import Settings
+from vvtv.core.settings import Settings
+from vvtv.nightly.job import KEY_WEIGHTS, RETENTION_DAYS, run_nightly
 from vvtv.store import Store, open_store
 
 # Monday 2026-03-30, 03:00 UTC (the test card's zone is UTC): the nightly job reports on

@@ -13,9 +13,9 @@ import trio.testing
 
 from actors.buffer import POOL_KEEP
 from tests.daemon.harness import looped_asset, running_channel
-from vvtv.clock import utc
-from vvtv.messages import AssetReady
-from vvtv.settings import Settings
+from vvtv.core.clock import utc
+from vvtv.core.messages import AssetReady
+from vvtv.core.settings import Settings
 
 EPOCH = utc(2026, 3, 2, 12)
 

@@ -9,10 +9,10 @@ import pytest
 import actors.discovery as discovery_module
 from actors.daemon import LOCK_TTL_S, boot, take_leadership
 from actors.discovery import Discovery, with_tuned_reserves
-from vvtv.autotune import TuneWeights
-from vvtv.model import FallbackLevel, PlanItem, PlanState, QueueEntry, SlotType, new_id
-from vvtv.ownercard import OwnerCard
-from vvtv.settings import Settings
+from vvtv.core.model import FallbackLevel, PlanItem, PlanState, QueueEntry, SlotType, new_id
+from vvtv.core.settings import Settings
+from vvtv.nightly.autotune import TuneWeights
+from vvtv.ownercard.card import OwnerCard
 from vvtv.store import FencingError
 
 

@@ -19,11 +19,12 @@ from actors.discovery import Discovery
 from actors.scheduler import CURSOR_NIGHTLY, Scheduler
 from supervisors import ChildSpec, Runtime, Strategy, Supervisor
 from tests.daemon.harness import make_settings
-from vvtv import nightly, offload
-from vvtv.clock import TrioClock, utc
-from vvtv.convert import parse_datetime
-from vvtv.nightly import KEY_TUNED_ON
-from vvtv.settings import Settings
+from vvtv.core import offload
+from vvtv.core.clock import TrioClock, utc
+from vvtv.core.convert import parse_datetime
+from vvtv.core.settings import Settings
+from vvtv.nightly import job
+from vvtv.nightly.job import KEY_TUNED_ON
 
 EPOCH = utc(2026, 3, 27, 12)  # Europe/Berlin springs forward on 2026-03-29
 
@@ -144,7 +145,7 @@ async def test_a_failing_nightly_is_audited_and_retried_and_never_stops_the_sche
 ) -> None:
     """A store error that is no OSError/ValueError/RuntimeError (a full disk during
     retention) fails the window, not the scheduler: audited, retried, the others go on."""
-    real = nightly.run_nightly
+    real = job.run_nightly
     attempts: list[datetime] = []
 
     async def full_disk_twice(*args, **kwargs):
@@ -153,7 +154,7 @@ async def test_a_failing_nightly_is_audited_and_retried_and_never_stops_the_sche
             raise sqlite3.OperationalError("database or disk is full")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(nightly, "run_nightly", full_disk_twice)
+    monkeypatch.setattr(job, "run_nightly", full_disk_twice)
     settings = berlin_settings(tmp_path, slate_template)
     from vvtv.store import open_store
 
@@ -182,7 +183,7 @@ async def test_a_fresh_installs_first_nightly_that_fails_is_retried_the_same_nig
     autojump_clock: trio.testing.MockClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = nightly.run_nightly
+    real = job.run_nightly
     attempts: list[datetime] = []
 
     async def fails_once(*args, **kwargs):
@@ -191,7 +192,7 @@ async def test_a_fresh_installs_first_nightly_that_fails_is_retried_the_same_nig
             raise RuntimeError("export folder not writable")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(nightly, "run_nightly", fails_once)
+    monkeypatch.setattr(job, "run_nightly", fails_once)
     settings = berlin_settings(tmp_path, slate_template)  # no nightly has ever run
     async with scheduling(settings, EPOCH):
         await trio.sleep(15 * 3600)  # past 03:00 Berlin (02:00 UTC: DST starts a day later)
@@ -208,14 +209,14 @@ async def test_autotune_adjusts_once_per_report_day_even_when_the_nightly_runs_t
 ) -> None:
     """Forced at 01:00 Berlin, then the 03:00 run of the same date: both report on the day
     before, and the OwnerCard's bound is per day, so only the first one tunes."""
-    real = nightly.autotune
+    real = job.autotune
     tuned: list[object] = []
 
     def counting(weights, stats, policy):
         tuned.append(stats)
         return real(weights, stats, policy)
 
-    monkeypatch.setattr(nightly, "autotune", counting)
+    monkeypatch.setattr(job, "autotune", counting)
     settings = berlin_settings(tmp_path, slate_template)
     async with scheduling(settings, utc(2026, 3, 27, 0), force_nightly=True) as ch:
         await trio.sleep(3 * 3600)

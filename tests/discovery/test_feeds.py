@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vvtv.sources import Candidate, SourceFailure
-from vvtv.sources.jsonfeed import parse_jsonfeed
-from vvtv.sources.rss import parse_feed
+from vvtv.discover.sources import Candidate, SourceFailure
+from vvtv.discover.sources.jsonfeed import parse_jsonfeed
+from vvtv.discover.sources.rss import parse_feed
 
 from . import feeds
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 import trio
 
-from vvtv.ownercard import SourceSpec
-from vvtv.sources import SourceError, SourceFailure, fetch_all
-from vvtv.sources.http import fetch_feed
+from vvtv.discover.sources import SourceError, SourceFailure, fetch_all
+from vvtv.discover.sources.http import fetch_feed
+from vvtv.ownercard.card import SourceSpec
 
 from . import feeds
 from .loopback import Loopback, Reply

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vvtv.autotune import TuneWeights
-from vvtv.discovery import (
+from vvtv.discover.screening import (
     ScoreWeights,
     blocked_keyword,
     duration_closeness,
@@ -18,14 +17,15 @@ from vvtv.discovery import (
     score,
     url_allowed,
 )
-from vvtv.ownercard import (
+from vvtv.discover.sources import Candidate, local_path
+from vvtv.nightly.autotune import TuneWeights
+from vvtv.ownercard.card import (
     EditorialProfile,
     MusicPolicy,
     OwnerCard,
     SearchPolicy,
     SourceSpec,
 )
-from vvtv.sources import Candidate, local_path
 
 ALLOW = ("example.com", "Videos.Org")
 BLOCK = ("bad.example.com",)

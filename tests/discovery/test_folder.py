@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vvtv.ownercard import SourceSpec
-from vvtv.sources import LOCAL_DOMAIN, SourceError, SourceFailure, fetch_all, local_path
-from vvtv.sources.folder import SidecarError, read_sidecar, scan_folder
+from vvtv.discover.sources import LOCAL_DOMAIN, SourceError, SourceFailure, fetch_all, local_path
+from vvtv.discover.sources.folder import SidecarError, read_sidecar, scan_folder
+from vvtv.ownercard.card import SourceSpec
 
 from .conftest import Clips
 

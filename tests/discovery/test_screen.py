@@ -10,10 +10,18 @@ from pathlib import Path
 import attrs
 import pytest
 
-from vvtv.clock import utc
-from vvtv.discovery import RejectReason, ScreenResult, normalize_title, normalize_url, screen
-from vvtv.model import PlanItem, PlanState
-from vvtv.ownercard import (
+from vvtv.core.clock import utc
+from vvtv.core.model import PlanItem, PlanState
+from vvtv.discover.screening import (
+    RejectReason,
+    ScreenResult,
+    normalize_title,
+    normalize_url,
+    screen,
+)
+from vvtv.discover.sources import Candidate
+from vvtv.discover.sources.folder import scan_folder
+from vvtv.ownercard.card import (
     MusicPolicy,
     OwnerCard,
     QualityPolicy,
@@ -21,8 +29,6 @@ from vvtv.ownercard import (
     SearchPolicy,
     SourceSpec,
 )
-from vvtv.sources import Candidate
-from vvtv.sources.folder import scan_folder
 
 from .conftest import Clips
 from .loopback import Loopback, Reply

@@ -12,7 +12,7 @@ import trio
 from tests.media.clips import make_clip, make_silent_clip, make_truncated
 from tests.media.loopback import LoopbackServer, start_server
 from vvtv.media.prepare import Prepared, prepare
-from vvtv.ownercard import ChannelProfile, QualityPolicy
+from vvtv.ownercard.card import ChannelProfile, QualityPolicy
 
 
 @attrs.frozen

@@ -12,8 +12,8 @@ import pytest
 import trio
 
 from tests.media.loopback import LoopbackServer, Reply
-from vvtv import tls
-from vvtv.fetch import MAX_REDIRECTS, FetchError, fetch, is_acceptable_content_type
+from vvtv.core import tls
+from vvtv.media.fetch import MAX_REDIRECTS, FetchError, fetch, is_acceptable_content_type
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
 

@@ -9,8 +9,8 @@ import trio
 
 from tests.media.conftest import PROFILE, QUALITY, Clips, PreparedSet
 from vvtv.media.ffmpeg import MediaError
-from vvtv.media.hls import parse_vod_playlist
 from vvtv.media.loudness import measure_loudness
+from vvtv.media.playlist import parse_vod_playlist
 from vvtv.media.prepare import (
     load_prepared,
     prepare,

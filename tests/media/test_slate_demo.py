@@ -11,13 +11,13 @@ import pytest
 import trio
 
 from tests.media.conftest import QUALITY
+from vvtv.discover.sources.folder import read_sidecar
 from vvtv.media.demo import DEMO_CLIPS, ensure_demo_library
 from vvtv.media.loudness import measure_loudness
 from vvtv.media.prepare import Prepared, conforms, prune_assets
 from vvtv.media.probe import probe
 from vvtv.media.slate import SLATE_TEXT, ensure_slate, slate_seconds
-from vvtv.ownercard import ChannelProfile
-from vvtv.sources.folder import read_sidecar
+from vvtv.ownercard.card import ChannelProfile
 
 SMALL = ChannelProfile(width=320, height=180)  # same rules, a fraction of the pixels
 

@@ -8,8 +8,8 @@ import pytest
 import trio
 
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool, stderr_tail
-from vvtv.media.hls import Segment, fits_target, parse_vod_playlist
 from vvtv.media.loudness import LoudnessMeasure, normalise_filter, parse_ebur128_summary
+from vvtv.media.playlist import Segment, fits_target, parse_vod_playlist
 
 
 async def test_a_missing_tool_is_a_media_error_saying_so() -> None:

@@ -3,7 +3,7 @@
 The daemon's HTTP API is someone else's module, so the release tools are tested against
 ``FakeApi``: a real HTTP server on 127.0.0.1 (stdlib, in a thread) that serves
 ``/v1/status``, ``/metrics``, ``/v1/alerts`` and ``/v1/runtime`` with values the test
-controls, verifies signed control calls with the real ``vvtv.signing.Verifier``, and
+controls, verifies signed control calls with the real ``vvtv.core.signing.Verifier``, and
 records every request.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from vvtv.signing import AuthError, Verifier
+from vvtv.core.signing import AuthError, Verifier
 
 TOKEN = "test-token"
 SECRET = "test-secret"

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from vvtv import backup, keys
-from vvtv.clock import utc
+from vvtv import backup
+from vvtv.backup import keys
+from vvtv.core.clock import utc
 
 from .conftest import dump, spawn_fake_daemon
 

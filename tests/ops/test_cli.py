@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vvtv import cli_ops
+from vvtv.cli import ops
 
 from .conftest import FakeApi, spawn_fake_daemon
 
@@ -19,14 +19,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, str], str]:
     """Exit code, the key=value lines parsed, and stderr."""
-    code = cli_ops.main(list(argv))
+    code = ops.main(list(argv))
     out = capsys.readouterr()
     fields = dict(line.split("=", 1) for line in out.out.splitlines() if "=" in line)
     return code, fields, out.err
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
-    code = cli_ops.main([*argv, "--json"])
+    code = ops.main([*argv, "--json"])
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1, out
     return code, json.loads(out[0])
@@ -121,10 +121,10 @@ def test_a_missing_argument_is_an_argparse_usage_error(
     ops_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as caught:
-        cli_ops.main(["runbook", "verify-backup"])
+        ops.main(["runbook", "verify-backup"])
     assert caught.value.code == 2
     with pytest.raises(SystemExit):
-        cli_ops.main(["runbook", "no-such-command"])
+        ops.main(["runbook", "no-such-command"])
 
 
 def test_a_malformed_setting_is_a_usage_error_naming_the_variable(
@@ -204,7 +204,7 @@ def test_status_summarises_state_buffer_and_alerts(
     fake_api.alerts = [{"code": "BUFFER_CRITICAL", "severity": "critical", "message": "low"}]
     fake_api.status["now_playing"] = {"title": "Ocean", "start_at": "2026-11-22T04:00:00Z"}
     fake_api.status["next"] = [{"title": "Slate"}, {"title": "Slate"}]
-    code = cli_ops.main(["status"])
+    code = ops.main(["status"])
     out = capsys.readouterr().out
     assert code == 0
     assert f"vvtv at {fake_api.url}: RUNNING" in out
@@ -277,8 +277,8 @@ def test_export_audits_writes_the_days_file_through_the_store(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from vvtv.clock import utc
-    from vvtv.model import AuditEvent
+    from vvtv.core.clock import utc
+    from vvtv.core.model import AuditEvent
     from vvtv.store import Store
 
     db = ops_env["root"] / "state" / "store.db"
@@ -292,7 +292,7 @@ def test_export_audits_writes_the_days_file_through_the_store(
     [event] = json.loads(Path(fields["audit_export"]).read_text())
     assert event["reason_code"] == "QA_REJECTED"
     with pytest.raises(SystemExit):
-        cli_ops.main(["runbook", "export-audits", "--date", "01/03/2026"])
+        ops.main(["runbook", "export-audits", "--date", "01/03/2026"])
     monkeypatch.setenv("VVTV_STATE_DB", str(ops_env["root"] / "absent.db"))
     code, _, err = run(capsys, "runbook", "export-audits")
     assert code == 2 and "VVTV_STATE_DB" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vvtv.settings import Settings
+from vvtv.core.settings import Settings
 
 OPS = Path(__file__).resolve().parents[2] / "ops"
 

@@ -1,4 +1,4 @@
-"""`vvtv run` raises the young and middle GC thresholds (see vvtv.cli.GC_YOUNG_THRESHOLD)."""
+"""`vvtv run` raises the young and middle GC thresholds (see vvtv.cli.run.GC_YOUNG_THRESHOLD)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from vvtv import cli
+from vvtv.cli import run
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def thresholds() -> Iterator[tuple[int, int, int]]:
 def test_tune_gc_raises_the_young_and_middle_thresholds(
     thresholds: tuple[int, int, int],
 ) -> None:
-    cli.tune_gc()
-    assert gc.get_threshold() == (cli.GC_YOUNG_THRESHOLD, cli.GC_MIDDLE_THRESHOLD, thresholds[2])
+    run.tune_gc()
+    assert gc.get_threshold() == (run.GC_YOUNG_THRESHOLD, run.GC_MIDDLE_THRESHOLD, thresholds[2])
     assert gc.isenabled()  # tuned, not switched off: cyclic garbage is still collected
 
 
@@ -35,6 +35,6 @@ def test_the_daemon_command_tunes_gc_before_it_starts(
         return 0
 
     monkeypatch.setattr("trio.run", fake_run)
-    monkeypatch.setattr(cli.Settings, "from_env", classmethod(lambda cls, env: None))
-    assert cli.main(["run"]) == 0
-    assert seen[0][:2] == (cli.GC_YOUNG_THRESHOLD, cli.GC_MIDDLE_THRESHOLD)
+    monkeypatch.setattr(run.Settings, "from_env", classmethod(lambda cls, env: None))
+    assert run.main(["run"]) == 0
+    assert seen[0][:2] == (run.GC_YOUNG_THRESHOLD, run.GC_MIDDLE_THRESHOLD)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from vvtv import keys
-from vvtv.clock import utc
+from vvtv.backup import keys
+from vvtv.core.clock import utc
 
 NOW = utc(2026, 11, 22, 4, 0)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from vvtv import keys
-from vvtv.clock import utc
+from vvtv.backup import keys
+from vvtv.core.clock import utc
 from vvtv.release import (
     CanaryConfig,
     GoLiveConfig,

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vvtv.clock import utc
-from vvtv.model import PlanItem, PlanState, SlotType
-from vvtv.ownercard import EditorialProfile, OwnerCard, SchedulePolicy
-from vvtv.planning import Grid, floor_hour, hour_windows, plan_grid
+from vvtv.core.clock import utc
+from vvtv.core.model import PlanItem, PlanState, SlotType
+from vvtv.ownercard.card import EditorialProfile, OwnerCard, SchedulePolicy
+from vvtv.plan.grid import Grid, floor_hour, hour_windows, plan_grid
 
 NOW = utc(2026, 3, 1, 10)
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

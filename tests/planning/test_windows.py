@@ -10,9 +10,9 @@ import attrs
 import pytest
 import trio
 
-from vvtv.clock import TrioClock, utc
-from vvtv.ownercard import OwnerCard, SchedulePolicy
-from vvtv.windows import (
+from vvtv.core.clock import TrioClock, utc
+from vvtv.ownercard.card import OwnerCard, SchedulePolicy
+from vvtv.plan.windows import (
     Cursors,
     Window,
     WindowKind,

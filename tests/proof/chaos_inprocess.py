@@ -17,7 +17,7 @@ import trio
 
 from actors.context import ChannelContext
 from actors.daemon import Daemon, run
-from vvtv.settings import Settings
+from vvtv.core.settings import Settings
 
 STEP_S = 0.25
 

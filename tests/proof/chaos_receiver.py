@@ -3,7 +3,7 @@
 It stands in for the operator's webhook endpoint, outside the machine. The first
 ``hold_first`` requests are held ``hold_s`` seconds before the 200 goes out, so a test
 can SIGKILL the daemon while a delivery is in flight. Receivers dedupe by the
-``x-vvtv-delivery-id`` header (``vvtv.delivery`` sends ``<topic>-<outbox id>``, stable
+``x-vvtv-delivery-id`` header (``vvtv.notify.delivery`` sends ``<topic>-<outbox id>``, stable
 across retries and restarts), so "exactly once" means: one distinct id per outbox item.
 """
 
@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import attrs
 
-from vvtv.delivery import DELIVERY_ID_HEADER
+from vvtv.notify.delivery import DELIVERY_ID_HEADER
 
 
 @attrs.frozen

@@ -61,7 +61,7 @@ def make_slate(hls_root: Path) -> Path:
         "import sys, trio\n"
         "from pathlib import Path\n"
         "from vvtv.media.slate import ensure_slate\n"
-        "from vvtv.ownercard import ChannelProfile\n"
+        "from vvtv.ownercard.card import ChannelProfile\n"
         "trio.run(ensure_slate, Path(sys.argv[1]), ChannelProfile())\n"
     )
     subprocess.run([sys.executable, "-c", code, str(hls_root)], check=True, cwd=REPO)

@@ -1,6 +1,6 @@
 """Instant media: the simulated week's only fake, standing in for ffmpeg and downloads.
 
-It implements ``vvtv.pipeline.MediaPort`` so the real actors run unchanged. A media URL
+It implements ``vvtv.media.port.MediaPort`` so the real actors run unchanged. A media URL
 carries what the feed announced about the item in its query string::
 
     http://127.0.0.1:<port>/media/item42.mp4?dur=612.0&fail=fetch   (the download fails)
@@ -23,12 +23,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from vvtv.fetch import Fetched, FetchError, UrlCheck
-from vvtv.media.hls import Segment
+from vvtv.core.model import QAReport
+from vvtv.media.fetch import Fetched, FetchError, UrlCheck
+from vvtv.media.playlist import Segment
 from vvtv.media.prepare import MANIFEST, PLAYLIST, Prepared, load_prepared
 from vvtv.media.probe import HDCheck, ProbeError, ProbeResult
-from vvtv.model import QAReport
-from vvtv.ownercard import OwnerCard
+from vvtv.ownercard.card import OwnerCard
 
 HEIGHT = 1080
 QA_FAIL_TAG = "simweek:qa-fail"

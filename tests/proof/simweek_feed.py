@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import attrs
 import trio
 
-from vvtv.clock import Clock
+from vvtv.core.clock import Clock
 
 THEMES = ("ocean", "forest", "city", "desert", "mountain", "river", "sky")
 

@@ -27,10 +27,10 @@ import trio
 from actors.daemon import Daemon, boot, run
 from tests.proof.instant_media import InstantMedia
 from tests.proof.simweek_feed import FeedPlan, FeedServer
-from vvtv import offload
-from vvtv.clock import TrioClock, utc
-from vvtv.model import AuditEvent, QAStatus, SlotType
-from vvtv.settings import Settings
+from vvtv.core import offload
+from vvtv.core.clock import TrioClock, utc
+from vvtv.core.model import AuditEvent, QAStatus, SlotType
+from vvtv.core.settings import Settings
 from vvtv.store import Store
 
 # A Monday, 04:00 UTC: nightly (03:00) first runs 23 h in, so N days see N nightlies.

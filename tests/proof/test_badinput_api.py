@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from vvtv.signing import signed_headers
+from vvtv.core.signing import signed_headers
 
 try:
     from .chaos_fixtures import slate

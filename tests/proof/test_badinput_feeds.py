@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vvtv.sources.http import DEFAULT_MAX_BYTES
+from vvtv.discover.sources.http import DEFAULT_MAX_BYTES
 
 try:
     from .chaos_fixtures import slate

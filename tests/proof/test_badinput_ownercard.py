@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vvtv.ownercard_load import OwnerCardError, parse_owner_card
+from vvtv.ownercard.load import OwnerCardError, parse_owner_card
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = (REPO / "config" / "owner_card.sample.yaml").read_text()

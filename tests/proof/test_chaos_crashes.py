@@ -31,8 +31,8 @@ from actors.daemon import boot
 from actors.tree import build_tree
 from supervisors import Runtime, SupervisorEscalated
 from supervisors.node import Node
-from vvtv import offload
-from vvtv.clock import TrioClock
+from vvtv.core import offload
+from vvtv.core.clock import TrioClock
 
 try:
     from .chaos_crash import CrashPlan, inject

@@ -16,9 +16,9 @@ import pytest
 import trio
 
 from actors.daemon import boot
+from vvtv.media.port import FfmpegMedia
 from vvtv.media.prepare import Prepared
-from vvtv.ownercard import OwnerCard
-from vvtv.pipeline import FfmpegMedia
+from vvtv.ownercard.card import OwnerCard
 
 try:
     from .chaos_fixtures import slate

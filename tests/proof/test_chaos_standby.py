@@ -13,8 +13,8 @@ from pathlib import Path
 import trio
 
 from actors.daemon import LOCK_TTL_S, STANDBY_POLL_S, boot
-from vvtv import offload
-from vvtv.clock import TrioClock
+from vvtv.core import offload
+from vvtv.core.clock import TrioClock
 
 try:
     from .chaos_fixtures import slate

@@ -22,9 +22,9 @@ import trio.testing
 
 from tests.proof.simweek_feed import FeedPlan
 from tests.proof.simweek_harness import CRITICAL_MIN, SimWeek, run_simweek
-from vvtv.clock import utc
+from vvtv.core.clock import utc
 from vvtv.media.slate import ensure_slate
-from vvtv.ownercard import ChannelProfile
+from vvtv.ownercard.card import ChannelProfile
 
 SUNDAY_EVENING = utc(2026, 3, 1, 22)
 

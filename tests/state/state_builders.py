@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vvtv.model import AssetItem, PlanItem, PlanState, QAReport, QAStatus, QueueEntry
+from vvtv.core.model import AssetItem, PlanItem, PlanState, QAReport, QAStatus, QueueEntry
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

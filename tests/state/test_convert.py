@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vvtv import model
-from vvtv.convert import ConversionError, from_json, to_json
-from vvtv.ownercard import OwnerCard
+from vvtv.core import model
+from vvtv.core.convert import ConversionError, from_json, to_json
+from vvtv.ownercard.card import OwnerCard
 
 MODEL_TYPES: list[type] = [
     model.PlanItem,
@@ -31,7 +31,7 @@ MODEL_TYPES: list[type] = [
     OwnerCard,
 ]
 try:  # the actors' messages join the same test as soon as the module exists
-    from vvtv.messages import ALL_MESSAGES
+    from vvtv.core.messages import ALL_MESSAGES
 except ImportError:  # pragma: no cover
     ALL_MESSAGES = ()
 ROUND_TRIP_TYPES: list[type] = [*MODEL_TYPES, *ALL_MESSAGES]

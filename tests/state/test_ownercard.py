@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from state_builders import T0, minutes
 
-from vvtv.ownercard import OwnerCard, SourceSpec
-from vvtv.ownercard_load import (
+from vvtv.ownercard.card import OwnerCard, SourceSpec
+from vvtv.ownercard.load import (
     OwnerCardError,
     OwnerCardHolder,
     diff_cards,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vvtv.settings import Settings, SettingsError
+from vvtv.core.settings import Settings, SettingsError
 
 PROD_OK = {
     "VVTV_ENV": "prod",

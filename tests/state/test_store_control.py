@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from state_builders import T0, asset, entry, minutes, plan, scheduled
 
-from vvtv.model import (
+from vvtv.core.model import (
     AlertState,
     DailyReport,
     EntryStatus,
@@ -23,7 +23,7 @@ from vvtv.model import (
     Severity,
     WeeklyReport,
 )
-from vvtv.signing import AuthError, Verifier, signed_headers
+from vvtv.core.signing import AuthError, Verifier, signed_headers
 from vvtv.store import FencingError, LiveCounters, Store, open_store
 
 # --- scheduler lock ---------------------------------------------------------------------------

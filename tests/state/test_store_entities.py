@@ -10,7 +10,7 @@ import pytest
 from attrs import evolve
 from state_builders import T0, asset, entry, minutes, plan, scheduled
 
-from vvtv.model import (
+from vvtv.core.model import (
     AuditEvent,
     EntryStatus,
     FallbackLevel,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from state_builders import T0, plan
 
-from vvtv.model import PlanState
+from vvtv.core.model import PlanState
 from vvtv.store import SCHEMA_VERSION, Store, StoreError, open_store
 from vvtv.store.schema import V1
 
@@ -189,7 +189,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime, timedelta
-    from vvtv.model import PlanItem, PlanState
+    from vvtv.core.model import PlanItem, PlanState
     from vvtv.store import open_store
 
     store = open_store(sys.argv[1])

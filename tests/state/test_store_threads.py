@@ -10,7 +10,7 @@ from pathlib import Path
 import trio
 from state_builders import T0, plan
 
-from vvtv.model import AuditEvent, PlanState
+from vvtv.core.model import AuditEvent, PlanState
 from vvtv.store import Store
 
 

@@ -18,9 +18,9 @@ import pytest
 import trio
 from quart_trio import QuartTrio
 
-from vvtv.metrics import ChannelMetrics
-from vvtv.signing import Verifier, signed_headers
-from vvtv.topics import TopicHub
+from vvtv.core.signing import Verifier, signed_headers
+from vvtv.observe.metrics import ChannelMetrics
+from vvtv.observe.topics import TopicHub
 from vvtv.web import create_app, serve
 
 TOKEN = "test-token"

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.web.conftest import NOW, Served, StubChannel
-from vvtv.signing import sign
+from vvtv.core.signing import sign
 
 EMERGENCY = "/v1/control/emergency-mode"
 CURATOR = "/v1/control/curator-mode"

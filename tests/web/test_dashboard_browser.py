@@ -12,7 +12,7 @@ import trio
 
 from tests.web.cdp import CHROMIUM, open_page
 from tests.web.conftest import SECRET, TOKEN, StubChannel
-from vvtv.signing import Verifier, signed_headers
+from vvtv.core.signing import Verifier, signed_headers
 from vvtv.web import create_app, serve
 
 pytestmark = [

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.web.conftest import NOW, SECRET, TOKEN, StubChannel
-from vvtv.signing import Verifier, signed_headers
+from vvtv.core.signing import Verifier, signed_headers
 from vvtv.web import create_app, serve
 
 FUZZ = settings(

@@ -7,8 +7,8 @@ import trio
 from prometheus_client import CollectorRegistry, Counter
 
 from tests.web.conftest import Served, StubChannel
-from vvtv.metrics import ChannelMetrics, measure_loop_lag
-from vvtv.signing import Verifier
+from vvtv.core.signing import Verifier
+from vvtv.observe.metrics import ChannelMetrics, measure_loop_lag
 from vvtv.web import create_app
 
 ORIGINAL_GAUGES = (

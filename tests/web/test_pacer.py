@@ -1,4 +1,4 @@
-"""Paced wake-ups (vvtv.topics.Pacer): a publish to many waiting subscribers wakes them a
+"""Paced wake-ups (vvtv.observe.topics.Pacer): a publish to many waiting subscribers wakes them a
 chunk per scheduler batch, and other tasks run between the chunks."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from vvtv.topics import Pacer, Topic
+from vvtv.observe.topics import Pacer, Topic
 
 
 class BatchLog(trio.abc.Instrument):

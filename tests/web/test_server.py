@@ -11,7 +11,7 @@ import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.web.conftest import SECRET, TOKEN, StubChannel
-from vvtv.signing import Verifier
+from vvtv.core.signing import Verifier
 from vvtv.web import create_app, serve
 from vvtv.web.server import hypercorn_config
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import trio
 
-from vvtv.topics import Topic, TopicClosed, TopicHub
+from vvtv.observe.topics import Topic, TopicClosed, TopicHub
 
 
 def frames_of(sub) -> list[dict]:
@@ -75,7 +75,7 @@ def test_a_slow_subscriber_does_not_affect_a_fast_one() -> None:
 def test_datetimes_and_enums_are_encoded() -> None:
     from datetime import UTC, datetime
 
-    from vvtv.model import SlotType
+    from vvtv.core.model import SlotType
 
     topic = Topic("buffer")
     topic.publish({"at": datetime(2026, 3, 1, tzinfo=UTC), "slot": SlotType.MAIN, "t": (1, 2)})

@@ -21,8 +21,8 @@ from quart_trio import QuartTrio
 from trio_websocket import open_websocket_url
 
 from tests.web.conftest import StubChannel
-from vvtv.signing import Verifier
-from vvtv.topics import DEFAULT_QUEUE
+from vvtv.core.signing import Verifier
+from vvtv.observe.topics import DEFAULT_QUEUE
 from vvtv.web import create_app, live_streams, serve
 
 # The quart-trio task that runs a websocket route (live_stream) for one connection.

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from vvtv import keys
+from vvtv.backup import keys
 from vvtv.backup import manifest as mf
 from vvtv.backup.errors import BackupError, BackupUsageError, BackupVerifyError
 from vvtv.backup.plain import OWNER_CARD, STATE_DB, base_manifest

@@ -1,5 +1,10 @@
-"""The media layer: probe, HD confirmation, prepare (conform, loudness, HLS), QA, slate, demo clips.
+"""Media (SPEC §1.4-1.5): from a committed plan to an asset ready to air.
 
-Every ffmpeg/ffprobe run goes through ``vvtv.media.ffmpeg.run_tool`` (``trio.run_process``), so a
-cancelled caller kills the child process and never blocks the event loop.
+``port`` is the committer's view of this stage; ``fetch`` downloads within the card's
+allowlist; ``probe``, ``prepare``, ``loudness`` and ``qa`` conform, normalise, segment and
+check with ffmpeg; ``playlist`` reads a prepared VOD playlist; ``slate``, ``generate`` and
+``demo`` render what the channel makes itself.
+
+Every ffmpeg/ffprobe run goes through ``vvtv.media.ffmpeg.run_tool`` (``trio.run_process``),
+so a cancelled caller kills the child process and never blocks the event loop.
 """

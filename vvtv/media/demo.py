@@ -3,8 +3,9 @@
 If the demo folder holds no media, ``ensure_demo_library`` renders a handful of short clips with
 ffmpeg's built-in sources (bars, gradients, fractals, cellular automata, test patterns), each with
 a different theme and tags written to a ``<name>.json`` sidecar (``title``, ``theme``, ``tags``,
-what ``vvtv.sources.folder`` reads) and to the container's title/genre metadata. The audio is a
-tone at its own pitch and level, so loudness normalisation has something to measure and fix.
+what ``vvtv.discover.sources.folder`` reads) and to the container's title/genre metadata.
+The audio is a tone at its own pitch and level, so loudness normalisation has something
+to measure and fix.
 
 The clips conform to the channel profile, so preparing them is a remux. Generating the default
 library (8 clips, 3 min 20 s of programme) took about 30–50 s on this 2-core machine, two clips
@@ -22,9 +23,10 @@ import attrs
 import trio
 
 from vvtv.media.generate import render_clip
-from vvtv.ownercard import ChannelProfile
+from vvtv.ownercard.card import ChannelProfile
 
-# Kept in step with vvtv.sources.folder.MEDIA_EXTENSIONS (not imported: media stays independent).
+# Kept in step with vvtv.discover.sources.folder.MEDIA_EXTENSIONS (not imported: media sits
+# below discover).
 _MEDIA_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mkv", ".mov", ".webm", ".ts", ".mts", ".m2ts", ".avi", ".mpg", ".mpeg"}
 )

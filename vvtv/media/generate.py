@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vvtv.media.ffmpeg import ffmpeg_args, run_tool
-from vvtv.ownercard import ChannelProfile
+from vvtv.ownercard.card import ChannelProfile
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",

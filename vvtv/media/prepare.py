@@ -37,15 +37,15 @@ import attrs
 import trio
 
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
-from vvtv.media.hls import Segment, fits_target, parse_vod_playlist
 from vvtv.media.loudness import (
     LoudnessMeasure,
     measure_loudness,
     normalise_filter,
     within_target,
 )
+from vvtv.media.playlist import Segment, fits_target, parse_vod_playlist
 from vvtv.media.probe import ProbeError, ProbeResult, probe
-from vvtv.ownercard import ChannelProfile, QualityPolicy
+from vvtv.ownercard.card import ChannelProfile, QualityPolicy
 
 PLAYLIST = "index.m3u8"
 MANIFEST = "prepared.json"

@@ -17,12 +17,12 @@ import re
 
 import attrs
 
+from vvtv.core.model import QAReport
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
 from vvtv.media.loudness import LoudnessMeasure, ebur128_filter, parse_ebur128_summary
 from vvtv.media.prepare import Prepared
 from vvtv.media.probe import ProbeError, probe
-from vvtv.model import QAReport
-from vvtv.ownercard import QualityPolicy
+from vvtv.ownercard.card import QualityPolicy
 
 # blackdetect: a frame is black when ≥98 % of its pixels are darker than 10 % luma;
 # silencedetect: quieter than -50 dBFS. Runs shorter than this are not counted.

@@ -16,7 +16,7 @@ from pathlib import Path
 from vvtv.media.ffmpeg import MediaError
 from vvtv.media.generate import render_clip
 from vvtv.media.prepare import SLATE_ASSET_ID, Prepared, load_prepared, prepare
-from vvtv.ownercard import ChannelProfile, QualityPolicy
+from vvtv.ownercard.card import ChannelProfile, QualityPolicy
 
 SLATE_TEXT = "vvtv — we'll be right back"
 SLATE_MIN_SECONDS = 30

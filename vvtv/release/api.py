@@ -1,6 +1,6 @@
 """A small client of the daemon's HTTP API for the operator tools (SPEC §3).
 
-Reads are plain GETs; the control call is signed with ``vvtv.signing.signed_headers``
+Reads are plain GETs; the control call is signed with ``vvtv.core.signing.signed_headers``
 over the exact body sent. Every failure becomes an ``ApiError`` saying which request
 failed and why, so the soak can count it and the CLI can print it.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from vvtv.signing import signed_headers
+from vvtv.core.signing import signed_headers
 
 HIGH_SEVERITIES = frozenset({"high", "critical"})
 DEFAULT_TIMEOUT = 10.0

@@ -32,7 +32,8 @@ import attrs
 import httpx
 import trio
 
-from vvtv import backup, keys
+from vvtv import backup
+from vvtv.backup import keys
 from vvtv.release import api
 from vvtv.release.canary import CanaryConfig, canary
 from vvtv.release.daemon import DaemonHandle, running_daemon

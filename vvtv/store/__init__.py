@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from vvtv.model import AlertState, AssetItem, PlanItem, PlanState, QueueEntry
+from vvtv.core.model import AlertState, AssetItem, PlanItem, PlanState, QueueEntry
 from vvtv.store.assets import AssetsMixin
 from vvtv.store.audit import AuditMixin, RetentionCounts
 from vvtv.store.base import RESTORE_HINT, FencingError, NotFoundError, StoreError

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from vvtv.model import AssetItem, QAStatus
+from vvtv.core.model import AssetItem, QAStatus
 from vvtv.store.base import NotFoundError, StoreBase
 from vvtv.store.rows import dump, load, ts, ts_or_none
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from vvtv.convert import to_json, to_jsonable
-from vvtv.model import AuditEvent, PipelineMetrics
+from vvtv.core.convert import to_json, to_jsonable
+from vvtv.core.model import AuditEvent, PipelineMetrics
 from vvtv.store.base import StoreBase
 from vvtv.store.rows import dump, from_ts, load, ts
 
@@ -108,7 +108,7 @@ class AuditMixin(StoreBase):
         """Append events in one transaction.
 
         ``details`` should hold JSON-native values; datetimes, dates, enums and attrs
-        values are stored in their ``vvtv.convert`` JSON shape (and read back as such).
+        values are stored in their ``vvtv.core.convert`` JSON shape (and read back as such).
         """
         rows = [_row(e) for e in events]
         with self.transaction() as c:
@@ -146,7 +146,7 @@ class AuditMixin(StoreBase):
     def export_audit(self, day: date, out_dir: str | Path, *, tz: tzinfo = UTC) -> Path:
         """Write the day's events to ``out_dir/audit-YYYY-MM-DD.json``; returns the path.
 
-        The file is a JSON array ordered by time, each event in ``vvtv.convert``'s
+        The file is a JSON array ordered by time, each event in ``vvtv.core.convert``'s
         shape. ``day`` is a calendar day in ``tz`` (UTC unless told). It is streamed
         from a separate read-only connection (no lock held, memory stays flat) and
         written atomically: a temp file renamed into place.

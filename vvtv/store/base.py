@@ -28,7 +28,7 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from vvtv.clock import Clock
+from vvtv.core.clock import Clock
 from vvtv.store.schema import MIGRATIONS, RECOVERY_TABLES, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 5000

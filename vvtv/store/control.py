@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from vvtv.model import AlertState, AuditEvent, DailyReport, WeeklyReport, new_id
+from vvtv.core.model import AlertState, AuditEvent, DailyReport, WeeklyReport, new_id
 from vvtv.store.base import FencingError, StoreBase
 from vvtv.store.rows import dump, from_ts, from_ts_or_none, load, ts
 

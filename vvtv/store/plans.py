@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from vvtv.model import AuditEvent, IllegalTransition, PlanItem, PlanState, new_id
+from vvtv.core.model import AuditEvent, IllegalTransition, PlanItem, PlanState, new_id
 from vvtv.store.base import NotFoundError, StoreBase
 from vvtv.store.rows import dump, load, ts, ts_or_none
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from vvtv.model import EntryStatus, QueueEntry
+from vvtv.core.model import EntryStatus, QueueEntry
 from vvtv.store.base import NotFoundError, StoreBase
 from vvtv.store.rows import dump, load, ts
 

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from vvtv.convert import converter
+from vvtv.core.convert import converter
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ Conventions:
 - Timestamps in columns are fixed-width UTC text, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
   (``vvtv.store.rows.ts``), so string order is time order and range queries use
   the indexes. JSON documents (``data``) use the short RFC 3339 form of
-  ``vvtv.convert``.
+  ``vvtv.core.convert``.
 - Entity tables keep the whole entity as JSON in ``data`` plus the columns the
   daemon queries by; adding a model field with a default needs no migration.
 - Every query the daemon runs has an index (named ``ix_<table>_<purpose>``).

@@ -24,8 +24,8 @@ from quart import Response, g, request, send_file, websocket
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from vvtv.signing import AuthError, Verifier
-from vvtv.topics import DEFAULT_CHUNK, Pacer, Subscription
+from vvtv.core.signing import AuthError, Verifier
+from vvtv.observe.topics import DEFAULT_CHUNK, Pacer, Subscription
 from vvtv.web.openapi import openapi_document
 from vvtv.web.params import (
     BadInput,
@@ -80,7 +80,7 @@ class LiveStreams:
 
 def live_streams(app: QuartTrio) -> LiveStreams:
     """The ``LiveStreams`` of an app made by ``create_app``."""
-    return app.extensions["vvtv.live"]
+    return app.extensions["vvtv.air.live"]
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -119,7 +119,8 @@ def create_app(
 ) -> QuartTrio:
     """The vvtv web app over ``port``; control calls are checked by ``verifier``.
 
-    Live websocket handlers are woken ``ws_chunk`` at a time per update (``vvtv.topics.Pacer``).
+    Live websocket handlers are woken ``ws_chunk`` at a time per update
+    (``vvtv.observe.topics.Pacer``).
     """
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
@@ -129,7 +130,7 @@ def create_app(
     # No redirects that rewrite paths (//a -> /a): a path either matches a route or is a 404.
     app.url_map.merge_slashes = False
     live = LiveStreams()
-    app.extensions["vvtv.live"] = live
+    app.extensions["vvtv.air.live"] = live
     # One pacer for all live streams of this app: it runs while the app is served.
     pacer = Pacer(ws_chunk)
     app.extensions["vvtv.pacer"] = pacer

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vvtv.model import PlanState
+from vvtv.core.model import PlanState
 from vvtv.web.params import (
     CURATOR_MODES,
     DATE_ERROR,

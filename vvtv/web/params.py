@@ -12,10 +12,10 @@ import re
 from datetime import date
 from typing import Any, Final, Literal
 
-from vvtv import reports
-from vvtv.model import PlanState
+from vvtv.core.model import PlanState
+from vvtv.nightly import reports
 
-# The original's messages; vvtv.reports raises them, the OpenAPI document quotes them.
+# The original's messages; vvtv.nightly.reports raises them, the OpenAPI document quotes them.
 DATE_ERROR = "invalid date format, use YYYY-MM-DD"
 WEEK_FORMAT_ERROR = "invalid week format, use YYYY-Www"
 WEEK_INVALID_ERROR = "invalid iso week"
@@ -58,7 +58,7 @@ def parse_week(text: str | None) -> str:
     """``YYYY-Www`` (ISO week) -> the canonical "YYYY-Www"; 400 otherwise.
 
     A well-formed week that does not exist in that ISO year (W00, W53 of a 52-week
-    year) gets the original's "invalid iso week" (``vvtv.reports.parse_iso_week``).
+    year) gets the original's "invalid iso week" (``vvtv.nightly.reports.parse_iso_week``).
     """
     try:
         monday, _ = reports.parse_iso_week(text or "")

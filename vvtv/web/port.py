@@ -12,13 +12,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
-from vvtv.metrics import ChannelMetrics
-from vvtv.topics import TopicHub
+from vvtv.observe.metrics import ChannelMetrics
+from vvtv.observe.topics import TopicHub
 from vvtv.web.params import EmergencyCommand
 
 
 class ChannelPort(Protocol):
-    topics: TopicHub  # vvtv.topics: hub with topics "buffer", "alerts", "runtime"
+    topics: TopicHub  # vvtv.observe.topics: hub with topics "buffer", "alerts", "runtime"
     metrics: ChannelMetrics  # render() -> Prometheus text, plus the HTTP metrics we record
 
     def now(self) -> datetime:

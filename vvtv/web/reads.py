@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from vvtv import offload
-from vvtv.metrics import CONTENT_TYPE as METRICS_TYPE
+from vvtv.core import offload
+from vvtv.observe.metrics import CONTENT_TYPE as METRICS_TYPE
 from vvtv.web.params import BadInput, parse_day, parse_plans_query, parse_week
 from vvtv.web.port import ChannelPort
 

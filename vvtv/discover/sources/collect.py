@@ -1,0 +1,114 @@
+"""Reading every source of the OwnerCard at once, one failure never stopping the others."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import httpx
+import trio
+
+from vvtv.core import offload, tls
+from vvtv.discover.sources.candidate import Candidate, SourceError, SourceFailure, domain_of
+from vvtv.discover.sources.folder import Prober, scan_folder
+from vvtv.discover.sources.http import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+    fetch_feed,
+)
+from vvtv.discover.sources.jsonfeed import parse_jsonfeed
+from vvtv.discover.sources.rss import parse_feed
+from vvtv.media.probe import probe
+from vvtv.ownercard.card import SourceSpec
+
+SOURCE_KINDS = ("folder", "rss", "jsonfeed")
+
+
+async def read_source(
+    spec: SourceSpec,
+    client: httpx.AsyncClient,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    prober: Prober = probe,
+) -> tuple[list[Candidate], list[SourceError]]:
+    """The candidates of one source and its per-item errors; ``SourceFailure`` if the
+    whole source cannot be read. ``kind`` "rss" covers RSS 2.0, Media RSS and Atom."""
+    if spec.kind == "folder":
+        return await scan_folder(spec.location, source_name=spec.name, prober=prober)
+    if spec.kind not in SOURCE_KINDS:
+        raise SourceFailure(
+            SourceError(
+                spec.name,
+                domain_of(spec.location),
+                f"unknown source kind {spec.kind!r} (expected one of {', '.join(SOURCE_KINDS)})",
+            )
+        )
+    data = await fetch_feed(
+        client,
+        spec.location,
+        source_name=spec.name,
+        max_bytes=max_bytes,
+        timeout=timeout,
+        total_timeout=total_timeout,
+    )
+    parse = parse_feed if spec.kind == "rss" else parse_jsonfeed
+    # A feed of a few megabytes takes a while to parse: keep it off the event loop.
+    found = await offload.run_sync(
+        partial(parse, data, source_name=spec.name, feed_url=spec.location)
+    )
+    return found, []
+
+
+async def fetch_all(
+    sources: Sequence[SourceSpec],
+    client: httpx.AsyncClient | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    prober: Prober = probe,
+    concurrency: int = 8,
+) -> tuple[list[Candidate], list[SourceError]]:
+    """Read every source concurrently (``concurrency`` at a time).
+
+    Returns all candidates, in source order, and every ``SourceError`` (whole sources
+    that failed and single items that did). Only unexpected exceptions (bugs)
+    propagate. Without a ``client`` one is opened for this call.
+    """
+    if client is None:
+        async with tls.client() as own:
+            return await fetch_all(
+                sources,
+                own,
+                max_bytes=max_bytes,
+                timeout=timeout,
+                total_timeout=total_timeout,
+                prober=prober,
+                concurrency=concurrency,
+            )
+    limiter = trio.CapacityLimiter(max(1, concurrency))
+    results: list[tuple[list[Candidate], list[SourceError]]] = [([], [])] * len(sources)
+
+    async def one(i: int, spec: SourceSpec) -> None:
+        async with limiter:
+            try:
+                results[i] = await read_source(
+                    spec,
+                    client,
+                    max_bytes=max_bytes,
+                    timeout=timeout,
+                    total_timeout=total_timeout,
+                    prober=prober,
+                )
+            except SourceFailure as failure:
+                results[i] = ([], [failure.error])
+
+    async with trio.open_nursery() as nursery:
+        for i, spec in enumerate(sources):
+            nursery.start_soon(one, i, spec)
+    candidates = [c for found, _ in results for c in found]
+    errors = [e for _, errs in results for e in errs]
+    return candidates, errors

@@ -1,0 +1,70 @@
+"""The media port: everything the actors ask of media files, behind one small interface.
+
+``FfmpegMedia`` is the real thing (ffprobe, httpx downloads, ffmpeg prepare and QA).
+The port exists so the proof can swap in instant media for a simulated week without
+touching any actor: nothing else in the channel knows how media is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from vvtv.core.model import QAReport
+from vvtv.media.fetch import Fetched, UrlCheck, fetch
+from vvtv.media.prepare import Prepared, load_prepared, prepare
+from vvtv.media.probe import HDCheck, ProbeResult, confirm_hd, probe
+from vvtv.media.qa import qa_check
+from vvtv.ownercard.card import OwnerCard
+
+
+class MediaPort(Protocol):
+    async def probe(self, target: str, *, timeout: float = 30.0) -> ProbeResult: ...
+
+    async def confirm_hd(
+        self, target: str, min_height: int, *, seconds: float = 2.0, timeout: float = 30.0
+    ) -> HDCheck: ...
+
+    async def fetch(
+        self, url: str, dest_dir: Path, *, max_bytes: int, allowed: UrlCheck | None = None
+    ) -> Fetched: ...
+
+    async def prepare(
+        self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
+    ) -> Prepared: ...
+
+    async def qa(
+        self, prepared: Prepared, card: OwnerCard, expected_duration: float | None
+    ) -> QAReport: ...
+
+    def load(self, asset_dir: Path) -> Prepared: ...
+
+
+class FfmpegMedia:
+    """The real media layer: ffprobe/ffmpeg subprocesses and streaming HTTP downloads."""
+
+    async def probe(self, target: str, *, timeout: float = 30.0) -> ProbeResult:
+        return await probe(target, timeout=timeout)
+
+    async def confirm_hd(
+        self, target: str, min_height: int, *, seconds: float = 2.0, timeout: float = 30.0
+    ) -> HDCheck:
+        return await confirm_hd(target, min_height, seconds=seconds, timeout=timeout)
+
+    async def fetch(
+        self, url: str, dest_dir: Path, *, max_bytes: int, allowed: UrlCheck | None = None
+    ) -> Fetched:
+        return await fetch(url, dest_dir, max_bytes=max_bytes, allowed=allowed)
+
+    async def prepare(
+        self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
+    ) -> Prepared:
+        return await prepare(source, hls_root, asset_id, card.channel, card.quality_policy)
+
+    async def qa(
+        self, prepared: Prepared, card: OwnerCard, expected_duration: float | None
+    ) -> QAReport:
+        return await qa_check(prepared, card.quality_policy, expected_duration)
+
+    def load(self, asset_dir: Path) -> Prepared:
+        return load_prepared(asset_dir)

@@ -1,0 +1,2 @@
+"""The nightly job (SPEC §1.9): export and retention, reports, autotune.
+"""

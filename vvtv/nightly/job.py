@@ -1,0 +1,133 @@
+"""The nightly job (SPEC §1.9): export, retention, reports, autotune.
+
+Run at 03:00 local for the local date that just began; it reports on the day before,
+which is complete by then. On Mondays it also builds the weekly report of the ISO week
+that just ended. Slow database work runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from vvtv.core import offload
+from vvtv.core.clock import Clock
+from vvtv.core.model import AuditEvent, DailyReport, EntryStatus, WeeklyReport, new_id
+from vvtv.nightly.autotune import DayStats, TuneWeights, autotune
+from vvtv.nightly.reports import daily_report, day_bounds, iso_week_of, weekly_report
+from vvtv.ownercard.load import OwnerCardHolder
+from vvtv.store import Store
+
+RETENTION_DAYS = 90
+KEY_WEIGHTS = "autotune_weights"
+# The report day the weights were last tuned on: a forced run and the 03:00 run of the
+# same date must not both adjust (the OwnerCard bounds the adjustment *per day*).
+KEY_TUNED_ON = "autotune_report_day"
+
+
+@attrs.frozen
+class NightlyResult:
+    day: date
+    export_path: Path
+    retention: dict[str, int]
+    daily: DailyReport
+    weekly: WeeklyReport | None
+    tune_deltas: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "report_day": self.day.isoformat(),
+            "export": str(self.export_path),
+            "retention": self.retention,
+            "weekly": self.weekly.week if self.weekly else None,
+            "autotune": self.tune_deltas,
+        }
+
+
+def _report_day(store: Store, day: date, tz: ZoneInfo, now: datetime) -> DailyReport:
+    start, end = day_bounds(day, tz)
+    aired = [
+        e
+        for e in store.queue_between(start - timedelta(hours=6), end)
+        if e.status in (EntryStatus.AIRED, EntryStatus.AIRING)
+    ]
+    events = store.query_audit(since=start, until=end, limit=None)
+    samples = store.metrics_between(start, end)
+    return daily_report(day, aired, events, samples, now, tz=tz)
+
+
+def _nightly_sync(
+    store: Store,
+    cards: OwnerCardHolder,
+    now: datetime,
+    tz: ZoneInfo,
+    local_date: date,
+    exports: Path,
+) -> NightlyResult:
+    day = local_date - timedelta(days=1)
+    export_path = store.export_audit(day, exports, tz=tz)
+    counts = store.apply_retention(now, days=RETENTION_DAYS)
+    daily = _report_day(store, day, tz, now)
+    store.save_daily_report(daily)
+    weekly = None
+    if local_date.isoweekday() == 1:  # Monday: the ISO week that ended yesterday
+        week = iso_week_of(day)
+        monday = day - timedelta(days=6)
+        days = [store.get_daily_report(monday + timedelta(days=i)) for i in range(7)]
+        weekly = weekly_report(week, [d for d in days if d is not None], now)
+        store.save_weekly_report(weekly)
+    deltas = _autotune(store, cards, daily, now)
+    return NightlyResult(day, export_path, attrs.asdict(counts), daily, weekly, deltas)
+
+
+def _autotune(
+    store: Store, cards: OwnerCardHolder, daily: DailyReport, now: datetime
+) -> dict[str, Any]:
+    """Adjust the fine weights within the OwnerCard's daily bound, once per report day;
+    audit every change."""
+    if store.get_live_value(KEY_TUNED_ON) == daily.date.isoformat():
+        return {}
+    policy = cards.card.autotune_policy
+    stored = store.get_live_value(KEY_WEIGHTS)
+    weights = TuneWeights.from_dict(stored) if stored else TuneWeights()
+    new, changes = autotune(weights, DayStats.from_daily_report(daily), policy)
+    deltas = {d.field: d.to_dict() for d in changes}
+    store.set_live_value(KEY_TUNED_ON, daily.date.isoformat())
+    if new != weights:
+        store.set_live_value(KEY_WEIGHTS, new.to_dict())
+        store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=now,
+                event_type="autotune",
+                actor="nightly",
+                details={"before": weights.to_dict(), "after": new.to_dict(), "deltas": deltas},
+            )
+        )
+    return deltas
+
+
+async def run_nightly(
+    store: Store,
+    cards: OwnerCardHolder,
+    clock: Clock,
+    tz: ZoneInfo,
+    local_date: date,
+    exports: Path,
+) -> NightlyResult:
+    now = clock.now()
+    result = await offload.run_sync(_nightly_sync, store, cards, now, tz, local_date, exports)
+    store.append_audit(
+        AuditEvent(
+            event_id=new_id("evt"),
+            at=clock.now(),
+            event_type="nightly",
+            actor="scheduler",
+            details=result.summary(),
+        )
+    )
+    return result

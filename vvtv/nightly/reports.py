@@ -1,0 +1,370 @@
+"""Daily and weekly reports, and the date/week parsing the reports API uses (SPEC §3, §1.9).
+
+Pure functions: the nightly job hands in what aired (the as-run entries, with their actual
+start and duration), the day's audit events and metric samples; the report is computed
+from them alone, so it can be rebuilt at any time from the store.
+
+The audit events read here (the contract with whoever writes them):
+
+- ``emergency_entered`` / ``emergency_exited`` (``vvtv.air.emergency.EVENT_ENTERED/EXITED``):
+  emergency minutes;
+- ``qa_result`` with ``details["passed"]: bool``: QA pass rate (when a day has none, the
+  average ``qa_pass_rate`` of the metric samples is used);
+- any event with ``reason_code == "DISCOVERY_FAILED_DOMAIN"`` (``details["domain"]``):
+  discovery failures, by domain;
+- ``curator_applied`` / ``curator_suggested`` (``vvtv.air.curator.EVENT_APPLIED/SUGGESTED``):
+  curator actions;
+- ``aired`` (``EVENT_AIRED``), the as-run log: one per item that aired, written by the Buffer
+  when ``vvtv.air.live_playlist.advance`` reports it finished, with ``as_run_details``;
+  ``aired_entries`` reads them back, so a report can be rebuilt from the audit trail alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from vvtv.air import curator, emergency
+from vvtv.core.convert import format_datetime, parse_datetime
+from vvtv.core.model import (
+    AuditEvent,
+    DailyReport,
+    EntryStatus,
+    FallbackLevel,
+    PipelineMetrics,
+    QueueEntry,
+    SlotType,
+    WeeklyReport,
+)
+
+EVENT_EMERGENCY_ENTERED = emergency.EVENT_ENTERED
+EVENT_EMERGENCY_EXITED = emergency.EVENT_EXITED
+EVENT_QA_RESULT = "qa_result"
+EVENT_CURATOR_APPLIED = curator.EVENT_APPLIED
+EVENT_CURATOR_SUGGESTED = curator.EVENT_SUGGESTED
+EVENT_AIRED = "aired"
+REASON_DISCOVERY_FAILED = "DISCOVERY_FAILED_DOMAIN"
+
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+# --- parsing (the original API's messages, exactly) ----------------------------------
+
+
+def parse_day(text: str) -> date:
+    """``YYYY-MM-DD`` → date; anything else → ValueError("invalid date format, use YYYY-MM-DD")."""
+    if not isinstance(text, str) or not _DAY_RE.match(text):
+        raise ValueError("invalid date format, use YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("invalid date format, use YYYY-MM-DD") from None
+
+
+def parse_iso_week(text: str) -> tuple[date, date]:
+    """``YYYY-Www`` → (Monday, Sunday) of that ISO week.
+
+    Malformed text → ValueError("invalid week format, use YYYY-Www"); a week that does not
+    exist (W00, W54, W53 of a 52-week year) → ValueError("invalid iso week").
+    """
+    match = _WEEK_RE.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError("invalid week format, use YYYY-Www")
+    year, week = int(match.group(1)), int(match.group(2))
+    try:
+        monday = date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise ValueError("invalid iso week") from None
+    return monday, monday + timedelta(days=6)
+
+
+def iso_week_of(day: date) -> str:
+    """The ISO week label (``%G-W%V``) a day belongs to."""
+    year, week, _ = day.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+# --- the as-run log ----------------------------------------------------------------
+
+
+def as_run_details(entry: QueueEntry, started_at: datetime, ended_at: datetime) -> dict[str, Any]:
+    """The details of an ``aired`` audit event: what aired, when really, and why it was there.
+
+    ``plan_id`` and ``trace_id`` tie the aired item to its plan, fetch and QA records (put
+    them on the AuditEvent too).
+    """
+    if started_at.tzinfo is None or ended_at.tzinfo is None:
+        raise ValueError(f"as-run of {entry.entry_id}: times must be timezone-aware")
+    if ended_at < started_at:
+        raise ValueError(
+            f"as-run of {entry.entry_id}: ended at {ended_at.isoformat()} before it started "
+            f"at {started_at.isoformat()}"
+        )
+    return {
+        "entry_id": entry.entry_id,
+        "asset_id": entry.asset_id,
+        "plan_id": entry.plan_id,
+        "title": entry.title,
+        "theme": entry.theme,
+        "slot_type": SlotType(entry.slot_type).value,
+        "fallback_level": int(entry.fallback_level),
+        "planned_start": format_datetime(entry.start_at),
+        "planned_duration_sec": entry.duration_sec,
+        "started_at": format_datetime(started_at),
+        "ended_at": format_datetime(ended_at),
+        "aired_sec": round((ended_at - started_at).total_seconds(), 3),
+    }
+
+
+def aired_entries(events: Iterable[AuditEvent]) -> list[QueueEntry]:
+    """The as-run log as entries with their *actual* start and duration, in air order.
+
+    Reads ``aired`` events; ValueError naming the event when one is malformed.
+    """
+    out = []
+    for ev in events:
+        if ev.event_type != EVENT_AIRED:
+            continue
+        d = ev.details
+        try:
+            start = parse_datetime(d["started_at"])
+            end = parse_datetime(d["ended_at"])
+            out.append(
+                QueueEntry(
+                    entry_id=str(d["entry_id"]),
+                    asset_id=str(d["asset_id"]),
+                    start_at=start,
+                    duration_sec=(end - start).total_seconds(),
+                    title=str(d.get("title", "")),
+                    plan_id=d.get("plan_id"),
+                    theme=str(d.get("theme", "")),
+                    slot_type=SlotType(d.get("slot_type", "MAIN")),
+                    fallback_level=FallbackLevel(int(d.get("fallback_level", 0))),
+                    status=EntryStatus.AIRED,
+                    trace_id=ev.trace_id,
+                )
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"aired event {ev.event_id} is malformed: {exc!r}") from None
+    return sorted(out, key=lambda e: (e.start_at, e.entry_id))
+
+
+# --- daily -------------------------------------------------------------------------
+
+
+def day_bounds(day: date, tz: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """The instants a local day starts and ends (DST days are 23 or 25 hours long)."""
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def _clip(a: datetime, b: datetime, lo: datetime, hi: datetime) -> float:
+    """Seconds of [a, b) inside [lo, hi)."""
+    return max(0.0, (min(b, hi) - max(a, lo)).total_seconds())
+
+
+def _merged(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _emergency_seconds(
+    events: Sequence[AuditEvent], lo: datetime, hi: datetime, now: datetime
+) -> float:
+    """Seconds spent in emergency within [lo, hi), from the enter/exit events.
+
+    An emergency still open at the end of the events lasts until ``min(hi, now)``; an exit
+    without an enter in view means emergency was already on at ``lo`` (entered the day before).
+    """
+    total = 0.0
+    since: datetime | None = None
+    seen_any = False
+    for ev in sorted(events, key=lambda e: e.at):
+        if ev.event_type == EVENT_EMERGENCY_ENTERED:
+            seen_any = True
+            if since is None:
+                since = ev.at
+        elif ev.event_type == EVENT_EMERGENCY_EXITED:
+            if since is None and not seen_any:
+                since = lo
+            seen_any = True
+            if since is not None:
+                total += _clip(since, ev.at, lo, hi)
+            since = None
+    if since is not None:
+        total += _clip(since, min(hi, now), lo, hi)
+    return total
+
+
+def daily_report(
+    day: date,
+    aired_entries: Sequence[QueueEntry],
+    audit_events: Sequence[AuditEvent],
+    metric_samples: Sequence[PipelineMetrics],
+    now: datetime,
+    *,
+    tz: tzinfo = UTC,
+) -> DailyReport:
+    """The report of one local day.
+
+    ``aired_entries`` are as-run entries: ``start_at``/``duration_sec`` are when the item
+    actually aired (SKIPPED entries are ignored). Everything is clipped to the day.
+
+    summary: ``items_aired`` (items that started that day), ``minutes_aired``,
+    ``minutes_by_slot_type``, ``minutes_by_fallback_level`` ("0".."3"), ``dead_air_seconds``
+    (uncovered time between the first and last second aired that day — the channel being
+    down is not counted here, it shows in availability), ``emergency_minutes``,
+    ``qa_pass_rate``, ``qa_checked``, ``fallback_rate`` (share of items aired at fallback
+    level ≥ 1), ``discovery_failures`` and ``discovery_failures_by_domain``,
+    ``curator_suggestions``, ``curator_actions`` (applied).
+    metrics: ``buffer_minutes_min/avg/max``, ``samples``, ``stream_disruptions`` during the
+    day (sum of the counter's increases, so a restart's reset does not go negative), and the
+    last sample's ``plans_created``, ``plans_committed``, ``curator_actions``.
+    """
+    if now.tzinfo is None:
+        raise ValueError("daily_report: now must be timezone-aware")
+    lo, hi = day_bounds(day, tz)
+    aired = [e for e in aired_entries if e.status is not EntryStatus.SKIPPED]
+    in_day = [e for e in aired if _clip(e.start_at, e.end_at, lo, hi) > 0]
+
+    by_slot = {s.value: 0.0 for s in SlotType}
+    by_level = {str(int(f)): 0.0 for f in FallbackLevel}
+    for e in in_day:
+        secs = _clip(e.start_at, e.end_at, lo, hi)
+        by_slot[SlotType(e.slot_type).value] += secs / 60.0
+        by_level[str(int(e.fallback_level))] += secs / 60.0
+    covered = _merged((max(e.start_at, lo), min(e.end_at, hi)) for e in in_day)
+    dead_air = 0.0
+    for (_, b), (a, _) in itertools.pairwise(covered):
+        dead_air += (a - b).total_seconds()
+
+    started = [e for e in aired if lo <= e.start_at < hi]
+    fallbacks = sum(1 for e in started if int(e.fallback_level) >= 1)
+
+    day_events = [ev for ev in audit_events if lo <= ev.at < hi]
+    qa = [ev for ev in day_events if ev.event_type == EVENT_QA_RESULT]
+    qa_passed = sum(1 for ev in qa if ev.details.get("passed") is True)
+    samples = sorted((m for m in metric_samples if lo <= m.at < hi), key=lambda m: m.at)
+    if qa:
+        qa_rate = qa_passed / len(qa)
+    elif samples:
+        qa_rate = sum(m.qa_pass_rate for m in samples) / len(samples)
+    else:
+        qa_rate = 1.0
+    failures = [ev for ev in day_events if ev.reason_code == REASON_DISCOVERY_FAILED]
+    by_domain = Counter(str(ev.details.get("domain", "")) for ev in failures)
+
+    summary: dict[str, Any] = {
+        "date": day.isoformat(),
+        "items_aired": len(started),
+        "minutes_aired": round(sum(by_slot.values()), 3),
+        "minutes_by_slot_type": {k: round(v, 3) for k, v in by_slot.items()},
+        "minutes_by_fallback_level": {k: round(v, 3) for k, v in by_level.items()},
+        "dead_air_seconds": round(dead_air, 3),
+        "emergency_minutes": round(_emergency_seconds(audit_events, lo, hi, now) / 60.0, 3),
+        "qa_pass_rate": round(qa_rate, 4),
+        "qa_checked": len(qa),
+        "fallback_rate": round(fallbacks / len(started), 4) if started else 0.0,
+        "discovery_failures": len(failures),
+        "discovery_failures_by_domain": dict(sorted(by_domain.items())),
+        "curator_suggestions": sum(
+            1 for ev in day_events if ev.event_type == EVENT_CURATOR_SUGGESTED
+        ),
+        "curator_actions": sum(1 for ev in day_events if ev.event_type == EVENT_CURATOR_APPLIED),
+    }
+    metrics: dict[str, Any] = {"samples": len(samples)}
+    if samples:
+        buf = [m.buffer_minutes for m in samples]
+        last = samples[-1]
+        metrics |= {
+            "buffer_minutes_min": round(min(buf), 3),
+            "buffer_minutes_avg": round(sum(buf) / len(buf), 3),
+            "buffer_minutes_max": round(max(buf), 3),
+            "plans_created": last.plans_created,
+            "plans_committed": last.plans_committed,
+            "stream_disruptions": _increments(m.stream_disruptions for m in samples),
+            "curator_actions": last.curator_actions,
+        }
+    return DailyReport(date=day, generated_at=now, summary=summary, metrics=metrics)
+
+
+def _increments(values: Iterable[int]) -> int:
+    """Sum of the increases of a counter sampled over time (a reset to 0 counts from 0)."""
+    total, prev = 0, None
+    for v in values:
+        if prev is not None:
+            total += v - prev if v >= prev else v
+        prev = v
+    return total
+
+
+# --- weekly ------------------------------------------------------------------------
+
+_SUMMED = (
+    "items_aired",
+    "minutes_aired",
+    "dead_air_seconds",
+    "emergency_minutes",
+    "qa_checked",
+    "discovery_failures",
+    "curator_suggestions",
+    "curator_actions",
+)
+
+
+def weekly_report(
+    iso_week: str, daily_reports: Sequence[DailyReport], now: datetime
+) -> WeeklyReport:
+    """The week's report from its daily reports (days outside the week are ignored).
+
+    Counts and minutes are summed; ``qa_pass_rate`` is weighted by items checked,
+    ``fallback_rate`` by items aired; buffer min is the week's min, avg is weighted by
+    samples. ``days_reported`` says how many of the 7 days had a report.
+    """
+    monday, sunday = parse_iso_week(iso_week)
+    days = sorted((r for r in daily_reports if monday <= r.date <= sunday), key=lambda r: r.date)
+    summary: dict[str, Any] = {"week": iso_week, "days_reported": len(days)}
+    for key in _SUMMED:
+        summary[key] = round(sum(r.summary.get(key, 0) for r in days), 3)
+    for key in (
+        "minutes_by_slot_type",
+        "minutes_by_fallback_level",
+        "discovery_failures_by_domain",
+    ):
+        merged: Counter[str] = Counter()
+        for r in days:
+            merged.update(r.summary.get(key, {}))
+        summary[key] = {k: round(v, 3) for k, v in sorted(merged.items())}
+    summary["qa_pass_rate"] = _weighted(days, "qa_pass_rate", "qa_checked", default=1.0)
+    summary["fallback_rate"] = _weighted(days, "fallback_rate", "items_aired", default=0.0)
+
+    metrics: dict[str, Any] = {"samples": sum(r.metrics.get("samples", 0) for r in days)}
+    sampled = [r for r in days if r.metrics.get("samples", 0) > 0]
+    if sampled:
+        metrics["buffer_minutes_min"] = min(r.metrics["buffer_minutes_min"] for r in sampled)
+        metrics["buffer_minutes_max"] = max(r.metrics["buffer_minutes_max"] for r in sampled)
+        metrics["buffer_minutes_avg"] = round(
+            sum(r.metrics["buffer_minutes_avg"] * r.metrics["samples"] for r in sampled)
+            / metrics["samples"],
+            3,
+        )
+        metrics["stream_disruptions"] = sum(r.metrics.get("stream_disruptions", 0) for r in sampled)
+    return WeeklyReport(week=iso_week, generated_at=now, summary=summary, metrics=metrics)
+
+
+def _weighted(days: Sequence[DailyReport], key: str, weight: str, default: float) -> float:
+    total = sum(r.summary.get(weight, 0) for r in days)
+    if total == 0:
+        return default
+    return round(sum(r.summary.get(key, 0.0) * r.summary.get(weight, 0) for r in days) / total, 4)

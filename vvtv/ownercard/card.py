@@ -1,0 +1,117 @@
+"""The OwnerCard: the channel owner's editorial, safety and operating policy (SPEC §2).
+
+This module holds the typed shape of the card. Parsing, validation with
+field-path errors, and safe reload live in ``vvtv.ownercard.load``.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class EditorialProfile:
+    target_avg_duration_sec: int = 900
+    max_consecutive_same_theme: int = 2
+    min_unique_themes_per_block: int = 3
+
+
+@attrs.frozen
+class SearchPolicy:
+    allowlist_domains: tuple[str, ...] = ()
+    blacklist_domains: tuple[str, ...] = ()
+    blocked_keywords: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class SchedulePolicy:
+    planning_horizon_hours: int = 24
+    commit_lead_hours: int = 4
+    commit_interval_minutes: int = 30
+    buffer_target_minutes: int = 60
+    buffer_critical_minutes: int = 20
+    # vvtv additions
+    reserves_per_hour: int = 2
+    nightly_local_time: str = "03:00"
+    timezone: str = ""  # IANA name; empty = the machine's local zone
+
+
+@attrs.frozen
+class QualityPolicy:
+    min_resolution_height: int = 720
+    target_audio_lufs: float = -16.0
+    max_audio_deviation_lufs: float = 2.5
+    # vvtv additions
+    max_true_peak_dbtp: float = -1.5
+    duration_tolerance_sec: float = 5.0
+    max_black_ratio: float = 0.9
+    max_silence_ratio: float = 0.9
+
+
+@attrs.frozen
+class MusicPolicy:
+    preferred_moods: tuple[str, ...] = ()
+    block_music_ratio: float = 0.2
+
+
+@attrs.frozen
+class CuratorPolicy:
+    auto_apply: bool = True
+    min_confidence: float = 0.75
+    max_reorders_per_hour: int = 4
+    # vvtv additions
+    lookahead_hours: float = 3.0
+    frozen_minutes: float = 10.0  # never move an item starting within this many minutes
+
+
+@attrs.frozen
+class SafetyPolicy:
+    require_hd_playback_confirmation: bool = True
+    reject_suspicious_watermark: bool = False
+
+
+@attrs.frozen
+class AutotunePolicy:
+    max_daily_adjustment_pct: float = 5.0
+    enabled: bool = True
+
+
+@attrs.frozen
+class SourceSpec:
+    """A place discovery pulls candidates from (vvtv addition)."""
+
+    name: str
+    kind: str  # "folder" | "rss" | "jsonfeed"
+    location: str  # a folder path or an http(s) URL
+    demo: bool = False  # a folder the daemon fills with generated clips when empty
+
+
+@attrs.frozen
+class ChannelProfile:
+    """What every prepared asset is conformed to (vvtv addition)."""
+
+    width: int = 1280
+    height: int = 720
+    fps: int = 25
+    video_codec: str = "h264"
+    audio_codec: str = "aac"
+    audio_rate: int = 48000
+    audio_channels: int = 2
+    video_bitrate_kbps: int = 2500
+    audio_bitrate_kbps: int = 128
+    segment_seconds: int = 6
+
+
+@attrs.frozen
+class OwnerCard:
+    schema_version: int = 1
+    editorial_profile: EditorialProfile = EditorialProfile()
+    search_policy: SearchPolicy = SearchPolicy()
+    schedule_policy: SchedulePolicy = SchedulePolicy()
+    quality_policy: QualityPolicy = QualityPolicy()
+    music_policy: MusicPolicy = MusicPolicy()
+    curator_policy: CuratorPolicy = CuratorPolicy()
+    safety_policy: SafetyPolicy = SafetyPolicy()
+    autotune_policy: AutotunePolicy = AutotunePolicy()
+    sources: tuple[SourceSpec, ...] = ()
+    channel: ChannelProfile = ChannelProfile()

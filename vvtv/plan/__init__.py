@@ -1,0 +1,5 @@
+"""Planning (SPEC §1.2-1.3): from candidates to a day of plans.
+
+``grid`` lays out the planning horizon (guardrails, reserves); ``windows`` computes
+when the scheduler runs discovery, the T-4h commit windows and the nightly job.
+"""
