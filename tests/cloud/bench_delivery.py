@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +23,7 @@ from pathlib import Path
 import httpx
 import trio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from loopback_receiver import start_receiver
-
+from tests.cloud.loopback_receiver import start_receiver
 from vvtv.core.clock import TrioClock
 from vvtv.notify.alerts import AlertInputs, evaluate, step
 from vvtv.notify.delivery import Deliverer, PumpPolicy, pump

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import trio
-from loopback_receiver import Receiver, start_receiver
 
+from tests.cloud.loopback_receiver import Receiver, start_receiver
 from vvtv.core.clock import TrioClock, utc
 
 

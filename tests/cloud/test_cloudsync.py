@@ -9,11 +9,11 @@ from datetime import date
 from pathlib import Path
 
 import trio
-from loopback_receiver import Receiver
 from trio.testing import MockClock
 
 from actors.cloudsync import CloudSync, check_week
 from supervisors import ChildSpec, Runtime, Supervisor
+from tests.cloud.loopback_receiver import Receiver
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import PublishDaily, PublishStatus, PublishWeekly
 from vvtv.core.signing import Verifier

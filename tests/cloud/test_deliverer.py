@@ -8,9 +8,9 @@ import itertools
 import httpx
 import pytest
 import trio
-from loopback_receiver import Receiver
 from trio.testing import MockClock
 
+from tests.cloud.loopback_receiver import Receiver
 from vvtv.core.clock import TrioClock
 from vvtv.core.signing import Verifier, sign
 from vvtv.notify.delivery import BreakerState, Deliverer, Outcome

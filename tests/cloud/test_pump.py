@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from loopback_receiver import Receiver
 from trio.testing import MockClock
 
+from tests.cloud.loopback_receiver import Receiver
 from vvtv.core.clock import TrioClock
 from vvtv.notify.delivery import Deliverer, PumpPolicy, PumpSignal, pump
 from vvtv.store import open_store

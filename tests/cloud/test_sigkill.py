@@ -10,9 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import trio
-from loopback_receiver import Receiver
 
 from actors.cloudsync import CloudSync
+from tests.cloud.loopback_receiver import Receiver
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import PublishDaily
 from vvtv.store import open_store

@@ -15,7 +15,7 @@ from actors.discovery import Discovery
 from supervisors import ChildSpec, Supervisor
 from supervisors.testing import running
 from tests.daemon.harness import make_settings
-from tests.discovery.loopback import Reply, start_loopback
+from tests.discover.loopback import Reply, start_loopback
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock, utc
 from vvtv.core.messages import RunDiscovery

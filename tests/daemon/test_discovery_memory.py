@@ -10,7 +10,7 @@ import trio.testing
 
 from actors.daemon import boot
 from actors.discovery import REPROBE_AFTER, Discovery
-from tests.discovery.conftest import make_clip
+from tests.discover.conftest import make_clip
 from vvtv.core.clock import TrioClock, utc
 from vvtv.core.messages import RunDiscovery
 from vvtv.core.settings import Settings

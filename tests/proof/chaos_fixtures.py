@@ -12,10 +12,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from .daemon_process import make_clip, make_slate
-except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
-    from daemon_process import make_clip, make_slate
+from tests.proof.daemon_process import make_clip, make_slate
 
 CLIP_SECONDS = 12.0
 CLIP_TONES = (330, 440, 550)

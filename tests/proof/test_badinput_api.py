@@ -25,16 +25,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.proof.chaos_fixtures import slate
+from tests.proof.daemon_process import Channel
+from tests.proof.test_badinput_ownercard import HOSTILE
 from vvtv.core.signing import signed_headers
-
-try:
-    from .chaos_fixtures import slate
-    from .daemon_process import Channel
-    from .test_badinput_ownercard import HOSTILE
-except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
-    from chaos_fixtures import slate
-    from daemon_process import Channel
-    from test_badinput_ownercard import HOSTILE
 
 __all__ = ["slate"]
 

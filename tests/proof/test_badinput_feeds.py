@@ -1,6 +1,6 @@
 """Hostile and broken feeds against a real channel: each source fails alone, with its reason.
 
-``tests/discovery`` checks the feed parsers and the capped fetch one source at a time;
+``tests/discover`` checks the feed parsers and the capped fetch one source at a time;
 here a real ``vvtv run`` has them all in its OwnerCard next to a good feed, served by a
 loopback server (it stands in for the web) that records what it sent. Rules: an XML bomb
 and an external entity are refused as unsafe XML (nothing expanded, no file read), a feed
@@ -22,14 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.proof.chaos_fixtures import slate
+from tests.proof.daemon_process import Channel, make_clip, wait_for
 from vvtv.discover.sources.http import DEFAULT_MAX_BYTES
-
-try:
-    from .chaos_fixtures import slate
-    from .daemon_process import Channel, make_clip, wait_for
-except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
-    from chaos_fixtures import slate
-    from daemon_process import Channel, make_clip, wait_for
 
 __all__ = ["slate"]
 

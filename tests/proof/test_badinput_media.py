@@ -20,12 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-try:
-    from .chaos_fixtures import slate
-    from .daemon_process import Channel, make_clip, wait_for
-except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
-    from chaos_fixtures import slate
-    from daemon_process import Channel, make_clip, wait_for
+from tests.proof.chaos_fixtures import slate
+from tests.proof.daemon_process import Channel, make_clip, wait_for
 
 __all__ = ["slate"]
 

@@ -1,6 +1,6 @@
 """OwnerCard files, mutated at random and made hostile: each is loaded or refused, never a crash.
 
-``tests/state`` already proves that any *mapping* gives a card or field-path errors. Here
+``tests/ownercard`` already proves that any *mapping* gives a card or field-path errors. Here
 the input is the file's *text*: random edits of the sample card (cut, duplicated and
 swapped lines, inserted YAML punctuation, truncation) and known hostile YAML (nesting
 thousands deep, alias bombs, Python tags, 5,000-digit integers, unhashable keys). The

@@ -31,17 +31,11 @@ from actors.daemon import boot
 from actors.tree import build_tree
 from supervisors import Runtime, SupervisorEscalated
 from supervisors.node import Node
+from tests.proof.chaos_crash import CrashPlan, inject
+from tests.proof.chaos_fixtures import slate
+from tests.proof.chaos_inprocess import Hosted, channel_settings, eventually
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock
-
-try:
-    from .chaos_crash import CrashPlan, inject
-    from .chaos_fixtures import slate
-    from .chaos_inprocess import Hosted, channel_settings, eventually
-except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
-    from chaos_crash import CrashPlan, inject
-    from chaos_fixtures import slate
-    from chaos_inprocess import Hosted, channel_settings, eventually
 
 __all__ = ["slate"]
 

@@ -16,18 +16,12 @@ import pytest
 import trio
 
 from actors.daemon import boot
+from tests.proof.chaos_fixtures import slate
+from tests.proof.chaos_inprocess import Hosted, channel_settings
+from tests.proof.daemon_process import make_clip
 from vvtv.media.port import FfmpegMedia
 from vvtv.media.prepare import Prepared
 from vvtv.ownercard.card import OwnerCard
-
-try:
-    from .chaos_fixtures import slate
-    from .chaos_inprocess import Hosted, channel_settings
-    from .daemon_process import make_clip
-except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
-    from chaos_fixtures import slate
-    from chaos_inprocess import Hosted, channel_settings
-    from daemon_process import make_clip
 
 __all__ = ["slate"]
 

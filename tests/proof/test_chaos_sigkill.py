@@ -21,16 +21,10 @@ from typing import Any
 import httpx
 
 from actors.daemon import LOCK_TTL_S
+from tests.proof.chaos_fixtures import clips, slate
+from tests.proof.chaos_receiver import Receiver
+from tests.proof.daemon_process import Channel, wait_for
 from vvtv.store import open_store
-
-try:
-    from .chaos_fixtures import clips, slate
-    from .chaos_receiver import Receiver
-    from .daemon_process import Channel, wait_for
-except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
-    from chaos_fixtures import clips, slate
-    from chaos_receiver import Receiver
-    from daemon_process import Channel, wait_for
 
 __all__ = ["clips", "slate"]  # session fixtures, re-exported so pytest finds them here
 

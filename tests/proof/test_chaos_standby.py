@@ -13,15 +13,10 @@ from pathlib import Path
 import trio
 
 from actors.daemon import LOCK_TTL_S, STANDBY_POLL_S, boot
+from tests.proof.chaos_fixtures import slate
+from tests.proof.chaos_inprocess import Hosted, channel_settings, eventually
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock
-
-try:
-    from .chaos_fixtures import slate
-    from .chaos_inprocess import Hosted, channel_settings, eventually
-except ImportError:  # tests/proof is not a package: pytest put this folder on sys.path
-    from chaos_fixtures import slate
-    from chaos_inprocess import Hosted, channel_settings, eventually
 
 __all__ = ["slate"]
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import attrs
 import trio
-from loopback_receiver import Receiver
 from trio.testing import MockClock
 
 from actors.alerter import AlertBoard, Alerter, inputs_from_store
 from supervisors import ChildSpec, Runtime, Supervisor
+from tests.cloud.loopback_receiver import Receiver
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import EvaluateAlerts
 from vvtv.core.model import AuditEvent, PipelineMetrics, new_id

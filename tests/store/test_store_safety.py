@@ -12,8 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from state_builders import T0, plan
 
+from tests.store.state_builders import T0, plan
 from vvtv.core.model import PlanState
 from vvtv.store import SCHEMA_VERSION, Store, StoreError, open_store
 from vvtv.store.schema import V1

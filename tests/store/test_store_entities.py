@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 from attrs import evolve
-from state_builders import T0, asset, entry, minutes, plan, scheduled
 
+from tests.store.state_builders import T0, asset, entry, minutes, plan, scheduled
 from vvtv.core.model import (
     AuditEvent,
     EntryStatus,

@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
+from tests.air.helpers import entry
 from vvtv.core.clock import utc
 from vvtv.core.model import AuditEvent, EntryStatus, FallbackLevel, PipelineMetrics
 from vvtv.nightly import reports
-
-from .helpers import entry
 
 DAY = date(2026, 3, 2)
 MIDNIGHT = utc(2026, 3, 2)

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from state_builders import T0, minutes
 
+from tests.store.state_builders import T0, minutes
 from vvtv.ownercard.card import OwnerCard, SourceSpec
 from vvtv.ownercard.load import (
     OwnerCardError,

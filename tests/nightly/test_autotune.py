@@ -7,11 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.air.helpers import T0
 from vvtv.core.model import DailyReport
 from vvtv.nightly.autotune import BOUNDS, DayStats, TuneWeights, autotune
 from vvtv.ownercard.card import AutotunePolicy
-
-from .helpers import T0
 
 POLICY = AutotunePolicy(max_daily_adjustment_pct=5.0, enabled=True)
 

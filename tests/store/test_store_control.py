@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from state_builders import T0, asset, entry, minutes, plan, scheduled
 
+from tests.store.state_builders import T0, asset, entry, minutes, plan, scheduled
 from vvtv.core.model import (
     AlertState,
     DailyReport,

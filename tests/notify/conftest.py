@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import trio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cloud"))
-
-from loopback_receiver import Receiver, start_receiver
-
+from tests.cloud.loopback_receiver import Receiver, start_receiver
 from vvtv.core.clock import TrioClock, utc
 
 

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import trio
-from state_builders import T0, plan
 
+from tests.store.state_builders import T0, plan
 from vvtv.core.model import AuditEvent, PlanState
 from vvtv.store import Store
 
