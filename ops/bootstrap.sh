@@ -14,7 +14,7 @@ apt_install() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "bootstrap: installing $* from apt" >&2
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "$@" >/dev/null
 }
 
 python="${PYTHON:-python3.11}"
