@@ -516,3 +516,55 @@ def test_any_mapping_gives_a_card_or_field_path_errors_never_a_crash(
         assert exc.errors and all(isinstance(e, str) and e for e in exc.errors)
     else:
         assert isinstance(loaded.card, OwnerCard)
+
+
+def test_channel_identity_defaults_to_the_name_vvtv_and_no_logo() -> None:
+    card = parse_owner_card(MINIMAL).card
+    assert (card.channel.name, card.channel.logo) == ("vvtv", "")
+
+
+@pytest.mark.parametrize(
+    "logo", ["https://cdn.example.com/logo.png", "http://10.0.0.5/l.jpg", "config/logo.webp", ""]
+)
+def test_a_logo_is_an_http_url_or_a_local_image(logo: str) -> None:
+    card = parse_owner_card(MINIMAL + f"channel: {{name: Voulez Vous, logo: '{logo}'}}\n").card
+    assert (card.channel.name, card.channel.logo) == ("Voulez Vous", logo)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("name: '  '", "channel.name must not be empty"),
+        ("name: " + "x" * 81, "channel.name must be at most 80 characters (got 81)"),
+        (
+            'name: "vv\\ntv"',
+            "channel.name must not contain control characters (got 'vv\\ntv')",
+        ),
+        (
+            'name: "vv\\x85tv"',
+            "channel.name must not contain control characters (got 'vv\\x85tv')",
+        ),
+        (
+            "logo: 'ftp://example.com/logo.png'",
+            "channel.logo must be an http(s) URL with a host, or an image file "
+            "(got 'ftp://example.com/logo.png')",
+        ),
+        (
+            "logo: 'https://user:pw@example.com/logo.png'",
+            "channel.logo must not carry credentials: viewers and IPTV apps see it",
+        ),
+        (
+            "logo: config/logo.svg",
+            "channel.logo must be an http(s) URL or an image file "
+            "(.gif, .jpeg, .jpg, .png, .webp); got 'config/logo.svg'",
+        ),
+        (
+            'logo: "logo.png\\r\\n#EXTINF:-1,evil"',
+            "channel.logo must not contain control characters or spaces around it "
+            "(got 'logo.png\\r\\n#EXTINF:-1,evil')",
+        ),
+        ("logo: [a]", "channel.logo must be a string (got a list)"),
+    ],
+)
+def test_a_bad_channel_identity_names_the_field(body: str, expected: str) -> None:
+    assert errors_of(MINIMAL + f"channel:\n  {body}\n") == [expected]

@@ -8,6 +8,21 @@ from __future__ import annotations
 
 import attrs
 
+#: Image files a local ``channel.logo`` may be, with the type it is served as. No SVG: an
+#: SVG is a document that can carry script, and IPTV apps rarely draw it anyway.
+LOGO_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
+
+
+def logo_is_url(logo: str) -> bool:
+    """Whether a (valid) ``channel.logo`` is a URL rather than a local image file."""
+    return logo.startswith(("http://", "https://"))
+
 
 @attrs.frozen
 class EditorialProfile:
@@ -88,7 +103,13 @@ class SourceSpec:
 
 @attrs.frozen
 class ChannelProfile:
-    """What every prepared asset is conformed to (vvtv addition)."""
+    """The channel's identity, and what every prepared asset is conformed to (vvtv addition).
+
+    ``name`` and ``logo`` are what viewers see: on the watch page, in the M3U playlist, the
+    XMLTV guide and the HDHomeRun lineup. ``logo`` is an http(s) URL, or a PNG/JPEG/WebP/GIF
+    file (relative paths are relative to the project root, like folder sources) that the
+    channel serves itself at ``/channel/logo``; empty means the name is shown as text.
+    """
 
     width: int = 1280
     height: int = 720
@@ -100,6 +121,9 @@ class ChannelProfile:
     video_bitrate_kbps: int = 2500
     audio_bitrate_kbps: int = 128
     segment_seconds: int = 6
+    # identity (issue 18)
+    name: str = "vvtv"
+    logo: str = ""
 
 
 @attrs.frozen

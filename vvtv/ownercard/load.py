@@ -44,7 +44,7 @@ import yaml
 
 from vvtv.core.convert import to_jsonable
 from vvtv.core.model import AuditEvent, new_id
-from vvtv.ownercard.card import OwnerCard, SourceSpec
+from vvtv.ownercard.card import LOGO_TYPES, ChannelProfile, OwnerCard, SourceSpec, logo_is_url
 
 SUPPORTED_SCHEMA_VERSION = 1
 SOURCE_KINDS = ("folder", "rss", "jsonfeed")
@@ -401,6 +401,50 @@ def check_rules(card: OwnerCard) -> list[str]:
         errors.append(f"channel.video_codec must be 'h264' (got {ch.video_codec!r})")
     if ch.audio_codec != "aac":
         errors.append(f"channel.audio_codec must be 'aac' (got {ch.audio_codec!r})")
+    errors += _check_identity(ch)
+    return errors
+
+
+CHANNEL_NAME_MAX = 80
+LOGO_MAX = 2048
+# C0 and C1 control characters and DEL: they break M3U lines, XML and terminal output.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _check_identity(ch: ChannelProfile) -> list[str]:
+    """``channel.name`` and ``channel.logo``: shown to viewers and written into M3U and XMLTV."""
+    errors: list[str] = []
+    name = ch.name
+    if not name.strip():
+        errors.append("channel.name must not be empty")
+    elif len(name) > CHANNEL_NAME_MAX:
+        errors.append(
+            f"channel.name must be at most {CHANNEL_NAME_MAX} characters (got {len(name)})"
+        )
+    elif _CONTROL.search(name):
+        errors.append(f"channel.name must not contain control characters (got {name!r})")
+    logo = ch.logo
+    if not logo:
+        return errors
+    if len(logo) > LOGO_MAX:
+        errors.append(f"channel.logo must be at most {LOGO_MAX} characters (got {len(logo)})")
+    elif _CONTROL.search(logo) or logo != logo.strip():
+        errors.append(
+            f"channel.logo must not contain control characters or spaces around it (got {logo!r})"
+        )
+    elif "://" in logo:
+        parts = urlsplit(logo)
+        if not logo_is_url(logo) or not parts.hostname or " " in logo:
+            errors.append(
+                f"channel.logo must be an http(s) URL with a host, or an image file (got {logo!r})"
+            )
+        elif parts.username is not None or parts.password is not None:
+            errors.append("channel.logo must not carry credentials: viewers and IPTV apps see it")
+    elif Path(logo).suffix.lower() not in LOGO_TYPES:
+        kinds = ", ".join(sorted(LOGO_TYPES))
+        errors.append(
+            f"channel.logo must be an http(s) URL or an image file ({kinds}); got {logo!r}"
+        )
     return errors
 
 
