@@ -37,6 +37,7 @@ def test_an_empty_environment_gives_the_spec_defaults() -> None:
     assert s.backup_dir == Path("runtime/backups") and s.key_dir == Path("runtime/keys")
     assert (s.backup_key_max_age_days, s.backup_key_archive_retention_days) == (30, 180)
     assert s.api_url == "http://127.0.0.1:7070"
+    assert s.public_base_url is None  # the request's own address
     assert (s.api_host, s.api_port) == ("127.0.0.1", 7070)
     assert s.max_download_mb == 2048 and s.max_download_bytes == 2048 * 1024 * 1024
     assert (s.soak_hours, s.soak_interval_secs, s.soak_max_samples) == (24.0, 60.0, 0)
@@ -112,6 +113,22 @@ def test_flags_and_numbers_are_parsed() -> None:
         ("VVTV_API_BIND", "h:99999", "VVTV_API_BIND='h:99999': port 99999 is out of range"),
         ("VVTV_API_URL", "127.0.0.1:7070", "VVTV_API_URL='127.0.0.1:7070': must be an http(s) URL"),
         ("VVTV_ALERT_WEBHOOK_URL", "ftp://x", "VVTV_ALERT_WEBHOOK_URL='ftp://x': must be an http"),
+        ("VVTV_PUBLIC_BASE_URL", "tv.example.com", "VVTV_PUBLIC_BASE_URL='tv.example.com': must"),
+        (
+            "VVTV_PUBLIC_BASE_URL",
+            "https://a:b@tv.x",
+            "VVTV_PUBLIC_BASE_URL='https://a:b@tv.x': must not carry",
+        ),
+        (
+            "VVTV_PUBLIC_BASE_URL",
+            "https://tv.x/?a=1",
+            "VVTV_PUBLIC_BASE_URL='https://tv.x/?a=1': must not have",
+        ),
+        (
+            "VVTV_PUBLIC_BASE_URL",
+            "https://tv.x:99x",
+            "VVTV_PUBLIC_BASE_URL='https://tv.x:99x': bad port",
+        ),
     ],
 )
 def test_a_malformed_value_is_an_error_naming_the_variable(
@@ -170,3 +187,15 @@ def test_outside_dev_every_broken_rule_is_listed() -> None:
     errors = problems({"VVTV_ENV": "staging"})
     assert len(errors) == 3
     assert all("VVTV_ENV=staging" in e for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://tv.example.com", "https://tv.example.com"),
+        ("https://tv.example.com/", "https://tv.example.com"),
+        ("http://192.168.1.20:7070/vvtv/", "http://192.168.1.20:7070/vvtv"),
+    ],
+)
+def test_the_public_base_url_loses_its_trailing_slash(value: str, expected: str) -> None:
+    assert Settings.from_env({"VVTV_PUBLIC_BASE_URL": value}).public_base_url == expected

@@ -50,6 +50,9 @@ class Settings:
     force_nightly: bool = False
     api_bind: str = "127.0.0.1:7070"
     api_url: str = "http://127.0.0.1:7070"
+    # Where viewers and IPTV apps reach the channel (M3U, XMLTV, HDHomeRun URLs); None =
+    # the address the request came to (its Host header).
+    public_base_url: str | None = None
     max_download_mb: int = 2048
     # alerts (SPEC §5)
     alert_qa_min: float = 0.85
@@ -169,6 +172,7 @@ class Settings:
             force_nightly=p.flag("VVTV_FORCE_NIGHTLY", False),
             api_bind=p.parsed("VVTV_API_BIND", "127.0.0.1:7070", _check_bind),
             api_url=p.parsed("VVTV_API_URL", "http://127.0.0.1:7070", _check_http_url),
+            public_base_url=p.parsed("VVTV_PUBLIC_BASE_URL", None, _check_base_url),
             max_download_mb=p.integer("VVTV_MAX_DOWNLOAD_MB", 2048, minimum=1),
             alert_qa_min=p.number("VVTV_ALERT_QA_MIN", 0.85, 0.0, 1.0),
             alert_fallback_abs=p.number("VVTV_ALERT_FALLBACK_ABS", 0.30, 0.0, 1.0),
@@ -319,6 +323,20 @@ def _check_http_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http(s) URL with a host, e.g. https://example.com")
     return value
+
+
+def _check_base_url(value: str) -> str:
+    """An http(s) origin with an optional path prefix, without its trailing slash."""
+    parts = urlsplit(_check_http_url(value))
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials (viewers see it)")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must not have a query or fragment, e.g. https://tv.example.com")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ValueError(f"bad port ({exc})") from None
+    return value.rstrip("/")
 
 
 def _split_bind(value: str) -> tuple[str, int]:
