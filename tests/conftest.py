@@ -1,12 +1,18 @@
-"""Shared fixtures. pytest-trio provides ``autojump_clock`` (a MockClock that jumps when idle)."""
+"""Shared fixtures (the helpers behind them live in ``tests/support``).
+
+pytest-trio provides ``autojump_clock`` (a MockClock that jumps when idle).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import trio
 
+from tests.support.loopback import Loopback, start_loopback
+from tests.support.media import ClipCache, make_slate
 from vvtv.store import Store, open_store
 
 
@@ -18,3 +24,21 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+async def loopback(nursery: trio.Nursery) -> AsyncIterator[Loopback]:
+    """A loopback HTTP server in the test's Trio run (see ``tests.support.loopback``)."""
+    yield await start_loopback(nursery)
+
+
+@pytest.fixture(scope="session")
+def clip_cache(tmp_path_factory: pytest.TempPathFactory) -> ClipCache:
+    """Each distinct ``make_clip`` made once per session (see ``tests.support.media``)."""
+    return ClipCache(tmp_path_factory.mktemp("clip-cache"))
+
+
+@pytest.fixture(scope="session")
+def slate_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default channel's prepared slate, rendered once; tests copy it into a runtime."""
+    return make_slate(tmp_path_factory.mktemp("slate"))
