@@ -28,6 +28,7 @@ from vvtv.core import tls
 from vvtv.core.clock import Clock
 from vvtv.core.messages import EvaluateAlerts
 from vvtv.core.model import AlertState, AuditEvent, Severity, new_id
+from vvtv.core.retry import RetryPolicy
 from vvtv.notify.alerts import (
     AlertInputs,
     AlertThresholds,
@@ -38,6 +39,7 @@ from vvtv.notify.alerts import (
     step,
 )
 from vvtv.notify.delivery import (
+    DELIVERY_RETRY,
     Deliverer,
     DeliveryResult,
     PumpPolicy,
@@ -124,8 +126,7 @@ class Alerter(Actor):
         interval_s: float = 60.0,
         pump_policy: PumpPolicy | None = None,
         for_seconds: Mapping[str, float] | None = None,
-        retries: int = 3,
-        backoff_base: float = 0.3,
+        retry: RetryPolicy = DELIVERY_RETRY,
     ) -> None:
         if cooldown_s < 0:
             raise ValueError(f"alert cooldown must be >= 0 s, got {cooldown_s}")
@@ -145,8 +146,7 @@ class Alerter(Actor):
         self.interval_s = interval_s
         self.pump_policy = pump_policy or PumpPolicy()
         self.for_seconds = for_seconds
-        self.retries = retries
-        self.backoff_base = backoff_base
+        self.retry = retry
         self.states: dict[str, AlertState] = {}
         self._lock = trio.Lock()
         self._wake = PumpSignal()
@@ -226,8 +226,7 @@ class Alerter(Actor):
                 self.webhook_secret,
                 client,
                 self.clock,
-                retries=self.retries,
-                backoff_base=self.backoff_base,
+                retry=self.retry,
             )
             await pump(
                 self.store,

@@ -35,7 +35,9 @@ from vvtv.core.clock import Clock
 from vvtv.core.convert import to_jsonable
 from vvtv.core.messages import PublishDaily, PublishStatus, PublishWeekly
 from vvtv.core.model import AuditEvent, new_id
+from vvtv.core.retry import RetryPolicy
 from vvtv.notify.delivery import (
+    DELIVERY_RETRY,
     BreakerState,
     CircuitBreaker,
     Deliverer,
@@ -83,8 +85,7 @@ class CloudSync(Actor):
         breaker: CircuitBreaker | None = None,
         metrics: ChannelMetrics | None = None,
         pump_policy: PumpPolicy | None = None,
-        retries: int = 3,
-        backoff_base: float = 0.3,
+        retry: RetryPolicy = DELIVERY_RETRY,
     ) -> None:
         self.base_url = base_url or None
         if self.base_url is not None:
@@ -101,8 +102,7 @@ class CloudSync(Actor):
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.metrics = metrics
         self.pump_policy = pump_policy or PumpPolicy()
-        self.retries = retries
-        self.backoff_base = backoff_base
+        self.retry = retry
         self._wake = PumpSignal()
         if metrics is not None:
             self.breaker.on_change = lambda state: metrics.cloud_circuit.state(str(state))
@@ -176,8 +176,7 @@ class CloudSync(Actor):
                 self.secret,
                 client,
                 self.clock,
-                retries=self.retries,
-                backoff_base=self.backoff_base,
+                retry=self.retry,
                 breaker=self.breaker,
                 on_attempt=self._attempted,
             )

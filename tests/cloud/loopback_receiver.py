@@ -7,7 +7,8 @@ skips, and "down" really closes the listening socket (connection refused) until
 ``up()`` binds the same port again.
 
 Modes, consumed in order from ``script`` (then ``default``): ``"ok"`` (200),
-an integer status (500, 429, 400, ...), ``("slow", seconds)`` then 200.
+an integer status (500, 429, 400, ...), ``("slow", seconds)`` then 200,
+``("retry-after", seconds)``: 503 with ``Retry-After: seconds``.
 """
 
 from __future__ import annotations
@@ -114,7 +115,11 @@ class Receiver:
         self.arrived += 1
         mode = self._next_mode()
         status = 200
-        if isinstance(mode, tuple):
+        extra: list[tuple[bytes, bytes]] = []
+        if isinstance(mode, tuple) and mode[0] == "retry-after":
+            status = 503
+            extra.append((b"retry-after", f"{mode[1]:g}".encode()))
+        elif isinstance(mode, tuple):
             await trio.sleep(mode[1])
         elif isinstance(mode, int):
             status = mode
@@ -127,7 +132,7 @@ class Receiver:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"application/json")],
+                "headers": [(b"content-type", b"application/json"), *extra],
             }
         )
         await send({"type": "http.response.body", "body": reply})

@@ -142,6 +142,22 @@ async def test_a_refused_report_is_audited_and_does_not_block_the_next(
     assert audit.details["status"] == 400 and audit.details["path"] == "/v1/ingest/daily"
 
 
+async def test_a_cloud_that_says_not_now_is_retried_one_that_says_no_is_not(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    # SPEC §6 plus the one retry policy: 5xx, 429, 408, 425 again; another 4xx never.
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    receiver.then(502, 429, 408, 403, 425)
+    async with running(make(store, clock, receiver.url)) as rt:
+        await rt.ref("cloudsync").call(daily(1))
+        await rt.ref("cloudsync").call(daily(2))
+        await trio.sleep(5)
+    assert [r.answered for r in receiver.requests] == [502, 429, 408, 403, 425, 200]
+    assert [r.json()["date"] for r in receiver.accepted] == ["2026-03-02"]
+    [audit] = store.query_audit(event_type="cloud_delivery_refused")
+    assert audit.details["status"] == 403 and audit.details["path"] == "/v1/ingest/daily"
+
+
 async def test_a_slow_cloud_never_blocks_senders(
     autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
 ) -> None:

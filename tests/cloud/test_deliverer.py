@@ -1,4 +1,5 @@
-"""Deliverer: signed JSON posts, retries with 300/600/1200 ms backoff, permanent 4xx,
+"""Deliverer: signed JSON posts, retries with 300/600/1200 ms backoff (the one retry
+policy: 5xx, 429, 408, 425, transport errors; Retry-After up to 10 s), permanent 4xx,
 and the circuit breaker (SPEC §6), against a real loopback receiver in mock time."""
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from trio.testing import MockClock
 
 from tests.cloud.loopback_receiver import Receiver
 from vvtv.core.clock import TrioClock
+from vvtv.core.retry import RetryPolicy
 from vvtv.core.signing import Verifier, sign
-from vvtv.notify.delivery import BreakerState, Deliverer, Outcome
+from vvtv.notify.delivery import DELIVERY_RETRY, BreakerState, Deliverer, Outcome
 
 TOKEN, SECRET = "cloud-token", "cloud-secret"
 
@@ -110,6 +112,40 @@ async def test_a_slow_receiver_times_out_and_is_retried(
     assert result.ok and result.attempts == 2
 
 
+@pytest.mark.parametrize("not_now", [408, 425, 502, 504])
+async def test_every_status_the_retry_policy_names_is_retried(
+    autojump_clock: MockClock,
+    not_now: int,
+    receiver: Receiver,
+    client: httpx.AsyncClient,
+    clock: TrioClock,
+) -> None:
+    receiver.then(not_now, not_now)
+    result = await deliverer(receiver, client, clock).post("/v1/ingest/status", {"n": 1})
+    assert result.ok and result.attempts == 3
+    assert [r.answered for r in receiver.requests] == [not_now, not_now, 200]
+
+
+async def test_a_retry_after_lengthens_the_wait_but_never_past_10_s(
+    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+) -> None:
+    receiver.then(("retry-after", 4), ("retry-after", 3600), ("retry-after", 0))
+    result = await deliverer(receiver, client, clock).post("/v1/ingest/status", {"n": 1})
+    assert result.ok and result.attempts == 4
+    gaps = [b.at - a.at for a, b in itertools.pairwise(receiver.requests)]
+    # asked 4 s (> 300 ms), asked an hour (capped at 10 s), asked 0 (the schedule's 1.2 s)
+    assert gaps == pytest.approx([4.0, DELIVERY_RETRY.cap_s, 1.2], abs=0.02)
+
+
+async def test_a_failed_delivery_reports_the_receivers_retry_after(
+    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+) -> None:
+    receiver.answer_always(("retry-after", 120))
+    d = deliverer(receiver, client, clock, retry=RetryPolicy.never())
+    result = await d.post("/v1/ingest/status", {"n": 1})
+    assert result.outcome is Outcome.FAILED and result.retry_after == 120.0
+
+
 @pytest.mark.parametrize("refusal", [400, 401, 404, 422])
 async def test_4xx_other_than_429_is_permanent_and_not_retried(
     autojump_clock: MockClock,
@@ -171,7 +207,7 @@ async def test_a_failed_half_open_probe_reopens_the_circuit_after_one_attempt(
 async def test_a_success_resets_the_consecutive_failure_count(
     autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
-    d = deliverer(receiver, client, clock, retries=0)
+    d = deliverer(receiver, client, clock, retry=RetryPolicy.never())
     for answer in (500, 500, "ok", 500, 500):
         receiver.then(answer)
         await d.post("/v1/x", {})

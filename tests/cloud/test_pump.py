@@ -51,3 +51,26 @@ async def test_pump_policy_retry_delays_double_and_are_capped() -> None:
         PumpPolicy(batch=0)
     with pytest.raises(ValueError, match="> 0"):
         PumpPolicy(idle_poll_s=0)
+
+
+async def test_a_head_the_receiver_asks_to_wait_for_is_retried_when_it_asked(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver, nursery
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    store.enqueue("t", {"n": 0})
+    receiver.then(*([("retry-after", 120)] * 4))  # one whole round asks for two minutes
+    async with httpx.AsyncClient() as client:
+        d = Deliverer(receiver.url, None, None, client, clock)
+        nursery.start_soon(lambda: pump(store, "t", d, lambda i: "/in", clock))
+        await trio.sleep(600)
+    first_round_end, next_round = receiver.requests[3].at, receiver.requests[4].at
+    assert next_round - first_round_end == pytest.approx(120.0, abs=0.05)  # not the 5 s pace
+    assert [r.json()["n"] for r in receiver.accepted] == [0]
+
+
+async def test_pump_policy_honours_retry_after_within_its_cap() -> None:
+    policy = PumpPolicy(retry_base_s=5, retry_cap_s=300)
+    assert policy.retry_delay(1, retry_after=None) == 5
+    assert policy.retry_delay(1, retry_after=2) == 5  # never shorter than the pace
+    assert policy.retry_delay(1, retry_after=42) == 42
+    assert policy.retry_delay(1, retry_after=86_400) == 300

@@ -21,20 +21,26 @@ class Reply:
     repeat: int = 1  # send the body this many times (a huge body without holding it)
     location: str | None = None
     trickle: float = 0.0  # seconds between repeats (a server that drips bytes)
+    headers: dict[str, str] = attrs.Factory(dict)  # extra response headers (Retry-After)
 
 
 @attrs.define
 class Loopback:
-    routes: dict[str, Reply] = attrs.Factory(dict)
+    routes: dict[str, Reply | list[Reply]] = attrs.Factory(dict)
     requests: list[str] = attrs.Factory(list)
     port: int = 0
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def serve(self, path: str, reply: Reply) -> str:
-        self.routes[path] = reply
+    def serve(self, path: str, reply: Reply, *then: Reply) -> str:
+        """Answer ``path`` with ``reply``; with ``then``, the n-th request gets the n-th
+        reply of ``reply, *then`` and every request after the last gets the last."""
+        self.routes[path] = [reply, *then] if then else reply
         return self.url(path)
+
+    def hits(self, path: str) -> int:
+        return self.requests.count(path)
 
     async def handle(self, stream: trio.SocketStream) -> None:
         try:
@@ -51,7 +57,10 @@ class Loopback:
                 for k, _, v in (line.partition(":") for line in lines[1:])
             }
             self.requests.append(path)
-            reply = self.routes.get(path, Reply(404, b"not found", "text/plain"))
+            route = self.routes.get(path, Reply(404, b"not found", "text/plain"))
+            if isinstance(route, list):
+                route = route[min(self.hits(path), len(route)) - 1]
+            reply = route
             await self.send(stream, method, headers, reply)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
@@ -73,6 +82,7 @@ class Loopback:
         head += "Accept-Ranges: bytes\r\nConnection: close\r\n" + extra
         if reply.location:
             head += f"Location: {reply.location}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
         if reply.advertise_length:
             head += f"Content-Length: {len(body) * reply.repeat}\r\n"
         await stream.send_all((head + "\r\n").encode("latin-1"))

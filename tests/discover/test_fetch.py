@@ -10,8 +10,9 @@ import httpx
 import pytest
 import trio
 
+from vvtv.core.retry import RetryPolicy
 from vvtv.discover.sources import SourceError, SourceFailure, fetch_all
-from vvtv.discover.sources.http import fetch_feed
+from vvtv.discover.sources.http import FEED_RETRY, fetch_feed
 from vvtv.ownercard.card import SourceSpec
 
 from . import feeds
@@ -136,7 +137,9 @@ async def test_sources_are_read_concurrently(web: Loopback, client: httpx.AsyncC
     stall = Reply(body=b"<rss/>", stall_before_body=10)
     sources = [SourceSpec(f"s{i}", "rss", web.serve(f"/s{i}", stall)) for i in range(4)]
     start = trio.current_time()
-    _, errors = await fetch_all(sources, client, max_bytes=CAP, timeout=timeout)
+    _, errors = await fetch_all(
+        sources, client, max_bytes=CAP, timeout=timeout, retry=RetryPolicy.never()
+    )
     elapsed = trio.current_time() - start
     assert len(errors) == 4
     assert 0.4 <= elapsed < 1.2  # sequential reads would take at least 1.6 s
@@ -152,3 +155,63 @@ async def test_a_trickling_server_is_cut_off_by_the_total_deadline(
     with pytest.raises(SourceFailure) as caught:
         await fetch_feed(client, url, source_name="drip", timeout=FAST, total_timeout=5.0)
     assert caught.value.error.reason == f"{url}: gave up after 5 s in total"
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 503])
+async def test_a_feed_that_says_not_now_is_read_again_before_it_counts_as_failed(
+    autojump_clock, web: Loopback, client: httpx.AsyncClient, status: int
+):
+    busy = Reply(status=status, body=b"busy", content_type="text/plain")
+    url = web.serve("/feed.xml", busy, Reply(body=feeds.RSS_MRSS))
+    start = trio.current_time()
+    found, errors = await fetch_all([SourceSpec("ocean", "rss", url)], client, timeout=FAST)
+    assert errors == [] and len(found) == 3
+    assert web.hits("/feed.xml") == 2
+    # FEED_RETRY's first wait: 1 s, plus at most 20 % jitter
+    assert 1.0 <= trio.current_time() - start < 1.3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410])
+async def test_a_feed_that_says_no_is_asked_once(
+    autojump_clock, web: Loopback, client: httpx.AsyncClient, status: int
+):
+    url = web.serve("/feed.xml", Reply(status=status, body=b"no", content_type="text/plain"))
+    _, [error] = await fetch_all([SourceSpec("ocean", "rss", url)], client, timeout=FAST)
+    assert f"HTTP {status}" in error.reason and "gave up" not in error.reason
+    assert web.hits("/feed.xml") == 1
+
+
+async def test_a_feed_that_stays_busy_fails_after_its_retries_honouring_retry_after(
+    autojump_clock, web: Loopback, client: httpx.AsyncClient
+):
+    busy = Reply(status=503, body=b"", content_type="text/plain", headers={"Retry-After": "4"})
+    url = web.serve("/feed.xml", busy)
+    start = trio.current_time()
+    with pytest.raises(SourceFailure) as caught:
+        await fetch_feed(client, url, source_name="ocean", timeout=FAST)
+    assert caught.value.error.reason == f"{url}: HTTP 503 X (gave up after 3 attempts)"
+    assert web.hits("/feed.xml") == FEED_RETRY.attempts == 3
+    assert 8.0 <= trio.current_time() - start < 8.5  # asked 4 s twice, more than 1 s and 2 s
+
+
+async def test_retries_stay_inside_the_total_deadline(
+    autojump_clock, web: Loopback, client: httpx.AsyncClient
+):
+    busy = Reply(status=503, body=b"", content_type="text/plain", headers={"Retry-After": "10"})
+    url = web.serve("/feed.xml", busy)
+    start = trio.current_time()
+    with pytest.raises(SourceFailure) as caught:
+        await fetch_feed(client, url, source_name="ocean", timeout=FAST, total_timeout=15.0)
+    assert caught.value.error.reason == f"{url}: gave up after 15 s in total"
+    assert trio.current_time() - start == pytest.approx(15.0, abs=0.1)
+    assert web.hits("/feed.xml") == 2
+
+
+async def test_an_unreachable_feed_is_tried_again_then_named_as_such(
+    autojump_clock, client: httpx.AsyncClient
+):
+    url = f"http://127.0.0.1:{closed_port()}/feed.xml"
+    with pytest.raises(SourceFailure) as caught:
+        await fetch_feed(client, url, source_name="dead", timeout=FAST)
+    assert "cannot connect" in caught.value.error.reason
+    assert caught.value.error.reason.endswith("(gave up after 3 attempts)")

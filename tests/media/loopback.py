@@ -23,6 +23,7 @@ class Reply:
     stall_before_body: float = 0.0  # seconds (virtual under MockClock) before the body is sent
     advertise_length: bool = True
     location: str = ""  # a Location header (for redirects)
+    headers: dict[str, str] = attrs.Factory(dict)  # extra response headers (Retry-After)
 
 
 Route = Callable[[int], Reply]  # called with the 1-based count of requests to this path
@@ -84,6 +85,7 @@ class LoopbackServer:
         head += "Accept-Ranges: bytes\r\nConnection: close\r\n" + extra
         if reply.location:
             head += f"Location: {reply.location}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
         if reply.advertise_length:
             head += f"Content-Length: {len(body)}\r\n"
         await stream.send_all((head + "\r\n").encode("latin-1"))

@@ -13,9 +13,17 @@ import trio
 
 from tests.media.loopback import LoopbackServer, Reply
 from vvtv.core import tls
-from vvtv.media.fetch import MAX_REDIRECTS, FetchError, fetch, is_acceptable_content_type
+from vvtv.core.retry import RetryPolicy
+from vvtv.media.fetch import (
+    MAX_REDIRECTS,
+    MEDIA_RETRY,
+    FetchError,
+    fetch,
+    is_acceptable_content_type,
+)
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
+ONE_RETRY = RetryPolicy(retries=1)
 
 
 def visible(d: Path) -> list[str]:
@@ -62,7 +70,9 @@ async def test_503_then_200_is_retried_after_a_backoff(
         Reply(503, b"busy", "text/plain") if n == 1 else Reply(200, BODY)
     )
     start = trio.current_time()
-    got = await fetch(server.url("/flaky.mp4"), tmp_path, max_bytes=10 << 20, backoff_base=2.0)
+    got = await fetch(
+        server.url("/flaky.mp4"), tmp_path, max_bytes=10 << 20, retry=RetryPolicy(base_s=2.0)
+    )
     assert got.size_bytes == len(BODY)
     assert server.hits("/flaky.mp4") == 2
     assert trio.current_time() - start >= 2.0  # waited the first back-off (virtual time)
@@ -71,12 +81,56 @@ async def test_503_then_200_is_retried_after_a_backoff(
 async def test_429_honours_retry_after_and_gives_up_after_the_retries(
     server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server.routes["/busy.mp4"] = lambda _n: Reply(429, b"", "text/plain")
+    server.routes["/busy.mp4"] = lambda _n: Reply(
+        429, b"", "text/plain", headers={"Retry-After": "7"}
+    )
+    start = trio.current_time()
     with pytest.raises(FetchError) as info:
-        await fetch(server.url("/busy.mp4"), tmp_path, max_bytes=1 << 20, retries=2)
+        await fetch(
+            server.url("/busy.mp4"), tmp_path, max_bytes=1 << 20, retry=RetryPolicy(retries=2)
+        )
     assert info.value.reason_code == "HTTP_429"
     assert server.hits("/busy.mp4") == 3
     assert "gave up after 3 attempts" in info.value.message
+    # The host asked for 7 s twice; the policy alone would have waited 0.3 + 0.6 s.
+    assert 14.0 <= trio.current_time() - start < 15.0
+
+
+async def test_a_retry_after_beyond_the_cap_waits_only_the_cap(
+    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.routes["/later.mp4"] = lambda n: (
+        Reply(503, b"", "text/plain", headers={"Retry-After": "86400"})
+        if n == 1
+        else Reply(200, BODY)
+    )
+    start = trio.current_time()
+    await fetch(server.url("/later.mp4"), tmp_path, max_bytes=10 << 20)
+    assert server.hits("/later.mp4") == 2
+    assert trio.current_time() - start == pytest.approx(MEDIA_RETRY.cap_s, abs=0.5)
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
+async def test_statuses_that_mean_not_now_are_retried(
+    status: int, server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.routes["/x.mp4"] = lambda n: (
+        Reply(status, b"", "text/plain") if n < 3 else Reply(200, BODY)
+    )
+    got = await fetch(server.url("/x.mp4"), tmp_path, max_bytes=10 << 20)
+    assert got.size_bytes == len(BODY)
+    assert server.hits("/x.mp4") == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 451])
+async def test_statuses_that_mean_no_are_not_retried(
+    status: int, server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.routes["/x.mp4"] = lambda _n: Reply(status, b"", "text/plain")
+    with pytest.raises(FetchError) as info:
+        await fetch(server.url("/x.mp4"), tmp_path, max_bytes=10 << 20)
+    assert info.value.reason_code == f"HTTP_{status}"
+    assert server.hits("/x.mp4") == 1
 
 
 async def test_a_server_that_stalls_times_out_after_retries(
@@ -86,7 +140,11 @@ async def test_a_server_that_stalls_times_out_after_retries(
     start = trio.current_time()
     with pytest.raises(FetchError) as info:
         await fetch(
-            server.url("/stall.mp4"), tmp_path, max_bytes=10 << 20, read_timeout=5, retries=1
+            server.url("/stall.mp4"),
+            tmp_path,
+            max_bytes=10 << 20,
+            read_timeout=5,
+            retry=RetryPolicy(retries=1),
         )
     assert info.value.reason_code == "TIMEOUT"
     assert server.hits("/stall.mp4") == 2
@@ -149,7 +207,7 @@ async def test_a_refused_connection_is_a_transport_error_after_retries(
     port = listener[0].socket.getsockname()[1]
     await listener[0].aclose()  # nothing listens there any more
     with pytest.raises(FetchError) as info:
-        await fetch(f"http://127.0.0.1:{port}/x.mp4", tmp_path, max_bytes=1 << 20, retries=1)
+        await fetch(f"http://127.0.0.1:{port}/x.mp4", tmp_path, max_bytes=1 << 20, retry=ONE_RETRY)
     assert info.value.reason_code == "TRANSPORT"
 
 

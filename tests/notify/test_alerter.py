@@ -236,6 +236,24 @@ async def test_a_refused_notification_is_audited_and_does_not_block_the_next(
     assert refused.reason_code == "WEBHOOK_REJECTED" and refused.details["status"] == 400
 
 
+async def test_a_webhook_that_says_not_now_is_retried_one_that_says_no_is_not(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+) -> None:
+    # The one retry policy: 408, 425, 429 and 5xx again (DELIVERY_RETRY), 404 never.
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(attrs.evolve(HEALTHY, emergency_active=True))
+    receiver.then(408, 425, 503, 404)
+    async with running(make(store, clock, world, receiver.url)) as rt:
+        await trio.sleep(10)
+        world.inputs = HEALTHY
+        await rt.ref("alerter").call(EvaluateAlerts())
+        await trio.sleep(10)
+    assert [r.answered for r in receiver.requests] == [408, 425, 503, 404, 200]
+    assert events(receiver) == [("alert_clear", "EMERGENCY_ACTIVE")]
+    [refused] = store.query_audit(event_type="webhook_refused")
+    assert refused.details["status"] == 404
+
+
 async def test_active_alerts_go_to_the_topic_the_board_and_the_metrics(
     autojump_clock: MockClock, tmp_path: Path, clock: TrioClock
 ) -> None:

@@ -21,6 +21,7 @@ import httpx
 import trio
 
 from vvtv.core import tls
+from vvtv.core.retry import RetryPolicy, retry_after
 
 # Media types a video host legitimately answers with. Anything else (an HTML error page, JSON,
 # a captive portal) is refused rather than handed to ffmpeg.
@@ -34,14 +35,16 @@ _MEDIA_TYPES = frozenset(
         "application/mxf",
     }
 )
-_RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 _PLAYLIST_TYPES = frozenset(
     {"application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl", "audio/x-mpegurl"}
 )
 _WRITE_CHUNK = 1 << 20  # write buffer size
 _HASH_CHUNK = 1 << 20
-_MAX_RETRY_AFTER = 60.0
 MAX_REDIRECTS = 5
+
+#: Up to 3 retries after 0.5, 1, 2 s (+ up to 20 % jitter, so several fetches from one
+#: busy host spread out); a host's ``Retry-After`` is honoured up to a minute.
+MEDIA_RETRY = RetryPolicy(retries=3, base_s=0.5, cap_s=60.0, jitter=0.2)
 
 UrlCheck = Callable[[str], bool]
 """Whether a URL may be requested (the card's allowlist); asked of every redirect hop."""
@@ -50,7 +53,7 @@ UrlCheck = Callable[[str], bool]
 class FetchError(Exception):
     """A fetch that failed. ``reason_code`` is stable for audits and metrics:
 
-    ``HTTP_<status>`` (408, 429 and 5xx after retries), ``TIMEOUT``, ``TRANSPORT``,
+    ``HTTP_<status>`` (408, 425, 429 and 5xx after retries), ``TIMEOUT``, ``TRANSPORT``,
     ``TOO_LARGE``, ``BAD_CONTENT_TYPE``, ``NOT_FOUND`` (a local path that does not exist),
     ``BAD_URL``, ``NOT_ALLOWED`` (the URL, or a redirect, leaves the allowlist),
     ``TOO_MANY_REDIRECTS``, ``IO``.
@@ -101,15 +104,15 @@ async def fetch(
     max_bytes: int,
     connect_timeout: float = 10.0,
     read_timeout: float = 30.0,
-    retries: int = 3,
-    backoff_base: float = 0.5,
+    retry: RetryPolicy = MEDIA_RETRY,
     allowed: UrlCheck | None = None,
 ) -> Fetched:
     """Fetch a URL or local file into ``dest_dir`` as ``<sha256><ext>``; ``FetchError`` on failure.
 
-    HTTP(S): streamed with httpx; transport errors, timeouts, 5xx and 429 are retried up to
-    ``retries`` times after ``backoff_base * 2**n`` seconds (``trio.sleep``, so a mocked clock makes
-    it instant; a ``Retry-After`` in seconds is honoured up to 60 s). Other 4xx fail at once.
+    HTTP(S): streamed with httpx; what ``retry`` says is worth another attempt (transport
+    errors, timeouts, 408, 425, 429, 5xx) is retried on its schedule (``trio.sleep``, so a mocked
+    clock makes it instant; a ``Retry-After`` is honoured up to the policy's cap). Other 4xx fail
+    at once.
     Local paths (or file:// URLs) are hard-linked when possible, else copied.
 
     ``allowed`` vets the URL (a local path too) and every redirect it leads to (at most
@@ -129,12 +132,8 @@ async def fetch(
     )
     if client is None:
         async with tls.client(timeout=timeout) as own:
-            return await _fetch_http(
-                url_or_path, dest_dir, own, max_bytes, timeout, retries, backoff_base, check
-            )
-    return await _fetch_http(
-        url_or_path, dest_dir, client, max_bytes, timeout, retries, backoff_base, check
-    )
+            return await _fetch_http(url_or_path, dest_dir, own, max_bytes, timeout, retry, check)
+    return await _fetch_http(url_or_path, dest_dir, client, max_bytes, timeout, retry, check)
 
 
 async def _fetch_http(
@@ -143,24 +142,20 @@ async def _fetch_http(
     client: httpx.AsyncClient,
     max_bytes: int,
     timeout: httpx.Timeout,
-    retries: int,
-    backoff_base: float,
+    retry: RetryPolicy,
     allowed: UrlCheck,
 ) -> Fetched:
-    attempt = 0
+    k = 0
     while True:
         try:
-            return await _download_once(url, dest_dir, client, max_bytes, timeout, allowed)
+            return await _download_once(url, dest_dir, client, max_bytes, timeout, retry, allowed)
         except _Retryable as exc:
-            if attempt >= retries:
+            if k >= retry.retries:
                 raise FetchError(
-                    exc.code, f"{url}: {exc.detail} (gave up after {attempt + 1} attempts)"
+                    exc.code, f"{url}: {exc.detail} (gave up after {k + 1} attempts)"
                 ) from None
-            delay = backoff_base * (2**attempt)
-            if exc.retry_after is not None:
-                delay = max(delay, min(exc.retry_after, _MAX_RETRY_AFTER))
-            attempt += 1
-            await trio.sleep(delay)
+            await retry.sleep(k, retry_after=exc.retry_after)
+            k += 1
 
 
 class _Retryable(Exception):
@@ -169,14 +164,6 @@ class _Retryable(Exception):
         self.code = code
         self.detail = detail
         self.retry_after = retry_after
-
-
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    try:
-        value = float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    return value if value >= 0 else None
 
 
 def _vet(url: str, allowed: UrlCheck, origin: str) -> None:
@@ -191,6 +178,7 @@ async def _download_once(
     client: httpx.AsyncClient,
     max_bytes: int,
     timeout: httpx.Timeout,
+    retry: RetryPolicy,
     allowed: UrlCheck,
 ) -> Fetched:
     part = dest_dir / f".fetch-{uuid.uuid4().hex}.part"
@@ -206,7 +194,7 @@ async def _download_once(
                     if response.is_redirect and response.next_request is not None:
                         target = str(response.next_request.url)
                         continue
-                    content_type = _check_response(response, url, max_bytes)
+                    content_type = _check_response(response, url, max_bytes, retry)
                     digest, size = await _stream_to(response, part, url, max_bytes)
                     break
             else:
@@ -216,6 +204,8 @@ async def _download_once(
         except httpx.TimeoutException as exc:
             raise _Retryable("TIMEOUT", f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
+            if not retry.retries_error(exc):
+                raise FetchError("TRANSPORT", f"{url}: {type(exc).__name__}: {exc}") from None
             raise _Retryable("TRANSPORT", f"{type(exc).__name__}: {exc}") from None
         except httpx.InvalidURL as exc:
             raise FetchError("BAD_URL", f"{url}: {exc}") from None
@@ -227,12 +217,12 @@ async def _download_once(
         part.unlink(missing_ok=True)
 
 
-def _check_response(response: httpx.Response, url: str, max_bytes: int) -> str:
+def _check_response(response: httpx.Response, url: str, max_bytes: int, retry: RetryPolicy) -> str:
     """The response's content type, once status, type and declared size are acceptable."""
     status = response.status_code
-    if status in _RETRY_STATUSES:
+    if retry.retries_status(status):
         raise _Retryable(
-            f"HTTP_{status}", f"server answered {status}", _retry_after_seconds(response)
+            f"HTTP_{status}", f"server answered {status}", retry_after(response.headers)
         )
     if status >= 400:
         raise FetchError(f"HTTP_{status}", f"{url}: server answered {status}")

@@ -5,11 +5,12 @@
 - signed with the SPEC §3 headers when a token and secret are configured (the
   webhook may have only a secret: then the timestamp and signature are sent
   without an ``Authorization`` header);
-- up to ``retries`` retries (3) after the first attempt, sleeping
-  ``backoff_base × 2^k`` (300, 600, 1200 ms) with ``trio.sleep`` so a
-  ``MockClock`` runs them instantly; retried on 5xx, 429 and transport errors
-  (connection refused, reset, timeout); any other 4xx is a *permanent* failure
-  that retrying cannot fix, returned at once for the caller to audit;
+- retried by ``DELIVERY_RETRY`` (``vvtv.core.retry``): up to 3 retries after the
+  first attempt, sleeping 300 ms × 2^k (300, 600, 1200 ms) with ``trio.sleep`` so a
+  ``MockClock`` runs them instantly; retried on 5xx, 429 (and 408, 425) and transport
+  errors (connection refused, reset, timeout), a ``Retry-After`` honoured up to 10 s;
+  any other 4xx is a *permanent* failure that retrying cannot fix, returned at once
+  for the caller to audit;
 - a circuit breaker counts consecutive failed *deliveries* (not attempts): after
   ``breaker_threshold`` (3) it opens for ``breaker_open_s`` (30 s), during which
   ``post`` fails fast without touching the network; then one half-open probe
@@ -36,9 +37,15 @@ import httpx
 import trio
 
 from vvtv.core.clock import Clock
+from vvtv.core.retry import RetryPolicy, exponential, retry_after
 from vvtv.core.signing import SIGNATURE_HEADER, TS_HEADER, sign
 
 DELIVERY_ID_HEADER = "x-vvtv-delivery-id"
+
+#: SPEC §6: up to 3 retries, 300 ms × 2^k, on 5xx, 429 and transport errors. No jitter:
+#: the schedule is the spec's. A longer ``Retry-After`` is the pump's to honour (it
+#: reschedules the document), so one delivery never holds its round for long.
+DELIVERY_RETRY = RetryPolicy(retries=3, base_s=0.3, cap_s=10.0)
 
 
 class Outcome(enum.StrEnum):
@@ -55,6 +62,7 @@ class DeliveryResult:
     status: int | None = None
     error: str = ""
     retry_at: datetime | None = None  # CIRCUIT_OPEN: when a probe will be allowed
+    retry_after: float | None = None  # FAILED: the receiver's last Retry-After, in seconds
 
     @property
     def ok(self) -> bool:
@@ -154,10 +162,6 @@ def check_base_url(url: str) -> str:
     return url
 
 
-def _retryable_status(status: int) -> bool:
-    return status == 429 or status >= 500
-
-
 class Deliverer:
     """Posts signed JSON documents to one base URL with retries and a breaker.
 
@@ -172,8 +176,7 @@ class Deliverer:
         client: httpx.AsyncClient,
         clock: Clock,
         *,
-        retries: int = 3,
-        backoff_base: float = 0.3,
+        retry: RetryPolicy = DELIVERY_RETRY,
         breaker_threshold: int = 3,
         breaker_open_s: float = 30.0,
         breaker: CircuitBreaker | None = None,
@@ -181,10 +184,6 @@ class Deliverer:
         on_attempt: Callable[[str, bool], None] | None = None,
     ) -> None:
         check_base_url(base_url)
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries}")
-        if backoff_base < 0:
-            raise ValueError(f"backoff_base must be >= 0, got {backoff_base}")
         if token and not secret:
             raise ValueError("a delivery token needs a secret to sign with")
         self.target_url = base_url  # posted to as given when the path is empty (webhooks)
@@ -193,8 +192,7 @@ class Deliverer:
         self.secret = secret or None
         self.client = client
         self.clock = clock
-        self.retries = retries
-        self.backoff_base = backoff_base
+        self.retry = retry
         self.breaker = breaker or CircuitBreaker(breaker_threshold, breaker_open_s)
         self.timeout = timeout
         self.on_attempt = on_attempt
@@ -221,10 +219,6 @@ class Deliverer:
                 headers["authorization"] = f"Bearer {self.token}"
         return headers
 
-    def backoff(self, k: int) -> float:
-        """Sleep before retry ``k`` (0-based): 300 ms × 2^k."""
-        return self.backoff_base * (2**k)
-
     async def post(
         self,
         path: str,
@@ -242,15 +236,14 @@ class Deliverer:
                 error=f"circuit open: {self.breaker.last_error}",
                 retry_at=self.breaker.opened_until,
             )
-        max_attempts = 1 if ticket is False else self.retries + 1
+        max_attempts = 1 if ticket is False else self.retry.attempts
         attempts = 0
-        status: int | None = None
-        error = ""
+        answer = _Answer(None, "")
         last_ts = -1
         try:
             for k in range(max_attempts):
                 if k:
-                    await trio.sleep(self.backoff(k - 1))
+                    await self.retry.sleep(k - 1, retry_after=answer.retry_after)
                 attempts += 1
                 # Re-signed per attempt with a strictly later timestamp: a receiver
                 # refuses a signature it has already seen (replay), and retries come
@@ -260,39 +253,63 @@ class Deliverer:
                 headers = self.headers_for(url, body, last_ts)
                 if extra_headers:
                     headers.update(extra_headers)
-                status, error = await self._attempt(url, body, headers)
+                answer = await self._attempt(url, body, headers)
+                status = answer.status
+                delivered = status is not None and 200 <= status < 300
                 if self.on_attempt is not None:
-                    self.on_attempt(path, status is not None and 200 <= status < 300)
-                if status is not None and 200 <= status < 300:
+                    self.on_attempt(path, delivered)
+                if delivered:
                     self.breaker.record_success(self.clock.now())
                     return DeliveryResult(Outcome.DELIVERED, attempts, status)
-                if status is not None and not _retryable_status(status):
+                if status is not None and not self.retry.retries_status(status):
                     # The receiver is up and answered: that says nothing bad about
                     # the link, so the breaker counts it as reachable.
                     self.breaker.record_success(self.clock.now())
-                    return DeliveryResult(Outcome.PERMANENT, attempts, status, error)
+                    return DeliveryResult(Outcome.PERMANENT, attempts, status, answer.error)
+                if not answer.retryable:
+                    break
         except BaseException:
             self.breaker.release()
             raise
-        self.breaker.record_failure(self.clock.now(), error)
-        return DeliveryResult(Outcome.FAILED, attempts, status, error)
+        self.breaker.record_failure(self.clock.now(), answer.error)
+        return DeliveryResult(
+            Outcome.FAILED,
+            attempts,
+            answer.status,
+            answer.error,
+            retry_after=answer.retry_after,
+        )
 
-    async def _attempt(
-        self, url: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int | None, str]:
-        """One HTTP POST: (status, error text); status ``None`` for transport errors."""
+    async def _attempt(self, url: str, body: bytes, headers: dict[str, str]) -> _Answer:
+        """One HTTP POST, as a value (``status`` None for a transport failure)."""
         with trio.move_on_after(self.timeout) as scope:
             try:
                 response = await self.client.post(url, content=body, headers=headers)
             except httpx.TransportError as exc:
                 detail = str(exc)
-                return None, f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+                error = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+                return _Answer(None, error, retryable=self.retry.retries_error(exc))
         if scope.cancelled_caught:
-            return None, f"timeout after {self.timeout:g} s"
+            return _Answer(None, f"timeout after {self.timeout:g} s")
         status = response.status_code
         if 200 <= status < 300:
-            return status, ""
-        return status, f"HTTP {status}: {response.text[:200]}"
+            return _Answer(status, "")
+        return _Answer(
+            status,
+            f"HTTP {status}: {response.text[:200]}",
+            retry_after=retry_after(response.headers, self.clock.now()),
+        )
+
+
+@attrs.frozen
+class _Answer:
+    """What one attempt got: a status (None when no answer came), why it failed, and
+    whether another attempt may help."""
+
+    status: int | None
+    error: str
+    retry_after: float | None = None
+    retryable: bool = True
 
 
 # --- the outbox pump ---------------------------------------------------------------------
@@ -341,7 +358,8 @@ class PumpPolicy:
     A failing head is retried after ``retry_base_s × 2^(rounds − 1)``, capped at
     ``retry_cap_s``: after a two-hour outage the backlog starts flowing at most
     ``retry_cap_s`` after the receiver is back. The round count is the item's
-    persisted ``attempts``, so the pace survives a restart.
+    persisted ``attempts``, so the pace survives a restart. A receiver's
+    ``Retry-After`` lengthens the pause to what it asked for, never past the cap.
     """
 
     batch: int = 50
@@ -355,9 +373,12 @@ class PumpPolicy:
         if min(self.idle_poll_s, self.retry_base_s, self.retry_cap_s) <= 0:
             raise ValueError("pump intervals must be > 0 s")
 
-    def retry_delay(self, rounds: int) -> float:
+    def retry_delay(self, rounds: int, retry_after: float | None = None) -> float:
         """Pause before the next round of a head that has failed ``rounds`` times."""
-        return min(self.retry_cap_s, self.retry_base_s * 2 ** max(0, rounds - 1))
+        delay = exponential(rounds - 1, self.retry_base_s, self.retry_cap_s)
+        if retry_after is not None and retry_after > delay:
+            delay = min(retry_after, self.retry_cap_s)
+        return delay
 
 
 class PumpSignal:
@@ -424,7 +445,7 @@ async def pump(
                 hold_until = result.retry_at or now
                 break
             else:
-                delay = policy.retry_delay(item.attempts + 1)
+                delay = policy.retry_delay(item.attempts + 1, result.retry_after)
                 store.mark_failed(item.id, result.error, now + timedelta(seconds=delay), now=now)
                 break
         if after_round is not None:

@@ -9,12 +9,14 @@ import httpx
 import trio
 
 from vvtv.core import offload, tls
+from vvtv.core.retry import RetryPolicy
 from vvtv.discover.sources.candidate import Candidate, SourceError, SourceFailure, domain_of
 from vvtv.discover.sources.folder import Prober, scan_folder
 from vvtv.discover.sources.http import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
+    FEED_RETRY,
     fetch_feed,
 )
 from vvtv.discover.sources.jsonfeed import parse_jsonfeed
@@ -32,6 +34,7 @@ async def read_source(
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    retry: RetryPolicy = FEED_RETRY,
     prober: Prober = probe,
 ) -> tuple[list[Candidate], list[SourceError]]:
     """The candidates of one source and its per-item errors; ``SourceFailure`` if the
@@ -53,6 +56,7 @@ async def read_source(
         max_bytes=max_bytes,
         timeout=timeout,
         total_timeout=total_timeout,
+        retry=retry,
     )
     parse = parse_feed if spec.kind == "rss" else parse_jsonfeed
     # A feed of a few megabytes takes a while to parse: keep it off the event loop.
@@ -69,6 +73,7 @@ async def fetch_all(
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    retry: RetryPolicy = FEED_RETRY,
     prober: Prober = probe,
     concurrency: int = 8,
 ) -> tuple[list[Candidate], list[SourceError]]:
@@ -86,6 +91,7 @@ async def fetch_all(
                 max_bytes=max_bytes,
                 timeout=timeout,
                 total_timeout=total_timeout,
+                retry=retry,
                 prober=prober,
                 concurrency=concurrency,
             )
@@ -101,6 +107,7 @@ async def fetch_all(
                     max_bytes=max_bytes,
                     timeout=timeout,
                     total_timeout=total_timeout,
+                    retry=retry,
                     prober=prober,
                 )
             except SourceFailure as failure:

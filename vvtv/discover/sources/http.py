@@ -1,10 +1,13 @@
-"""Fetching a feed over HTTP(S) with httpx: timeouts, a size cap, clear errors.
+"""Fetching a feed over HTTP(S) with httpx: timeouts, a size cap, retries, clear errors.
 
 Every expected failure (cannot connect, a timeout, an HTTP error status, a body over
 the cap, a redirect loop) becomes a ``SourceFailure`` carrying a ``SourceError`` that
-names the feed, its domain and what went wrong. The cap is enforced while streaming,
-on the decoded body, so neither a lying ``Content-Length`` nor a compression bomb can
-make the daemon hold more than ``max_bytes``.
+names the feed, its domain and what went wrong. What may pass on its own (a 503, a
+429, a reset connection: ``vvtv.core.retry``) is tried again first, within the fetch's
+total deadline, so one hiccup does not count as a failed domain for the alert. The
+cap is enforced while streaming, on the decoded body, so neither a lying
+``Content-Length`` nor a compression bomb can make the daemon hold more than
+``max_bytes``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import httpx
 import trio
 
+from vvtv.core.retry import RetryPolicy, retry_after
 from vvtv.discover.sources.candidate import SourceError, SourceFailure, domain_of
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=5.0, pool=5.0)
@@ -20,6 +24,9 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 #: trickling bytes just under the read timeout cannot hold discovery forever.
 DEFAULT_TOTAL_TIMEOUT = 60.0
 USER_AGENT = "vvtv-discovery/0.1"
+#: Two more tries after 1 and 2 s (+ up to 20 % jitter); a feed asking for more than
+#: 10 s waits for the next discovery window instead.
+FEED_RETRY = RetryPolicy(retries=2, base_s=1.0, cap_s=10.0, jitter=0.2)
 
 
 def _fail(source_name: str, url: str, reason: str) -> SourceFailure:
@@ -52,21 +59,49 @@ async def fetch_feed(
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    retry: RetryPolicy = FEED_RETRY,
 ) -> bytes:
-    """The body of ``url`` (at most ``max_bytes``), or ``SourceFailure`` saying why not."""
+    """The body of ``url`` (at most ``max_bytes``), or ``SourceFailure`` saying why not.
+
+    ``total_timeout`` bounds the whole fetch, retries and their waits included."""
     if not url.lower().startswith(("http://", "https://")):
         raise _fail(source_name, url, "a feed location must be an http(s) URL")
     with trio.move_on_after(total_timeout) as scope:
-        try:
-            return await _stream(client, url, source_name, max_bytes, timeout)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise _fail(source_name, url, _describe(exc)) from None
+        k = 0
+        while True:
+            try:
+                return await _stream(client, url, source_name, max_bytes, timeout, retry)
+            except _Again as again:
+                reason, wait = again.reason, again.retry_after
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                if not retry.retries_error(exc):
+                    raise _fail(source_name, url, _describe(exc)) from None
+                reason, wait = _describe(exc), None
+            if k >= retry.retries:
+                tries = f" (gave up after {k + 1} attempts)" if k else ""
+                raise _fail(source_name, url, reason + tries)
+            await retry.sleep(k, retry_after=wait)
+            k += 1
     assert scope.cancelled_caught
     raise _fail(source_name, url, f"gave up after {total_timeout:g} s in total")
 
 
+class _Again(Exception):
+    """An answer worth another attempt (``retry.retries_status``)."""
+
+    def __init__(self, reason: str, retry_after: float | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 async def _stream(
-    client: httpx.AsyncClient, url: str, source_name: str, max_bytes: int, timeout: httpx.Timeout
+    client: httpx.AsyncClient,
+    url: str,
+    source_name: str,
+    max_bytes: int,
+    timeout: httpx.Timeout,
+    retry: RetryPolicy,
 ) -> bytes:
     headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
     async with client.stream(
@@ -74,7 +109,10 @@ async def _stream(
     ) as response:
         if response.status_code >= 400:
             phrase = response.reason_phrase or ""
-            raise _fail(source_name, url, f"HTTP {response.status_code} {phrase}".strip())
+            reason = f"HTTP {response.status_code} {phrase}".strip()
+            if retry.retries_status(response.status_code):
+                raise _Again(reason, retry_after(response.headers))
+            raise _fail(source_name, url, reason)
         declared = response.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             raise _fail(
