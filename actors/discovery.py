@@ -23,7 +23,13 @@ from vvtv.air import timeline
 from vvtv.core import offload, tls
 from vvtv.core.messages import DiscoveryOutcome, RunDiscovery
 from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
-from vvtv.discover.screening import PROBE_REJECTIONS, RejectReason, normalize_url, screen
+from vvtv.discover.screening import (
+    PROBE_REJECTIONS,
+    RejectReason,
+    duration_outside,
+    normalize_url,
+    screen,
+)
 from vvtv.discover.sources.collect import fetch_all
 from vvtv.nightly.autotune import TuneWeights
 from vvtv.nightly.job import KEY_WEIGHTS
@@ -153,7 +159,21 @@ class Discovery(Actor):
         programme = [e.theme for e in queued if e.plan_id is not None]
         tail_themes = programme[-card.editorial_profile.min_unique_themes_per_block :]
         page = store.list_plans(REPLANNABLE, limit=MAX_POOL * 4)
-        pool = _best(page.items, MAX_POOL)
+        refused = list(page.refused)
+        usable = []
+        for plan in page.items:
+            why = duration_outside(plan.duration_sec, card)
+            if why is None:
+                usable.append(plan)
+            else:
+                refused.append((plan.plan_id, why))
+        for plan_id, why in refused:
+            # A row stored before its value was checked (a duration of 1e12 s): it would
+            # crash the grid, so it leaves the pool for good, audited.
+            with store.transaction():
+                ch.fence()
+                store.refuse_plan(plan_id, why, now, actor="discovery")
+        pool = _best(usable, MAX_POOL)
         horizon_end = now + timedelta(hours=card.schedule_policy.planning_horizon_hours)
         card = with_tuned_reserves(card, self._weights())
         # Planning a few thousand candidates takes a noticeable fraction of a second:

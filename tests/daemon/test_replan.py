@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
+import attrs
 import pytest
 
 import actors.discovery as discovery_module
 from actors.daemon import LOCK_TTL_S, boot, take_leadership
 from actors.discovery import Discovery, with_tuned_reserves
+from vvtv.core.messages import RunDiscovery
 from vvtv.core.model import FallbackLevel, PlanItem, PlanState, QueueEntry, SlotType, new_id
 from vvtv.core.settings import Settings
 from vvtv.nightly.autotune import TuneWeights
@@ -114,4 +117,50 @@ async def test_a_plan_committed_while_the_grid_is_planned_keeps_its_commit(
     later = now + timedelta(minutes=90)  # the grid moves: every scheduled slot changes
     await discovery.replan(later)
     assert ch.store.require_plan(taken.plan_id).state is PlanState.COMMITTED
+    ch.store.close()
+
+
+async def test_a_stored_plan_with_a_nonsense_duration_is_refused_and_the_window_plans_the_rest(
+    settings: Settings,
+) -> None:
+    """Before durations were checked a feed could store ``duration: 1e12``; from then on
+    every discovery window crashed in the planner (datetime overflow), folder sources
+    included. Such a row is refused on read, dropped with ``ITEM_REJECTED`` (field, source,
+    reason), and the good candidates of the same window are planned."""
+    ch = await boot(settings)
+    now = ch.clock.now()
+    good = [candidate(i, now - timedelta(hours=1)) for i in range(6)]
+    bad = {
+        "plan-huge": 1e12,  # overflows datetime arithmetic
+        "plan-nan": math.nan,
+        "plan-long": 13 * 3600.0,  # sane, but over the card's 12 h maximum
+    }
+    rows = [
+        attrs.evolve(
+            candidate(90 + i, now), plan_id=pid, duration_sec=d, score=1.0, source_name="old-feed"
+        )
+        for i, (pid, d) in enumerate(bad.items())
+    ]
+    ch.store.insert_plans([*good, *rows])
+
+    outcome = await Discovery(ch).discover(RunDiscovery(now, "trace-bad-row"))
+
+    assert outcome.scheduled >= 1
+    planned = {p.plan_id for p in ch.store.plans_in_flight()}
+    assert planned and planned <= {p.plan_id for p in good}
+    for pid in bad:
+        stored = ch.store.get_plan(pid)
+        assert stored is not None and stored.state is PlanState.DROPPED, pid
+    refusals = {
+        e.plan_id: e
+        for e in ch.store.query_audit(event_type="plan_transition", limit=None)
+        if e.reason_code == "ITEM_REJECTED"
+    }
+    assert set(refusals) == set(bad)
+    huge = refusals["plan-huge"].details
+    assert huge["field"] == "duration_sec" and huge["source"] == "old-feed"
+    assert "1e+12" in huge["reason"] and huge["to"] == "DROPPED"
+    assert "outside the card's range" in refusals["plan-long"].details["reason"]
+    # The next window runs too (nothing left to refuse, nothing crashes).
+    await Discovery(ch).discover(RunDiscovery(ch.clock.now(), "trace-next"))
     ch.store.close()

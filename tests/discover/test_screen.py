@@ -13,6 +13,7 @@ import pytest
 from vvtv.core.clock import utc
 from vvtv.core.model import PlanItem, PlanState
 from vvtv.discover.screening import (
+    PROBE_REJECTIONS,
     RejectReason,
     ScreenResult,
     normalize_title,
@@ -248,3 +249,30 @@ async def test_media_that_recently_failed_its_probes_is_not_probed_again(
     assert result.accepted == []
     assert reasons(result) == {"SD": RejectReason.PROBE_REJECTED_RECENTLY}
     assert "/sd.mp4" not in web.requests
+
+
+async def test_a_duration_outside_the_cards_range_loses_only_its_item(web: Loopback, clips: Clips):
+    """Declared or probed, a duration outside ``search_policy.min/max_duration_sec`` is
+    refused as DURATION_OUT_OF_RANGE (and remembered like a failed probe); the good item
+    next to it is kept."""
+    card = make_card()
+    card = attrs.evolve(card, search_policy=attrs.evolve(card.search_policy, min_duration_sec=10.0))
+    short_url = web.serve(
+        "/short.mp4", Reply(body=clips.hd720.read_bytes(), content_type="video/mp4")
+    )
+    batch = [
+        cand("Good", "https://example.com/good.mp4", 900.0),
+        cand("Tiny", "https://example.com/tiny.mp4", 0.5),
+        cand("Too long", "https://example.com/long.mp4", 13 * 3600.0),
+        cand("Absurd", "https://example.com/absurd.mp4", 1e12),
+        cand("Probed short", short_url, None),  # ffprobe says 2 s
+    ]
+    result = await screen(batch, card, is_known=Known(), now=NOW)
+    assert [p.title for p in result.accepted] == ["Good"]
+    assert reasons(result) == dict.fromkeys(
+        ["Tiny", "Too long", "Absurd", "Probed short"], RejectReason.DURATION_OUT_OF_RANGE
+    )
+    details = {r.candidate.title: r.detail for r in result.rejected}
+    assert details["Too long"] == "duration 46800 s is outside the card's range 10..43200 s"
+    assert "ceiling" in details["Absurd"]
+    assert RejectReason.DURATION_OUT_OF_RANGE in PROBE_REJECTIONS

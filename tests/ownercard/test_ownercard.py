@@ -158,6 +158,38 @@ def test_buffer_critical_must_be_lower_than_target(critical: int, target: int) -
     ]
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            "min_duration_sec: 600\nmax_duration_sec: 600\n",
+            "search_policy.min_duration_sec must be lower than max_duration_sec (got 600 >= 600)",
+        ),
+        ("min_duration_sec: 0\n", "search_policy.min_duration_sec must be between 1 and 3600"),
+        (
+            "max_duration_sec: 1.0e+12\n",
+            "search_policy.max_duration_sec must be between 60 and 172800",
+        ),
+        (
+            "max_duration_sec: .nan\n",
+            "search_policy.max_duration_sec must be a finite number (got nan)",
+        ),
+    ],
+)
+def test_the_duration_range_of_candidates_is_sane(body: str, error: str) -> None:
+    card = "search_policy:\n  allowlist_domains: [example.com]\n" + textwrap.indent(body, "  ")
+    assert any(e.startswith(error) for e in errors_of(card)), errors_of(card)
+
+
+def test_the_duration_range_defaults_to_one_second_to_twelve_hours() -> None:
+    policy = parse_owner_card(MINIMAL).card.search_policy
+    assert (policy.min_duration_sec, policy.max_duration_sec) == (1.0, 43_200.0)
+    warnings = parse_owner_card(
+        MINIMAL + "  max_duration_sec: 300\neditorial_profile:\n  target_avg_duration_sec: 900\n"
+    ).warnings
+    assert any("target_avg_duration_sec 900 lies outside" in w for w in warnings), warnings
+
+
 def test_max_daily_adjustment_is_at_most_20_pct() -> None:
     card = with_section("autotune_policy", "max_daily_adjustment_pct: 25\n")
     assert errors_of(card) == [

@@ -3,7 +3,7 @@
 ``tests/media`` checks probe, prepare and QA one file at a time; here a real ``vvtv run``
 finds them in its folder source among good clips: truncated, zero-length, text posing as
 MP4, random bytes, an audio-only file, a still image named .mp4, a one-frame clip (an
-absurdly short duration) and a clip below HD. Rules: every bad file is refused (by
+absurdly short duration, under the card's minimum) and a clip below HD. Rules: every bad file is refused (by
 discovery's screen, or dropped at commit with its reason in the audit trail), never
 queued; the good clips are queued, among them one whose container claims 10 hours for
 6 s of media (read at its real length); no actor crashed; nothing half-made is left; the
@@ -103,7 +103,8 @@ def test_bad_media_is_refused_with_its_reason_and_never_queued(channel: Channel)
     assert every - GOOD_TITLES <= settled | scheduled
     for name in ("zero", "text", "garbage", "truncated", "audio only", "still", "small"):
         assert name in turned_away, f"{name} was not refused at discovery: {turned_away}"
-    assert turned_away["one frame"][0] == "QA_REJECTED"
+    # 0.04 s is under the card's search_policy.min_duration_sec (1 s): refused at discovery.
+    assert turned_away["one frame"][0] == "DURATION_OUT_OF_RANGE"
 
 
 def test_the_channel_survives_bad_media_on_air_and_unharmed(channel: Channel) -> None:

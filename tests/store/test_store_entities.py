@@ -166,6 +166,46 @@ def test_reserves_of_the_hour_first_best_score_first_then_the_nearest_hours(
     assert [p.plan_id for p in store.reserves_nearest(hour)] == ["r2", "r1", "next", "later"]
 
 
+def test_a_stored_plan_that_cannot_be_used_is_refused_on_read_by_every_listing(
+    store: Store,
+) -> None:
+    """A row written before durations were checked (``1e12`` s overflows every datetime)
+    or whose data no longer loads is never handed to a caller that computes with it."""
+    store.insert_plans(
+        [
+            scheduled("good", T0),
+            scheduled("huge", T0 + minutes(10), duration_sec=1e12),
+            scheduled("nan", T0 + minutes(20), duration_sec=float("nan")),
+            scheduled("broken", T0 + minutes(30)),
+            plan("r-huge", state=PlanState.RESERVED, hour_window=T0, duration_sec=1e12),
+        ]
+    )
+    with store.transaction() as c:
+        c.execute("UPDATE plans SET data = '{\"plan_id\": 7}' WHERE plan_id = 'broken'")
+
+    page = store.list_plans([PlanState.SCHEDULED])
+    assert [p.plan_id for p in page.items] == ["good"] and page.total == 4
+    refused = dict(page.refused)
+    assert set(refused) == {"huge", "nan", "broken"}
+    assert "1e+12 s is over the 172800 s ceiling" in refused["huge"]
+    assert "does not load" in refused["broken"]
+    assert [p.plan_id for p in store.plans_starting_between(T0, T0 + minutes(60))] == ["good"]
+    assert [p.plan_id for p in store.plans_in_flight()] == ["good"]
+    assert store.reserves_nearest(T0) == []
+
+    # Refusing them drops them for good, audited with the field, the source and why.
+    for plan_id, why in refused.items():
+        store.refuse_plan(plan_id, why, T0, actor="discovery")
+    assert store.list_plans([PlanState.SCHEDULED]).refused == []
+    assert store.require_plan("huge").state is PlanState.DROPPED
+    events = {e.plan_id: e for e in store.query_audit(reason_code="ITEM_REJECTED")}
+    assert set(events) == {"huge", "nan", "broken"}
+    assert events["huge"].details["field"] == "duration_sec"
+    assert events["broken"].details["field"] == "data"
+    store.refuse_plan("huge", "again", T0)  # already dropped: nothing more happens
+    assert len(store.query_audit(reason_code="ITEM_REJECTED")) == 3
+
+
 def test_is_known_matches_url_or_title_across_everything_ever_stored(store: Store) -> None:
     store.insert_plans([plan("old", state=PlanState.DROPPED)])
     assert store.is_known("example.com/old.mp4", "something else")

@@ -10,11 +10,28 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import attrs
+
+#: No programme lasts longer than this. The card's ``search_policy.max_duration_sec`` cannot
+#: be set higher, a feed value over it is refused as nonsense, and a stored plan over it
+#: (a feed once could store ``1e12`` s, which overflows every datetime) is refused on read.
+MAX_PLAN_DURATION_SEC = 48 * 3600.0
+
+
+def duration_defect(value: object, *, ceiling: float = MAX_PLAN_DURATION_SEC) -> str | None:
+    """Why ``value`` cannot be a programme's duration in seconds, or ``None`` if it can."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"duration {value!r} is not a number"
+    if not math.isfinite(value) or value <= 0:
+        return f"duration {value!r} s is not a positive number of seconds"
+    if value > ceiling:
+        return f"duration {value:g} s is over the {ceiling:g} s ceiling"
+    return None
 
 
 def new_id(prefix: str) -> str:
@@ -119,6 +136,10 @@ class PlanItem:
         if to is not self.state and to not in PLAN_TRANSITIONS[self.state]:
             raise IllegalTransition(f"plan {self.plan_id}: {self.state} -> {to} is not allowed")
         return attrs.evolve(self, state=to, updated_at=at, **changes)
+
+    def defect(self) -> str | None:
+        """Why this stored plan cannot be planned or aired at all, or ``None``."""
+        return duration_defect(self.duration_sec)
 
     @property
     def end_at(self) -> datetime | None:

@@ -9,7 +9,8 @@ HD probe only runs on candidates that could still be kept):
    (the store's ``is_known``), nor by URL of an earlier candidate of the batch, and
    not media that recently failed its probes (``recently_rejected``: a 480p video
    stays 480p, so it is not probed and audited again every hour);
-4. a known duration (probed when the source did not say);
+4. a known duration (probed when the source did not say) within the card's
+   ``search_policy.min_duration_sec..max_duration_sec`` (``duration_outside``);
 5. when ``safety_policy.require_hd_playback_confirmation`` is on, the media really
    decodes at ``quality_policy.min_resolution_height`` or more (``confirm_hd``);
 6. scored (``score``) and turned into a ``CANDIDATE`` ``PlanItem``; among plans of the
@@ -39,7 +40,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 import trio
 
-from vvtv.core.model import PlanItem, PlanState, new_id
+from vvtv.core.model import PlanItem, PlanState, duration_defect, new_id
 from vvtv.discover.sources.candidate import Candidate, local_path
 from vvtv.media.probe import HDCheck, ProbeError, ProbeResult, confirm_hd, probe
 from vvtv.ownercard.card import OwnerCard
@@ -71,11 +72,18 @@ class RejectReason(enum.StrEnum):
     DUPLICATE_IN_BATCH = "DUPLICATE_IN_BATCH"  # an earlier candidate of this batch
     DURATION_UNKNOWN = "DURATION_UNKNOWN"
     HD_NOT_CONFIRMED = "HD_NOT_CONFIRMED"
+    DURATION_OUT_OF_RANGE = "DURATION_OUT_OF_RANGE"  # outside the card's min..max duration
     PROBE_REJECTED_RECENTLY = "PROBE_REJECTED_RECENTLY"  # failed its probes not long ago
 
 
 # The rejections that come from probing the media (worth remembering: probing is costly).
-PROBE_REJECTIONS = frozenset({RejectReason.DURATION_UNKNOWN, RejectReason.HD_NOT_CONFIRMED})
+PROBE_REJECTIONS = frozenset(
+    {
+        RejectReason.DURATION_UNKNOWN,
+        RejectReason.HD_NOT_CONFIRMED,
+        RejectReason.DURATION_OUT_OF_RANGE,
+    }
+)
 
 
 class ScoringWeights(Protocol):
@@ -170,6 +178,22 @@ def _host_verdict(url: str, card: OwnerCard) -> tuple[RejectReason, str] | None:
 def url_allowed(url: str, card: OwnerCard) -> bool:
     """``host_allowed`` for http(s) URLs; file URLs only inside the card's folder sources."""
     return _host_verdict(url, card) is None
+
+
+# --- durations ----------------------------------------------------------------------
+
+
+def duration_outside(duration_sec: float, card: OwnerCard) -> str | None:
+    """Why a duration is not one the card accepts (``search_policy.min/max_duration_sec``),
+    or ``None`` when it is."""
+    policy = card.search_policy
+    low, high = policy.min_duration_sec, policy.max_duration_sec
+    defect = duration_defect(duration_sec)
+    if defect is not None:
+        return defect
+    if not low <= duration_sec <= high:
+        return f"duration {duration_sec:g} s is outside the card's range {low:g}..{high:g} s"
+    return None
 
 
 # --- keywords -----------------------------------------------------------------------
@@ -362,6 +386,9 @@ async def screen(
                 )
             duration = info.duration_sec
             cand = attrs.evolve(cand, duration_sec=duration)
+        outside = duration_outside(duration, card)
+        if outside is not None:
+            return Rejection(cand, RejectReason.DURATION_OUT_OF_RANGE, outside)
         height: int | None = None
         hd_ok = False
         if require_hd:

@@ -36,6 +36,10 @@ class SearchPolicy:
     allowlist_domains: tuple[str, ...] = ()
     blacklist_domains: tuple[str, ...] = ()
     blocked_keywords: tuple[str, ...] = ()
+    # vvtv additions: a duration outside this range (declared by a source or probed) is
+    # refused with DURATION_OUT_OF_RANGE; a stored plan outside it is dropped.
+    min_duration_sec: float = 1.0
+    max_duration_sec: float = 43_200.0  # 12 h
 
 
 @attrs.frozen

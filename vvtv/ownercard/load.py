@@ -43,7 +43,7 @@ import attrs
 import yaml
 
 from vvtv.core.convert import to_jsonable
-from vvtv.core.model import AuditEvent, new_id
+from vvtv.core.model import MAX_PLAN_DURATION_SEC, AuditEvent, new_id
 from vvtv.ownercard.card import LOGO_TYPES, ChannelProfile, OwnerCard, SourceSpec, logo_is_url
 
 SUPPORTED_SCHEMA_VERSION = 1
@@ -292,6 +292,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "editorial_profile.target_avg_duration_sec": (10, 86_400),
     "editorial_profile.max_consecutive_same_theme": (1, 100),
     "editorial_profile.min_unique_themes_per_block": (1, 100),
+    "search_policy.min_duration_sec": (1.0, 3600.0),
+    "search_policy.max_duration_sec": (60.0, MAX_PLAN_DURATION_SEC),
     "schedule_policy.planning_horizon_hours": (1, 168),
     "schedule_policy.commit_lead_hours": (1, 48),
     "schedule_policy.commit_interval_minutes": (1, 1440),
@@ -386,6 +388,11 @@ def check_rules(card: OwnerCard) -> list[str]:
                     f"search_policy.{field}[{i}] must be a host name like example.com, "
                     f"without scheme or path (got {domain!r})"
                 )
+    if search.min_duration_sec >= search.max_duration_sec:
+        errors.append(
+            "search_policy.min_duration_sec must be lower than max_duration_sec "
+            f"(got {_fmt(search.min_duration_sec)} >= {_fmt(search.max_duration_sec)})"
+        )
     for i, word in enumerate(search.blocked_keywords):
         if not word.strip():
             errors.append(f"search_policy.blocked_keywords[{i}] must not be empty")
@@ -498,6 +505,13 @@ def _rule_warnings(card: OwnerCard) -> list[str]:
             )
     if not card.sources:
         warnings.append("sources: none configured, discovery will find nothing")
+    search, target = card.search_policy, card.editorial_profile.target_avg_duration_sec
+    if not search.min_duration_sec <= target <= search.max_duration_sec:
+        warnings.append(
+            f"editorial_profile.target_avg_duration_sec {target} lies outside "
+            f"search_policy.min_duration_sec..max_duration_sec ({_fmt(search.min_duration_sec)}"
+            f"..{_fmt(search.max_duration_sec)}): no candidate can be on target"
+        )
     return warnings
 
 

@@ -51,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from vvtv.core.model import PlanItem, PlanState, SlotType
+from vvtv.core.model import MAX_PLAN_DURATION_SEC, PlanItem, PlanState, SlotType
 from vvtv.ownercard.card import OwnerCard
 
 BALANCE_WEIGHT = 0.2
@@ -101,10 +101,11 @@ def _validate(
                 f"plan_grid: plan {plan.plan_id} is {plan.state}; only CANDIDATE, SCHEDULED "
                 "and RESERVED plans can be (re)planned"
             )
-        if not math.isfinite(plan.duration_sec) or plan.duration_sec <= 0:
+        defect = plan.defect()
+        if defect is not None:
             raise ValueError(
                 f"plan_grid: plan {plan.plan_id} has duration {plan.duration_sec!r}; "
-                "it must be a positive number of seconds"
+                f"it must be a positive number of seconds, at most {MAX_PLAN_DURATION_SEC:g}"
             )
         if plan.plan_id in seen:
             raise ValueError(f"plan_grid: plan {plan.plan_id} appears twice in the pool")
@@ -243,8 +244,9 @@ def plan_grid(
 
     ``committed_tail_themes`` are the themes of the last committed plans in air order
     (the guardrails continue across the seam). Raises ``ValueError`` for naive
-    datetimes, plans that are not CANDIDATE/SCHEDULED/RESERVED, non-positive durations
-    or duplicate plan ids. See the module docstring for how plans are chosen.
+    datetimes, plans that are not CANDIDATE/SCHEDULED/RESERVED, durations that are not
+    positive or over ``MAX_PLAN_DURATION_SEC`` (the caller keeps those out: see
+    ``PlanItem.defect``) or duplicate plan ids. See the module docstring for how plans are chosen.
     """
     _validate(pool, now, horizon_end, committed_tail_end)
     editorial = card.editorial_profile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,14 +14,23 @@ from vvtv.store.base import NotFoundError, StoreBase
 from vvtv.store.rows import dump, load, ts, ts_or_none
 
 IN_FLIGHT = (PlanState.SCHEDULED, PlanState.RESERVED, PlanState.COMMITTED)
+#: The audit reason code of an item refused for what its source said (see the runbook).
+ITEM_REJECTED = "ITEM_REJECTED"
+
+log = logging.getLogger(__name__)
 
 
 @attrs.frozen
 class Page:
-    """One page of a listing and the total number of matches."""
+    """One page of a listing and the total number of matches.
+
+    ``refused`` lists ``(plan_id, why)`` for rows of the page that were not returned
+    because they cannot be used (``PlanItem.defect``, or data that no longer loads).
+    """
 
     items: list[Any]
     total: int
+    refused: list[tuple[str, str]] = attrs.Factory(list)
 
 
 def _row(plan: PlanItem) -> tuple[Any, ...]:
@@ -52,6 +62,32 @@ _INSERT_NEW = _UPSERT.split("ON CONFLICT")[0] + "ON CONFLICT DO NOTHING"
 
 
 class PlansMixin(StoreBase):
+    def _usable(
+        self, rows: Iterable[Sequence[Any]]
+    ) -> tuple[list[PlanItem], list[tuple[str, str]]]:
+        """Load plan rows ``(plan_id, data)``; a row that cannot be used is refused, never
+        returned: one stored nonsense value (a duration of 1e12 s from an old feed) must not
+        crash every reader that does arithmetic with it."""
+        plans: list[PlanItem] = []
+        refused: list[tuple[str, str]] = []
+        for plan_id, data in rows:
+            try:
+                plan = load(data, PlanItem)
+            except Exception as exc:  # a row of another version or hand-edited: skip it
+                why = f"stored data does not load ({type(exc).__name__}: {exc})"[:300]
+            else:
+                defect = plan.defect()
+                if defect is None:
+                    plans.append(plan)
+                    continue
+                why = defect
+            refused.append((plan_id, why))
+            seen: set[str] = self.__dict__.setdefault("_refusals_logged", set())
+            if plan_id not in seen:
+                seen.add(plan_id)
+                log.warning("plan %s refused on read: %s", plan_id, why)
+        return plans, refused
+
     def insert_plans(self, plans: Iterable[PlanItem]) -> int:
         """Add new plans in one transaction; ones whose id already exists are left alone.
 
@@ -149,10 +185,11 @@ class PlansMixin(StoreBase):
         with self._lock:
             total = self._conn.execute(f"SELECT count(*) FROM plans {where}", params).fetchone()[0]
             rows = self._conn.execute(
-                f"SELECT data FROM plans {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                f"SELECT plan_id, data FROM plans {where} ORDER BY {order} LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             ).fetchall()
-        return Page(items=[load(r[0], PlanItem) for r in rows], total=total)
+        plans, refused = self._usable(rows)
+        return Page(items=plans, total=total, refused=refused)
 
     def plans_starting_between(
         self,
@@ -163,17 +200,19 @@ class PlansMixin(StoreBase):
         """Plans with ``start <= start_at < end`` in ``states``, ordered by start_at."""
         where, params = _state_filter(states)
         rows = self._read(
-            f"SELECT data FROM plans {where} AND start_at >= ? AND start_at < ? "
+            f"SELECT plan_id, data FROM plans {where} AND start_at >= ? AND start_at < ? "
             "ORDER BY start_at, plan_id",
             (*params, ts(start), ts(end)),
         )
-        return [load(r[0], PlanItem) for r in rows]
+        return self._usable(rows)[0]
 
     def reserves_nearest(self, hour_window: datetime) -> list[PlanItem]:
         """Every RESERVED plan, those of ``hour_window`` first, then the other hours' by
         distance from it, best score first within an hour."""
-        rows = self._read("SELECT data FROM plans WHERE state = ?", (PlanState.RESERVED.value,))
-        plans = [load(r[0], PlanItem) for r in rows]
+        rows = self._read(
+            "SELECT plan_id, data FROM plans WHERE state = ?", (PlanState.RESERVED.value,)
+        )
+        plans = self._usable(rows)[0]
 
         def distance(p: PlanItem) -> float:
             if p.hour_window is None:
@@ -225,6 +264,50 @@ class PlansMixin(StoreBase):
             )
         )
 
+    def refuse_plan(
+        self, plan_id: str, why: str, at: datetime, *, actor: str = "", trace_id: str = ""
+    ) -> None:
+        """Drop a stored plan that cannot be used, audited as ``ITEM_REJECTED`` with the
+        field, its source and the reason. A row whose data no longer loads is dropped by
+        its state column alone (nothing reads its data again)."""
+        with self.transaction() as c:
+            try:
+                plan = self.get_plan(plan_id)
+            except Exception:
+                plan = None
+            details: dict[str, Any] = {"field": "duration_sec", "reason": why}
+            if plan is not None:
+                details["source"] = plan.source_name
+                details["title"] = plan.title
+                details["url"] = plan.source_url
+                if plan.state in (PlanState.DROPPED, PlanState.AIRED):
+                    return
+                self.transition_plan(
+                    plan_id,
+                    PlanState.DROPPED,
+                    at,
+                    actor=actor,
+                    reason_code=ITEM_REJECTED,
+                    audit_details=details,
+                )
+                return
+            c.execute(
+                "UPDATE plans SET state = ?, updated_at = ? WHERE plan_id = ?",
+                (PlanState.DROPPED.value, ts(at), plan_id),
+            )
+            self.append_audit(
+                AuditEvent(
+                    event_id=new_id("audit"),
+                    at=at,
+                    event_type="plan_transition",
+                    reason_code=ITEM_REJECTED,
+                    actor=actor,
+                    plan_id=plan_id,
+                    trace_id=trace_id,
+                    details={**details, "field": "data", "to": PlanState.DROPPED.value},
+                )
+            )
+
     def count_plans(self) -> dict[PlanState, int]:
         """How many plans are in each state (every state present, zero when none)."""
         rows = self._read("SELECT state, count(*) FROM plans GROUP BY state")
@@ -236,9 +319,10 @@ class PlansMixin(StoreBase):
         """Scheduled, reserved and committed plans (the grid being worked on), by start_at."""
         where, params = _state_filter(IN_FLIGHT)
         rows = self._read(
-            f"SELECT data FROM plans {where} ORDER BY start_at IS NULL, start_at, plan_id", params
+            f"SELECT plan_id, data FROM plans {where} ORDER BY start_at IS NULL, start_at, plan_id",
+            params,
         )
-        return [load(r[0], PlanItem) for r in rows]
+        return self._usable(rows)[0]
 
 
 def _state_filter(states: Iterable[PlanState] | None) -> tuple[str, tuple[str, ...]]:
@@ -250,4 +334,4 @@ def _state_filter(states: Iterable[PlanState] | None) -> tuple[str, tuple[str, .
     return f"WHERE state IN ({','.join('?' * len(values))})", values
 
 
-__all__ = ["IN_FLIGHT", "IllegalTransition", "Page", "PlansMixin"]
+__all__ = ["IN_FLIGHT", "ITEM_REJECTED", "IllegalTransition", "Page", "PlansMixin"]
