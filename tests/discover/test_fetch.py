@@ -58,6 +58,7 @@ async def test_good_feeds_of_every_kind_yield_their_candidates(
     ]
     # The relative enclosure resolves against the feed's own URL on the loopback host.
     assert found[2].media_url == web.url("/media/enclosed.mp4")
+
     # JSON Feed's relative attachment too.
     assert found[5].media_url == web.url("/rain.webm")
 
@@ -101,6 +102,18 @@ async def test_a_failing_feed_is_a_source_error_naming_feed_domain_and_reason(
     assert (error.source_name, error.domain) == (name, "127.0.0.1")
     assert error.reason.startswith(f"{url}: ")
     assert reason in error.reason
+
+
+async def test_a_fetched_feed_carries_its_content_type_and_where_redirects_led(
+    web: Loopback, client: httpx.AsyncClient
+):
+    kind = "application/rss+xml; charset=Shift_JIS"
+    web.serve("/moved/feed.xml", Reply(body=feeds.RSS_MRSS, content_type=kind))
+    old = web.serve("/feed.xml", Reply(status=302, location="/moved/feed.xml", body=b""))
+    fetched = await fetch_feed(client, old, source_name="ocean", timeout=FAST)
+    assert fetched.body == feeds.RSS_MRSS
+    assert fetched.content_type == kind
+    assert fetched.url == web.url("/moved/feed.xml")  # the base of its relative links
 
 
 async def test_one_failing_source_never_stops_the_others(

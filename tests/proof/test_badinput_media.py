@@ -3,11 +3,11 @@
 ``tests/media`` checks probe, prepare and QA one file at a time; here a real ``vvtv run``
 finds them in its folder source among good clips: truncated, zero-length, text posing as
 MP4, random bytes, an audio-only file, a still image named .mp4, a one-frame clip (an
-absurdly short duration, under the card's minimum) and a clip below HD. Rules: every bad file is refused (by
-discovery's screen, or dropped at commit with its reason in the audit trail), never
-queued; the good clips are queued, among them one whose container claims 10 hours for
-6 s of media (read at its real length); no actor crashed; nothing half-made is left; the
-air is covered throughout (the slate stands in until content is ready).
+absurdly short duration, under the card's minimum) and a clip below HD. Rules: every bad
+file is refused (by discovery's screen, or dropped at commit with its reason in the audit
+trail), never queued; the good clips are queued, among them one whose container claims 10
+hours for 6 s of media (read at its real length); no actor crashed; nothing half-made is
+left; the air is covered throughout (the slate stands in until content is ready).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ async def read_source(
                 f"unknown source kind {spec.kind!r} (expected one of {', '.join(SOURCE_KINDS)})",
             )
         )
-    data = await fetch_feed(
+    fetched = await fetch_feed(
         client,
         spec.location,
         source_name=spec.name,
@@ -61,7 +61,7 @@ async def read_source(
     parse = parse_feed if spec.kind == "rss" else parse_jsonfeed
     # A feed of a few megabytes takes a while to parse: keep it off the event loop.
     found = await offload.run_sync(
-        partial(parse, data, source_name=spec.name, feed_url=spec.location)
+        partial(parse, fetched.body, source_name=spec.name, feed_url=spec.location)
     )
     return found, []
 

@@ -12,6 +12,7 @@ cap is enforced while streaming, on the decoded body, so neither a lying
 
 from __future__ import annotations
 
+import attrs
 import httpx
 import trio
 
@@ -51,6 +52,17 @@ def _describe(exc: httpx.HTTPError | httpx.InvalidURL) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@attrs.frozen
+class FetchedFeed:
+    """A feed's body with what the parser needs to read it: the ``Content-Type`` header (its
+    ``charset`` decides the encoding) and the URL it came from after redirects (the base
+    for relative links)."""
+
+    body: bytes
+    content_type: str | None
+    url: str
+
+
 async def fetch_feed(
     client: httpx.AsyncClient,
     url: str,
@@ -60,7 +72,7 @@ async def fetch_feed(
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     retry: RetryPolicy = FEED_RETRY,
-) -> bytes:
+) -> FetchedFeed:
     """The body of ``url`` (at most ``max_bytes``), or ``SourceFailure`` saying why not.
 
     ``total_timeout`` bounds the whole fetch, retries and their waits included."""
@@ -102,7 +114,7 @@ async def _stream(
     max_bytes: int,
     timeout: httpx.Timeout,
     retry: RetryPolicy,
-) -> bytes:
+) -> FetchedFeed:
     headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
     async with client.stream(
         "GET", url, headers=headers, timeout=timeout, follow_redirects=True
@@ -123,4 +135,4 @@ async def _stream(
             body += chunk
             if len(body) > max_bytes:
                 raise _fail(source_name, url, f"feed is larger than the cap of {max_bytes} bytes")
-        return bytes(body)
+        return FetchedFeed(bytes(body), response.headers.get("Content-Type"), str(response.url))
