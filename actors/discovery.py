@@ -30,11 +30,13 @@ from vvtv.discover.screening import (
     normalize_url,
     screen,
 )
+from vvtv.discover.sources.candidate import SourceError
 from vvtv.discover.sources.collect import fetch_all
 from vvtv.nightly.autotune import TuneWeights
 from vvtv.nightly.job import KEY_WEIGHTS
 from vvtv.ownercard.card import OwnerCard
 from vvtv.plan.grid import Grid, plan_grid
+from vvtv.store.plans import ITEM_REJECTED
 
 # Planning considers the best candidates only: enough for days of programming, and
 # it keeps each re-plan fast however large the pool grows.
@@ -126,23 +128,27 @@ class Discovery(Actor):
             reserves=len(grid.reserves),
         )
 
-    def _source_failed(self, err: object, now: datetime, trace_id: str) -> AuditEvent:
-        whole = getattr(err, "item", None) is None
+    def _source_failed(self, err: SourceError, now: datetime, trace_id: str) -> AuditEvent:
+        whole = err.item is None
+        details: dict[str, object] = {
+            "source": err.source_name,
+            "domain": err.domain,
+            "reason": err.reason,
+            "item": err.item,
+        }
+        if not whole:
+            details["field"] = err.field
         return AuditEvent(
             event_id=new_id("evt"),
             at=now,
-            event_type="discovery_source_failed" if whole else "discovery_item_failed",
+            event_type="discovery_source_failed" if whole else "discovery_item_rejected",
             # Only a whole source failing counts toward DISCOVERY_DOMAIN_FAILURE; a bad
-            # item (a malformed sidecar, an entry without media) is the item's problem.
-            reason_code="DISCOVERY_FAILED_DOMAIN" if whole else "DISCOVERY_ITEM_FAILED",
+            # item (a malformed sidecar, a nonsense duration, a URL that does not parse)
+            # loses only itself.
+            reason_code="DISCOVERY_FAILED_DOMAIN" if whole else ITEM_REJECTED,
             actor="discovery",
             trace_id=trace_id,
-            details={
-                "source": err.source_name,  # type: ignore[attr-defined]
-                "domain": err.domain,  # type: ignore[attr-defined]
-                "reason": err.reason,  # type: ignore[attr-defined]
-                "item": getattr(err, "item", None),
-            },
+            details=details,
         )
 
     async def replan(self, now: datetime) -> Grid:

@@ -4,6 +4,7 @@ failures in 24 h are what the DISCOVERY_DOMAIN_FAILURE alert counts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import trio
@@ -74,5 +75,48 @@ async def test_a_json_feed_answering_500_is_audited_with_its_domain_and_reason(
             inputs = AlertInputs(**inputs_from_store(ch.store, ch.clock.now()))
             assert inputs.discovery_failures_24h == 3
             assert "DISCOVERY_DOMAIN_FAILURE" in evaluate(inputs)
+        finally:
+            ch.store.close()
+
+
+async def test_a_bad_item_is_audited_as_item_rejected_and_the_good_one_next_to_it_is_planned(
+    tmp_path: Path,
+    slate_template: Path,
+    media: dict[str, bytes],
+    nursery: trio.Nursery,
+) -> None:
+    """A JSON Feed item claiming ``duration: 1e12`` once got stored and crashed every later
+    window; now it is refused alone (``ITEM_REJECTED`` with the source, the item, the field
+    and why) and the good item of the same feed is screened, probed (really: ffprobe, on
+    the real clock) and planned."""
+    web = await start_loopback(nursery)
+    web.serve("/good.mp4", Reply(body=media["bars"], content_type="video/mp4"))
+    items = [
+        {"title": "Liar", "attachments": [{"url": "liar.mp4", "duration_in_seconds": 1e12}]},
+        {"title": "Honest", "attachments": [{"url": "good.mp4", "duration_in_seconds": 4}]},
+    ]
+    doc = {"version": "https://jsonfeed.org/version/1.1", "items": items}
+    url = web.serve(
+        "/feed.json", Reply(body=json.dumps(doc).encode(), content_type="application/json")
+    )
+    settings = make_settings(tmp_path, slate_template)
+    card = Path(settings.owner_card_path)
+    card.write_text(card.read_text() + f"  - {{name: news, kind: jsonfeed, location: '{url}'}}\n")
+
+    with offload.inline():
+        ch = await boot(settings, clock=TrioClock(EPOCH))
+        try:
+            outcome = await Discovery(ch).discover(RunDiscovery(ch.clock.now(), "trace-items"))
+            assert outcome.failed_sources == ()
+            assert outcome.accepted == 1
+            titles = [p.title for p in ch.store.list_plans(limit=10).items]
+            assert titles == ["Honest"]
+            (event,) = ch.store.query_audit(event_type="discovery_item_rejected", limit=None)
+            assert event.reason_code == "ITEM_REJECTED"
+            assert event.details["source"] == "news"
+            assert event.details["item"] == "items[0]"
+            assert event.details["field"] == "attachments.duration_in_seconds"
+            assert "1e+12 s is over" in event.details["reason"]
+            assert "/liar.mp4" not in web.requests  # never probed, never fetched
         finally:
             ch.store.close()

@@ -12,6 +12,7 @@ import trio
 
 from vvtv.core.retry import RetryPolicy
 from vvtv.discover.sources import SourceError, SourceFailure, fetch_all
+from vvtv.discover.sources.collect import _guarded
 from vvtv.discover.sources.http import FEED_RETRY, fetch_feed
 from vvtv.ownercard.card import SourceSpec
 
@@ -228,3 +229,18 @@ async def test_an_unreachable_feed_is_tried_again_then_named_as_such(
         await fetch_feed(client, url, source_name="dead", timeout=FAST)
     assert "cannot connect" in caught.value.error.reason
     assert caught.value.error.reason.endswith("(gave up after 3 attempts)")
+
+
+def test_a_parser_that_raises_unexpectedly_fails_its_source_alone():
+    """The readers turn every problem into a SourceFailure or a refused item (the corpus
+    tests hold them to it); should one still raise, that source fails with the error,
+    never the whole discovery round."""
+
+    def buggy(data: bytes, **_: object) -> tuple[list, list]:
+        raise KeyError("surprise")
+
+    with pytest.raises(SourceFailure) as caught:
+        _guarded(buggy, b"<rss/>", source_name="odd", feed_url="https://odd.example/f.xml")
+    error = caught.value.error
+    assert (error.source_name, error.domain, error.item) == ("odd", "odd.example", None)
+    assert "KeyError: 'surprise'" in error.reason and "vvtv bug" in error.reason

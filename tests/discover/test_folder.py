@@ -113,3 +113,39 @@ def test_an_empty_sidecar_is_no_information(tmp_path: Path):
     path = tmp_path / "a.yaml"
     path.write_text("")
     assert read_sidecar(path).tags == ()
+
+
+HOSTILE_SIDECARS = {
+    # name: (sidecar file, content, field, what the reason says)
+    "deep_json": ("json", "[" * 30_000 + "]" * 30_000, "sidecar", "nested more than 64"),
+    "deeper_json": ("json", "[" * 100_000, "sidecar", "larger than 65536 bytes"),
+    "deep_yaml": ("yaml", "tags: " + "[" * 30_000 + "]" * 30_000, "sidecar", "nested too deeply"),
+    "huge_int_yaml": ("yaml", "tags: [" + "9" * 5000 + "]", "sidecar", "unreadable value"),
+    "unhashable_yaml": ("yaml", "? [a, b]\n: c\n", "sidecar", "malformed YAML"),
+    "oversized": ("yaml", "title: " + "x" * 70_000, "sidecar", "larger than 65536 bytes"),
+    "binary": ("json", "\udcff", "sidecar", "cannot read"),
+    "bool_tags": ("json", '{"tags": [true]}', "tags", "'tags' must be a list of strings"),
+}
+
+
+async def test_a_hostile_sidecar_loses_only_its_own_file(tmp_path: Path, clips: Clips):
+    """Sidecars that once aborted the whole window (100k-deep nesting, integers PyYAML
+    cannot convert, keys Python cannot hash) lose only their own file, with the field and
+    the reason; the good file next to them is a candidate, sidecar and all."""
+    lib = tmp_path / "library"
+    lib.mkdir()
+    shutil.copy(clips.hd720, lib / "good.mp4")
+    (lib / "good.json").write_text('{"title": "Good", "tags": ["calm"], "quality": [1e400]}')
+    for name, (ext, text, _, _) in HOSTILE_SIDECARS.items():
+        shutil.copy(clips.hd720, lib / f"{name}.mp4")
+        (lib / f"{name}.{ext}").write_bytes(text.encode("utf-8", "surrogateescape"))
+    found, errors = await scan_folder(lib, source_name="lib")
+    assert [(c.title, c.tags, c.quality) for c in found] == [
+        ("Good", ("calm",), ("720p", "stereo", "inf"))
+    ]
+    by_item = {e.item: e for e in errors}
+    assert set(by_item) == {f"{name}.mp4" for name in HOSTILE_SIDECARS}
+    for name, (_, _, field, reason) in HOSTILE_SIDECARS.items():
+        error = by_item[f"{name}.mp4"]
+        assert (error.field, error.domain) == (field, LOCAL_DOMAIN), name
+        assert reason in error.reason, (name, error.reason)

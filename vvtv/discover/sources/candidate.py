@@ -53,18 +53,24 @@ class SourceError:
     """One source (or, with ``item``, one item of a source) that could not be read.
 
     ``domain`` is the feed's host, or ``LOCAL_DOMAIN`` for a folder. ``reason`` says
-    what went wrong in words an operator can act on, naming the feed or file.
+    what went wrong in words an operator can act on, naming the feed or file. For an item
+    refused for one of its values, ``field`` names that value (``duration``,
+    ``media_url``, ``tags``, ...). The Discovery actor audits a whole source as
+    ``DISCOVERY_FAILED_DOMAIN`` and an item as ``ITEM_REJECTED``.
     """
 
     source_name: str
     domain: str
     reason: str
     item: str | None = None
+    field: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.source_name} ({self.domain})"
         if self.item:
             where += f" item {self.item}"
+        if self.field:
+            where += f" field {self.field}"
         return f"{where}: {self.reason}"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import httpx
 import trio
@@ -25,6 +27,9 @@ from vvtv.media.probe import probe
 from vvtv.ownercard.card import SourceSpec
 
 SOURCE_KINDS = ("folder", "rss", "jsonfeed")
+Parser = Callable[..., tuple[list[Candidate], list[SourceError]]]
+
+log = logging.getLogger(__name__)
 
 
 async def read_source(
@@ -58,12 +63,42 @@ async def read_source(
         total_timeout=total_timeout,
         retry=retry,
     )
-    parse = parse_feed if spec.kind == "rss" else parse_jsonfeed
     # A feed of a few megabytes takes a while to parse: keep it off the event loop.
-    found = await offload.run_sync(
-        partial(parse, fetched.body, source_name=spec.name, feed_url=spec.location)
+    parse: Parser
+    if spec.kind == "rss":
+        parse = partial(parse_feed, content_type=fetched.content_type)
+    else:
+        parse = parse_jsonfeed
+    return await offload.run_sync(
+        partial(
+            _guarded,
+            parse,
+            fetched.body,
+            source_name=spec.name,
+            feed_url=spec.location,
+            base_url=fetched.url,
+        )
     )
-    return found, []
+
+
+def _guarded(parse: Parser, data: bytes, **kw: Any) -> tuple[list[Candidate], list[SourceError]]:
+    """``parse``, with one more wall around it: the parsers turn every problem of a document
+    into a ``SourceFailure`` or a refused item, and the corpus tests hold them to it; should
+    one still raise (a bug), that source fails alone with the error, never the round."""
+    try:
+        return parse(data, **kw)
+    except SourceFailure:
+        raise
+    except Exception as exc:
+        log.exception("reading source %s failed unexpectedly", kw.get("source_name"))
+        raise SourceFailure(
+            SourceError(
+                kw["source_name"],
+                domain_of(kw["feed_url"]),
+                f"{kw['feed_url']}: could not be read ({type(exc).__name__}: {exc}); "
+                "this is a vvtv bug, please report it",
+            )
+        ) from None
 
 
 async def fetch_all(

@@ -16,7 +16,10 @@ accepts only inside a folder source of the OwnerCard.
 A file that ffprobe cannot read still becomes a candidate without a duration: the
 screening step then rejects it with an audited reason (HD not confirmed, or duration
 unknown). A malformed sidecar skips only its own file and reports a ``SourceError``
-naming the sidecar; a missing or unreadable folder fails the whole source.
+naming the sidecar and the field (audited as ``ITEM_REJECTED``): one larger than
+``MAX_SIDECAR_BYTES``, JSON nested too deeply or holding absurd numbers, YAML that PyYAML
+cannot build (an integer of 5,000 digits, a list as a mapping key, 10,000 nested
+brackets) included. A missing or unreadable folder fails the whole source.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import trio
 import yaml
 
 from vvtv.core import offload
+from vvtv.discover.sources import values
 from vvtv.discover.sources.candidate import LOCAL_DOMAIN, Candidate, SourceError, SourceFailure
 from vvtv.media.probe import ProbeError, ProbeResult, probe
 
@@ -39,6 +43,8 @@ MEDIA_EXTENSIONS = frozenset(
 )
 SIDECAR_EXTENSIONS = (".yaml", ".yml", ".json")
 _PARTIAL_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+#: A sidecar holds a title, a theme and a few tags: anything larger is not one.
+MAX_SIDECAR_BYTES = 64 * 1024
 
 Prober = Callable[[str], Awaitable[ProbeResult]]
 
@@ -54,7 +60,12 @@ class Sidecar:
 
 
 class SidecarError(ValueError):
-    """A sidecar that cannot be used; the message names the file and the problem."""
+    """A sidecar that cannot be used; the message names the file and the problem, ``field``
+    the value at fault (``"sidecar"`` when the file as a whole is)."""
+
+    def __init__(self, message: str, field: str = "sidecar") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _string_list(value: Any, key: str, path: Path) -> tuple[str, ...]:
@@ -62,36 +73,61 @@ def _string_list(value: Any, key: str, path: Path) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         value = value.split(",")
-    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
-        raise SidecarError(f"{path}: {key!r} must be a list of strings")
-    return tuple(s for s in (str(v).strip() for v in value) if s)
+    if not isinstance(value, list) or not all(
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise SidecarError(f"{path}: {key!r} must be a list of strings", key)
+    return values.tag_list(str(v) for v in value)
+
+
+def _load(path: Path) -> Any:
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_SIDECAR_BYTES + 1)
+    except OSError as exc:
+        raise SidecarError(f"{path}: cannot read ({exc})") from None
+    if len(raw) > MAX_SIDECAR_BYTES:
+        raise SidecarError(f"{path}: larger than {MAX_SIDECAR_BYTES} bytes, not a sidecar")
+    kind = path.suffix[1:].upper()
+    try:
+        text = raw.decode("utf-8")
+        if path.suffix == ".json":
+            return values.load_json(text)
+        return yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise SidecarError(f"{path}: cannot read ({exc})") from None
+    except values.JSONTooDeep as exc:
+        raise SidecarError(f"{path}: {kind} refused: {exc}") from None
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SidecarError(f"{path}: malformed {kind}: {exc}") from None
+    except RecursionError:
+        # PyYAML composes recursively: thousands of nested [ or { exhaust the stack.
+        raise SidecarError(f"{path}: {kind} refused: nested too deeply") from None
+    except (ValueError, TypeError) as exc:
+        # A scalar PyYAML cannot convert (an integer of 5,000 digits) or a mapping key
+        # Python cannot hash (``? [a, b]``).
+        raise SidecarError(f"{path}: {kind} refused: unreadable value ({exc})") from None
 
 
 def read_sidecar(path: Path) -> Sidecar:
     """Parse a YAML or JSON sidecar; ``SidecarError`` naming the file when it is malformed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SidecarError(f"{path}: cannot read ({exc})") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SidecarError(f"{path}: malformed {path.suffix[1:].upper()}: {exc}") from None
+    data = _load(path)
     if data is None:
         return Sidecar()
     if not isinstance(data, dict):
         raise SidecarError(f"{path}: must hold a mapping, not {type(data).__name__}")
     title = data.get("title")
     if title is not None and not isinstance(title, str):
-        raise SidecarError(f"{path}: 'title' must be a string")
+        raise SidecarError(f"{path}: 'title' must be a string", "title")
     theme = data.get("theme", "")
     if theme is None:
         theme = ""
     if not isinstance(theme, str):
-        raise SidecarError(f"{path}: 'theme' must be a string")
+        raise SidecarError(f"{path}: 'theme' must be a string", "theme")
+    title = values.title_text(title) if title else ""
     return Sidecar(
-        title=title.strip() if title and title.strip() else None,
-        theme=theme.strip(),
+        title=title or None,
+        theme=values.plain_text(theme),
         tags=_string_list(data.get("tags"), "tags", path),
         quality=_string_list(data.get("quality"), "quality", path),
     )
@@ -138,7 +174,11 @@ def _list_folder(
             try:
                 sidecar = read_sidecar(sidecar_path)
             except SidecarError as exc:
-                errors.append(SourceError(source_name, LOCAL_DOMAIN, str(exc), item=path.name))
+                errors.append(
+                    SourceError(
+                        source_name, LOCAL_DOMAIN, str(exc), item=path.name, field=exc.field
+                    )
+                )
                 continue
         files.append((path, sidecar))
     return files, errors
@@ -147,14 +187,7 @@ def _list_folder(
 def _quality(info: ProbeResult | None) -> list[str]:
     if info is None:
         return []
-    signals = []
-    if info.height:
-        signals.append(f"{info.height}p")
-        if info.height >= 2160:
-            signals.append("4k")
-    if info.audio_channels == 2:
-        signals.append("stereo")
-    return signals
+    return values.quality_signals(values.height_number(info.height), info.audio_channels)
 
 
 def _title_from_name(path: Path) -> str:

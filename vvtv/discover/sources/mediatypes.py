@@ -24,8 +24,13 @@ def declared_video(medium: str | None, mime: str | None) -> bool | None:
 
 
 def looks_like_video(url: str) -> bool:
-    """The URL's path ends in a video file extension."""
-    return PurePosixPath(urlsplit(url).path).suffix.lower() in VIDEO_URL_EXTENSIONS
+    """The URL's path ends in a video file extension (judged on the text for a URL that
+    does not parse: whether it is usable is decided later, and the item is refused)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = url.split("?", 1)[0].split("#", 1)[0]
+    return PurePosixPath(path).suffix.lower() in VIDEO_URL_EXTENSIONS
 
 
 def is_video(medium: str | None, mime: str | None, url: str) -> bool:

@@ -262,14 +262,21 @@ def _atom_entries(feed: Element, source_name: str, feed_url: str) -> list[Candid
     return found
 
 
-def parse_feed(data: bytes, *, source_name: str, feed_url: str) -> list[Candidate]:
+def parse_feed(
+    data: bytes,
+    *,
+    source_name: str,
+    feed_url: str,
+    base_url: str | None = None,
+    content_type: str | None = None,
+) -> tuple[list[Candidate], list[SourceError]]:
     """Candidates of an RSS 2.0 or Atom document; ``SourceFailure`` if it is neither."""
     root = parse_xml(data, source_name=source_name, feed_url=feed_url)
     if root.tag == "rss":
         channel = root.find("channel")
         if channel is None:
             raise _fail(source_name, feed_url, "RSS document without a <channel>")
-        return _rss_items(channel, source_name, feed_url)
+        return _rss_items(channel, source_name, feed_url), []
     if root.tag == f"{ATOM}feed":
-        return _atom_entries(root, source_name, feed_url)
+        return _atom_entries(root, source_name, feed_url), []
     raise _fail(source_name, feed_url, f"not an RSS 2.0 or Atom feed (root element <{root.tag}>)")
