@@ -258,6 +258,65 @@ def test_out_of_range_values_name_the_field_and_the_bounds(
     assert errors_of(with_section(section, body + "\n")) == [expected]
 
 
+def test_private_address_ranges_are_empty_by_default_and_read_as_cidr() -> None:
+    assert parse_owner_card(MINIMAL).card.search_policy.allow_private_addresses == ()
+    card = (
+        "search_policy:\n  allowlist_domains: [example.com]\n"
+        "  allow_private_addresses: [127.0.0.0/8, 192.168.1.20, 'fd00::/8']\n"
+    )
+    loaded = parse_owner_card(card)
+    assert loaded.card.search_policy.allow_private_addresses == (
+        "127.0.0.0/8",
+        "192.168.1.20",
+        "fd00::/8",
+    )
+    assert loaded.warnings == ["sources: none configured, discovery will find nothing"]
+
+
+def test_unusable_private_address_ranges_are_errors_naming_the_entry() -> None:
+    card = (
+        "search_policy:\n  allowlist_domains: [example.com]\n"
+        "  allow_private_addresses: [127.0.0.0/8, 10.0.0.1/8, my-lan, 0.0.0.0/0]\n"
+    )
+    errors = errors_of(card)
+    assert errors[0] == (
+        "search_policy.allow_private_addresses[1] has host bits set (got '10.0.0.1/8'); "
+        "did you mean 10.0.0.0/8?"
+    )
+    assert errors[1].startswith(
+        "search_policy.allow_private_addresses[2] must be an IP address or CIDR range "
+        "like 192.168.1.0/24 (got 'my-lan'"
+    )
+    assert errors[2] == (
+        "search_policy.allow_private_addresses[3] 0.0.0.0/0 would allow every IPv4 address; "
+        "list only the ranges your sources live in"
+    )
+    assert errors_of(
+        "search_policy:\n  allowlist_domains: [example.com]\n  allow_private_addresses: 10/8\n"
+    ) == ["search_policy.allow_private_addresses must be a list (got string '10/8')"]
+
+
+def test_a_public_range_among_private_addresses_is_a_warning() -> None:
+    card = (
+        "search_policy:\n  allowlist_domains: [example.com]\n"
+        "  allow_private_addresses: [8.8.8.0/24]\n"
+    )
+    assert (
+        "search_policy.allow_private_addresses[0] 8.8.8.0/24 is public: "
+        "public addresses need no entry"
+    ) in parse_owner_card(card).warnings
+
+
+def test_candidate_and_probe_caps_have_defaults_and_bounds() -> None:
+    policy = parse_owner_card(MINIMAL).card.search_policy
+    assert (policy.max_candidates_per_source, policy.max_probes_per_window) == (500, 200)
+    bad = MINIMAL + "  max_candidates_per_source: 0\n  max_probes_per_window: -1\n"
+    assert errors_of(bad) == [
+        "search_policy.max_candidates_per_source must be between 1 and 100000 (got 0)",
+        "search_policy.max_probes_per_window must be between 1 and 100000 (got -1)",
+    ]
+
+
 def test_domains_must_be_host_names() -> None:
     card = "search_policy:\n  allowlist_domains: [example.com, 'https://x.com/path']\n"
     assert errors_of(card) == [

@@ -40,6 +40,11 @@ class SearchPolicy:
     # refused with DURATION_OUT_OF_RANGE; a stored plan outside it is dropped.
     min_duration_sec: float = 1.0
     max_duration_sec: float = 43_200.0  # 12 h
+    # Non-public address ranges (CIDR) feeds and media may resolve to; empty: only public
+    # unicast addresses are ever connected to (``vvtv.guard.addresses``).
+    allow_private_addresses: tuple[str, ...] = ()
+    max_candidates_per_source: int = 500  # per discovery window; the rest wait for the next
+    max_probes_per_window: int = 200  # media heads fetched and probed per discovery window
 
 
 @attrs.frozen

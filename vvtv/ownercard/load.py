@@ -44,6 +44,7 @@ import yaml
 
 from vvtv.core.convert import to_jsonable
 from vvtv.core.model import MAX_PLAN_DURATION_SEC, AuditEvent, new_id
+from vvtv.guard.addresses import parse_networks
 from vvtv.ownercard.card import LOGO_TYPES, ChannelProfile, OwnerCard, SourceSpec, logo_is_url
 
 SUPPORTED_SCHEMA_VERSION = 1
@@ -300,6 +301,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "schedule_policy.buffer_target_minutes": (1, 1440),
     "schedule_policy.buffer_critical_minutes": (1, 1440),
     "schedule_policy.reserves_per_hour": (0, 60),
+    "search_policy.max_candidates_per_source": (1, 100_000),
+    "search_policy.max_probes_per_window": (1, 100_000),
     "quality_policy.min_resolution_height": (144, 4320),
     "quality_policy.target_audio_lufs": (-70.0, 0.0),
     "quality_policy.max_audio_deviation_lufs": (0.1, 20.0),
@@ -393,6 +396,9 @@ def check_rules(card: OwnerCard) -> list[str]:
             "search_policy.min_duration_sec must be lower than max_duration_sec "
             f"(got {_fmt(search.min_duration_sec)} >= {_fmt(search.max_duration_sec)})"
         )
+    errors += parse_networks(
+        search.allow_private_addresses, "search_policy.allow_private_addresses"
+    )[1]
     for i, word in enumerate(search.blocked_keywords):
         if not word.strip():
             errors.append(f"search_policy.blocked_keywords[{i}] must not be empty")
@@ -503,6 +509,9 @@ def _rule_warnings(card: OwnerCard) -> list[str]:
                 f"search_policy.blacklist_domains: {domain!r} is also allowlisted; "
                 "the blacklist wins"
             )
+    warnings += parse_networks(
+        card.search_policy.allow_private_addresses, "search_policy.allow_private_addresses"
+    )[2]
     if not card.sources:
         warnings.append("sources: none configured, discovery will find nothing")
     search, target = card.search_policy, card.editorial_profile.target_avg_duration_sec
