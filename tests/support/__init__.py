@@ -26,6 +26,16 @@ gives the loaded ``OwnerCard``.
 ``ClipCache`` (the session fixture ``clip_cache``: each distinct clip made once per session)
 and ``make_slate`` (the session fixture ``slate_template``: the channel's slate, rendered once).
 
+``tests.support.hostile``: the cast of the untrusted-input tests: ``internal_host`` (a
+server that must see zero requests), ``second_host`` (another "machine" on 127.0.0.2, same
+port), ``gzip_bomb(size, layers=)`` (gigabytes in kilobytes, made in milliseconds).
+``Loopback(host="127.0.0.2", port=p)`` listens on another loopback address;
+``Loopback(tls=TestCA().issue("media.example.com"))`` serves HTTPS and records the SNI
+(``tests.support.certs``: a throwaway CA whose ``client_context()`` trusts only itself).
+
+``tests.support.memory``: ``with peak_growth() as g: ...; assert g.mib < 64``: how far the
+process's peak resident memory rose during the block (the kernel's ``VmHWM``, reset first).
+
 Fixtures (``tests/conftest.py``): ``loopback``, ``clip_cache``, ``slate_template``, ``store``.
 
 The loopback server, by example

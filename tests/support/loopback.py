@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import http
 import json
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -160,6 +161,9 @@ class Loopback:
     port: int = 0
     errors: list[Exception] = attrs.Factory(list)  # raised by the test's handlers
     crash_on_error: bool = True  # a handler's error (after its 500) crashes the server's run
+    host: str = "127.0.0.1"  # any loopback address: 127.0.0.2 stands for a second machine
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context (tests.support.certs)
+    sni: list[str | None] = attrs.Factory(list)  # server names the TLS clients asked for
     _script: list[Reply] = attrs.Factory(list)
     _lock: threading.Lock = attrs.Factory(threading.Lock)
     _scope: trio.CancelScope | None = None
@@ -171,14 +175,18 @@ class Loopback:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def url(self) -> str:  # the receivers' spelling: where to point a client
         return self.base
 
-    def url_for(self, target: str) -> str:
-        return self.base + target
+    def url_for(self, target: str, host: str | None = None) -> str:
+        """The URL of ``target``; with ``host``, spelled with that name instead of the
+        address (for a client whose resolver maps the name here)."""
+        if host is None:
+            return self.base + target
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{target}"
 
     def serve(self, target: str, route: Route | bytes, content_type: str = "") -> str:
         """Answer ``target`` with ``route`` (bytes: a 200 of ``content_type``); its URL."""
@@ -223,6 +231,12 @@ class Loopback:
         """Listen (again, on the same port if it had one) until ``down()``."""
         self._nursery = nursery or self._nursery
         assert self._nursery is not None, "up() needs a nursery the first time"
+        if self.tls is not None:
+
+            def record_sni(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+                self.sni.append(name)
+
+            self.tls.sni_callback = record_sni  # type: ignore[assignment]
         self.port = await self._nursery.start(self._listen)
 
     async def down(self) -> None:
@@ -237,7 +251,7 @@ class Loopback:
         self._stopped, self._failed = trio.Event(), trio.Event()
         try:
             with trio.CancelScope() as self._scope:
-                listeners = await trio.open_tcp_listeners(self.port, host="127.0.0.1")
+                listeners = await trio.open_tcp_listeners(self.port, host=self.host)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._crash_on_error)
                     task_status.started(listeners[0].socket.getsockname()[1])
@@ -257,8 +271,12 @@ class Loopback:
 
     # -- one connection --------------------------------------------------------------------
 
-    async def _connection(self, stream: trio.SocketStream) -> None:
+    async def _connection(self, raw: trio.SocketStream) -> None:
+        stream: trio.abc.Stream = raw
         try:
+            if self.tls is not None:
+                stream = trio.SSLStream(raw, self.tls, server_side=True)
+                await stream.do_handshake()
             request = await self._read(stream)
             if request is None:
                 return
@@ -272,12 +290,12 @@ class Loopback:
             if self.errors and self.crash_on_error and self._failed is not None:
                 self._failed.set()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the client hung up (it is allowed to)
+            pass  # the client hung up (it is allowed to), or refused our certificate
         finally:
             with trio.CancelScope(shield=True):
                 await stream.aclose()
 
-    async def _read(self, stream: trio.SocketStream) -> Request | None:
+    async def _read(self, stream: trio.abc.Stream) -> Request | None:
         data = b""
         while b"\r\n\r\n" not in data:
             if len(data) > MAX_HEAD_BYTES:
@@ -323,7 +341,7 @@ class Loopback:
         answer = route(request)
         return await answer if isinstance(answer, Awaitable) else answer
 
-    async def _answer(self, stream: trio.SocketStream, request: Request, reply: Reply) -> None:
+    async def _answer(self, stream: trio.abc.Stream, request: Request, reply: Reply) -> None:
         if reply.delay:
             await trio.sleep(reply.delay)
         status, body = reply.status, reply.body
@@ -389,7 +407,7 @@ def _range(header: str, size: int) -> tuple[int, int] | None:
     return (start, end) if start <= end else None
 
 
-async def _read_chunked(stream: trio.SocketStream, data: bytes) -> bytes:
+async def _read_chunked(stream: trio.abc.Stream, data: bytes) -> bytes:
     body = b""
     while True:
         while b"\r\n" not in data:
