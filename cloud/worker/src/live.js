@@ -1,0 +1,247 @@
+// HLS at the edge.
+//
+// The channel uploads every segment once (signed PUT, R2 key hls/<channel>/<asset>/<name>),
+// then the playlist, which may reference only segments already stored: the check and the
+// swap are one D1 batch, so a viewer never sees a playlist naming a missing segment. The
+// playlist only moves forward (media sequence and last segment number never go back: a
+// retried old upload cannot roll the window back). Viewers are served through the Cache
+// API: the playlist for ~1 s, segments as immutable, so repeated viewers do not reach D1
+// or R2. Segments that left the playlist are deleted by the cron trigger after a grace.
+
+import { HttpError, errorResponse, json, iso, sha256Hex } from "./http.js";
+import { parsePlaylist, looksLikeTransportStream } from "./playlist.js";
+import { tunable } from "./config.js";
+import { audit } from "./audit.js";
+
+export const PLAYLIST_TYPE = "application/vnd.apple.mpegurl";
+export const SEGMENT_TYPE = "video/mp2t";
+export const PLAYLIST_CACHE = "public, max-age=1";
+export const SEGMENT_CACHE = "public, max-age=31536000, immutable";
+export const CACHE_HEADER = "x-vvtv-edge-cache";
+
+export function segmentObjectKey(channel, ref) {
+  return `hls/${channel}/${ref}`;
+}
+
+/** One cache entry per channel and resource, whichever prefix the viewer used. */
+function cacheKey(requestUrl, channel, suffix) {
+  return new Request(new URL(`/c/${channel}/${suffix}`, requestUrl).toString(), { method: "GET" });
+}
+
+function marked(response, state, head) {
+  const headers = new Headers(response.headers);
+  headers.set(CACHE_HEADER, state);
+  return new Response(head ? null : response.body, { status: response.status, headers });
+}
+
+async function cached(key, head) {
+  const hit = await caches.default.match(key);
+  return hit ? marked(hit, "HIT", head) : null;
+}
+
+// ---- viewers ---------------------------------------------------------------------------
+
+export async function servePlaylist({ request, env, ctx, channel, head }) {
+  const key = cacheKey(request.url, channel, "hls/index.m3u8");
+  const hit = await cached(key, head);
+  if (hit) return hit;
+  const row = await env.DB.prepare("SELECT body FROM hls_playlists WHERE channel = ?")
+    .bind(channel)
+    .first();
+  if (row === null) return errorResponse(404, `channel ${channel} is not live at the edge`);
+  const response = new Response(row.body, {
+    headers: {
+      "content-type": PLAYLIST_TYPE,
+      "cache-control": PLAYLIST_CACHE,
+      "access-control-allow-origin": "*",
+    },
+  });
+  ctx.waitUntil(caches.default.put(key, response.clone()));
+  return marked(response, "MISS", head);
+}
+
+export async function serveSegment({ request, env, ctx, channel, ref, head }) {
+  const key = cacheKey(request.url, channel, `hls/seg/${ref}`);
+  const hit = await cached(key, head);
+  if (hit) return hit;
+  const object = await env.MEDIA.get(segmentObjectKey(channel, ref));
+  if (object === null) return errorResponse(404, "segment not found");
+  const response = new Response(object.body, {
+    headers: {
+      "content-type": SEGMENT_TYPE,
+      "cache-control": SEGMENT_CACHE,
+      "content-length": String(object.size),
+      etag: object.httpEtag,
+      "access-control-allow-origin": "*",
+      "x-content-type-options": "nosniff",
+    },
+  });
+  ctx.waitUntil(caches.default.put(key, response.clone()));
+  return marked(response, "MISS", head);
+}
+
+// ---- the channel's uploads -------------------------------------------------------------
+
+export async function putSegment({ env, channel, ref, body, nowMs }) {
+  if (!looksLikeTransportStream(body)) {
+    throw new HttpError(422, "segment is not MPEG-TS (whole 188-byte packets starting with 0x47)");
+  }
+  const sha256 = await sha256Hex(body);
+  const existing = await env.DB.prepare("SELECT sha256 FROM hls_segments WHERE channel = ? AND ref = ?")
+    .bind(channel, ref)
+    .first();
+  if (existing !== null) {
+    if (existing.sha256 !== sha256) {
+      throw new HttpError(409, `segment ${ref} is already stored with other content; names are immutable`);
+    }
+    return json({ ok: true, stored: false, segment: ref, bytes: body.byteLength, sha256 });
+  }
+  // R2 first, then the row: a segment is "uploaded" only once its bytes are stored.
+  await env.MEDIA.put(segmentObjectKey(channel, ref), body, {
+    httpMetadata: { contentType: SEGMENT_TYPE },
+    customMetadata: { sha256 },
+    sha256,
+  });
+  await env.DB.prepare(
+    "INSERT INTO hls_segments (channel, ref, sha256, bytes, uploaded_at, listed) VALUES (?, ?, ?, ?, ?, 0) " +
+      "ON CONFLICT (channel, ref) DO NOTHING",
+  )
+    .bind(channel, ref, sha256, body.byteLength, nowMs)
+    .run();
+  return json({ ok: true, stored: true, segment: ref, bytes: body.byteLength, sha256 }, 201);
+}
+
+export async function putPlaylist({ request, env, channel, text, nowMs }) {
+  const playlist = parsePlaylist(text, tunable(env, "HLS_MAX_PLAYLIST_SEGMENTS"));
+  const refs = JSON.stringify(playlist.segments);
+  const n = playlist.segments.length;
+  const endSequence = playlist.mediaSequence + n;
+  const uploadId = crypto.randomUUID();
+  const ours = "(SELECT upload_id FROM hls_playlists WHERE channel = ?) = ?";
+  const [swap] = await env.DB.batch([
+    // Stored only if every referenced segment is, and the window does not go back.
+    env.DB.prepare(
+      "INSERT INTO hls_playlists (channel, body, media_sequence, discontinuity_sequence, " +
+        "target_duration, segments, end_sequence, upload_id, updated_at) " +
+        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE (SELECT count(*) FROM hls_segments " +
+        "WHERE channel = ?1 AND ref IN (SELECT value FROM json_each(?10))) = ?6 " +
+        "ON CONFLICT (channel) DO UPDATE SET body = excluded.body, " +
+        "media_sequence = excluded.media_sequence, " +
+        "discontinuity_sequence = excluded.discontinuity_sequence, " +
+        "target_duration = excluded.target_duration, segments = excluded.segments, " +
+        "end_sequence = excluded.end_sequence, upload_id = excluded.upload_id, " +
+        "updated_at = excluded.updated_at " +
+        "WHERE excluded.media_sequence >= hls_playlists.media_sequence " +
+        "AND excluded.end_sequence >= hls_playlists.end_sequence",
+    ).bind(
+      channel,
+      playlist.text,
+      playlist.mediaSequence,
+      playlist.discontinuitySequence,
+      playlist.targetDuration,
+      n,
+      endSequence,
+      uploadId,
+      nowMs,
+      refs,
+    ),
+    env.DB.prepare(
+      "UPDATE hls_segments SET listed = 0, unlisted_at = ? WHERE channel = ? AND listed = 1 " +
+        `AND ref NOT IN (SELECT value FROM json_each(?)) AND ${ours}`,
+    ).bind(nowMs, channel, refs, channel, uploadId),
+    env.DB.prepare(
+      "UPDATE hls_segments SET listed = 1, unlisted_at = NULL WHERE channel = ? " +
+        `AND ref IN (SELECT value FROM json_each(?)) AND ${ours}`,
+    ).bind(channel, refs, channel, uploadId),
+  ]);
+  if (swap.meta.changes === 0) {
+    const missing = await env.DB.prepare(
+      "SELECT value AS ref FROM json_each(?) WHERE value NOT IN " +
+        "(SELECT ref FROM hls_segments WHERE channel = ?)",
+    )
+      .bind(refs, channel)
+      .all();
+    if (missing.results.length > 0) {
+      throw new HttpError(409, "playlist references segments that are not uploaded", {
+        missing: missing.results.map((r) => r.ref),
+      });
+    }
+    const current = await env.DB.prepare(
+      "SELECT media_sequence, end_sequence FROM hls_playlists WHERE channel = ?",
+    )
+      .bind(channel)
+      .first();
+    throw new HttpError(409, "stale playlist: the edge already has a later window", {
+      media_sequence: current?.media_sequence ?? null,
+      end_sequence: current?.end_sequence ?? null,
+    });
+  }
+  // This colo answers the new playlist at once; others within the playlist's ~1 s TTL.
+  await caches.default.delete(cacheKey(request.url, channel, "hls/index.m3u8"));
+  return json({
+    ok: true,
+    media_sequence: playlist.mediaSequence,
+    discontinuity_sequence: playlist.discontinuitySequence,
+    end_sequence: endSequence,
+    segments: n,
+  });
+}
+
+/** Forget the playlist (the origin lost its numbering); its segments age out by cron. */
+export async function resetPlaylist({ request, env, channel, nowMs, actor }) {
+  const [dropped] = await env.DB.batch([
+    env.DB.prepare("DELETE FROM hls_playlists WHERE channel = ?").bind(channel),
+    env.DB.prepare(
+      "UPDATE hls_segments SET listed = 0, unlisted_at = ? WHERE channel = ? AND listed = 1",
+    ).bind(nowMs, channel),
+  ]);
+  await audit(env.DB, { at: nowMs, channel, actor, action: "hls_reset", details: { had_playlist: dropped.meta.changes > 0 } });
+  await caches.default.delete(cacheKey(request.url, channel, "hls/index.m3u8"));
+  return json({ ok: true, deleted: dropped.meta.changes > 0 });
+}
+
+/** What the edge holds for the channel, so a restarted publisher uploads only what is missing. */
+export async function hlsState({ env, channel }) {
+  const playlist = await env.DB.prepare(
+    "SELECT media_sequence, discontinuity_sequence, end_sequence, segments, updated_at " +
+      "FROM hls_playlists WHERE channel = ?",
+  )
+    .bind(channel)
+    .first();
+  const stored = await env.DB.prepare(
+    "SELECT ref FROM hls_segments WHERE channel = ? ORDER BY uploaded_at DESC, ref LIMIT 1000",
+  )
+    .bind(channel)
+    .all();
+  const count = await env.DB.prepare("SELECT count(*) AS n FROM hls_segments WHERE channel = ?")
+    .bind(channel)
+    .first();
+  return json({
+    channel,
+    playlist: playlist && { ...playlist, updated_at: iso(playlist.updated_at) },
+    stored: stored.results.map((r) => r.ref),
+    stored_count: count.n,
+  });
+}
+
+/** Cron: delete segments out of the playlist for longer than the grace, R2 then D1. */
+export async function collectSegments(env, nowMs, limit = 500) {
+  const graceMs = tunable(env, "HLS_SEGMENT_GRACE_S") * 1000;
+  const old = await env.DB.prepare(
+    "SELECT channel, ref FROM hls_segments WHERE listed = 0 " +
+      "AND coalesce(unlisted_at, uploaded_at) <= ? LIMIT ?",
+  )
+    .bind(nowMs - graceMs, limit)
+    .all();
+  if (old.results.length === 0) return 0;
+  await env.MEDIA.delete(old.results.map((r) => segmentObjectKey(r.channel, r.ref)));
+  await env.DB.batch(
+    old.results.map((r) =>
+      env.DB.prepare("DELETE FROM hls_segments WHERE channel = ? AND ref = ? AND listed = 0").bind(
+        r.channel,
+        r.ref,
+      ),
+    ),
+  );
+  return old.results.length;
+}
