@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what vvtv needs on a fresh Debian machine, then run the channel or the test suite.
 #   bash ops/bootstrap.sh run    # the channel, dashboard on http://127.0.0.1:7070/
-#   bash ops/bootstrap.sh test   # ruff + the whole default test suite
-# Extra arguments go to `vvtv run` or to pytest.
+#   bash ops/bootstrap.sh test   # ruff + the edge's own tests (cloud/worker) + the default suite
+# Extra arguments go to `vvtv run` or to pytest; with pytest arguments the edge's own tests
+# are skipped (run them with `cd cloud/worker && npm test`), its npm packages still installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,8 @@ need=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 # The dashboard's browser tests drive Debian's headless chromium.
 if [ "$mode" = "test" ] && ! command -v chromium >/dev/null; then need+=(chromium); fi
+# The edge (cloud/worker, a Cloudflare Worker) is tested in workerd through npm's miniflare.
+command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
 # Debian ships Python without ensurepip: `python -m venv` needs the pythonX.Y-venv package.
 if [ ! -x .venv/bin/python ] && ! "$python" -c 'import ensurepip' 2>/dev/null; then
     need+=("$("$python" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')")
@@ -41,12 +44,23 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
+# The edge's npm packages, exactly as package-lock.json pins them (npm ci), again only when
+# the lock file changed since the last install (npm ci leaves node_modules/.package-lock.json).
+edge=cloud/worker
+if [ ! -f "$edge/node_modules/.package-lock.json" ] \
+    || [ "$edge/package-lock.json" -nt "$edge/node_modules/.package-lock.json" ]; then
+    (cd "$edge" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+fi
+
 case "$mode" in
     run)
         exec .venv/bin/vvtv run "$@"
         ;;
     test)
         .venv/bin/ruff check .
+        if [ "$#" -eq 0 ]; then
+            (cd "$edge" && WRANGLER_SEND_METRICS=false npm test --silent)
+        fi
         exec .venv/bin/python -m pytest -q "$@"
         ;;
     *)

@@ -1,14 +1,16 @@
-"""Fixtures for the cloud sync tests: a loopback receiver and a clock on Trio's time."""
+"""Fixtures for the cloud tests: a loopback receiver, a clock on Trio's time, and the edge."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import trio
 
 from tests.cloud.loopback_receiver import Receiver, start_receiver
+from tests.support.edge import EdgeWorker, running_edge
 from vvtv.core.clock import TrioClock, utc
 
 
@@ -26,3 +28,10 @@ async def receiver(nursery: trio.Nursery) -> Receiver:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as c:
         yield c
+
+
+@pytest.fixture
+def edge_worker(tmp_path: Path) -> Iterator[EdgeWorker]:
+    """The edge (cloud/worker) in workerd on 127.0.0.1, channel "main" (tests/support/edge.py)."""
+    with running_edge(tmp_path / "edge") as edge:
+        yield edge
