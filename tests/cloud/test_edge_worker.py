@@ -231,34 +231,64 @@ class Publisher:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
-async def test_hls_js_from_the_edge_plays_the_edge_stream_across_an_item_boundary(
+async def test_the_watch_page_waits_for_the_stream_then_plays_it_across_an_item_boundary(
     tmp_path: Path, edge: EdgeWorker
 ) -> None:
     a = make_asset(tmp_path / "a", 330)
     b = make_asset(tmp_path / "b", 550)
     items = [("item-a", a), ("item-b", b), ("item-c", a), ("item-d", b)]
     preload = 4
+    status = (
+        b'{"state": "RUNNING", "buffer_minutes": 50, "channel": {"name": "Edge TV"},'
+        b' "now_playing": {"title": "Night owls"}, "next": {"title": "Dawn"}}'
+    )
+    posted = httpx.post(
+        edge.url + "/v1/ingest/status",
+        content=status,
+        headers=edge.headers("POST", "/v1/ingest/status", status),
+    )
+    assert posted.is_success, posted.text
     async with httpx.AsyncClient(base_url=edge.url, timeout=30) as client:
         publisher = Publisher(edge, client)
-        for k in range(preload):
-            await publisher.publish("item-a", f"s{k:03d}.ts", a[k], new_item=k == 0)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(publisher.run, items, preload)
-            async with open_page(edge.url + "/", tmp_path / "profile") as page:
-                await page.wait_for("document.readyState === 'complete' && !!window.Hls")
-                await _click(page, "#play")
-                await page.wait_for("window.vvtvPlayer.state === 'playing'", timeout=30)
-                started = await page.eval("document.getElementById('video').currentTime")
-                # Ten seconds of playback from ~1 s into item-a crosses into item-b.
-                await page.wait_for(
-                    f"document.getElementById('video').currentTime >= {started} + 10", timeout=40
-                )
-                player = await page.eval("window.vvtvPlayer")
-                assert player["fatal"] == 0, player
-                assert await page.eval("document.getElementById('notice').hidden") is True
-            nursery.cancel_scope.cancel()
-        served = (await client.get("/hls/index.m3u8")).text
-    assert "#EXT-X-DISCONTINUITY\n" in served or "#EXT-X-DISCONTINUITY-SEQUENCE:0" not in served
+        async with (
+            open_page(edge.url + "/", tmp_path / "profile") as page,
+            trio.open_nursery() as n,
+        ):
+            await page.wait_for("document.readyState === 'complete' && !!window.Hls")
+            # Before anything plays: the logo (its drawn fallback here), now and next.
+            await page.wait_for("document.getElementById('poster').naturalWidth > 0")
+            await page.wait_for("document.getElementById('now').textContent === 'Night owls'")
+            assert await page.eval("document.getElementById('next').textContent") == "Dawn"
+            # ▶ with nothing published yet: the page says so and keeps trying.
+            await _click(page, "#play")
+            await page.wait_for("window.vvtvPlayer.state === 'reconnecting'", timeout=30)
+            notice = await page.eval("document.getElementById('notice').textContent")
+            assert "reconnecting" in notice.lower(), notice
+            # The channel starts publishing: the page finds the stream by itself.
+            for k in range(preload):
+                await publisher.publish("item-a", f"s{k:03d}.ts", a[k], new_item=k == 0)
+            n.start_soon(publisher.run, items, preload)
+            await page.wait_for("window.vvtvPlayer.state === 'playing'", timeout=45)
+            fatal = await page.eval("window.vvtvPlayer.fatal")
+            started = await page.eval("document.getElementById('video').currentTime")
+            # Ten seconds of playback from within item-a cross into item-b.
+            await page.wait_for(
+                f"document.getElementById('video').currentTime >= {started} + 10", timeout=40
+            )
+            player = await page.eval("window.vvtvPlayer")
+            assert player["engine"] == "hls.js", player  # the Worker's own copy
+            assert player["fatal"] == fatal, player  # no fatal error once playing
+            assert await page.eval("document.getElementById('notice').hidden") is True
+            # The fragments played carry the origin's numbers: sequence numbers as published,
+            # and a new discontinuity number after the item boundary.
+            played = player["played"]
+            assert len({f["cc"] for f in played}) >= 2, played
+            assert all(0 <= f["sn"] < publisher.next_sequence for f in played), played
+            sns = [f["sn"] for f in played]
+            assert sns == sorted(sns), sns
+            await _click(page, "#fullscreen")
+            await page.wait_for("document.fullscreenElement?.id === 'stage'")
+            n.cancel_scope.cancel()
 
 
 async def _click(page: Page, selector: str) -> None:

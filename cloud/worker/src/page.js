@@ -85,7 +85,7 @@ export function renderPage({ mount, channel, isDefault, channels, head }) {
 <p id="poster-text" class="poster-text" hidden>${name}</p>
 <button id="play" class="play" type="button" aria-label="Play with sound">▶</button>
 <p id="notice" class="notice" role="status" hidden></p>
-<button id="fullscreen" class="fullscreen" type="button" aria-label="Fullscreen">⛶</button>
+<button id="fullscreen" class="fullscreen" type="button" aria-label="Fullscreen"><svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2"><path d="M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5"/></svg></button>
 </div>
 <section class="guide" aria-label="Programme">
 <div><h2>Now</h2><p id="now">—</p></div>

@@ -135,6 +135,10 @@ export async function startEdge({
     cachePersist: join(persistDir, "cache"),
     host: "127.0.0.1",
     port,
+    // The Worker's console: warnings and errors to stderr, its routine log lines dropped.
+    handleStructuredLogs: ({ level, message }) => {
+      if (!["log", "info", "debug"].includes(level)) process.stderr.write(`[edge ${level}] ${message}\n`);
+    },
   });
   const url = await mf.ready;
   const db = await mf.getD1Database("DB");

@@ -10,11 +10,17 @@ let edge;
 let dir;
 const channels = newChannels(["main", "news"]);
 const main = channels.main;
+// Channels whose credentials the edge must refuse to use.
+const weak = {
+  same: { ingest: { token: "same-as-secret-xxxxxxxxxxxxxxxxxxxxxxx", secret: "same-as-secret-xxxxxxxxxxxxxxxxxxxxxxx" } },
+  short: { ingest: { token: "t", secret: "too-short" } },
+  none: {},
+};
 const STATUS = { state: "RUNNING", buffer_minutes: 42 };
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "vvtv-edge-signing-"));
-  edge = await startEdge({ persistDir: dir, channels });
+  edge = await startEdge({ persistDir: dir, channels: { ...channels, ...weak } });
 });
 after(async () => {
   await edge?.dispose();
@@ -301,24 +307,12 @@ describe("roles and channels", () => {
 
 describe("credentials the edge refuses to use", () => {
   test("an unset or weak credential makes the route answer 503, naming it", async () => {
-    const weakDir = mkdtempSync(join(tmpdir(), "vvtv-edge-weak-"));
-    const weak = {
-      main: { ingest: { token: "same-as-secret-xxxxxxxxxxxxxxxxxxxxxxx", secret: "same-as-secret-xxxxxxxxxxxxxxxxxxxxxxx" } },
-      short: { ingest: { token: "t", secret: "too-short" } },
-      none: {},
-    };
-    const other = await startEdge({ persistDir: weakDir, channels: weak });
-    try {
-      const a = await call(other, weak.main.ingest, "POST", "/v1/ingest/status", { body: STATUS });
-      assert.equal(a.status, 503);
-      assert.match(a.json.error, /ingest credentials of channel main are too weak/);
-      const b = await call(other, weak.short.ingest, "POST", "/c/short/v1/ingest/status", { body: STATUS });
-      assert.equal(b.status, 503);
-      const c = await call(other, main.control, "POST", "/c/none/v1/control/nightly", { body: "" });
-      assert.deepEqual([c.status, c.json], [503, { error: "control credentials of channel none are not configured" }]);
-    } finally {
-      await other.dispose();
-      rmSync(weakDir, { recursive: true, force: true });
-    }
+    const a = await call(edge, weak.same.ingest, "POST", "/c/same/v1/ingest/status", { body: STATUS });
+    assert.equal(a.status, 503);
+    assert.match(a.json.error, /ingest credentials of channel same are too weak/);
+    const b = await call(edge, weak.short.ingest, "POST", "/c/short/v1/ingest/status", { body: STATUS });
+    assert.equal(b.status, 503);
+    const c = await call(edge, main.control, "POST", "/c/none/v1/control/nightly", { body: "" });
+    assert.deepEqual([c.status, c.json], [503, { error: "control credentials of channel none are not configured" }]);
   });
 });

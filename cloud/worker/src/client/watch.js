@@ -1,5 +1,5 @@
-// The watch page's player: native HLS where the browser has it, else hls.js (served by this
-// Worker). Click ▶ to start with sound; errors are handled the way hls.js documents them
+// The watch page's player: hls.js (served by this Worker) where the browser has Media Source
+// Extensions, else the browser's native HLS. Click ▶ to start with sound; errors are handled the way hls.js documents them
 // (recover media errors, reload on network errors) and shown, never swallowed.
 (function () {
   "use strict";
@@ -18,7 +18,9 @@
   var mediaRecoveries = 0;
   var retryTimer = null;
   var lastStatus = null;
-  window.vvtvPlayer = { errors: [], fatal: 0, state: "idle" };
+  // What the player did, for people debugging a stream (and the tests): its state, errors,
+  // and the media sequence (sn) and discontinuity (cc) numbers of the fragments it played.
+  window.vvtvPlayer = { engine: null, errors: [], fatal: 0, state: "idle", played: [] };
 
   function show(state, text) {
     stage.setAttribute("data-state", state);
@@ -34,7 +36,7 @@
   function reconnect(reason) {
     window.vvtvPlayer.fatal += 1;
     window.vvtvPlayer.errors.push(String(reason));
-    var offAir = lastStatus && !lastStatus.live;
+    var offAir = lastStatus && !lastStatus.on_air;
     show("reconnecting", offAir ? "Off air — reconnecting…" : "Reconnecting…");
     clearTimeout(retryTimer);
     var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(retries, 5)));
@@ -48,15 +50,20 @@
       hls = null;
     }
     show("loading", "Loading…");
-    if (nativeHls()) {
+    // hls.js wherever Media Source Extensions exist (hls.js's documented order: the same
+    // recovery everywhere, and Chromium now claims native HLS too); native HLS elsewhere
+    // (iPhone Safari).
+    if (!window.Hls || !window.Hls.isSupported()) {
+      if (!nativeHls()) {
+        show("unsupported", "This browser cannot play the stream.");
+        return;
+      }
+      window.vvtvPlayer.engine = "native";
       video.src = source;
       video.play().catch(function (err) { reconnect(err && err.name); });
       return;
     }
-    if (!window.Hls || !window.Hls.isSupported()) {
-      show("unsupported", "This browser cannot play the stream.");
-      return;
-    }
+    window.vvtvPlayer.engine = "hls.js";
     var Hls = window.Hls;
     hls = new Hls({ enableWorker: false, liveSyncDurationCount: 3 });
     hls.on(Hls.Events.ERROR, function (_event, data) {
@@ -70,6 +77,11 @@
         return;
       }
       reconnect(data.details);
+    });
+    hls.on(Hls.Events.FRAG_CHANGED, function (_event, data) {
+      var played = window.vvtvPlayer.played;
+      played.push({ sn: data.frag.sn, cc: data.frag.cc });
+      if (played.length > 200) played.shift();
     });
     hls.on(Hls.Events.MANIFEST_PARSED, function () {
       video.play().catch(function (err) { reconnect(err && err.name); });
@@ -138,7 +150,7 @@
     document.getElementById("now").textContent = line(now);
     document.getElementById("next").textContent = line(next);
     var badge = document.getElementById("state");
-    var state = status.live ? status.state : "OFF AIR";
+    var state = status.on_air ? status.state : "OFF AIR";
     badge.textContent = state;
     badge.setAttribute("data-state", state);
     if (status.name) document.getElementById("name").textContent = status.name;
