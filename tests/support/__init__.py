@@ -36,6 +36,13 @@ port), ``gzip_bomb(size, layers=)`` (gigabytes in kilobytes, made in millisecond
 ``tests.support.memory``: ``with peak_growth() as g: ...; assert g.mib < 64``: how far the
 process's peak resident memory rose during the block (the kernel's ``VmHWM``, reset first).
 
+``tests.support.edge``: the edge (``cloud/worker``, the Cloudflare Worker) in workerd on
+127.0.0.1: ``with running_edge(dir, ("main", "news")) as edge:`` gives ``edge.url``, fresh
+credentials per channel and role (``edge.credential("main", "ingest")``), signed headers
+(``edge.headers("POST", path, body, role="control", nonce=...)``), and ``stop()`` /
+``start(port=edge.port)`` for an outage that keeps its state. The fixture ``edge_worker``
+(``tests/cloud/conftest.py``) is one per test. The protocol: ``cloud/worker/PROTOCOL.md``.
+
 Fixtures (``tests/conftest.py``): ``loopback``, ``clip_cache``, ``slate_template``, ``store``.
 
 The loopback server, by example
