@@ -224,24 +224,34 @@ export async function hlsState({ env, channel }) {
   });
 }
 
-/** Cron: delete segments out of the playlist for longer than the grace, R2 then D1. */
-export async function collectSegments(env, nowMs, limit = 500) {
+/**
+ * Cron: delete segments out of the playlist for longer than the grace, R2 then D1, in
+ * batches of `batch` (R2 deletes up to 1000 keys a call), at most `batches` per run.
+ */
+export async function collectSegments(env, nowMs, { batch = 500, batches = 10 } = {}) {
   const graceMs = tunable(env, "HLS_SEGMENT_GRACE_S") * 1000;
-  const old = await env.DB.prepare(
-    "SELECT channel, ref FROM hls_segments WHERE listed = 0 " +
-      "AND coalesce(unlisted_at, uploaded_at) <= ? LIMIT ?",
-  )
-    .bind(nowMs - graceMs, limit)
-    .all();
-  if (old.results.length === 0) return 0;
-  await env.MEDIA.delete(old.results.map((r) => segmentObjectKey(r.channel, r.ref)));
-  await env.DB.batch(
-    old.results.map((r) =>
-      env.DB.prepare("DELETE FROM hls_segments WHERE channel = ? AND ref = ? AND listed = 0").bind(
-        r.channel,
-        r.ref,
-      ),
-    ),
-  );
-  return old.results.length;
+  let total = 0;
+  for (let round = 0; round < batches; round++) {
+    const old = await env.DB.prepare(
+      "SELECT channel, ref FROM hls_segments WHERE listed = 0 " +
+        "AND coalesce(unlisted_at, uploaded_at) <= ? LIMIT ?",
+    )
+      .bind(nowMs - graceMs, batch)
+      .all();
+    if (old.results.length === 0) break;
+    const keys = old.results.map((r) => segmentObjectKey(r.channel, r.ref));
+    await env.MEDIA.delete(keys);
+    // R2 first: should this run stop between the two, the rows remain and the next minute
+    // deletes again (deleting a missing R2 key is a no-op). The origin never lists a segment
+    // again once it left the window, so nothing listed loses its bytes.
+    await env.DB.prepare(
+      "DELETE FROM hls_segments WHERE listed = 0 AND ('hls/' || channel || '/' || ref) IN " +
+        "(SELECT value FROM json_each(?))",
+    )
+      .bind(JSON.stringify(keys))
+      .run();
+    total += old.results.length;
+    if (old.results.length < batch) break;
+  }
+  return total;
 }
