@@ -9,7 +9,7 @@
 // Without --config one channel "main" gets fresh credentials (printed). State (D1, R2,
 // cache) persists in DIR, so a restart with the same DIR and port is the same edge.
 
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -24,6 +24,7 @@ const { values } = parseArgs({
 });
 const config = values.config ? JSON.parse(readFileSync(values.config, "utf8")) : {};
 const channels = config.channels ?? newChannels(["main"]);
+// Without --persist the state lives in a temporary directory removed on exit.
 const persist = values.persist ?? mkdtempSync(join(tmpdir(), "vvtv-edge-serve-"));
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -41,6 +42,7 @@ async function stop() {
   if (stopping) return;
   stopping = true;
   await edge.dispose();
+  if (values.persist === undefined) rmSync(persist, { recursive: true, force: true });
   process.exit(0);
 }
 process.on("SIGTERM", stop);
