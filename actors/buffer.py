@@ -34,6 +34,7 @@ from supervisors import Actor, ActorContext, ActorError
 from vvtv.air import emergency, live_playlist, timeline
 from vvtv.air.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
 from vvtv.air.curator import apply as apply_suggestion
+from vvtv.air.status import BufferState, ItemView, buffer_state
 from vvtv.core.messages import AssetReady, EvaluateAlerts, SetCuratorMode, SetEmergencyOverride
 from vvtv.core.model import (
     AssetItem,
@@ -78,7 +79,7 @@ class StatusFrame:
     emergency: emergency.EmergencyState
     policy: Any
     until: datetime | None
-    state: timeline.BufferState
+    state: BufferState
     real_end: datetime | None  # the run under the playhead, unstarted trailing fillers aside
 
     def holds(
@@ -612,7 +613,7 @@ class Buffer(Actor):
         if frame is not None and frame.holds(self.entries, self.emergency, policy, now):
             state, real_end = frame.state.at(now), frame.real_end
         else:
-            state = timeline.buffer_state(
+            state = buffer_state(
                 self.entries,
                 now,
                 self.emergency,
@@ -644,7 +645,7 @@ class Buffer(Actor):
         shown = self._view_of
         if shown is None or len(ahead) != len(shown) or not all(map(operator.is_, ahead, shown)):
             self._view_of = ahead
-            self.ch.queue_view = [timeline.ItemView.of(e).to_dict() for e in ahead]
+            self.ch.queue_view = [ItemView.of(e).to_dict() for e in ahead]
 
     def _audit(self, event_type: str, reason: str, entry: QueueEntry | None, details: dict) -> None:
         self.ch.store.append_audit(

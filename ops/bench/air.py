@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from vvtv.air import curator, emergency, live_playlist, timeline
+from vvtv.air import curator, emergency, live_playlist, status, timeline
 from vvtv.core.model import AssetItem, QAStatus, QueueEntry
 from vvtv.ownercard.card import CuratorPolicy, EditorialProfile
 
@@ -92,7 +92,7 @@ def run_once(ticks: int, hours: float) -> dict[str, float]:
         assert emergency.cover_playhead(entries, now, slate) is None
         buf = timeline.buffer_minutes(entries, now)
         state, _ = emergency.step(state, buf, 20, 60, now)
-        timeline.buffer_state(entries, now, state, target_minutes=60, critical_minutes=20)
+        status.buffer_state(entries, now, state, target_minutes=60, critical_minutes=20)
         cursor, window = live_playlist.advance(cursor, items, now, min_window_sec=3 * TARGET)
         live_playlist.render(window, TARGET)
 

@@ -5,8 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import attrs
+from hypothesis import strategies as st
+
 from vvtv.core.clock import utc
-from vvtv.core.model import AssetItem, FallbackLevel, QAStatus, QueueEntry, SlotType
+from vvtv.core.model import (
+    AssetItem,
+    EntryStatus,
+    FallbackLevel,
+    QAStatus,
+    QueueEntry,
+    SlotType,
+)
 
 T0 = utc(2026, 3, 2, 12)
 
@@ -57,3 +67,26 @@ def asset(aid: str, duration_s: float, *, passed: bool = True, last_aired_s: flo
         emergency_eligible=True,
         last_aired_at=None if last_aired_s is None else at(last_aired_s),
     )
+
+
+# Timelines in any order, with equal starts, overlaps, gaps and skipped entries.
+shuffled_timelines = st.lists(
+    st.tuples(
+        st.sampled_from([0, 30, 60, 90, 600, 1200]),  # few distinct starts: ties are common
+        st.sampled_from([10, 30, 60, 600]),
+        st.sampled_from(list(FallbackLevel)),
+        st.booleans(),  # skipped
+    ),
+    max_size=12,
+)
+
+
+def timeline_of(rows) -> list[QueueEntry]:
+    """Entries from ``shuffled_timelines`` rows: (start s, length s, level, skipped)."""
+    return [
+        attrs.evolve(
+            entry(f"e{i:02d}", start, length, level=level),
+            status=EntryStatus.SKIPPED if skipped else EntryStatus.QUEUED,
+        )
+        for i, (start, length, level, skipped) in enumerate(rows)
+    ]

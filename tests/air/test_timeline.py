@@ -10,10 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vvtv.air import timeline
-from vvtv.air.emergency import EmergencyState
 from vvtv.core.model import EntryStatus, FallbackLevel
 
-from .helpers import T0, at, back_to_back, entry
+from .helpers import T0, at, back_to_back, entry, shuffled_timelines, timeline_of
 
 
 def test_buffer_counts_the_rest_of_the_item_on_air_plus_what_follows():
@@ -142,25 +141,6 @@ def test_drop_finished_keeps_recent_history_for_the_live_window():
     assert [e.entry_id for e in kept] == [f"e{i:03d}" for i in range(4, 10)]
 
 
-def test_buffer_state_is_shaped_like_v1_status():
-    entries = [*back_to_back([600, 300]), entry("em", 900, 120, level=FallbackLevel.SLATE)]
-    emergency = EmergencyState(active=True, override=True, entered_at=at(5), reason="operator")
-    state = timeline.buffer_state(
-        entries, at(60), emergency, target_minutes=60, critical_minutes=20, next_count=2
-    )
-    status = state.to_status_dict()
-    assert status["state"] == "EMERGENCY"
-    assert status["buffer_minutes"] == pytest.approx((1020 - 60) / 60, abs=1e-3)
-    assert status["timestamp"] == "2026-03-02T12:01:00Z"
-    assert status["now_playing"]["entry_id"] == "e000"
-    assert status["now_playing"]["elapsed_s"] == 60
-    assert status["now_playing"]["remaining_s"] == 540
-    assert [n["entry_id"] for n in status["next"]] == ["e001", "em"]
-    assert status["fallback_levels"] == {"0": 2, "1": 0, "2": 0, "3": 1}
-    assert status["emergency_override"] is True
-    assert status["emergency_since"] == "2026-03-02T12:00:05Z"
-
-
 durations = st.lists(st.floats(min_value=1, max_value=3600), min_size=1, max_size=30)
 
 
@@ -184,60 +164,21 @@ def test_a_real_gap_anywhere_stops_the_count_there(ds, k, gap):
     assert timeline.buffer_minutes(entries, T0) == pytest.approx(expected, abs=1e-6)
 
 
-# Timelines in any order, with equal starts, overlaps, gaps and skipped entries.
-shuffled_timelines = st.lists(
-    st.tuples(
-        st.sampled_from([0, 30, 60, 90, 600, 1200]),  # few distinct starts: ties are common
-        st.sampled_from([10, 30, 60, 600]),
-        st.sampled_from(list(FallbackLevel)),
-        st.booleans(),  # skipped
-    ),
-    max_size=12,
-)
-
-
 @settings(deadline=None)
-@given(shuffled_timelines, st.sampled_from([0, 15, 45, 60, 700, 5000]), st.randoms())
-def test_ordered_and_buffer_state_agree_with_the_plain_definitions(rows, now_s, rnd):
-    entries = [
-        attrs.evolve(
-            entry(f"e{i:02d}", start, length, level=level),
-            status=EntryStatus.SKIPPED if skipped else EntryStatus.QUEUED,
-        )
-        for i, (start, length, level, skipped) in enumerate(rows)
-    ]
+@given(shuffled_timelines, st.randoms())
+def test_ordered_is_air_order_without_skipped_entries(rows, rnd):
+    entries = timeline_of(rows)
     rnd.shuffle(entries)
-    seq = timeline.ordered(entries)
-    assert seq == sorted(
+    assert timeline.ordered(entries) == sorted(
         (e for e in entries if e.status is not EntryStatus.SKIPPED),
         key=lambda e: (e.start_at, e.entry_id),
     )
-    now = at(now_s)
-    state = timeline.buffer_state(
-        entries, now, EmergencyState(), target_minutes=60, critical_minutes=20, next_count=3
-    )
-    playing = timeline.now_playing(entries, now)
-    assert state.buffer_minutes == timeline.buffer_minutes(entries, now)
-    assert state.now_playing == (timeline.ItemView.of(playing.entry) if playing else None)
-    assert state.elapsed_s == (playing.elapsed_s if playing else 0.0)
-    assert state.remaining_s == (playing.remaining_s if playing else 0.0)
-    assert state.next == tuple(
-        timeline.ItemView.of(e) for e in timeline.next_entries(entries, now, 3)
-    )
-    upcoming = timeline.ahead(entries, now)
-    assert sum(state.fallback_levels.values()) == len(upcoming)
 
 
 @settings(deadline=None)
 @given(shuffled_timelines, st.sampled_from([0, 15, 45, 60, 700]), st.floats(0, 1), st.randoms())
 def test_nothing_the_air_rule_says_changes_before_next_change(rows, now_s, frac, rnd):
-    entries = [
-        attrs.evolve(
-            entry(f"e{i:02d}", start, length, level=level),
-            status=EntryStatus.SKIPPED if skipped else EntryStatus.QUEUED,
-        )
-        for i, (start, length, level, skipped) in enumerate(rows)
-    ]
+    entries = timeline_of(rows)
     rnd.shuffle(entries)
     now = at(now_s)
     change = timeline.next_change(entries, now)
@@ -259,12 +200,6 @@ def test_nothing_the_air_rule_says_changes_before_next_change(rows, now_s, frac,
         )
 
     assert said(later) == said(now)
-    # So the published state moves only its clock fields until then.
-    emergency = EmergencyState(active=True, entered_at=now, reason="test")
-    state = timeline.buffer_state(entries, now, emergency, target_minutes=60, critical_minutes=20)
-    assert state.at(later) == timeline.buffer_state(
-        entries, later, emergency, target_minutes=60, critical_minutes=20
-    )
     if timeline.buffer_minutes(entries, now) > 0:  # drains minute for minute
         drained = (later - now).total_seconds() / 60
         assert timeline.buffer_minutes(entries, later) == pytest.approx(

@@ -10,7 +10,7 @@ import trio.testing
 from actors.api import LivePort
 from actors.buffer import Buffer
 from tests.daemon.harness import looped_asset, make_settings, running_channel
-from vvtv.air import timeline
+from vvtv.air import status, timeline
 from vvtv.core.clock import utc
 from vvtv.core.convert import parse_datetime
 from vvtv.core.messages import AssetReady, SetEmergencyOverride
@@ -239,7 +239,7 @@ async def test_the_published_status_and_queue_view_are_never_stale(
             buffer._frame = None  # the status worked out from scratch, not moved on
             assert published == buffer.status()
             assert ch.queue_view == [
-                timeline.ItemView.of(e).to_dict() for e in timeline.ahead(buffer.entries, now)
+                status.ItemView.of(e).to_dict() for e in timeline.ahead(buffer.entries, now)
             ]
 
         await trio.sleep(1)
