@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import trio
 
 from actors.context import ChannelContext
-from supervisors import Actor, ActorContext, ActorError, Runtime
+from supervisors import Actor, ActorContext, ActorError, Host
 from vvtv.air.curator import CuratorMode
 from vvtv.air.live import aged_status
 from vvtv.core import offload
@@ -52,7 +52,7 @@ class ControlUnavailable(RuntimeError):
 class LivePort:
     """``vvtv.web.port.ChannelPort`` over the running channel."""
 
-    def __init__(self, ch: ChannelContext, runtime: Runtime) -> None:
+    def __init__(self, ch: ChannelContext, runtime: Host) -> None:
         self.ch = ch
         self.runtime = runtime
         self.topics: TopicHub = ch.topics

@@ -5,7 +5,7 @@ supervisors with Erlang-style strategies, restart types, intensity and backoff, 
 graceful shutdown, a JSON-ready snapshot and Prometheus metrics. See ``supervisors/README.md``.
 """
 
-from supervisors.actor import Actor, ActorContext, Down
+from supervisors.actor import Actor, ActorContext
 from supervisors.errors import (
     ActorDied,
     ActorError,
@@ -15,10 +15,12 @@ from supervisors.errors import (
     MessageRefused,
     SupervisorEscalated,
 )
-from supervisors.policy import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
+from supervisors.host import Host
+from supervisors.node import Down
+from supervisors.policy import Backoff, Restart, RestartIntensity, Strategy
 from supervisors.ref import ActorRef
 from supervisors.runtime import Runtime
-from supervisors.supervisor import Supervisor
+from supervisors.supervisor import ChildSpec, Supervisor
 
 __all__ = [
     "Actor",
@@ -32,6 +34,7 @@ __all__ = [
     "ChildSpec",
     "Down",
     "DuplicateName",
+    "Host",
     "MessageRefused",
     "Restart",
     "RestartIntensity",

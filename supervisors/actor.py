@@ -1,4 +1,4 @@
-"""What an actor author writes: an ``Actor`` subclass, the ``ActorContext`` it is given, ``Down``.
+"""What an actor author writes: an ``Actor`` subclass, and the ``ActorContext`` it is given.
 
 An actor handles one message at a time from a bounded mailbox. Everything it owns lives in one
 incarnation: a crash throws the instance away and its supervisor builds a fresh one.
@@ -7,29 +7,11 @@ incarnation: a crash throws the instance away and its supervisor builds a fresh 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-import attrs
-
-if TYPE_CHECKING:
-    from supervisors.cell import ActorCell
-    from supervisors.ref import ActorRef
-    from supervisors.runtime import Runtime
-
-
-@attrs.frozen
-class Down:
-    """Sent to a monitoring actor when the monitored node's incarnation ends.
-
-    ``reason`` is ``"normal"`` (it stopped itself), ``"shutdown"`` (its supervisor stopped it),
-    ``"killed"`` (it overran its shutdown timeout), ``"not running"`` (it was not running when
-    the monitor was set up) or ``"error: <Type>: <message>"`` (it crashed).
-    Down is always delivered, whatever the receiver's ``accepts`` says.
-    """
-
-    name: str
-    reason: str
-    incarnation: int
+from supervisors.host import Host
+from supervisors.node import Incarnation
+from supervisors.ref import ActorRef
 
 
 class Actor:
@@ -60,7 +42,7 @@ class ActorContext:
 
     __slots__ = ("_cell", "incarnation", "name", "runtime", "self_ref")
 
-    def __init__(self, cell: ActorCell, runtime: Runtime, self_ref: ActorRef) -> None:
+    def __init__(self, cell: Incarnation, runtime: Host, self_ref: ActorRef) -> None:
         self._cell = cell
         self.name: str = cell.name
         self.incarnation: int = cell.incarnation
@@ -80,7 +62,7 @@ class ActorContext:
 
     def monitor(self, name: str) -> None:
         """Get ``Down`` whenever an incarnation of ``name`` ends, for this incarnation's life."""
-        self.runtime._monitor(name, self._cell)
+        self.runtime.node(name).watch(self._cell)
 
     def stop(self) -> None:
         """Stop this actor normally after the current message (``transient`` won't restart)."""

@@ -12,18 +12,16 @@ import contextlib
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import trio
 
-from supervisors.actor import Actor, ActorContext, Down
+from supervisors.actor import Actor, ActorContext
 from supervisors.calls import Call
 from supervisors.errors import ActorDied, ActorError, ActorUnavailable, MessageRefused
+from supervisors.host import Host
 from supervisors.mailbox import Mailbox
-from supervisors.node import FAILED, HANDLE_BUCKETS, RUNNING, Node
-
-if TYPE_CHECKING:
-    from supervisors.runtime import Runtime
+from supervisors.node import FAILED, HANDLE_BUCKETS, RUNNING, Down, Node
+from supervisors.ref import ActorRef
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
@@ -68,7 +66,7 @@ FLUSH_EVERY = 256
 class ActorCell:
     """The running incarnation behind a ``Node``; refs reach it through ``node.cell``."""
 
-    def __init__(self, node: Node, actor: Actor, runtime: Runtime, self_ref: object) -> None:
+    def __init__(self, node: Node, actor: Actor, runtime: Host, self_ref: ActorRef) -> None:
         self.name = node.name
         self.node = node
         self.actor = actor
@@ -80,8 +78,8 @@ class ActorCell:
         self._nursery: trio.Nursery | None = None
         self._stop_requested = False
         self.exit_reason: str | None = None  # "normal" | "shutdown" once ended gracefully
-        self._runtime = runtime
-        self.ctx = ActorContext(self, runtime, self_ref)  # type: ignore[arg-type]
+        self._host = runtime
+        self.ctx = ActorContext(self, runtime, self_ref)
 
     # -- sending side (called by ActorRef in the sender's task) --------------------------------
 
@@ -113,7 +111,7 @@ class ActorCell:
             self.mailbox.put_nowait(msg)
         except trio.WouldBlock:
             # A full mailbox must not lose a Down nor stall the notifier: wait in a system task.
-            self._runtime._spawn_system(self._deliver_later, msg)
+            self._host.spawn_system(self._deliver_later, msg)
         except trio.ClosedResourceError:
             pass
 

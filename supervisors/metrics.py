@@ -8,8 +8,7 @@ can build many runtimes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -19,17 +18,14 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from supervisors.node import HANDLE_BUCKETS
-
-if TYPE_CHECKING:
-    from supervisors.runtime import Runtime
+from supervisors.node import HANDLE_BUCKETS, Node
 
 
 class RuntimeCollector(Collector):
     """``actor_*`` metric families labelled by actor (or supervisor) name."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(self, nodes: Mapping[str, Node]) -> None:
+        self._nodes = nodes  # the runtime's registry, read at scrape time
 
     def collect(self) -> Iterator[Metric]:
         handled = CounterMetricFamily(
@@ -56,7 +52,7 @@ class RuntimeCollector(Collector):
             "Casts left in the mailbox of an incarnation that ended",
             labels=["actor"],
         )
-        for node in list(self._runtime._nodes.values()):
+        for node in list(self._nodes.values()):
             name = [node.name]
             restarts.add_metric(name, node.restarts)
             failures.add_metric(name, node.failures)

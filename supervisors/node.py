@@ -1,19 +1,26 @@
 """A registry slot: everything the runtime knows about one name across all its incarnations.
 
 Refs point at a ``Node``, never at an incarnation, which is why they survive restarts. Counters
-live here too, so metrics keep counting across restarts.
+live here too, so metrics keep counting across restarts, and so do the monitors (``watch``):
+when an incarnation ends, the node tells its watchers with a ``Down``.
+
+A node points at the running incarnation of its name: an actor's ``ActorCell`` or a
+``Supervisor``. Those modules import this one, so the node knows them only by the shapes
+below (``Incarnation``, ``Supervising``), which they satisfy.
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
+import attrs
 import trio
 
-if TYPE_CHECKING:
-    from supervisors.cell import ActorCell
-    from supervisors.supervisor import Supervisor
+from supervisors.errors import MessageRefused
+from supervisors.mailbox import Mailbox
+from supervisors.policy import Strategy
 
 # Upper bounds (seconds) of the handling-time histogram buckets; the last bucket is +Inf.
 HANDLE_BUCKETS: tuple[float, ...] = (
@@ -28,6 +35,63 @@ BACKOFF = "backoff"  # waiting to be restarted
 STOPPING = "stopping"
 STOPPED = "stopped"
 FAILED = "failed"  # crashed; a restart may follow
+
+
+@attrs.frozen
+class Down:
+    """Sent to a monitoring actor when the monitored node's incarnation ends.
+
+    ``reason`` is ``"normal"`` (it stopped itself), ``"shutdown"`` (its supervisor stopped it),
+    ``"killed"`` (it overran its shutdown timeout), ``"not running"`` (it was not running when
+    the monitor was set up) or ``"error: <Type>: <message>"`` (it crashed).
+    Down is always delivered, whatever the receiver's ``accepts`` says.
+    """
+
+    name: str
+    reason: str
+    incarnation: int
+
+
+class Incarnation(Protocol):
+    """An actor's running incarnation (``ActorCell``) as refs, monitors, metrics and its
+    ``ActorContext`` see it."""
+
+    name: str
+    incarnation: int
+    accepting: bool
+    accepts: tuple[type, ...]
+    capacity: int
+    mailbox: Mailbox
+
+    def refuse(self, msg: object) -> MessageRefused: ...
+
+    async def put(self, item: object) -> None: ...
+
+    def deliver_system(self, msg: object) -> None: ...
+
+    def statistics(self) -> dict[str, int]: ...
+
+    def start_soon(self, fn: Callable[..., Awaitable[object]], *args: object) -> None: ...
+
+    def request_stop(self, normal: bool = False) -> None: ...
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Supervising(Protocol):
+    """A supervisor's incarnation as the snapshot reads it (``Supervisor``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def strategy(self) -> Strategy: ...
+
+    @property
+    def children(self) -> Sequence[Named]: ...
 
 
 class ActorStats:
@@ -67,8 +131,8 @@ class Node:
         self.name = name
         self.kind: str | None = None  # "actor" | "supervisor", known once first started
         self.parent: str | None = None
-        self.cell: ActorCell | None = None  # current incarnation of an actor
-        self.supervisor: Supervisor | None = None  # current incarnation of a supervisor
+        self.cell: Incarnation | None = None  # current incarnation of an actor
+        self.supervisor: Supervising | None = None  # current incarnation of a supervisor
         self.accepts: tuple[type, ...] | None = None  # last known, to refuse early
         self.state = IDLE
         self.incarnation = 0
@@ -77,7 +141,7 @@ class Node:
         self.started_at: float | None = None
         self.last_failure: dict[str, Any] | None = None
         self.stats = ActorStats()
-        self.watchers: list[ActorCell] = []
+        self.watchers: list[Incarnation] = []
         self._changed = trio.Event()
 
     def set_state(self, state: str) -> None:
@@ -88,3 +152,23 @@ class Node:
 
     async def changed(self) -> None:
         await self._changed.wait()
+
+    def watch(self, watcher: Incarnation) -> None:
+        """``watcher`` gets a ``Down`` whenever an incarnation of this name ends (at once if
+        none is running now)."""
+        if watcher not in self.watchers:
+            self.watchers.append(watcher)
+        if self.state not in (RUNNING, STARTING):
+            watcher.deliver_system(Down(self.name, "not running", self.incarnation))
+
+    def notify_down(self, reason: str) -> None:
+        """The current incarnation ended: tell the watchers still alive; forget the others."""
+        if not self.watchers:
+            return
+        down = Down(self.name, reason, self.incarnation)
+        alive = []
+        for watcher in self.watchers:
+            if watcher.accepting:
+                alive.append(watcher)
+                watcher.deliver_system(down)
+        self.watchers = alive

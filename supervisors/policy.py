@@ -1,4 +1,4 @@
-"""Declarative supervision policy: child specs, strategies, restart types, backoff, intensity.
+"""Declarative supervision policy: strategies, restart types, backoff, intensity.
 
 These are plain values with no Trio in them, so the rules (when to restart, how long to wait,
 when to give up) can be tested exhaustively on their own.
@@ -9,14 +9,8 @@ from __future__ import annotations
 import enum
 import random
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import attrs
-
-if TYPE_CHECKING:
-    from supervisors.actor import Actor
-    from supervisors.supervisor import Supervisor
 
 
 class Strategy(enum.Enum):
@@ -33,11 +27,6 @@ class Restart(enum.Enum):
     PERMANENT = "permanent"  # always
     TRANSIENT = "transient"  # only after a failure (an exception), not after a normal stop
     TEMPORARY = "temporary"  # never
-
-
-def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
 
 
 def _non_negative(_: object, attribute: attrs.Attribute, value: float) -> None:
@@ -72,28 +61,6 @@ class Backoff:
         if top <= 0:
             return 0.0
         return (rng or random).uniform(0.0, top)
-
-
-def _factory(_: object, attribute: attrs.Attribute, value: object) -> None:
-    if not callable(value):
-        raise TypeError(f"ChildSpec.{attribute.name} must be callable, got {value!r}")
-
-
-def _name(_: object, attribute: attrs.Attribute, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"ChildSpec.{attribute.name} must be a non-empty str, got {value!r}")
-
-
-@attrs.frozen
-class ChildSpec:
-    """How a supervisor starts one child; ``factory`` builds a fresh instance on every start."""
-
-    name: str = attrs.field(validator=_name)
-    factory: Callable[[], Actor | Supervisor] = attrs.field(validator=_factory)
-    restart: Restart = attrs.field(
-        default=Restart.PERMANENT, validator=attrs.validators.instance_of(Restart)
-    )
-    shutdown_timeout: float = attrs.field(default=5.0, validator=_positive)
 
 
 class RestartIntensity:

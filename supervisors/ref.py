@@ -12,9 +12,8 @@ import math
 import trio
 
 from supervisors.calls import Call, CallTimer
-from supervisors.cell import ActorCell
 from supervisors.errors import ActorError, ActorUnavailable, CallTimeout, MessageRefused
-from supervisors.node import Node
+from supervisors.node import Incarnation, Node
 
 
 class ActorRef:
@@ -40,7 +39,7 @@ class ActorRef:
             return ActorUnavailable(f"{self.name!r} is a supervisor, not an actor")
         return ActorUnavailable(f"actor {self.name!r} is not running (state: {node.state})")
 
-    def _target(self, msg: object) -> ActorCell:
+    def _target(self, msg: object) -> Incarnation:
         cell = self._node.cell
         if cell is None or not cell.accepting:
             raise self._unavailable(msg)

@@ -2,7 +2,8 @@
 
 The runtime owns the registry (name -> ``Node``), a system nursery for its own small tasks
 (delayed ``Down`` deliveries, the shutdown budget) and a cancel scope around the whole tree
-that the global shutdown budget cancels when a graceful stop takes too long.
+that the global shutdown budget cancels when a graceful stop takes too long. The supervisors
+and actor incarnations it hosts reach it through ``supervisors.host.Host``, which it implements.
 """
 
 from __future__ import annotations
@@ -10,21 +11,17 @@ from __future__ import annotations
 import math
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 from prometheus_client import CollectorRegistry
 
-from supervisors.actor import Down
 from supervisors.calls import CallTimer
 from supervisors.errors import CallTimeout, DuplicateName, SupervisorEscalated
 from supervisors.metrics import RuntimeCollector
-from supervisors.node import RUNNING, STARTING, STOPPED, Node
+from supervisors.node import RUNNING, STOPPED, Node, Supervising
 from supervisors.ref import ActorRef
 from supervisors.supervisor import Supervisor
-
-if TYPE_CHECKING:
-    from supervisors.cell import ActorCell
 
 _ROOT_PARENT = "<runtime>"
 
@@ -60,7 +57,7 @@ class Runtime:
         self.metrics_registry = (
             metrics_registry if metrics_registry is not None else CollectorRegistry()
         )
-        self.metrics_registry.register(RuntimeCollector(self))
+        self.metrics_registry.register(RuntimeCollector(self._nodes))
 
     # -- running ---------------------------------------------------------------------------
 
@@ -74,12 +71,12 @@ class Runtime:
             raise RuntimeError("Runtime.run may be called once")
         self._started = True
         root = self.root
-        node = self._claim(root.name, parent=_ROOT_PARENT)
+        node = self.claim(root.name, parent=_ROOT_PARENT)
         node.kind = "supervisor"
         node.supervisor = root
         node.incarnation = 1
         node.started_at = trio.current_time()
-        root._attach(node, self)
+        root.attach(node, self)
         escalation: SupervisorEscalated | None = None
         try:
             escalation = await self._run_tree(root, node, task_status)
@@ -109,7 +106,7 @@ class Runtime:
                 node.last_failure = {
                     "type": type(escalation).__name__,
                     "message": str(escalation),
-                    "at": self._wall(),
+                    "at": self.wall_time(),
                 }
             node.set_state(STOPPED if escalation is None else "failed")
             system.cancel_scope.cancel()
@@ -124,7 +121,7 @@ class Runtime:
             return
         self._shutdown = True
         self.root.request_stop()
-        self._spawn_system(self._enforce_budget)
+        self.spawn_system(self._enforce_budget)
 
     async def _enforce_budget(self) -> None:
         await trio.sleep(self.shutdown_budget)
@@ -153,13 +150,20 @@ class Runtime:
                     else:
                         self.shutdown()
 
-    def _spawn_system(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+    # -- what the tree's parts use (``supervisors.host.Host``) --------------------------------
+
+    def spawn_system(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Run ``fn(*args)`` in the runtime's own task group; dropped once the tree ended."""
         if self._system is not None:
             self._system.start_soon(fn, *args)
 
-    # -- registry --------------------------------------------------------------------------
+    def wall_time(self) -> float:
+        """The time stamped on failures (``wall_clock``, Trio's clock by default)."""
+        return self._wall()
 
-    def _node(self, name: str) -> Node:
+    def node(self, name: str) -> Node:
+        """The registry slot of ``name`` (state, incarnation, restarts, counters); created on
+        first use, so a ref or a monitor may name an actor before it starts."""
         node = self._nodes.get(name)
         if node is None:
             if not isinstance(name, str) or not name:
@@ -167,8 +171,9 @@ class Runtime:
             node = self._nodes[name] = Node(name)
         return node
 
-    def _claim(self, name: str, parent: str) -> Node:
-        node = self._node(name)
+    def claim(self, name: str, parent: str) -> Node:
+        """The slot of ``name`` for a child of ``parent``; names are unique across the tree."""
+        node = self.node(name)
         if node.parent is not None and node.parent != parent:
             where = "the root" if node.parent == _ROOT_PARENT else f"supervisor {node.parent!r}"
             raise DuplicateName(
@@ -181,35 +186,17 @@ class Runtime:
         """A ref to the actor ``name`` at any depth; valid before it starts and across restarts."""
         ref = self._refs.get(name)
         if ref is None:
-            ref = self._refs[name] = ActorRef(self._node(name), self._timer)
+            ref = self._refs[name] = ActorRef(self.node(name), self._timer)
         return ref
 
     async def wait_for(self, name: str, timeout: float | None = None) -> ActorRef:
         """Wait until ``name`` is running, then return its ref; ``CallTimeout`` on expiry."""
-        node = self._node(name)
+        node = self.node(name)
         with trio.move_on_after(math.inf if timeout is None else timeout):
             while node.state != RUNNING:
                 await node.changed()
             return self.ref(name)
         raise CallTimeout(f"{name!r} was not running within {timeout:g}s (state: {node.state})")
-
-    def _monitor(self, name: str, watcher: ActorCell) -> None:
-        node = self._node(name)
-        if watcher not in node.watchers:
-            node.watchers.append(watcher)
-        if node.state not in (RUNNING, STARTING):
-            watcher.deliver_system(Down(name, "not running", node.incarnation))
-
-    def _notify_down(self, node: Node, reason: str) -> None:
-        if not node.watchers:
-            return
-        down = Down(node.name, reason, node.incarnation)
-        alive = []
-        for watcher in node.watchers:
-            if watcher.accepting:
-                alive.append(watcher)
-                watcher.deliver_system(down)
-        node.watchers = alive
 
     # -- introspection ---------------------------------------------------------------------
 
@@ -220,7 +207,7 @@ class Runtime:
             return self._describe_unstarted(self.root.name, "supervisor", self.root)
         return self._describe(node, self.root)
 
-    def _describe(self, node: Node, supervisor: Supervisor | None) -> dict[str, Any]:
+    def _describe(self, node: Node, supervisor: Supervising | None) -> dict[str, Any]:
         now = trio.current_time() if self._started else 0.0
         entry: dict[str, Any] = {
             "name": node.name,
@@ -254,7 +241,7 @@ class Runtime:
         return entry
 
     def _describe_unstarted(
-        self, name: str, kind: str | None, supervisor: Supervisor | None
+        self, name: str, kind: str | None, supervisor: Supervising | None
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "name": name,

@@ -1,9 +1,13 @@
 """``Supervisor``: starts children in order, restarts them by strategy, gives up past intensity.
 
+``ChildSpec`` says how to start one child (an ``Actor`` or another ``Supervisor``).
+
 One task per supervisor incarnation takes decisions, reading child exits, due restarts and stop
 requests from one channel, so two simultaneous crashes never interleave half-done restarts.
 Each child runs in its own task (``_run_child``) that reports its end and never raises into the
 supervisor: a failure is data the supervisor decides about, not an exception that unwinds it.
+The registry, the failure clock and the system tasks belong to the runtime, reached through
+its ``Host`` protocol.
 """
 
 from __future__ import annotations
@@ -12,20 +16,45 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
+import attrs
 import trio
 
 from supervisors.actor import Actor
 from supervisors.cell import ActorCell, describe, is_cancellation
 from supervisors.errors import SupervisorEscalated
+from supervisors.host import Host
 from supervisors.node import BACKOFF, FAILED, RUNNING, STARTING, STOPPED, STOPPING, Node
-from supervisors.policy import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
+from supervisors.policy import Backoff, Restart, RestartIntensity, Strategy
 
 log = logging.getLogger("supervisors")
 
-if TYPE_CHECKING:
-    from supervisors.runtime import Runtime
+
+def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
+def _factory(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if not callable(value):
+        raise TypeError(f"ChildSpec.{attribute.name} must be callable, got {value!r}")
+
+
+def _name(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"ChildSpec.{attribute.name} must be a non-empty str, got {value!r}")
+
+
+@attrs.frozen
+class ChildSpec:
+    """How a supervisor starts one child; ``factory`` builds a fresh instance on every start."""
+
+    name: str = attrs.field(validator=_name)
+    factory: Callable[[], Actor | Supervisor] = attrs.field(validator=_factory)
+    restart: Restart = attrs.field(
+        default=Restart.PERMANENT, validator=attrs.validators.instance_of(Restart)
+    )
+    shutdown_timeout: float = attrs.field(default=5.0, validator=_positive)
 
 
 class _Run:
@@ -115,7 +144,7 @@ class Supervisor:
         self._specs = {spec.name: spec for spec in children}
         # State of one incarnation; a restarted supervisor is a fresh instance from its factory.
         self._node: Node | None = None
-        self._runtime: Runtime | None = None
+        self._host: Host | None = None
         self._nursery: trio.Nursery | None = None
         self._events_send: trio.MemorySendChannel[tuple] | None = None
         self._runs: dict[str, _Run | None] = {}
@@ -128,14 +157,24 @@ class Supervisor:
 
     # -- life of this supervisor -----------------------------------------------------------------
 
-    def _attach(self, node: Node, runtime: Runtime) -> None:
+    def attach(self, node: Node, host: Host) -> None:
+        """Bind this incarnation to its registry slot and its runtime, before ``run``.
+
+        Called by whoever starts it: the runtime for the root, the parent supervisor otherwise.
+        """
         if self._node is not None:
             raise TypeError(
                 f"supervisor {self.name!r} was already started once: a ChildSpec factory must "
                 "build a fresh Supervisor on every call, and a root serves one Runtime"
             )
         self._node = node
-        self._runtime = runtime
+        self._host = host
+
+    @property
+    def host(self) -> Host:
+        if self._host is None:
+            raise RuntimeError(f"supervisor {self.name!r} runs inside a Runtime")
+        return self._host
 
     def request_stop(self) -> None:
         """Stop every child in reverse start order, then end (graceful)."""
@@ -147,8 +186,10 @@ class Supervisor:
 
     def _post(self, event: tuple) -> None:
         # After this incarnation ended there is nothing left to decide: drop the event.
+        if self._events_send is None:
+            return
         with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-            self._events_send.send_nowait(event)  # type: ignore[union-attr]
+            self._events_send.send_nowait(event)
 
     async def run(self, on_up: Callable[[], None]) -> None:
         """Start the children in order, call ``on_up``, supervise until stopped or escalated."""
@@ -220,9 +261,8 @@ class Supervisor:
 
     async def _start(self, spec: ChildSpec) -> _Run:
         """Start ``spec`` and wait until it is up or has already ended."""
-        runtime = self._runtime
-        assert runtime is not None and self._nursery is not None
-        node = runtime._claim(spec.name, parent=self.name)
+        assert self._nursery is not None, "children start inside run()"
+        node = self.host.claim(spec.name, parent=self.name)
         run = _Run(spec, node, trio.current_time())
         self._runs[spec.name] = run
         node.incarnation += 1
@@ -234,19 +274,18 @@ class Supervisor:
 
     async def _run_child(self, run: _Run) -> None:
         node = run.node
-        runtime = self._runtime
-        assert runtime is not None
+        host = self.host
         try:
             with run.scope:
                 instance = run.spec.factory()
                 if isinstance(instance, Supervisor):
                     node.kind = "supervisor"
-                    instance._attach(node, runtime)
+                    instance.attach(node, host)
                     node.supervisor = instance
                     run.target = instance
                 elif isinstance(instance, Actor):
                     node.kind = "actor"
-                    cell = ActorCell(node, instance, runtime, runtime.ref(node.name))
+                    cell = ActorCell(node, instance, host, host.ref(node.name))
                     node.cell = cell
                     node.accepts = cell.accepts
                     run.target = cell
@@ -291,14 +330,14 @@ class Supervisor:
                 message,
                 exc_info=run.error,
             )
-            node.last_failure = {"type": kind, "message": message, "at": self._runtime._wall()}  # type: ignore[union-attr]
+            node.last_failure = {"type": kind, "message": message, "at": self.host.wall_time()}
             node.set_state(FAILED)
         else:
             node.set_state(STOPPED)
         if node.cell is target:
             node.cell = None
         node.started_at = None
-        self._runtime._notify_down(node, run.reason)  # type: ignore[union-attr]
+        node.notify_down(run.reason)
         run.settled.set()
         run.done.set()
         self._post(("exit", run))
@@ -318,9 +357,8 @@ class Supervisor:
 
     async def _stop_all(self) -> None:
         """Cancel pending restarts, then stop running children in reverse start order."""
-        nodes = self._runtime._nodes  # type: ignore[union-attr]
         for name in self._pending:
-            nodes[name].set_state(STOPPED)
+            self.host.node(name).set_state(STOPPED)
         self._pending.clear()
         for spec in reversed(self.children):
             run = self._runs.get(spec.name)
@@ -370,12 +408,12 @@ class Supervisor:
         token = self._token
         for n in restartable:
             self._pending[n] = token
-            node = self._runtime._nodes[n]  # type: ignore[union-attr]
-            node.set_state(BACKOFF)
+            self.host.node(n).set_state(BACKOFF)
         if delay <= 0:
             await self._restart(restartable, token)
         else:
-            self._nursery.start_soon(self._due_after, delay, restartable, token)  # type: ignore[union-attr]
+            assert self._nursery is not None, "exits are decided inside run()"
+            self._nursery.start_soon(self._due_after, delay, restartable, token)
 
     def _group(self, failed: str) -> list[str]:
         """The children restarting with ``failed``, in start order (the failed one included)."""
@@ -399,7 +437,7 @@ class Supervisor:
             if self._pending.get(name) != token or self._stop_requested:
                 continue
             del self._pending[name]
-            self._runtime._nodes[name].restarts += 1  # type: ignore[union-attr]
+            self.host.node(name).restarts += 1
             await self._start(self._specs[name])
 
     async def _escalate(self, run: _Run) -> None:

@@ -21,8 +21,9 @@ import attrs
 import trio
 import trio.testing
 
-from supervisors.actor import Actor, ActorContext, Down
+from supervisors.actor import Actor, ActorContext
 from supervisors.errors import CallTimeout
+from supervisors.node import Down
 from supervisors.runtime import Runtime
 from supervisors.supervisor import Supervisor
 
@@ -215,7 +216,7 @@ async def running(root: Supervisor, **runtime_options: Any) -> AsyncIterator[Run
 
 async def wait_state(runtime: Runtime, name: str, state: str, timeout: float = 60.0) -> None:
     """Wait until ``name`` is in ``state`` (``running``, ``stopped``, ``failed``, ...)."""
-    node = runtime._node(name)
+    node = runtime.node(name)
     with trio.move_on_after(timeout):
         while node.state != state:
             await node.changed()
@@ -225,7 +226,7 @@ async def wait_state(runtime: Runtime, name: str, state: str, timeout: float = 6
 
 async def wait_restarts(runtime: Runtime, name: str, count: int, timeout: float = 60.0) -> None:
     """Wait until ``name`` has been restarted ``count`` times and is running again."""
-    node = runtime._node(name)
+    node = runtime.node(name)
     with trio.move_on_after(timeout):
         while not (node.restarts >= count and node.state == "running"):
             await node.changed()
@@ -237,7 +238,7 @@ async def wait_restarts(runtime: Runtime, name: str, count: int, timeout: float 
 
 
 def restarts(runtime: Runtime, name: str) -> int:
-    return runtime._node(name).restarts
+    return runtime.node(name).restarts
 
 
 def assert_restarts(runtime: Runtime, expected: dict[str, int]) -> None:

@@ -279,7 +279,7 @@ async def timed_boot(runtime: Path) -> dict[str, Any]:
             lambda task_status: run(ch, signals=False, task_status=task_status)
         )
         t2 = time.perf_counter()
-        node = daemon.runtime._node("buffer")
+        node = daemon.runtime.node("buffer")
         buffer = node.cell.actor if node.cell is not None else None
         facts = {
             "buffer_entries": len(buffer.entries) if buffer else None,

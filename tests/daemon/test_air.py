@@ -188,7 +188,7 @@ def _sequence(playlist: str) -> int:
 
 
 def _buffer_actor(daemon):
-    node = daemon.runtime._node("buffer")
+    node = daemon.runtime.node("buffer")
     assert node.cell is not None and node.cell.actor is not None
     return node.cell.actor
 

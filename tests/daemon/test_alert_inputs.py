@@ -53,7 +53,7 @@ async def test_an_actor_that_keeps_crashing_raises_actor_restart_storm_and_it_cl
         await trio.sleep(120)
         assert "ACTOR_RESTART_STORM" not in active_codes(daemon)
         asset = looped_asset(daemon.ch, "poison", 60)
-        node = daemon.runtime._node("buffer")
+        node = daemon.runtime.node("buffer")
         for n in range(1, 4):
             await daemon.runtime.ref("buffer").cast(
                 AssetReady(asset.asset_id, None, "Bad", "", 60.0, None)

@@ -269,7 +269,7 @@ async def _run(
         reports, missing = _daily_reports(ch.store, plan.epoch, end)
         buffer = _buffer_sizes(daemon)
         restarts = {
-            name: daemon.runtime._node(name).restarts
+            name: daemon.runtime.node(name).restarts
             for name in ("api", "buffer", "committer", "discovery", "scheduler", "alerter")
         }
         daemon.runtime.shutdown()
@@ -386,7 +386,7 @@ def _daily_reports(store: Store, start: datetime, end: datetime) -> tuple[list[s
 
 def _buffer_sizes(daemon: Daemon) -> dict[str, int]:
     """The Buffer's in-memory collections (bounded by design: history, timeline, pool)."""
-    node = daemon.runtime._node("buffer")
+    node = daemon.runtime.node("buffer")
     actor = node.cell.actor if node.cell is not None else None
     if actor is None:
         return {}

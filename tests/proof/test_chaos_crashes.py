@@ -69,7 +69,7 @@ async def get(url: str) -> httpx.Response | str:
 
 
 def node_of(runtime: Runtime, name: str) -> Node:
-    return runtime._node(name)  # the supervision state, as supervisors.testing reads it
+    return runtime.node(name)  # the supervision state, as supervisors.testing reads it
 
 
 async def api_ok(ch: ChannelContext) -> str:

@@ -144,10 +144,10 @@ async def test_late_replies_are_dropped_and_counted_never_crashing_the_callee(
                 await trio.testing.wait_all_tasks_blocked()  # enqueue in order
         assert outcomes.count("done") == 20 and outcomes.count("timeout") == 20
         assert await ref.call(Ping(1)) == "done"  # still serving, after the last late reply
-        stats = rt._node("w").stats
+        stats = rt.node("w").stats
         assert stats.late_replies == 20
         assert (stats.calls_ok, stats.calls_timeout) == (21, 20)
-        assert rt._node("w").restarts == 0 and rt._node("w").incarnation == 1
+        assert rt.node("w").restarts == 0 and rt.node("w").incarnation == 1
 
 
 async def test_a_call_to_an_actor_that_crashes_mid_request_fails_at_once(
@@ -174,7 +174,7 @@ async def test_calls_queued_behind_a_crash_fail_at_once_instead_of_hanging(
         with pytest.raises(ActorDied, match=r"'w' \(incarnation 1\) died"):
             await ref.call(Ping(1), timeout=60)
         assert trio.current_time() - start == pytest.approx(5)
-        assert rt._node("w").stats.dropped == 0
+        assert rt.node("w").stats.dropped == 0
 
 
 class BackgroundCrasher(Actor):
@@ -205,7 +205,7 @@ async def test_a_background_task_crash_crashes_the_actor_and_fails_its_pending_c
             await rt.ref("bg").call(Ping(1), timeout=60)
         assert trio.current_time() - start == pytest.approx(2)
         await wait_restarts(rt, "bg", 1)
-        assert rt._node("bg").last_failure["type"] == "RuntimeError"  # type: ignore[index]
+        assert rt.node("bg").last_failure["type"] == "RuntimeError"  # type: ignore[index]
 
 
 async def test_refs_obtained_before_start_stay_valid_across_restarts(
@@ -287,7 +287,7 @@ async def test_a_busy_actor_feeding_itself_still_lets_other_tasks_run(
             await trio.sleep(0)  # would never return if the actor hogged the loop
             ticks += 1
         assert ticks == 3
-        assert rt._node("loop").stats.handled > 0
+        assert rt.node("loop").stats.handled > 0
 
 
 async def test_a_call_without_timeout_waits_as_long_as_the_handler_takes(

@@ -62,7 +62,7 @@ async def test_a_child_overrunning_its_shutdown_timeout_is_cancelled_and_the_res
     assert trio.current_time() - start == pytest.approx(2)
     stopped_at = {e.name: e.at - start for e in rec.events if e.what == "stopping"}
     assert stopped_at == pytest.approx({"last": 0, "slow": 0, "first": 2})
-    assert rt._node("slow").state == "stopped"
+    assert rt.node("slow").state == "stopped"
 
 
 async def test_an_in_flight_message_finishes_and_queued_calls_fail_promptly_on_shutdown(

@@ -96,7 +96,7 @@ def test_exactly_the_restart_past_r_inside_t_escalates_never_one_outside(
                 with pytest.raises(ActorDied):
                     await ref.call(Crash())
             await rt.wait_for("w")
-            seen["restarts"] = rt._node("w").restarts
+            seen["restarts"] = rt.node("w").restarts
             rt.shutdown()
 
     simulated(scenario)
@@ -176,7 +176,7 @@ def test_the_strategy_restarts_exactly_the_right_siblings_in_start_order(
                         [e.name for e in events if e.what == "started"],
                     )
                 )
-            restart_counts.update({n: rt._node(n).restarts for n in names})
+            restart_counts.update({n: rt.node(n).restarts for n in names})
 
     simulated(scenario)
     assert observed == expected_rounds
@@ -199,8 +199,8 @@ async def test_temporary_children_never_restart(autojump_clock: object) -> None:
             await rt.ref("crashes").call(Crash())
         await rt.ref("stops").call(Stop())
         await settle(60)
-        assert rt._node("crashes").state == "failed"
-        assert rt._node("stops").state == "stopped"
+        assert rt.node("crashes").state == "failed"
+        assert rt.node("stops").state == "stopped"
         assert_restarts(rt, {"crashes": 0, "stops": 0})
 
 
@@ -222,7 +222,7 @@ async def test_transient_children_restart_only_after_a_failure(autojump_clock: o
         await rt.ref("permanent").call(Stop())  # permanent restarts even after a normal stop
         await settle(60)
         assert_restarts(rt, {"crashes": 1, "stops": 0, "permanent": 1})
-        assert rt._node("stops").state == "stopped"
+        assert rt.node("stops").state == "stopped"
 
 
 async def test_restart_delays_follow_the_backoff_and_reset_after_stable_uptime(
@@ -327,7 +327,7 @@ async def test_nested_supervisors_escalate_to_their_parent(autojump_clock: objec
         sub_node = snap["children"][1]
         assert sub_node["name"] == "sub" and sub_node["restarts"] == 1
         assert sub_node["last_failure"]["type"] == "SupervisorEscalated"
-        assert rt._node("sibling").restarts == 0
+        assert rt.node("sibling").restarts == 0
         # The escalating supervisor stopped b gracefully before giving up.
         assert "b#1 stopping" in rec.lifecycle()
 
