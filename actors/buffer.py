@@ -556,7 +556,9 @@ class Buffer(Actor):
         directory = Path(asset.segments_dir or asset.local_path)
         try:
             text = (directory / "index.m3u8").read_text()
-            self.segments[asset.asset_id] = live_playlist.parse_media_playlist(asset.asset_id, text)
+            self.segments[asset.asset_id] = live_playlist.AssetSegments.from_playlist(
+                asset.asset_id, text
+            )
         except (OSError, ValueError) as exc:
             log.warning("asset %s cannot air: %s", asset.asset_id, exc)
             return False

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from vvtv.air import curator, emergency, live_playlist, status, timeline
 from vvtv.core.model import AssetItem, QAStatus, QueueEntry
+from vvtv.media.playlist import Segment
 from vvtv.ownercard.card import CuratorPolicy, EditorialProfile
 
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -43,8 +44,8 @@ def build(
         duration = rng.uniform(300, 1200)
         aid = f"asset-{i}"
         n = int(duration // 6)
-        refs = [live_playlist.SegmentRef(f"seg_{k:05d}.ts", 6.0) for k in range(n)]
-        refs.append(live_playlist.SegmentRef(f"seg_{n:05d}.ts", duration - 6.0 * n or 6.0))
+        refs = [Segment(f"seg_{k:05d}.ts", 6.0) for k in range(n)]
+        refs.append(Segment(f"seg_{n:05d}.ts", duration - 6.0 * n or 6.0))
         segments[aid] = live_playlist.AssetSegments(aid, tuple(refs))
         entries.append(
             QueueEntry(

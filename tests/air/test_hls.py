@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vvtv.air import emergency, live_playlist, timeline
-from vvtv.air.live_playlist import AirEvent, AssetSegments, LiveCursor, NothingOnAir, SegmentRef
+from vvtv.air.live_playlist import AirEvent, AssetSegments, LiveCursor, NothingOnAir
 from vvtv.core.clock import TrioClock
+from vvtv.media.playlist import Segment
 
 from .helpers import T0, asset, at, entry
 
@@ -25,7 +26,7 @@ def segs(asset_id: str, duration: float, seg: float = 6.0) -> AssetSegments:
     out, t, i = [], 0.0, 0
     while t < duration - 1e-9:
         d = min(seg, duration - t)
-        out.append(SegmentRef(f"seg_{i:05d}.ts", d))
+        out.append(Segment(f"seg_{i:05d}.ts", d))
         t += d
         i += 1
     return AssetSegments(asset_id, tuple(out))
@@ -332,7 +333,7 @@ def test_a_corrupt_persisted_cursor_is_refused_with_the_reason(data, message):
 @pytest.mark.parametrize("name", ["../etc/passwd", "a/b.ts", "", ".hidden", "x" * 200])
 def test_segment_names_must_be_plain_file_names(name):
     with pytest.raises(ValueError, match="not a plain file name"):
-        SegmentRef(name, 6.0)
+        Segment(name, 6.0)
 
 
 def test_ffmpeg_media_playlists_parse_into_segments():
@@ -340,13 +341,13 @@ def test_ffmpeg_media_playlists_parse_into_segments():
         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:0\n"
         "#EXTINF:6.000000,\nseg_000.ts\n#EXTINF:4.520000,\nseg_001.ts\n#EXT-X-ENDLIST\n"
     )
-    parsed = live_playlist.parse_media_playlist("a1", text)
-    assert parsed.segments == (SegmentRef("seg_000.ts", 6.0), SegmentRef("seg_001.ts", 4.52))
+    parsed = AssetSegments.from_playlist("a1", text)
+    assert parsed.segments == (Segment("seg_000.ts", 6.0), Segment("seg_001.ts", 4.52))
     assert parsed.duration_sec == pytest.approx(10.52)
     with pytest.raises(ValueError, match="line 5: bad EXTINF duration 'six'"):
-        live_playlist.parse_media_playlist("a1", "#EXTM3U\n\n\n\n#EXTINF:six,\nx.ts\n")
+        AssetSegments.from_playlist("a1", "#EXTM3U\n\n\n\n#EXTINF:six,\nx.ts\n")
     with pytest.raises(ValueError, match="line 1 is not #EXTM3U"):
-        live_playlist.parse_media_playlist("a1", "hello")
+        AssetSegments.from_playlist("a1", "hello")
 
 
 def test_entries_without_known_segments_are_named():

@@ -1,18 +1,23 @@
-"""The commit window on real media: only what airs within the lead, reserves for failures."""
+"""The commit window on real media: only what airs within the lead, reserves for failures,
+and nothing the Buffer could not air reaches it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trio
 
 from actors.committer import Committer
 from actors.daemon import boot
-from tests.daemon.harness import commit_plan
+from tests.daemon.harness import commit_plan, running_channel
 from tests.media.loopback import Reply, start_server
 from vvtv.core.model import PlanState, QAStatus, SlotType
 from vvtv.core.settings import Settings
+from vvtv.media.port import FfmpegMedia
+from vvtv.media.prepare import Prepared
+from vvtv.ownercard.card import OwnerCard
+from vvtv.store import open_store
 
 
 async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_made_twice(
@@ -96,3 +101,54 @@ async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_ma
     # Fetched sources are removed once prepared; no partial downloads are left.
     assert not [p for p in (ch.settings.media_dir / "incoming").iterdir()]
     ch.store.close()
+
+
+class ZeroLengthLastSegment(FfmpegMedia):
+    """The real media layer, whose prepared playlist ends with a zero-length segment
+    (``#EXTINF:0.000000,``), as an ffmpeg that cut off a last sliver of a frame writes it.
+    Before the one parser, prepare and QA passed such an asset and the Buffer refused it."""
+
+    async def prepare(
+        self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
+    ) -> Prepared:
+        prepared = await super().prepare(source, hls_root, asset_id, card)
+        lines = prepared.playlist.read_text().splitlines()
+        last = max(i for i, line in enumerate(lines) if line.startswith("#EXTINF:"))
+        lines[last] = "#EXTINF:0.000000,"
+        prepared.playlist.write_text("\n".join(lines) + "\n")
+        return prepared
+
+
+async def test_an_asset_with_a_zero_length_segment_is_refused_at_qa_and_never_reaches_the_buffer(
+    settings: Settings, media: dict[str, bytes], nursery: trio.Nursery
+) -> None:
+    server = await start_server(nursery)
+    url = server.serve_bytes("/bars.mp4", media["bars"])
+    plan = commit_plan(url, "Bars", datetime.now(UTC) + timedelta(hours=1))
+    with open_store(settings.state_db) as store:
+        store.insert_plans([plan])
+
+    async with running_channel(settings, media=ZeroLengthLastSegment()) as daemon:
+        ch = daemon.ch
+        with trio.fail_after(60):  # the commit window runs at start-up, on real ffmpeg
+            while not ch.store.query_audit(event_type="window_commit", limit=None):
+                await trio.sleep(0.05)
+        dropped = ch.store.require_plan(plan.plan_id)
+        (asset,) = ch.store.assets_for_plan(plan.plan_id)
+        buffer = daemon.runtime.node("buffer").cell.actor
+        queued = ch.store.queue_after(datetime.now(UTC) - timedelta(days=1), include_skipped=True)
+        transition = ch.store.query_audit(event_type="plan_transition", plan_id=plan.plan_id)
+
+    assert server.hits("/bars.mp4") == 1
+    assert dropped.state is PlanState.DROPPED
+    assert [e.reason_code for e in transition if e.details.get("to") == "DROPPED"] == [
+        "QA_REJECTED"
+    ]
+    # Refused with the reason the Buffer would have given, naming the playlist and the line.
+    assert asset.qa_status is QAStatus.REJECTED
+    (reason,) = [r for r in asset.qa.reasons if r.startswith("playlist refused")]
+    assert "index.m3u8 line" in reason and "EXTINF duration '0.000000' is not > 0" in reason
+    # The Buffer never heard of it: not queued, not loaded, not in the emergency pool.
+    assert asset.asset_id not in {e.asset_id for e in queued}
+    assert asset.asset_id not in buffer.segments
+    assert asset.asset_id not in {a.asset_id for a in buffer.pool}

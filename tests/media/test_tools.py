@@ -9,7 +9,6 @@ import trio
 
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool, stderr_tail
 from vvtv.media.loudness import LoudnessMeasure, normalise_filter, parse_ebur128_summary
-from vvtv.media.playlist import Segment, fits_target, parse_vod_playlist
 
 
 async def test_a_missing_tool_is_a_media_error_saying_so() -> None:
@@ -34,26 +33,6 @@ async def test_a_run_over_its_timeout_is_killed_and_reported() -> None:
 
 def test_stderr_tail_keeps_the_last_non_empty_lines() -> None:
     assert stderr_tail("a\n\nb\nc\n", lines=2) == "b | c"
-
-
-def test_playlist_parsing_reads_segments_and_refuses_malformed_ones() -> None:
-    text = "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.000000,\nseg_00000.ts\n#EXTINF:2.5,\nseg_00001.ts\n#EXT-X-ENDLIST\n"  # noqa: E501
-    segments = parse_vod_playlist(text)
-    assert segments == (Segment("seg_00000.ts", 6.0), Segment("seg_00001.ts", 2.5))
-    assert fits_target(segments, 6)
-    assert not fits_target((Segment("a.ts", 6.04),), 6)
-    bad = {
-        "no header": "seg.ts\n",
-        "no EXTINF": "#EXTM3U\nseg.ts\n",
-        "bad EXTINF": "#EXTM3U\n#EXTINF:abc,\nseg.ts\n",
-        "negative": "#EXTM3U\n#EXTINF:-1,\nseg.ts\n",
-        "not local": "#EXTM3U\n#EXTINF:6,\n../other/seg.ts\n",
-        "no segments": "#EXTM3U\n#EXT-X-ENDLIST\n",
-    }
-    for case, body in bad.items():
-        with pytest.raises(ValueError, match=r"p\.m3u8"):
-            parse_vod_playlist(body, "p.m3u8")
-            pytest.fail(f"accepted a playlist with {case}")
 
 
 def test_ebur128_summary_parsing_and_its_absence() -> None:

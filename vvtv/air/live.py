@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from vvtv.air.live_playlist import SEGMENT_NAME
 from vvtv.core.convert import parse_datetime
+from vvtv.media.playlist import is_segment_name
 
 
 @attrs.define
@@ -34,7 +34,7 @@ class LiveView:
         so no request can reach outside the prepared assets' folders.
         """
         directory = self._asset_dirs.get(asset_id)
-        if directory is None or not SEGMENT_NAME.match(name) or ".." in name:
+        if directory is None or not is_segment_name(name):
             return None
         if not name.endswith(".ts"):
             return None

@@ -34,7 +34,6 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,34 +44,11 @@ import attrs
 from vvtv.air import timeline
 from vvtv.core.convert import format_datetime, parse_datetime
 from vvtv.core.model import QueueEntry
-
-SEGMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-"""Segment file names: plain names, no directories, no ``..`` (checked by ``SegmentRef``)."""
+from vvtv.media.playlist import Segment, parse_vod_playlist
 
 
 class NothingOnAir(RuntimeError):
     """The timeline has nothing on air at ``now``: the playlist would be empty or stale."""
-
-
-def _positive(name: str) -> Callable[[Any, Any, Any], None]:
-    def check(_inst: Any, _attr: Any, value: Any) -> None:
-        if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-
-    return check
-
-
-def _segment_name(_inst: Any, _attr: Any, value: Any) -> None:
-    if not isinstance(value, str) or not SEGMENT_NAME.match(value) or ".." in value:
-        raise ValueError(f"segment file name {value!r} is not a plain file name")
-
-
-@attrs.frozen
-class SegmentRef:
-    """One prepared HLS segment file of an asset."""
-
-    name: str = attrs.field(validator=_segment_name)
-    duration_sec: float = attrs.field(validator=_positive("segment duration_sec"))
 
 
 @attrs.frozen
@@ -80,7 +56,7 @@ class AssetSegments:
     """The ordered segments of one prepared asset, with each one's offset from its start."""
 
     asset_id: str
-    segments: tuple[SegmentRef, ...] = attrs.field(converter=tuple)
+    segments: tuple[Segment, ...] = attrs.field(converter=tuple)
     offsets: tuple[float, ...] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -90,45 +66,21 @@ class AssetSegments:
             raise ValueError(f"AssetSegments {self.asset_id}: no segments")
         offsets, t = [], 0.0
         for s in self.segments:
-            if not isinstance(s, SegmentRef):
-                raise ValueError(f"AssetSegments {self.asset_id}: {s!r} is not a SegmentRef")
+            if not isinstance(s, Segment):
+                raise ValueError(f"AssetSegments {self.asset_id}: {s!r} is not a Segment")
             offsets.append(t)
             t += s.duration_sec
         object.__setattr__(self, "offsets", tuple(offsets))
 
+    @classmethod
+    def from_playlist(cls, asset_id: str, text: str) -> AssetSegments:
+        """The segments of a prepared asset's own VOD playlist, read by the one parser that
+        prepare uses too (``vvtv.media.playlist``); ValueError naming the line if malformed."""
+        return cls(asset_id, parse_vod_playlist(text, f"playlist of {asset_id}"))
+
     @property
     def duration_sec(self) -> float:
         return self.offsets[-1] + self.segments[-1].duration_sec
-
-
-def parse_media_playlist(asset_id: str, text: str) -> AssetSegments:
-    """The segments listed in a prepared asset's own (VOD) m3u8, as written by ffmpeg.
-
-    Raises ValueError naming the line for a malformed playlist.
-    """
-    lines = [line.strip() for line in text.splitlines()]
-    if not lines or lines[0] != "#EXTM3U":
-        raise ValueError(f"playlist of {asset_id}: line 1 is not #EXTM3U")
-    segments: list[SegmentRef] = []
-    pending: float | None = None
-    for n, line in enumerate(lines[1:], start=2):
-        if line.startswith("#EXTINF:"):
-            value = line[len("#EXTINF:") :].split(",", 1)[0]
-            try:
-                pending = float(value)
-            except ValueError:
-                raise ValueError(
-                    f"playlist of {asset_id}: line {n}: bad EXTINF duration {value!r}"
-                ) from None
-        elif line and not line.startswith("#"):
-            if pending is None:
-                raise ValueError(f"playlist of {asset_id}: line {n}: segment without #EXTINF")
-            try:
-                segments.append(SegmentRef(line, pending))
-            except ValueError as exc:
-                raise ValueError(f"playlist of {asset_id}: line {n}: {exc}") from None
-            pending = None
-    return AssetSegments(asset_id, tuple(segments))
 
 
 def target_duration_for(segment_seconds: int, assets: Iterable[AssetSegments]) -> int:
@@ -339,7 +291,7 @@ def _window(
         for j in range(n - 1, -1, -1):
             s = item.segments.segments[j]
             start = item.start_at + timedelta(seconds=item.segments.offsets[j])
-            out.append(_Listed(item.entry_id, item.asset_id, j, s.name, s.duration_sec, start))
+            out.append(_Listed(item.entry_id, item.asset_id, j, s.path_name, s.duration_sec, start))
             total += s.duration_sec
             if len(out) >= count and total >= min_sec:
                 return out[::-1]

@@ -2,7 +2,8 @@
 
 ``port`` is the committer's view of this stage; ``fetch`` downloads within the card's
 allowlist; ``probe``, ``prepare``, ``loudness`` and ``qa`` conform, normalise, segment and
-check with ffmpeg; ``playlist`` reads a prepared VOD playlist; ``slate``, ``generate`` and
+check with ffmpeg; ``playlist`` is the one reader of a prepared asset's VOD playlist (prepare,
+QA and the Buffer share its rules); ``slate``, ``generate`` and
 ``demo`` render what the channel makes itself.
 
 Every ffmpeg/ffprobe run goes through ``vvtv.media.ffmpeg.run_tool`` (``trio.run_process``),

@@ -1,6 +1,7 @@
 """The QA gate: measure the prepared output, in one decoding pass, against the OwnerCard.
 
-``qa_check`` probes the output playlist (size, frame rate: ffprobe reads headers only) and then
+``qa_check`` reads the output playlist with the parser the Buffer airs it with
+(``vvtv.media.playlist``), probes it (size, frame rate: ffprobe reads headers only) and then
 decodes everything once with several filters side by side: ``blackdetect`` on the video,
 ``ebur128`` and ``silencedetect`` on the audio, with ffmpeg logging at ``level+info`` so every
 decoder error line is tagged ``[error]`` and can be counted. Every failed check becomes a reason
@@ -20,6 +21,7 @@ import attrs
 from vvtv.core.model import QAReport
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
 from vvtv.media.loudness import LoudnessMeasure, ebur128_filter, parse_ebur128_summary
+from vvtv.media.playlist import parse_vod_playlist
 from vvtv.media.prepare import Prepared
 from vvtv.media.probe import ProbeError, probe
 from vvtv.ownercard.card import QualityPolicy
@@ -107,6 +109,11 @@ async def qa_check(
     limit = timeout if timeout is not None else max(60.0, 2 * prepared.duration_sec)
     width = height = None
     fps = None
+    try:
+        # What the Buffer will read to air it: an asset it would refuse must not pass.
+        parse_vod_playlist(prepared.playlist.read_text(), playlist)
+    except (OSError, ValueError) as exc:
+        reasons.append(f"playlist refused: {exc}")
     try:
         out = await probe(playlist, timeout=limit)
         width, height, fps = out.width, out.height, out.fps

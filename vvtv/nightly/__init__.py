@@ -1,2 +1,1 @@
-"""The nightly job (SPEC §1.9): export and retention, reports, autotune.
-"""
+"""The nightly job (SPEC §1.9): export and retention, reports, autotune."""
