@@ -21,7 +21,8 @@ from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.stats import pipeline_metrics
 from vvtv.observe.topics import TopicHub
 from vvtv.ownercard.card import OwnerCard
-from vvtv.ownercard.load import OwnerCardHolder, ReloadResult, resolve_source_locations
+from vvtv.ownercard.holder import OwnerCardHolder, ReloadResult
+from vvtv.ownercard.load import resolve_source_locations
 from vvtv.store import Store
 
 

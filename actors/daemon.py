@@ -38,7 +38,8 @@ from vvtv.media.prepare import sweep_partials
 from vvtv.media.slate import ensure_slate
 from vvtv.observe.metrics import ChannelMetrics, measure_loop_lag
 from vvtv.observe.topics import TopicHub
-from vvtv.ownercard.load import OwnerCardHolder, resolve_source_locations
+from vvtv.ownercard.holder import OwnerCardHolder
+from vvtv.ownercard.load import resolve_source_locations
 from vvtv.store import Store, open_store
 
 log = logging.getLogger("vvtv")

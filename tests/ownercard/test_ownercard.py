@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from tests.store.state_builders import T0, minutes
 from vvtv.ownercard.card import OwnerCard, SourceSpec
+from vvtv.ownercard.holder import OwnerCardHolder, diff_cards
 from vvtv.ownercard.load import (
     OwnerCardError,
-    OwnerCardHolder,
-    diff_cards,
     load_owner_card,
     parse_owner_card,
     resolve_source_locations,

@@ -14,7 +14,8 @@ from tests.support.cards import card_yaml, folder_source, make_card, write_card
 from tests.support.media import ClipCache
 from tests.support.waiting import wait_for, wait_until
 from vvtv.ownercard.card import OwnerCard
-from vvtv.ownercard.load import diff_cards, parse_owner_card
+from vvtv.ownercard.holder import diff_cards
+from vvtv.ownercard.load import parse_owner_card
 
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "owner_card.sample.yaml"
 

@@ -19,7 +19,7 @@ from vvtv.core.clock import Clock
 from vvtv.core.model import AuditEvent, DailyReport, EntryStatus, WeeklyReport, new_id
 from vvtv.nightly.autotune import DayStats, TuneWeights, autotune
 from vvtv.nightly.reports import daily_report, day_bounds, iso_week_of, weekly_report
-from vvtv.ownercard.load import OwnerCardHolder
+from vvtv.ownercard.holder import OwnerCardHolder
 from vvtv.store import Store
 
 RETENTION_DAYS = 90

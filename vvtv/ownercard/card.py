@@ -1,7 +1,8 @@
 """The OwnerCard: the channel owner's editorial, safety and operating policy (SPEC §2).
 
-This module holds the typed shape of the card. Parsing, validation with
-field-path errors, and safe reload live in ``vvtv.ownercard.load``.
+This module holds the typed shape of the card. Reading it from YAML with field-path errors
+lives in ``vvtv.ownercard.load``, its ranges and cross-field rules in ``vvtv.ownercard.rules``,
+the card in force and its safe reload in ``vvtv.ownercard.holder``.
 """
 
 from __future__ import annotations
