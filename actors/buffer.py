@@ -22,6 +22,7 @@ import logging
 import math
 import operator
 import shutil
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,6 +35,7 @@ from supervisors import Actor, ActorContext, ActorError
 from vvtv.air import emergency, live_playlist, timeline
 from vvtv.air.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
 from vvtv.air.curator import apply as apply_suggestion
+from vvtv.air.emergency import EmergencyState
 from vvtv.air.status import BufferState, ItemView, buffer_state
 from vvtv.core.messages import AssetReady, EvaluateAlerts, SetCuratorMode, SetEmergencyOverride
 from vvtv.core.model import (
@@ -66,7 +68,7 @@ POOL_KEEP = 40
 HISTORY_S = 300.0
 
 # What ``Buffer._calm`` was worked out for: entries, emergency state, schedule policy, until.
-CalmKey = tuple[list[QueueEntry], emergency.EmergencyState, Any, datetime | None]
+CalmKey = tuple[list[QueueEntry], EmergencyState, Any, datetime | None]
 
 
 @attrs.frozen(eq=False)
@@ -76,14 +78,14 @@ class StatusFrame:
     programming ends. In between only the clock fields move (``BufferState.at``)."""
 
     entries: list[QueueEntry]
-    emergency: emergency.EmergencyState
+    emergency: EmergencyState
     policy: Any
     until: datetime | None
     state: BufferState
     real_end: datetime | None  # the run under the playhead, unstarted trailing fillers aside
 
     def holds(
-        self, entries: list[QueueEntry], state: emergency.EmergencyState, policy: Any, now: datetime
+        self, entries: list[QueueEntry], state: EmergencyState, policy: Any, now: datetime
     ) -> bool:
         return (
             self.entries is entries
@@ -110,7 +112,7 @@ class Buffer(Actor):
         self.asset_dirs: dict[str, Path] = {}
         self.pool: list[AssetItem] = []
         self.pool_titles: dict[str, str] = {}
-        self.emergency = emergency.EmergencyState()
+        self.emergency = EmergencyState()
         self.cursor: live_playlist.LiveCursor | None = None
         self.curator_mode = CuratorMode()
         self.curator_actions: list[CuratorAction] = []
@@ -477,7 +479,7 @@ class Buffer(Actor):
 
     # --- helpers ---------------------------------------------------------------------
 
-    def _add_fillers(self, fillers: list[QueueEntry]) -> None:
+    def _add_fillers(self, fillers: Sequence[QueueEntry]) -> None:
         if not fillers:
             return
         for f in fillers:
@@ -493,7 +495,7 @@ class Buffer(Actor):
 
     def _set_emergency(
         self,
-        state: emergency.EmergencyState,
+        state: EmergencyState,
         transition: emergency.Transition | None,
         who: str = "",
     ) -> None:
@@ -665,11 +667,11 @@ class Buffer(Actor):
         )
 
 
-def _emergency_from(data: dict[str, Any]) -> emergency.EmergencyState:
+def _emergency_from(data: dict[str, Any]) -> EmergencyState:
     from vvtv.core.convert import parse_datetime
 
     entered = data.get("entered_at")
-    return emergency.EmergencyState(
+    return EmergencyState(
         active=bool(data.get("active")),
         override=data.get("override"),
         entered_at=parse_datetime(entered) if entered else None,

@@ -117,8 +117,10 @@ class Committer(Actor):
             return await self._commit(plan, SlotType.MAIN, FallbackLevel.MAIN, plan, trace_id)
         except Failed as failure:
             self._drop(plan, failure, trace_id)
-        assert plan.hour_window is not None or plan.start_at is not None
-        hour = plan.hour_window or plan.start_at.replace(minute=0, second=0, microsecond=0)  # type: ignore[union-attr]
+        hour = plan.hour_window
+        if hour is None:
+            assert plan.start_at is not None, "a plan in the window has a start or an hour"
+            hour = plan.start_at.replace(minute=0, second=0, microsecond=0)
         # The hour's own reserves first; when none is left, the nearest hour's: the slot is
         # never left to the emergency pool while any reserve exists.
         for reserve in ch.store.reserves_nearest(hour):

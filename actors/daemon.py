@@ -34,7 +34,7 @@ from vvtv.core.model import AssetItem, QAReport, QAStatus
 from vvtv.core.settings import Settings
 from vvtv.media.demo import ensure_demo_library
 from vvtv.media.port import FfmpegMedia, MediaPort
-from vvtv.media.prepare import sweep_partials
+from vvtv.media.prepare import Prepared, sweep_partials
 from vvtv.media.slate import ensure_slate
 from vvtv.observe.metrics import ChannelMetrics, measure_loop_lag
 from vvtv.observe.topics import TopicHub
@@ -121,8 +121,8 @@ async def boot(
     )
 
 
-def _slate_asset(slate: object, clock: Clock) -> AssetItem:
-    directory = Path(slate.dir)  # type: ignore[attr-defined]
+def _slate_asset(slate: Prepared, clock: Clock) -> AssetItem:
+    directory = Path(slate.dir)
     return AssetItem(
         asset_id=SLATE_ID,
         plan_id="",
@@ -130,11 +130,11 @@ def _slate_asset(slate: object, clock: Clock) -> AssetItem:
         checksum="",
         local_path=str(directory),
         created_at=clock.now(),
-        duration_sec=float(slate.duration_sec),  # type: ignore[attr-defined]
+        duration_sec=float(slate.duration_sec),
         qa_status=QAStatus.PASSED,
         qa=QAReport(passed=True),
         segments_dir=str(directory),
-        segment_count=len(slate.segments),  # type: ignore[attr-defined]
+        segment_count=len(slate.segments),
         emergency_eligible=False,
     )
 

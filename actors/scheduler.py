@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import attrs
 import trio
@@ -236,8 +236,11 @@ def _date_instant(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-def _plain(outcome: object) -> dict:
-    return attrs.asdict(outcome) if attrs.has(type(outcome)) else {"outcome": repr(outcome)}
+def _plain(outcome: object) -> dict[str, Any]:
+    """An actor's reply as audit details: its fields when it is an attrs value."""
+    if attrs.has(type(outcome)):  # attrs.has narrows the class, not the instance
+        return attrs.asdict(cast("attrs.AttrsInstance", outcome))
+    return {"outcome": repr(outcome)}
 
 
 def _cast_quietly(ctx: ActorContext | None, name: str, msg: object) -> None:

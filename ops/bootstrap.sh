@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what vvtv needs on a fresh Debian machine, then run the channel or the test suite.
 #   bash ops/bootstrap.sh run    # the channel, dashboard on http://127.0.0.1:7070/
-#   bash ops/bootstrap.sh test   # ruff, the import contract (lint-imports), the edge's own tests
+#   bash ops/bootstrap.sh test   # ruff, the import contract (lint-imports), mypy, the edge's tests
 #                                # (cloud/worker) + the default suite
 # Extra arguments go to `vvtv run` or to pytest; with pytest arguments the edge's own tests
 # are skipped (run them with `cd cloud/worker && npm test`), its npm packages still installed.
@@ -61,6 +61,8 @@ case "$mode" in
         .venv/bin/ruff check .
         # The import contract in pyproject.toml (layers, no cycles); see README "How it is built".
         .venv/bin/lint-imports --no-cache --no-logo
+        # Types ([tool.mypy] in pyproject.toml): strict on supervisors/ and vvtv/core/.
+        .venv/bin/mypy
         if [ "$#" -eq 0 ]; then
             (cd "$edge" && WRANGLER_SEND_METRICS=false npm test --silent)
         fi

@@ -31,7 +31,7 @@ class Call:
     def __init__(self, msg: object) -> None:
         self.msg = msg
         self._task = trio.lowlevel.current_task()
-        self._outcome: outcome.Outcome | None = None
+        self._outcome: outcome.Outcome[object] | None = None
         self._waiting = False
         self.abandoned = False  # the caller gave up: a reply now is a late reply
         self.done = False  # settled or abandoned: nothing more will happen to the caller
@@ -51,7 +51,7 @@ class Call:
         self.abandoned = True
         self._settle(outcome.Error(CallTimeout("call deadline expired")), abandon=True)
 
-    def _settle(self, result: outcome.Outcome, abandon: bool = False) -> bool:
+    def _settle(self, result: outcome.Outcome[object], abandon: bool = False) -> bool:
         if self.done:
             return False
         self.done = True

@@ -29,7 +29,7 @@ class Restart(enum.Enum):
     TEMPORARY = "temporary"  # never
 
 
-def _non_negative(_: object, attribute: attrs.Attribute, value: float) -> None:
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value >= 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
@@ -53,7 +53,7 @@ class Backoff:
         if not self.enabled or attempt < 0:
             return 0.0
         # 2**attempt overflows float for huge attempts; the cap is reached long before.
-        return min(self.cap, self.base * 2 ** min(attempt, 64))
+        return min(self.cap, self.base * (1 << min(attempt, 64)))
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """A jittered delay for the ``attempt``-th consecutive restart."""

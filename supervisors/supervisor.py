@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import attrs
 import trio
@@ -30,17 +31,17 @@ from supervisors.policy import Backoff, Restart, RestartIntensity, Strategy
 log = logging.getLogger("supervisors")
 
 
-def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
+def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value > 0:
         raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
 
 
-def _factory(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _factory(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not callable(value):
         raise TypeError(f"ChildSpec.{attribute.name} must be callable, got {value!r}")
 
 
-def _name(_: object, attribute: attrs.Attribute, value: object) -> None:
+def _name(_: object, attribute: attrs.Attribute[str], value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise ValueError(f"ChildSpec.{attribute.name} must be a non-empty str, got {value!r}")
 
@@ -99,6 +100,12 @@ class _Run:
             self.target.request_stop()
 
 
+# What the deciding loop reads: a stop request, a child's end, a restart that came due.
+_Event = (
+    tuple[Literal["stop"]] | tuple[Literal["exit"], _Run] | tuple[Literal["due"], list[str], int]
+)
+
+
 class Supervisor:
     """A node that owns an ordered list of children and restarts them when they fail.
 
@@ -146,7 +153,7 @@ class Supervisor:
         self._node: Node | None = None
         self._host: Host | None = None
         self._nursery: trio.Nursery | None = None
-        self._events_send: trio.MemorySendChannel[tuple] | None = None
+        self._events_send: trio.MemorySendChannel[_Event] | None = None
         self._runs: dict[str, _Run | None] = {}
         self._pending: dict[str, int] = {}  # child name -> token of its scheduled restart
         self._attempts: dict[str, int] = {}  # consecutive restarts, for backoff
@@ -184,7 +191,7 @@ class Supervisor:
         if self._events_send is not None:
             self._post(("stop",))
 
-    def _post(self, event: tuple) -> None:
+    def _post(self, event: _Event) -> None:
         # After this incarnation ended there is nothing left to decide: drop the event.
         if self._events_send is None:
             return
@@ -195,7 +202,7 @@ class Supervisor:
         """Start the children in order, call ``on_up``, supervise until stopped or escalated."""
         assert self._node is not None, "a Supervisor runs inside a Runtime"
         # Each child has at most one live run (one exit event) and one pending restart timer.
-        send, receive = trio.open_memory_channel[tuple](4 * len(self.children) + 8)
+        send, receive = trio.open_memory_channel[_Event](4 * len(self.children) + 8)
         self._events_send = send
         try:
             async with trio.open_nursery() as nursery:
@@ -243,17 +250,16 @@ class Supervisor:
                     await trio.sleep(delay)
                 run.node.restarts += 1
 
-    async def _loop(self, receive: trio.MemoryReceiveChannel[tuple]) -> None:
+    async def _loop(self, receive: trio.MemoryReceiveChannel[_Event]) -> None:
         while True:
-            event = await receive.receive()
-            kind = event[0]
-            if kind == "stop":
-                await self._stop_all()
-                return
-            if kind == "exit":
-                await self._on_exit(event[1])
-            elif kind == "due":
-                await self._restart(event[1], event[2])
+            match await receive.receive():
+                case ("stop",):
+                    await self._stop_all()
+                    return
+                case ("exit", run):
+                    await self._on_exit(run)
+                case ("due", names, token):
+                    await self._restart(names, token)
             if self._escalation is not None:
                 return
 

@@ -128,8 +128,9 @@ class Probe(Actor):
         fail_start: bool = False,
     ) -> None:
         self.recording = recording
-        self.accepts = (*accepts, Crash, Stop, Sleep)  # type: ignore[misc]
-        self.mailbox_size = mailbox_size  # type: ignore[misc]
+        # Per-instance declarations (ClassVars on Actor): the runtime reads them from the instance.
+        self.accepts = (*accepts, Crash, Stop, Sleep)  # type: ignore[misc]  # see above
+        self.mailbox_size = mailbox_size  # type: ignore[misc]  # see above
         self._reply = reply
         self._crash_on = crash_on
         self._monitor = monitor
@@ -180,8 +181,9 @@ class CrashOnNth(Actor):
             raise ValueError(f"nth must be >= 1, got {nth!r}")
         self.inner = inner
         self.nth = nth
-        self.mailbox_size = inner.mailbox_size  # type: ignore[misc]
-        self.accepts = inner.accepts  # type: ignore[misc]
+        # The wrapped actor's declarations, per instance (the runtime reads them from it).
+        self.mailbox_size = inner.mailbox_size  # type: ignore[misc]  # ClassVar set per instance
+        self.accepts = inner.accepts  # type: ignore[misc]  # ClassVar set per instance
         self._seen = 0
 
     async def started(self, ctx: ActorContext) -> None:

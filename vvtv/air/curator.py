@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -366,7 +366,7 @@ def _fix_saturation(ctx: _Context, max_share: float, now: datetime) -> list[Sugg
     total = sum(ctx.durations[i] for i in look)
     if total <= 0:
         return []
-    shares = Counter()
+    shares: defaultdict[str, float] = defaultdict(float)
     for i in look:
         if ctx.themes[i]:
             shares[ctx.themes[i]] += ctx.durations[i] / total

@@ -51,12 +51,16 @@ class NothingOnAir(RuntimeError):
     """The timeline has nothing on air at ``now``: the playlist would be empty or stale."""
 
 
+def _as_tuple(segments: Iterable[Segment]) -> tuple[Segment, ...]:
+    return tuple(segments)
+
+
 @attrs.frozen
 class AssetSegments:
     """The ordered segments of one prepared asset, with each one's offset from its start."""
 
     asset_id: str
-    segments: tuple[Segment, ...] = attrs.field(converter=tuple)
+    segments: tuple[Segment, ...] = attrs.field(converter=_as_tuple)
     offsets: tuple[float, ...] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:

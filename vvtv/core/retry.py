@@ -45,7 +45,7 @@ _PERMANENT_ERRORS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 def exponential(k: int, base_s: float, cap_s: float) -> float:
     """``base_s × 2^k`` seconds, at most ``cap_s`` (``k`` < 0 counts as 0)."""
     # 2**k overflows a float for a huge k; the cap is reached long before.
-    return min(cap_s, base_s * 2 ** min(max(k, 0), 64))
+    return min(cap_s, base_s * (1 << min(max(k, 0), 64)))
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:

@@ -13,12 +13,18 @@ import hashlib
 import hmac
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Protocol
 
 TS_HEADER = "x-vvtv-ts"
 SIGNATURE_HEADER = "x-vvtv-signature"
 WINDOW_SECONDS = 300
+
+
+class Headers(Protocol):
+    """Request headers: a ``Mapping[str, str]``, or a web framework's multi-valued headers."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
 
 
 class AuthError(Exception):
@@ -102,9 +108,7 @@ class Verifier:
         self._window = window
         self._memory = memory if memory is not None else RecentSignatures()
 
-    def verify(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes, now: float
-    ) -> None:
+    def verify(self, method: str, path: str, headers: Headers, body: bytes, now: float) -> None:
         """Raise ``AuthError`` unless the request is authentic, fresh and not replayed."""
         lower = {k.lower(): v for k, v in headers.items()}
         auth = lower.get("authorization")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import attrs
 
@@ -37,12 +38,12 @@ def is_segment_name(name: object) -> bool:
     return isinstance(name, str) and bool(SEGMENT_NAME.match(name)) and ".." not in name
 
 
-def _segment_name(_inst: object, _attr: object, value: object) -> None:
+def _segment_name(_inst: object, _attr: object, value: Any) -> None:
     if not is_segment_name(value):
         raise ValueError(f"segment file name {value!r} is not a plain file name")
 
 
-def _positive_duration(_inst: object, _attr: object, value: object) -> None:
+def _positive_duration(_inst: object, _attr: object, value: Any) -> None:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)

@@ -157,7 +157,8 @@ def parse_ffprobe_json(data: dict[str, Any], target: str) -> ProbeResult:
     )
     if video is None and audio is None:
         raise ProbeError(f"probe {target}: no audio or video stream")
-    tags = fmt.get("tags") if isinstance(fmt.get("tags"), dict) else {}
+    raw_tags = fmt.get("tags")
+    tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else {}
     title = next((v for k, v in tags.items() if str(k).lower() == "title"), None)
     duration = _as_float(fmt.get("duration"))
     # The container's duration can count a start offset (an MP4 whose streams begin at

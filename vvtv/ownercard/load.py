@@ -131,7 +131,7 @@ def parse_owner_card(text: str, *, source: str = "<string>") -> LoadedCard:
 _SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _StrictLoader(_SafeLoader):  # type: ignore[misc,valid-type]
+class _StrictLoader(_SafeLoader):
     """A safe loader that refuses duplicate keys (YAML would silently keep the last one)."""
 
 

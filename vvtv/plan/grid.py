@@ -317,8 +317,8 @@ def hour_windows(scheduled: Sequence[PlanItem]) -> list[datetime]:
     """The UTC hours from the grid's first start to its last start, inclusive."""
     if not scheduled:
         return []
-    first = floor_hour(scheduled[0].start_at)  # type: ignore[arg-type]
-    last = floor_hour(scheduled[-1].start_at)  # type: ignore[arg-type]
+    first = floor_hour(_start_of(scheduled[0]))
+    last = floor_hour(_start_of(scheduled[-1]))
     count = int((last - first) / HOUR) + 1
     return [first + k * HOUR for k in range(count)]
 
@@ -331,8 +331,15 @@ def _slots_of_hour(scheduled: Sequence[PlanItem], hour: datetime) -> list[int]:
     return [
         i
         for i, p in enumerate(scheduled)
-        if p.start_at is not None and p.start_at <= hour < p.end_at  # type: ignore[operator]
+        if p.start_at is not None and p.end_at is not None and p.start_at <= hour < p.end_at
     ][:1]
+
+
+def _start_of(plan: PlanItem) -> datetime:
+    """A scheduled plan's start (the grid holds only plans that have one)."""
+    if plan.start_at is None:
+        raise ValueError(f"plan {plan.plan_id} is on the grid without a start_at")
+    return plan.start_at
 
 
 def _best_by_rank(

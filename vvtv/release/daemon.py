@@ -46,7 +46,8 @@ class DaemonHandle:
             if self.running:
                 self.process.kill()
         with trio.CancelScope(shield=True):
-            return await self.process.wait()
+            status = await self.process.wait()
+        return status
 
 
 async def _answers(base: str) -> bool:

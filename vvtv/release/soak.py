@@ -145,7 +145,8 @@ def proc_rss(pid: int) -> int | None:
 
 
 def _critical_from_status(status: dict[str, Any]) -> float | None:
-    for holder in (status, status.get("buffer") if isinstance(status.get("buffer"), dict) else {}):
+    nested = status.get("buffer")
+    for holder in (status, nested) if isinstance(nested, dict) else (status,):
         for key in ("buffer_critical_minutes", "critical_minutes"):
             value = holder.get(key)
             if isinstance(value, int | float) and not isinstance(value, bool):

@@ -42,7 +42,7 @@ class RecoveredState:
     schema_version: int
 
 
-class Store(PlansMixin, AssetsMixin, QueueMixin, AuditMixin, ControlMixin, OutboxMixin):
+class Store(PlansMixin, AssetsMixin, QueueMixin, ControlMixin, AuditMixin, OutboxMixin):
     """The state database. Methods are synchronous and short; see ``vvtv.store.base``."""
 
     def recover(self, now: datetime) -> RecoveredState:

@@ -243,7 +243,7 @@ class StoreBase:
                     self._conn.execute("ROLLBACK")
                 raise
 
-    def _read(self, sql: str, params: Any = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
+    def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 

@@ -10,7 +10,8 @@ from typing import Any
 import attrs
 
 from vvtv.core.model import AlertState, AuditEvent, DailyReport, WeeklyReport, new_id
-from vvtv.store.base import FencingError, StoreBase
+from vvtv.store.audit import AuditMixin
+from vvtv.store.base import FencingError
 from vvtv.store.rows import dump, from_ts, from_ts_or_none, load, ts
 
 
@@ -50,7 +51,7 @@ class LiveCounters:
 _COUNTERS_KEY = "live_counters"
 
 
-class ControlMixin(StoreBase):
+class ControlMixin(AuditMixin):  # an applied card version and its audit: one transaction
     # --- signed control calls ---------------------------------------------------------
 
     def remember_signature(self, signature: str, ts: int, forget_before: int) -> bool:

@@ -10,7 +10,8 @@ from typing import Any
 import attrs
 
 from vvtv.core.model import AuditEvent, IllegalTransition, PlanItem, PlanState, new_id
-from vvtv.store.base import NotFoundError, StoreBase
+from vvtv.store.audit import AuditMixin
+from vvtv.store.base import NotFoundError
 from vvtv.store.rows import dump, load, ts, ts_or_none
 
 IN_FLIGHT = (PlanState.SCHEDULED, PlanState.RESERVED, PlanState.COMMITTED)
@@ -61,7 +62,7 @@ ON CONFLICT(plan_id) DO UPDATE SET
 _INSERT_NEW = _UPSERT.split("ON CONFLICT")[0] + "ON CONFLICT DO NOTHING"
 
 
-class PlansMixin(StoreBase):
+class PlansMixin(AuditMixin):  # a transition and its audit event: one transaction
     def _usable(
         self, rows: Iterable[Sequence[Any]]
     ) -> tuple[list[PlanItem], list[tuple[str, str]]]:

@@ -137,7 +137,8 @@ def create_app(
     metrics = port.metrics
     # Hot read endpoints are answered before quart sees the request (see reads.py).
     reads = ReadEndpoints(app.asgi_app, port, dump_json(openapi_document(max_body_bytes)))
-    app.asgi_app = reads  # type: ignore[method-assign]
+    # Quart's documented middleware hook; quart types asgi_app as its own bound method.
+    app.asgi_app = reads  # type: ignore[method-assign,assignment]  # see above
     app.extensions["vvtv.reads"] = reads
 
     # ---- live fan-out pacing ---------------------------------------------------------
@@ -218,7 +219,8 @@ def create_app(
 
     async def authenticated_body() -> tuple[bytes, str]:
         """The verified raw body and who sent it; 413 / 401 otherwise."""
-        body = await request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+        # raises 413 past MAX_CONTENT_LENGTH
+        body = await request.get_data(cache=True, as_text=False, parse_form_data=False)
         try:
             verifier.verify(
                 request.method, request.path, request.headers, body, port.now().timestamp()

@@ -9,6 +9,7 @@ exception that stops the other sources.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,11 +21,11 @@ import attrs
 LOCAL_DOMAIN = "local"
 
 
-def _tuple_of_str(value: object) -> tuple[str, ...]:
+def _tuple_of_str(value: Iterable[object]) -> tuple[str, ...]:
     # A lone string would silently become a tuple of its characters.
     if isinstance(value, str | bytes):
         raise TypeError(f"expected a sequence of strings, got the string {value!r}")
-    return tuple(str(v) for v in value)  # type: ignore[attr-defined]
+    return tuple(str(v) for v in value)
 
 
 @attrs.frozen
