@@ -10,6 +10,7 @@ which imports the package back).
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -76,6 +77,16 @@ def test_the_top_of_vvtv_stays_small():
         f"{len(modules)} modules at the top of vvtv/ ({', '.join(modules)}): at most "
         f"{MAX_TOP_LEVEL_MODULES}; put new code in the folder of its stage"
     )
+
+
+def test_every_package_opens_with_a_docstring_saying_what_it_owns():
+    missing = [
+        str(init.relative_to(REPO))
+        for package in PACKAGES
+        for init in sorted((REPO / package).rglob("__init__.py"))
+        if len(ast.get_docstring(ast.parse(init.read_text())) or "") < 40
+    ]
+    assert not missing, f"packages without a docstring saying what they own: {missing}"
 
 
 def import_cycles(imports: dict[str, set[str]]) -> list[list[str]]:

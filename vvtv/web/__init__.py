@@ -1,4 +1,9 @@
-"""vvtv's HTTP face: the quart-trio app, its port to the channel, and the dashboard."""
+"""vvtv's HTTP face (SPEC §3): the quart-trio app, its port to the channel, the dashboard.
+
+``app`` holds the routes (reads, signed control, websockets, the HLS origin), ``reads`` the hot
+read endpoints answered before quart, ``params`` the query parameters, ``openapi`` the
+document, ``port`` what the app asks of the channel (``ChannelPort``), ``server`` hypercorn.
+"""
 
 from vvtv.web.app import create_app, live_streams
 from vvtv.web.port import ChannelPort
