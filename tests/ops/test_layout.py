@@ -55,11 +55,6 @@ def test_every_part_of_vvtv_is_placed_in_the_import_contract():
     )
 
 
-def test_the_contract_names_no_part_twice():
-    names = layer_names(contract("layers")["layers"])
-    assert len(names) == len(set(names))
-
-
 def test_the_check_sees_a_new_folder_and_a_new_top_level_module(tmp_path):
     # The walk the first test relies on: a folder of Python and a module, not a cache.
     (tmp_path / "outputs" / "rtmp").mkdir(parents=True)
