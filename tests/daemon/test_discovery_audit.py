@@ -16,7 +16,7 @@ from actors.discovery import Discovery
 from supervisors import ChildSpec, Supervisor
 from supervisors.testing import running
 from tests.daemon.harness import make_settings
-from tests.discover.loopback import Reply, start_loopback
+from tests.support.loopback import Reply, start_loopback
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock, utc
 from vvtv.core.messages import RunDiscovery
@@ -54,7 +54,7 @@ async def test_a_json_feed_answering_500_is_audited_with_its_domain_and_reason(
                     await trio.sleep(3600)
 
             assert all(o.failed_sources == ("news",) for o in outcomes)
-            assert feeds.requests.count("/feed.json") >= 3
+            assert feeds.hits("/feed.json") >= 3
 
             failed = ch.store.query_audit(event_type="discovery_source_failed", limit=None)
             assert len(failed) == 3

@@ -10,7 +10,8 @@ import trio.testing
 
 from actors.daemon import boot
 from actors.discovery import REPROBE_AFTER, Discovery
-from tests.discover.conftest import make_clip
+from tests.discover.conftest import SD480
+from tests.support.media import ClipCache
 from vvtv.core.clock import TrioClock, utc
 from vvtv.core.messages import RunDiscovery
 from vvtv.core.settings import Settings
@@ -27,12 +28,11 @@ def rejections(ch, reason: str) -> int:
 
 
 async def test_a_480p_video_is_probed_once_then_remembered_until_the_memory_expires(
-    settings: Settings, tmp_path: Path, mock_clock: trio.testing.MockClock
+    settings: Settings, clip_cache: ClipCache, mock_clock: trio.testing.MockClock
 ) -> None:
     # Time stands still unless jumped (no autojump: the probes are real subprocesses).
     library = Path(settings.owner_card_path).parent / "library"
-    make_clip(tmp_path / "sd.mp4", "854x480")
-    shutil.copy(tmp_path / "sd.mp4", library / "small.mp4")
+    shutil.copy(clip_cache.clip(**SD480), library / "small.mp4")
     ch = await boot(settings, clock=TrioClock(EPOCH))
     discovery = Discovery(ch)
 

@@ -4,12 +4,11 @@ its domain, without stopping the other sources."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 import trio
 
+from tests.support.loopback import Loopback, Reply, closed_port, drip, redirect
 from vvtv.core.retry import RetryPolicy
 from vvtv.discover.sources import SourceError, SourceFailure, fetch_all
 from vvtv.discover.sources.collect import _guarded
@@ -17,16 +16,9 @@ from vvtv.discover.sources.http import FEED_RETRY, fetch_feed
 from vvtv.ownercard.card import SourceSpec
 
 from . import feeds
-from .loopback import Loopback, Reply
 
 FAST = httpx.Timeout(connect=1.0, read=0.5, write=1.0, pool=1.0)
 CAP = 64 * 1024
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_good_feeds_of_every_kind_yield_their_candidates(
@@ -43,7 +35,7 @@ async def test_good_feeds_of_every_kind_yield_their_candidates(
         SourceSpec(
             "moved",
             "rss",
-            web.serve("/old.xml", Reply(status=301, location="/alps.atom", body=b"")),
+            web.serve("/old.xml", redirect("/alps.atom", 301)),
         ),
     ]
     found, errors = await fetch_all(sources, client, max_bytes=CAP, timeout=FAST)
@@ -58,10 +50,9 @@ async def test_good_feeds_of_every_kind_yield_their_candidates(
         ("moved", "Alpine Dawn"),
     ]
     # The relative enclosure resolves against the feed's own URL on the loopback host.
-    assert found[2].media_url == web.url("/media/enclosed.mp4")
-
+    assert found[2].media_url == web.url_for("/media/enclosed.mp4")
     # JSON Feed's relative attachment too.
-    assert found[5].media_url == web.url("/rain.webm")
+    assert found[5].media_url == web.url_for("/rain.webm")
 
 
 FAILURES = [
@@ -70,13 +61,13 @@ FAILURES = [
     ("slow", Reply(body=feeds.RSS_MRSS, stall_before_body=30), "rss", "read timed out"),
     (
         "huge_streamed",
-        Reply(body=b"<rss>" + b"x" * 8192, advertise_length=False, repeat=100),
+        Reply(body=drip(b"<rss>" + b"x" * 8192, times=100)),  # no Content-Length
         "rss",
         f"larger than the cap of {CAP} bytes",
     ),
     (
         "huge_declared",
-        Reply(body=b"x" * 8192, repeat=100),
+        Reply(body=drip(b"x" * 8192, times=100), length=819200),
         "rss",
         f"feed is 819200 bytes, over the cap of {CAP}",
     ),
@@ -110,11 +101,11 @@ async def test_a_fetched_feed_carries_its_content_type_and_where_redirects_led(
 ):
     kind = "application/rss+xml; charset=Shift_JIS"
     web.serve("/moved/feed.xml", Reply(body=feeds.RSS_MRSS, content_type=kind))
-    old = web.serve("/feed.xml", Reply(status=302, location="/moved/feed.xml", body=b""))
+    old = web.serve("/feed.xml", redirect("/moved/feed.xml"))
     fetched = await fetch_feed(client, old, source_name="ocean", timeout=FAST)
     assert fetched.body == feeds.RSS_MRSS
     assert fetched.content_type == kind
-    assert fetched.url == web.url("/moved/feed.xml")  # the base of its relative links
+    assert fetched.url == web.url_for("/moved/feed.xml")  # the base of its relative links
 
 
 async def test_one_failing_source_never_stops_the_others(
@@ -145,8 +136,9 @@ async def test_one_failing_source_never_stops_the_others(
     assert "must be an http(s) URL" in by_source["ftp"].reason
 
 
-async def test_sources_are_read_concurrently(web: Loopback, client: httpx.AsyncClient):
-    # Real time: four feeds that stall cost one read timeout together, not four.
+async def test_sources_are_read_concurrently_so_stalled_feeds_cost_one_timeout_together(
+    autojump_clock, web: Loopback, client: httpx.AsyncClient
+):
     timeout = httpx.Timeout(connect=1.0, read=0.4, write=1.0, pool=1.0)
     stall = Reply(body=b"<rss/>", stall_before_body=10)
     sources = [SourceSpec(f"s{i}", "rss", web.serve(f"/s{i}", stall)) for i in range(4)]
@@ -156,16 +148,14 @@ async def test_sources_are_read_concurrently(web: Loopback, client: httpx.AsyncC
     )
     elapsed = trio.current_time() - start
     assert len(errors) == 4
-    assert 0.4 <= elapsed < 1.2  # sequential reads would take at least 1.6 s
+    assert elapsed == pytest.approx(0.4, abs=0.01)  # one after another would take 1.6 s
 
 
 async def test_a_trickling_server_is_cut_off_by_the_total_deadline(
     autojump_clock, web: Loopback, client: httpx.AsyncClient
 ):
     # 1 byte every 0.4 s never trips the 0.5 s read timeout; the total deadline does.
-    url = web.serve(
-        "/trickle", Reply(body=b"<", advertise_length=False, repeat=10_000, trickle=0.4)
-    )
+    url = web.serve("/trickle", Reply(body=drip(b"<", times=10_000, every=0.4)))
     with pytest.raises(SourceFailure) as caught:
         await fetch_feed(client, url, source_name="drip", timeout=FAST, total_timeout=5.0)
     assert caught.value.error.reason == f"{url}: gave up after 5 s in total"
@@ -203,7 +193,10 @@ async def test_a_feed_that_stays_busy_fails_after_its_retries_honouring_retry_af
     start = trio.current_time()
     with pytest.raises(SourceFailure) as caught:
         await fetch_feed(client, url, source_name="ocean", timeout=FAST)
-    assert caught.value.error.reason == f"{url}: HTTP 503 X (gave up after 3 attempts)"
+    assert (
+        caught.value.error.reason
+        == f"{url}: HTTP 503 Service Unavailable (gave up after 3 attempts)"
+    )
     assert web.hits("/feed.xml") == FEED_RETRY.attempts == 3
     assert 8.0 <= trio.current_time() - start < 8.5  # asked 4 s twice, more than 1 s and 2 s
 

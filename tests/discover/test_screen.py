@@ -10,6 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from tests.support.loopback import Loopback, Reply
 from vvtv.core.clock import utc
 from vvtv.core.model import PlanItem, PlanState
 from vvtv.discover.screening import (
@@ -32,7 +33,6 @@ from vvtv.ownercard.card import (
 )
 
 from .conftest import Clips
-from .loopback import Loopback, Reply
 
 NOW = utc(2026, 3, 1, 10)
 
@@ -207,7 +207,7 @@ async def test_with_hd_confirmation_only_media_that_decodes_at_720p_is_kept(
 async def test_hd_confirmation_probes_remote_media_over_http(web: Loopback, clips: Clips):
     hd_url = web.serve("/hd.mp4", Reply(body=clips.hd720.read_bytes(), content_type="video/mp4"))
     sd_url = web.serve("/sd.mp4", Reply(body=clips.sd480.read_bytes(), content_type="video/mp4"))
-    gone_url = web.url("/gone.mp4")
+    gone_url = web.url_for("/gone.mp4")
     batch = [
         cand("HD", hd_url, duration=None),  # duration unknown: probed too
         cand("SD", sd_url),
@@ -221,7 +221,7 @@ async def test_hd_confirmation_probes_remote_media_over_http(web: Loopback, clip
         "SD": RejectReason.HD_NOT_CONFIRMED,
         "Gone": RejectReason.HD_NOT_CONFIRMED,
     }
-    assert "/sd.mp4" in web.requests and "/gone.mp4" in web.requests
+    assert web.hits("/sd.mp4") and web.hits("/gone.mp4")
 
 
 async def test_without_hd_confirmation_nothing_is_probed_when_the_duration_is_known():
@@ -248,7 +248,7 @@ async def test_media_that_recently_failed_its_probes_is_not_probed_again(
     )
     assert result.accepted == []
     assert reasons(result) == {"SD": RejectReason.PROBE_REJECTED_RECENTLY}
-    assert "/sd.mp4" not in web.requests
+    assert web.hits("/sd.mp4") == 0
 
 
 async def test_a_duration_outside_the_cards_range_loses_only_its_item(web: Loopback, clips: Clips):

@@ -48,15 +48,16 @@ Fixtures (``tests/conftest.py``): ``loopback``, ``clip_cache``, ``slate_template
 The loopback server, by example
 ===============================
 
-A route is a ``Reply`` (every request gets it), a list of replies (answered in turn, the
-last one repeating), or a handler ``f(request) -> Reply`` (sync or async)::
+A route is a ``Reply`` (every request gets it), several replies (answered in turn, the
+last one repeating), or a handler ``f(request) -> Reply`` (sync or async). An unset
+Content-Type is guessed from the path, like a file server (``.mp4``: ``video/mp4``)::
 
     url = loopback.serve("/feed.xml", Reply(body=RSS, content_type="application/rss+xml"))
-    loopback.serve("/clip.mp4", clip.read_bytes(), "video/mp4")       # ranges honoured
-    loopback.serve("/flaky", [Reply(503), Reply(200, b"ok")])          # fails once
+    loopback.serve("/clip.mp4", clip.read_bytes())  # a 200 of these bytes; ranges honoured
+    loopback.serve("/flaky", Reply(503, headers={"Retry-After": "4"}), Reply(200, b"ok"))
     loopback.serve("/now", lambda request: Reply(body=render(request.query).encode()))
-    loopback.then(Reply(500), Reply(429))   # the next two requests, whatever their path
-    loopback.answer_always(json_reply(500)) # every unrouted request from now on
+    loopback.then(Reply(500), Reply(429))    # the next two requests, whatever their path
+    loopback.answer_always(json_reply(500))  # every unrouted request from now on
 
     assert loopback.hits("/flaky") == 2
     [request] = loopback.requests           # .method .target .path .headers .body .json()

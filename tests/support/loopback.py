@@ -70,6 +70,7 @@ class Reply:
     length: int | None = None  # the Content-Length to claim (None: the bytes body's size)
     advertise_length: bool = True  # False: no Content-Length even for a bytes body
     chunked: bool = False  # Transfer-Encoding: chunked (each body chunk is one HTTP chunk)
+    location: str = ""  # a Location header (redirects; see also ``redirect()``)
 
     def json(self) -> Any:
         assert isinstance(self.body, bytes)
@@ -84,7 +85,7 @@ def json_reply(status: int = 200, value: Any = None, **fields: Any) -> Reply:
 
 def redirect(location: str, status: int = 302) -> Reply:
     """A redirect to ``location`` (a path on this server or any URL, e.g. an internal host)."""
-    return Reply(status, b"", "text/plain", headers={"Location": location})
+    return Reply(status, b"", "text/plain", location=location)
 
 
 @attrs.frozen
@@ -188,10 +189,16 @@ class Loopback:
             return self.base + target
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}{target}"
 
-    def serve(self, target: str, route: Route | bytes, content_type: str = "") -> str:
-        """Answer ``target`` with ``route`` (bytes: a 200 of ``content_type``); its URL."""
+    def serve(self, target: str, route: Route | bytes, *then: Reply, content_type: str = "") -> str:
+        """Answer ``target`` with ``route`` (bytes: a 200 of them); the URL to ask for it.
+
+        With ``then``, the replies ``route, *then`` answer in turn, the last one repeating.
+        """
         if isinstance(route, bytes):
             route = Reply(200, route, content_type or "application/octet-stream")
+        if then:
+            assert isinstance(route, Reply), "a sequence is of replies"
+            route = [route, *then]
         self.routes[target] = route
         return self.url_for(target)
 
@@ -362,6 +369,8 @@ class Loopback:
             headers["Content-Length"] = str(reply.length)
         elif isinstance(body, bytes) and reply.advertise_length:
             headers["Content-Length"] = str(len(body))
+        if reply.location:
+            headers["Location"] = reply.location
         lowered = {k.lower() for k in reply.headers}
         headers = {k: v for k, v in headers.items() if k.lower() not in lowered}
         headers.update(reply.headers)

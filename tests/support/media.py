@@ -13,6 +13,7 @@ it first (``clip_cache.copy(dest, ...)``).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -82,7 +83,7 @@ class ClipCache:
 
     def clip(self, **params: Any) -> Path:
         """The clip ``make_clip(**params)`` would write, made on first use."""
-        key = json.dumps(params, sort_keys=True, default=str)
+        key = _clip_key(params)
         path = self.root / f"clip-{hashlib.sha256(key.encode()).hexdigest()[:16]}.mp4"
         if not path.exists():
             partial = path.with_suffix(".partial.mp4")
@@ -95,6 +96,17 @@ class ClipCache:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.clip(**params), dest)
         return dest
+
+
+def _clip_key(params: dict[str, Any]) -> str:
+    """The same key for the same clip: defaults filled in, 2 and 2.0 alike."""
+    bound = inspect.signature(make_clip).bind(Path("-"), **params)
+    bound.apply_defaults()
+    named = {k: v for k, v in bound.arguments.items() if k != "path"}
+    normal = {
+        k: float(v) if isinstance(v, int | float) and k != "extra" else v for k, v in named.items()
+    }
+    return json.dumps(normal, sort_keys=True, default=str)
 
 
 def make_slate(root: Path, profile: ChannelProfile | None = None) -> Path:

@@ -95,7 +95,7 @@ async def test_a_handler_sees_the_request_and_may_be_async(loopback: Loopback) -
 
 
 async def test_ranges_are_honoured_on_a_bytes_body(loopback: Loopback) -> None:
-    url = loopback.serve("/clip.mp4", bytes(range(100)), "video/mp4")
+    url = loopback.serve("/clip.mp4", bytes(range(100)), content_type="video/mp4")
     async with httpx.AsyncClient() as client:
         part = await client.get(url, headers={"Range": "bytes=10-19"})
         tail = await client.get(url, headers={"Range": "bytes=90-"})
