@@ -11,7 +11,7 @@ import trio
 from actors.committer import Committer
 from actors.daemon import boot
 from tests.daemon.harness import commit_plan, running_channel
-from tests.media.loopback import Reply, start_server
+from tests.support.loopback import redirect, start_loopback
 from vvtv.core.model import PlanState, QAStatus, SlotType
 from vvtv.core.settings import Settings
 from vvtv.media.port import FfmpegMedia
@@ -23,17 +23,15 @@ from vvtv.store import open_store
 async def test_failures_fall_back_to_reserves_of_the_same_hour_and_nothing_is_made_twice(
     settings: Settings, media: dict[str, bytes], nursery: trio.Nursery
 ) -> None:
-    server = await start_server(nursery)
-    good = server.serve_bytes("/bars.mp4", media["bars"])
-    same_bytes = server.serve_bytes("/bars-mirror.mp4", media["bars"])
-    silent = server.serve_bytes("/silent.mp4", media["silent"])
-    reserve = server.serve_bytes("/grid.mp4", media["grid"])
-    missing = server.url("/missing.mp4")
+    server = await start_loopback(nursery)
+    good = server.serve("/bars.mp4", media["bars"])
+    same_bytes = server.serve("/bars-mirror.mp4", media["bars"])
+    silent = server.serve("/silent.mp4", media["silent"])
+    reserve = server.serve("/grid.mp4", media["grid"])
+    missing = server.url_for("/missing.mp4")
     # An allowlisted host redirecting to one that is not (127.0.0.2 is loopback too).
-    server.routes["/moved.mp4"] = lambda _n: Reply(
-        302, b"", location=f"http://127.0.0.2:{server.port}/bars.mp4"
-    )
-    moved = server.url("/moved.mp4")
+    server.serve("/moved.mp4", redirect(f"http://127.0.0.2:{server.port}/bars.mp4"))
+    moved = server.url_for("/moved.mp4")
 
     ch = await boot(settings)
     now = ch.clock.now()
@@ -122,8 +120,8 @@ class ZeroLengthLastSegment(FfmpegMedia):
 async def test_an_asset_with_a_zero_length_segment_is_refused_at_qa_and_never_reaches_the_buffer(
     settings: Settings, media: dict[str, bytes], nursery: trio.Nursery
 ) -> None:
-    server = await start_server(nursery)
-    url = server.serve_bytes("/bars.mp4", media["bars"])
+    server = await start_loopback(nursery)
+    url = server.serve("/bars.mp4", media["bars"])
     plan = commit_plan(url, "Bars", datetime.now(UTC) + timedelta(hours=1))
     with open_store(settings.state_db) as store:
         store.insert_plans([plan])

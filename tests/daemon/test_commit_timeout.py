@@ -16,7 +16,7 @@ import trio.testing
 from actors.committer import Committer
 from actors.daemon import boot
 from tests.daemon.harness import commit_plan
-from tests.media.loopback import Reply, start_server
+from tests.support.loopback import Reply, start_loopback
 from vvtv.core import offload
 from vvtv.core.model import PlanState, SlotType
 from vvtv.core.settings import Settings
@@ -28,10 +28,10 @@ async def test_a_stalled_fetch_times_out_after_retries_and_a_reserve_of_the_hour
     nursery: trio.Nursery,
     mock_clock: trio.testing.MockClock,
 ) -> None:
-    server = await start_server(nursery)
-    server.routes["/stall.mp4"] = lambda _n: Reply(200, media["grid"], stall_before_body=24 * 3600)
-    stalled = server.url("/stall.mp4")
-    spare_url = server.serve_bytes("/grid.mp4", media["grid"])
+    server = await start_loopback(nursery)
+    server.serve("/stall.mp4", Reply(200, media["grid"], stall_before_body=24 * 3600))
+    stalled = server.url_for("/stall.mp4")
+    spare_url = server.serve("/grid.mp4", media["grid"])
 
     with offload.inline():
         ch = await boot(settings)

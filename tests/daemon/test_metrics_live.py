@@ -12,7 +12,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.daemon.harness import commit_plan, running_channel
-from tests.media.loopback import start_server
+from tests.support.loopback import start_loopback
 from vvtv.core.settings import Settings
 from vvtv.store import open_store
 
@@ -32,9 +32,9 @@ def value(scraped: dict, name: str, **labels: str) -> float:
 async def test_a_commit_window_moves_the_window_fetch_prepare_and_qa_counters(
     settings: Settings, media: dict[str, bytes], nursery: trio.Nursery
 ) -> None:
-    server = await start_server(nursery)
-    good = server.serve_bytes("/bars.mp4", media["bars"])
-    missing = server.url("/missing.mp4")
+    server = await start_loopback(nursery)
+    good = server.serve("/bars.mp4", media["bars"])
+    missing = server.url_for("/missing.mp4")
     soon = datetime.now(UTC) + timedelta(hours=1)
     with open_store(settings.state_db) as store:
         store.insert_plans(

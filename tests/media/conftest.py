@@ -1,16 +1,15 @@
-"""Media fixtures: real clips generated once per session, and a loopback HTTP server per test."""
+"""Media fixtures: real clips made once per session, each prepared once, and the media host."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
 import pytest
 import trio
 
-from tests.media.clips import make_clip, make_silent_clip, make_truncated
-from tests.media.loopback import LoopbackServer, start_server
+from tests.support.loopback import Loopback
+from tests.support.media import make_clip, make_silent_clip, make_truncated
 from vvtv.media.prepare import Prepared, prepare
 from vvtv.ownercard.card import ChannelProfile, QualityPolicy
 
@@ -70,8 +69,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
 
 
 @pytest.fixture
-async def server(nursery: trio.Nursery) -> AsyncIterator[LoopbackServer]:
-    yield await start_server(nursery)
+def server(loopback: Loopback) -> Loopback:
+    """The loopback server standing in for the media hosts."""
+    return loopback
 
 
 @attrs.frozen

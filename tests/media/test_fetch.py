@@ -11,7 +11,7 @@ import httpx
 import pytest
 import trio
 
-from tests.media.loopback import LoopbackServer, Reply
+from tests.support.loopback import Loopback, Reply, redirect
 from vvtv.core import tls
 from vvtv.core.retry import RetryPolicy
 from vvtv.media.fetch import (
@@ -31,9 +31,9 @@ def visible(d: Path) -> list[str]:
 
 
 async def test_a_download_lands_under_its_checksum_with_the_right_size(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
-    url = server.serve_bytes("/media/clip.mp4", BODY)
+    url = server.serve("/media/clip.mp4", BODY)
     got = await fetch(url, tmp_path, max_bytes=10 << 20)
     digest = hashlib.sha256(BODY).hexdigest()
     assert got.sha256 == digest
@@ -45,33 +45,31 @@ async def test_a_download_lands_under_its_checksum_with_the_right_size(
 
 
 async def test_the_same_bytes_from_two_urls_land_on_the_same_file(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
-    a = await fetch(server.serve_bytes("/a.mp4", BODY), tmp_path, max_bytes=10 << 20)
-    b = await fetch(server.serve_bytes("/b.mp4", BODY), tmp_path, max_bytes=10 << 20)
+    a = await fetch(server.serve("/a.mp4", BODY), tmp_path, max_bytes=10 << 20)
+    b = await fetch(server.serve("/b.mp4", BODY), tmp_path, max_bytes=10 << 20)
     assert a.path == b.path
     assert len(visible(tmp_path)) == 1
 
 
 async def test_404_fails_at_once_without_retrying(
-    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    server: Loopback, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     with pytest.raises(FetchError) as info:
-        await fetch(server.url("/missing.mp4"), tmp_path, max_bytes=1 << 20)
+        await fetch(server.url_for("/missing.mp4"), tmp_path, max_bytes=1 << 20)
     assert info.value.reason_code == "HTTP_404"
     assert server.hits("/missing.mp4") == 1
     assert visible(tmp_path) == []
 
 
 async def test_503_then_200_is_retried_after_a_backoff(
-    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    server: Loopback, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server.routes["/flaky.mp4"] = lambda n: (
-        Reply(503, b"busy", "text/plain") if n == 1 else Reply(200, BODY)
-    )
+    server.serve("/flaky.mp4", Reply(503, b"busy", "text/plain"), Reply(200, BODY))
     start = trio.current_time()
     got = await fetch(
-        server.url("/flaky.mp4"), tmp_path, max_bytes=10 << 20, retry=RetryPolicy(base_s=2.0)
+        server.url_for("/flaky.mp4"), tmp_path, max_bytes=10 << 20, retry=RetryPolicy(base_s=2.0)
     )
     assert got.size_bytes == len(BODY)
     assert server.hits("/flaky.mp4") == 2
@@ -79,15 +77,13 @@ async def test_503_then_200_is_retried_after_a_backoff(
 
 
 async def test_429_honours_retry_after_and_gives_up_after_the_retries(
-    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    server: Loopback, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server.routes["/busy.mp4"] = lambda _n: Reply(
-        429, b"", "text/plain", headers={"Retry-After": "7"}
-    )
+    server.serve("/busy.mp4", Reply(429, b"", "text/plain", headers={"Retry-After": "7"}))
     start = trio.current_time()
     with pytest.raises(FetchError) as info:
         await fetch(
-            server.url("/busy.mp4"), tmp_path, max_bytes=1 << 20, retry=RetryPolicy(retries=2)
+            server.url_for("/busy.mp4"), tmp_path, max_bytes=1 << 20, retry=RetryPolicy(retries=2)
         )
     assert info.value.reason_code == "HTTP_429"
     assert server.hits("/busy.mp4") == 3
@@ -97,50 +93,53 @@ async def test_429_honours_retry_after_and_gives_up_after_the_retries(
 
 
 async def test_a_retry_after_beyond_the_cap_waits_only_the_cap(
-    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    server: Loopback, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server.routes["/later.mp4"] = lambda n: (
-        Reply(503, b"", "text/plain", headers={"Retry-After": "86400"})
-        if n == 1
-        else Reply(200, BODY)
+    server.serve(
+        "/later.mp4",
+        Reply(503, b"", "text/plain", headers={"Retry-After": "86400"}),
+        Reply(200, BODY),
     )
     start = trio.current_time()
-    await fetch(server.url("/later.mp4"), tmp_path, max_bytes=10 << 20)
+    await fetch(server.url_for("/later.mp4"), tmp_path, max_bytes=10 << 20)
     assert server.hits("/later.mp4") == 2
     assert trio.current_time() - start == pytest.approx(MEDIA_RETRY.cap_s, abs=0.5)
 
 
 @pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
 async def test_statuses_that_mean_not_now_are_retried(
-    status: int, server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    status: int, server: Loopback, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server.routes["/x.mp4"] = lambda n: (
-        Reply(status, b"", "text/plain") if n < 3 else Reply(200, BODY)
+    server.serve(
+        "/x.mp4",
+        Reply(status, b"", "text/plain"),
+        Reply(status, b"", "text/plain"),
+        Reply(200, BODY),
     )
-    got = await fetch(server.url("/x.mp4"), tmp_path, max_bytes=10 << 20)
+    got = await fetch(server.url_for("/x.mp4"), tmp_path, max_bytes=10 << 20)
     assert got.size_bytes == len(BODY)
     assert server.hits("/x.mp4") == 3
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 451])
 async def test_statuses_that_mean_no_are_not_retried(
-    status: int, server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    status: int, server: Loopback, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server.routes["/x.mp4"] = lambda _n: Reply(status, b"", "text/plain")
+    server.serve("/x.mp4", Reply(status, b"", "text/plain"))
     with pytest.raises(FetchError) as info:
-        await fetch(server.url("/x.mp4"), tmp_path, max_bytes=10 << 20)
+        await fetch(server.url_for("/x.mp4"), tmp_path, max_bytes=10 << 20)
     assert info.value.reason_code == f"HTTP_{status}"
     assert server.hits("/x.mp4") == 1
 
 
 async def test_a_server_that_stalls_times_out_after_retries(
-    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    server: Loopback, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server.routes["/stall.mp4"] = lambda _n: Reply(200, BODY, stall_before_body=3600)
+    server.serve("/stall.mp4", Reply(200, BODY, stall_before_body=3600))
     start = trio.current_time()
     with pytest.raises(FetchError) as info:
         await fetch(
-            server.url("/stall.mp4"),
+            server.url_for("/stall.mp4"),
             tmp_path,
             max_bytes=10 << 20,
             read_timeout=5,
@@ -153,9 +152,9 @@ async def test_a_server_that_stalls_times_out_after_retries(
 
 
 async def test_a_declared_size_over_the_limit_is_refused_before_download(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
-    url = server.serve_bytes("/big.mp4", BODY)
+    url = server.serve("/big.mp4", BODY)
     with pytest.raises(FetchError) as info:
         await fetch(url, tmp_path, max_bytes=1000)
     assert info.value.reason_code == "TOO_LARGE"
@@ -163,19 +162,19 @@ async def test_a_declared_size_over_the_limit_is_refused_before_download(
 
 
 async def test_an_undeclared_size_over_the_limit_is_aborted_and_nothing_is_left(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
-    server.routes["/sneaky.mp4"] = lambda _n: Reply(200, BODY, advertise_length=False)
+    server.serve("/sneaky.mp4", Reply(200, BODY, advertise_length=False))
     with pytest.raises(FetchError) as info:
-        await fetch(server.url("/sneaky.mp4"), tmp_path, max_bytes=100_000)
+        await fetch(server.url_for("/sneaky.mp4"), tmp_path, max_bytes=100_000)
     assert info.value.reason_code == "TOO_LARGE"
     assert visible(tmp_path) == []
 
 
 async def test_an_html_page_is_refused_as_bad_content_type(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
-    url = server.serve_bytes("/page.mp4", b"<html>nope</html>", "text/html; charset=utf-8")
+    url = server.serve("/page.mp4", b"<html>nope</html>", content_type="text/html; charset=utf-8")
     with pytest.raises(FetchError) as info:
         await fetch(url, tmp_path, max_bytes=1 << 20)
     assert info.value.reason_code == "BAD_CONTENT_TYPE"
@@ -184,9 +183,9 @@ async def test_an_html_page_is_refused_as_bad_content_type(
 
 
 async def test_an_hls_playlist_is_refused_with_a_reason_saying_so(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
-    url = server.serve_bytes("/live.m3u8", b"#EXTM3U\n", "application/vnd.apple.mpegurl")
+    url = server.serve("/live.m3u8", b"#EXTM3U\n", content_type="application/vnd.apple.mpegurl")
     with pytest.raises(FetchError) as info:
         await fetch(url, tmp_path, max_bytes=1 << 20)
     assert info.value.reason_code == "BAD_CONTENT_TYPE"
@@ -217,25 +216,27 @@ def only_loopback_ip(url: str) -> bool:
 
 
 async def test_redirects_within_the_allowlist_are_followed(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
-    server.serve_bytes("/new/clip.mp4", BODY)
-    server.routes["/old.mp4"] = lambda _n: Reply(302, b"", location="/new/clip.mp4")
+    server.serve("/new/clip.mp4", BODY)
+    server.serve("/old.mp4", redirect("/new/clip.mp4", 302))
     got = await fetch(
-        server.url("/old.mp4"), tmp_path, max_bytes=10 << 20, allowed=only_loopback_ip
+        server.url_for("/old.mp4"), tmp_path, max_bytes=10 << 20, allowed=only_loopback_ip
     )
     assert got.path.read_bytes() == BODY
     assert server.hits("/new/clip.mp4") == 1
 
 
 async def test_a_redirect_off_the_allowlist_is_refused_before_it_is_requested(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
     elsewhere = f"http://localhost:{server.port}/smuggled.mp4"
-    server.serve_bytes("/smuggled.mp4", BODY)
-    server.routes["/clip.mp4"] = lambda _n: Reply(301, b"", location=elsewhere)
+    server.serve("/smuggled.mp4", BODY)
+    server.serve("/clip.mp4", redirect(elsewhere, 301))
     with pytest.raises(FetchError) as info:
-        await fetch(server.url("/clip.mp4"), tmp_path, max_bytes=10 << 20, allowed=only_loopback_ip)
+        await fetch(
+            server.url_for("/clip.mp4"), tmp_path, max_bytes=10 << 20, allowed=only_loopback_ip
+        )
     assert info.value.reason_code == "NOT_ALLOWED"
     assert elsewhere in info.value.message and "redirected from" in info.value.message
     assert server.hits("/smuggled.mp4") == 0
@@ -244,7 +245,7 @@ async def test_a_redirect_off_the_allowlist_is_refused_before_it_is_requested(
 
 
 async def test_a_url_off_the_allowlist_is_not_requested_at_all(
-    server: LoopbackServer, tmp_path: Path
+    server: Loopback, tmp_path: Path
 ) -> None:
     url = f"http://localhost:{server.port}/clip.mp4"
     with pytest.raises(FetchError) as info:
@@ -253,22 +254,20 @@ async def test_a_url_off_the_allowlist_is_not_requested_at_all(
     assert server.requests == []
 
 
-async def test_a_redirect_loop_gives_up_with_a_reason(
-    server: LoopbackServer, tmp_path: Path
-) -> None:
-    server.routes["/loop.mp4"] = lambda _n: Reply(302, b"", location="/loop.mp4")
+async def test_a_redirect_loop_gives_up_with_a_reason(server: Loopback, tmp_path: Path) -> None:
+    server.serve("/loop.mp4", redirect("/loop.mp4", 302))
     with pytest.raises(FetchError) as info:
-        await fetch(server.url("/loop.mp4"), tmp_path, max_bytes=1 << 20)
+        await fetch(server.url_for("/loop.mp4"), tmp_path, max_bytes=1 << 20)
     assert info.value.reason_code == "TOO_MANY_REDIRECTS"
     assert server.hits("/loop.mp4") == MAX_REDIRECTS + 1
 
 
 async def test_a_cancelled_download_leaves_no_file(
-    server: LoopbackServer, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    server: Loopback, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server.routes["/slow.mp4"] = lambda _n: Reply(200, BODY, stall_before_body=20)
+    server.serve("/slow.mp4", Reply(200, BODY, stall_before_body=20))
     with trio.move_on_after(10):
-        await fetch(server.url("/slow.mp4"), tmp_path, max_bytes=10 << 20, read_timeout=60)
+        await fetch(server.url_for("/slow.mp4"), tmp_path, max_bytes=10 << 20, read_timeout=60)
     assert visible(tmp_path) == []
 
 
@@ -302,7 +301,7 @@ async def test_local_failures_are_named(tmp_path: Path) -> None:
 
 
 async def test_every_download_shares_one_verifying_tls_context(
-    server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: Loopback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Building a TLS context loads the CA bundle (40-70 ms on the event loop): a client
     # per download must reuse the daemon's one, and it must still check certificates.
@@ -314,7 +313,7 @@ async def test_every_download_shares_one_verifying_tls_context(
         return real_client(*args, **kwargs)
 
     monkeypatch.setattr(httpx, "AsyncClient", recording)
-    url = server.serve_bytes("/media/clip.mp4", BODY)
+    url = server.serve("/media/clip.mp4", BODY)
     await fetch(url, tmp_path / "a", max_bytes=10 << 20)
     await fetch(url, tmp_path / "b", max_bytes=10 << 20)
     assert contexts == [tls.client_context()] * 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.media.conftest import Clips
-from tests.media.loopback import LoopbackServer, Reply
+from tests.support.loopback import Loopback, Reply
 from vvtv.media.probe import ProbeError, confirm_hd, parse_ffprobe_json, probe
 
 
@@ -68,12 +68,12 @@ async def test_confirm_hd_rejects_a_truncated_stream_that_claims_720p(clips: Cli
     assert not check.ok, check.reason
 
 
-async def test_confirm_hd_probes_and_decodes_a_url(clips: Clips, server: LoopbackServer) -> None:
-    good = server.serve_bytes("/good.mp4", clips.conforming.read_bytes())
-    low = server.serve_bytes("/low.mp4", clips.small_480.read_bytes())
+async def test_confirm_hd_probes_and_decodes_a_url(clips: Clips, server: Loopback) -> None:
+    good = server.serve("/good.mp4", clips.conforming.read_bytes())
+    low = server.serve("/low.mp4", clips.small_480.read_bytes())
     assert (await confirm_hd(good, 720)).ok
     assert not (await confirm_hd(low, 720)).ok
-    server.routes["/gone.mp4"] = lambda _n: Reply(404, b"", "text/plain")
-    gone = await confirm_hd(server.url("/gone.mp4"), 720)
+    server.serve("/gone.mp4", Reply(404, b"", "text/plain"))
+    gone = await confirm_hd(server.url_for("/gone.mp4"), 720)
     assert not gone.ok
     assert "404" in gone.reason

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import http
 import json
+import mimetypes
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -63,7 +64,7 @@ class Reply:
 
     status: int = 200
     body: bytes | Iterable[bytes | Pause] = b""
-    content_type: str = "application/octet-stream"
+    content_type: str = ""  # "": guessed from the path, like a file server (.mp4: video/mp4)
     headers: Mapping[str, str] = attrs.field(factory=dict)
     delay: float = 0.0  # seconds before the status line: a server slow to answer at all
     stall_before_body: float = 0.0  # seconds between the headers and the first body byte
@@ -195,7 +196,7 @@ class Loopback:
         With ``then``, the replies ``route, *then`` answer in turn, the last one repeating.
         """
         if isinstance(route, bytes):
-            route = Reply(200, route, content_type or "application/octet-stream")
+            route = Reply(200, route, content_type)
         if then:
             assert isinstance(route, Reply), "a sequence is of replies"
             route = [route, *then]
@@ -352,10 +353,8 @@ class Loopback:
         if reply.delay:
             await trio.sleep(reply.delay)
         status, body = reply.status, reply.body
-        headers: dict[str, str] = {
-            "Content-Type": reply.content_type,
-            "Connection": "close",
-        }
+        content_type = reply.content_type or _guess_type(request.path)
+        headers: dict[str, str] = {"Content-Type": content_type, "Connection": "close"}
         if isinstance(body, bytes) and reply.status == 200:
             headers["Accept-Ranges"] = "bytes"
             ranged = _range(request.headers.get("range", ""), len(body))
@@ -395,6 +394,10 @@ class Loopback:
             request.sent += len(chunk)
         if reply.chunked:
             await stream.send_all(b"0\r\n\r\n")
+
+
+def _guess_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
 def _reason(status: int) -> str:
