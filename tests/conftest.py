@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.support.loopback import Loopback, start_loopback
+from tests.support.loopback import Loopback, start_loopback, start_receiver
 from tests.support.media import ClipCache, make_slate
 from vvtv.store import Store, open_store
 
@@ -30,6 +30,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
 async def loopback(nursery: trio.Nursery) -> AsyncIterator[Loopback]:
     """A loopback HTTP server in the test's Trio run (see ``tests.support.loopback``)."""
     yield await start_loopback(nursery)
+
+
+@pytest.fixture
+async def receiver(nursery: trio.Nursery) -> AsyncIterator[Loopback]:
+    """A loopback receiver (answers ``{"ok": true}`` to anything unless scripted otherwise)."""
+    yield await start_receiver(nursery)
 
 
 @pytest.fixture(scope="session")

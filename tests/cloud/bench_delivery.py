@@ -1,6 +1,6 @@
 """Benchmark: alert evaluation cost and outbox delivery throughput (not collected by pytest).
 
-Run: .venv/bin/python tests/cloud/bench_delivery.py [--items 300] [--runs 5]
+Run: .venv/bin/python -m tests.cloud.bench_delivery [--items 300] [--runs 5]
 
 Measures, as medians of ``--runs`` in-process runs:
 - ``alert_evals_per_s``: ``evaluate`` + ``step`` over all rules (the Alerter's pure work);
@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from tests.cloud.loopback_receiver import start_receiver
+from tests.support.loopback import start_receiver
 from vvtv.core.clock import TrioClock
 from vvtv.notify.alerts import AlertInputs, evaluate, step
 from vvtv.notify.delivery import Deliverer, PumpPolicy, pump

@@ -1,4 +1,5 @@
-"""Fixtures for the cloud tests: a loopback receiver, a clock on Trio's time, and the edge."""
+"""Fixtures for the cloud tests: a clock on Trio's time, an HTTP client and the edge (the
+loopback ``receiver`` is shared: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import httpx
 import pytest
 import trio
 
-from tests.cloud.loopback_receiver import Receiver, start_receiver
 from tests.support.edge import EdgeWorker, running_edge
 from vvtv.core.clock import TrioClock, utc
 
@@ -17,11 +17,6 @@ from vvtv.core.clock import TrioClock, utc
 @pytest.fixture
 async def clock(autojump_clock: trio.testing.MockClock) -> TrioClock:
     return TrioClock(utc(2026, 3, 1, 12))
-
-
-@pytest.fixture
-async def receiver(nursery: trio.Nursery) -> Receiver:
-    return await start_receiver(nursery)
 
 
 @pytest.fixture

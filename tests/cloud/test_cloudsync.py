@@ -13,7 +13,7 @@ from trio.testing import MockClock
 
 from actors.cloudsync import CloudSync, check_week
 from supervisors import ChildSpec, Runtime, Supervisor
-from tests.cloud.loopback_receiver import Receiver
+from tests.support.loopback import Loopback, json_reply
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import PublishDaily, PublishStatus, PublishWeekly
 from vvtv.core.signing import Verifier
@@ -53,7 +53,7 @@ def daily(day: int) -> PublishDaily:
 
 
 async def test_reports_and_status_are_posted_signed_to_their_paths(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     async with running(make(store, clock, receiver.url + "/")) as rt:
@@ -77,7 +77,7 @@ async def test_reports_and_status_are_posted_signed_to_their_paths(
 
 
 async def test_an_outage_of_hours_loses_nothing_and_delivery_resumes_in_order(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     breaker = CircuitBreaker()
@@ -111,7 +111,7 @@ async def test_an_outage_of_hours_loses_nothing_and_delivery_resumes_in_order(
 
 
 async def test_reports_are_idempotent_by_date_and_week(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     async with running(make(store, clock, receiver.url)) as rt:
@@ -127,10 +127,10 @@ async def test_reports_are_idempotent_by_date_and_week(
 
 
 async def test_a_refused_report_is_audited_and_does_not_block_the_next(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
-    receiver.then(400)
+    receiver.then(json_reply(400))
     async with running(make(store, clock, receiver.url)) as rt:
         await rt.ref("cloudsync").call(daily(1))
         await rt.ref("cloudsync").call(daily(2))
@@ -143,11 +143,13 @@ async def test_a_refused_report_is_audited_and_does_not_block_the_next(
 
 
 async def test_a_cloud_that_says_not_now_is_retried_one_that_says_no_is_not(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     # SPEC §6 plus the one retry policy: 5xx, 429, 408, 425 again; another 4xx never.
     store = open_store(tmp_path / "vvtv.db", clock=clock)
-    receiver.then(502, 429, 408, 403, 425)
+    receiver.then(
+        json_reply(502), json_reply(429), json_reply(408), json_reply(403), json_reply(425)
+    )
     async with running(make(store, clock, receiver.url)) as rt:
         await rt.ref("cloudsync").call(daily(1))
         await rt.ref("cloudsync").call(daily(2))
@@ -159,10 +161,10 @@ async def test_a_cloud_that_says_not_now_is_retried_one_that_says_no_is_not(
 
 
 async def test_a_slow_cloud_never_blocks_senders(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
-    receiver.answer_always(("slow", 3600.0))
+    receiver.answer_always(json_reply(delay=3600.0))
     async with running(make(store, clock, receiver.url)) as rt:
         cs = rt.ref("cloudsync")
         t0 = trio.current_time()
@@ -185,7 +187,7 @@ async def test_without_a_base_url_cloud_sync_is_disabled_and_stores_nothing(
 
 
 async def test_a_malformed_week_is_refused_and_audited_without_crashing(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     import pytest
 

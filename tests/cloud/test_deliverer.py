@@ -11,7 +11,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from tests.cloud.loopback_receiver import Receiver
+from tests.support.loopback import Loopback, json_reply
 from vvtv.core.clock import TrioClock
 from vvtv.core.retry import RetryPolicy
 from vvtv.core.signing import Verifier, sign
@@ -20,12 +20,12 @@ from vvtv.notify.delivery import DELIVERY_RETRY, BreakerState, Deliverer, Outcom
 TOKEN, SECRET = "cloud-token", "cloud-secret"
 
 
-def deliverer(receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock, **kw) -> Deliverer:
+def deliverer(receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock, **kw) -> Deliverer:
     return Deliverer(receiver.url + "/", TOKEN, SECRET, client, clock, **kw)
 
 
 async def test_a_post_is_json_and_its_signature_verifies_with_the_spec_canonical_string(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
     result = await deliverer(receiver, client, clock).post(
         "/v1/ingest/daily", {"date": "2026-03-01", "summary": {}, "metrics": {"x": 1}}
@@ -41,7 +41,7 @@ async def test_a_post_is_json_and_its_signature_verifies_with_the_spec_canonical
 
 
 async def test_a_base_path_prefix_is_part_of_the_signed_path(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
     d = Deliverer(receiver.url + "/api/", TOKEN, SECRET, client, clock)
     assert (await d.post("/v1/ingest/status", {"a": 1})).ok
@@ -51,7 +51,7 @@ async def test_a_base_path_prefix_is_part_of_the_signed_path(
 
 
 async def test_without_credentials_nothing_is_signed(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
     d = Deliverer(receiver.url, None, None, client, clock)
     assert (await d.post("", {"event": "alert"})).ok
@@ -64,11 +64,11 @@ async def test_without_credentials_nothing_is_signed(
 async def test_5xx_and_429_are_retried_three_times_after_300_600_1200_ms(
     autojump_clock: MockClock,
     failure: int,
-    receiver: Receiver,
+    receiver: Loopback,
     client: httpx.AsyncClient,
     clock: TrioClock,
 ) -> None:
-    receiver.answer_always(failure)
+    receiver.answer_always(json_reply(failure))
     result = await deliverer(receiver, client, clock).post("/v1/ingest/status", {"n": 1})
     assert result.outcome is Outcome.FAILED and result.attempts == 4
     assert result.status == failure
@@ -80,9 +80,9 @@ async def test_5xx_and_429_are_retried_three_times_after_300_600_1200_ms(
 
 
 async def test_a_retry_that_succeeds_delivers_once_and_no_retry_looks_like_a_replay(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
-    receiver.then(500, 429)
+    receiver.then(json_reply(500), json_reply(429))
     result = await deliverer(receiver, client, clock).post("/v1/ingest/status", {"n": 1})
     assert result.ok and result.attempts == 3
     assert [r.answered for r in receiver.requests] == [500, 429, 200]
@@ -93,7 +93,7 @@ async def test_a_retry_that_succeeds_delivers_once_and_no_retry_looks_like_a_rep
 
 
 async def test_transport_errors_are_retried(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
     await receiver.down()
     d = deliverer(receiver, client, clock)
@@ -105,9 +105,9 @@ async def test_transport_errors_are_retried(
 
 
 async def test_a_slow_receiver_times_out_and_is_retried(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
-    receiver.then(("slow", 30.0))
+    receiver.then(json_reply(delay=30.0))
     result = await deliverer(receiver, client, clock, timeout=5.0).post("/v1/x", {"n": 1})
     assert result.ok and result.attempts == 2
 
@@ -116,20 +116,24 @@ async def test_a_slow_receiver_times_out_and_is_retried(
 async def test_every_status_the_retry_policy_names_is_retried(
     autojump_clock: MockClock,
     not_now: int,
-    receiver: Receiver,
+    receiver: Loopback,
     client: httpx.AsyncClient,
     clock: TrioClock,
 ) -> None:
-    receiver.then(not_now, not_now)
+    receiver.then(json_reply(not_now), json_reply(not_now))
     result = await deliverer(receiver, client, clock).post("/v1/ingest/status", {"n": 1})
     assert result.ok and result.attempts == 3
     assert [r.answered for r in receiver.requests] == [not_now, not_now, 200]
 
 
 async def test_a_retry_after_lengthens_the_wait_but_never_past_10_s(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
-    receiver.then(("retry-after", 4), ("retry-after", 3600), ("retry-after", 0))
+    receiver.then(
+        json_reply(503, headers={"Retry-After": "4"}),
+        json_reply(503, headers={"Retry-After": "3600"}),
+        json_reply(503, headers={"Retry-After": "0"}),
+    )
     result = await deliverer(receiver, client, clock).post("/v1/ingest/status", {"n": 1})
     assert result.ok and result.attempts == 4
     gaps = [b.at - a.at for a, b in itertools.pairwise(receiver.requests)]
@@ -138,9 +142,9 @@ async def test_a_retry_after_lengthens_the_wait_but_never_past_10_s(
 
 
 async def test_a_failed_delivery_reports_the_receivers_retry_after(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
-    receiver.answer_always(("retry-after", 120))
+    receiver.answer_always(json_reply(503, headers={"Retry-After": "120"}))
     d = deliverer(receiver, client, clock, retry=RetryPolicy.never())
     result = await d.post("/v1/ingest/status", {"n": 1})
     assert result.outcome is Outcome.FAILED and result.retry_after == 120.0
@@ -150,11 +154,11 @@ async def test_a_failed_delivery_reports_the_receivers_retry_after(
 async def test_4xx_other_than_429_is_permanent_and_not_retried(
     autojump_clock: MockClock,
     refusal: int,
-    receiver: Receiver,
+    receiver: Loopback,
     client: httpx.AsyncClient,
     clock: TrioClock,
 ) -> None:
-    receiver.answer_always(refusal)
+    receiver.answer_always(json_reply(refusal))
     d = deliverer(receiver, client, clock)
     result = await d.post("/v1/ingest/daily", {"date": "x"})
     assert result.outcome is Outcome.PERMANENT and result.attempts == 1
@@ -164,9 +168,9 @@ async def test_4xx_other_than_429_is_permanent_and_not_retried(
 
 
 async def test_the_circuit_opens_after_3_failed_deliveries_fails_fast_and_closes_after_30_s(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
-    receiver.answer_always(500)
+    receiver.answer_always(json_reply(500))
     d = deliverer(receiver, client, clock)
     for _ in range(3):
         assert (await d.post("/v1/ingest/status", {})).outcome is Outcome.FAILED
@@ -178,7 +182,7 @@ async def test_the_circuit_opens_after_3_failed_deliveries_fails_fast_and_closes
     assert len(receiver.requests) == 12  # no request while open
     assert fast.retry_at is not None
 
-    receiver.answer_always("ok")
+    receiver.answer_always(json_reply())
     await trio.sleep(29.0)
     assert (await d.post("/v1/ingest/status", {})).outcome is Outcome.CIRCUIT_OPEN
     await trio.sleep(1.0)
@@ -190,9 +194,9 @@ async def test_the_circuit_opens_after_3_failed_deliveries_fails_fast_and_closes
 
 
 async def test_a_failed_half_open_probe_reopens_the_circuit_after_one_attempt(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
-    receiver.answer_always(503)
+    receiver.answer_always(json_reply(503))
     d = deliverer(receiver, client, clock)
     for _ in range(3):
         await d.post("/v1/x", {})
@@ -205,11 +209,11 @@ async def test_a_failed_half_open_probe_reopens_the_circuit_after_one_attempt(
 
 
 async def test_a_success_resets_the_consecutive_failure_count(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
     d = deliverer(receiver, client, clock, retry=RetryPolicy.never())
-    for answer in (500, 500, "ok", 500, 500):
-        receiver.then(answer)
+    for answer in (500, 500, 200, 500, 500):
+        receiver.then(json_reply(answer))
         await d.post("/v1/x", {})
     assert d.breaker.state(clock.now()) is BreakerState.CLOSED
     assert d.breaker.consecutive_failures == 2
@@ -241,7 +245,7 @@ async def test_a_path_without_leading_slash_and_a_token_without_secret_are_refus
 
 
 async def test_an_empty_path_posts_to_the_url_exactly_as_configured(
-    autojump_clock: MockClock, receiver: Receiver, client: httpx.AsyncClient, clock: TrioClock
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:
     d = Deliverer(receiver.url + "/hooks/vvtv/?team=ops", None, "s", client, clock)
     assert (await d.post("", {"event": "alert"})).ok

@@ -9,20 +9,20 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from tests.cloud.loopback_receiver import Receiver
+from tests.support.loopback import Loopback, json_reply
 from vvtv.core.clock import TrioClock
 from vvtv.notify.delivery import Deliverer, PumpPolicy, PumpSignal, pump
 from vvtv.store import open_store
 
 
 async def test_a_failing_head_holds_back_the_rest_and_is_retried_on_a_growing_pace(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver, nursery
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback, nursery
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     for n in range(3):
         store.enqueue("t", {"n": n})
     # Two failed rounds of 4 attempts each for the head, then the receiver recovers.
-    receiver.then(*([503] * 8))
+    receiver.then(*[json_reply(503)] * 8)
     async with httpx.AsyncClient() as client:
         d = Deliverer(receiver.url, None, None, client, clock, breaker_threshold=10)
         signal = PumpSignal()
@@ -54,11 +54,12 @@ async def test_pump_policy_retry_delays_double_and_are_capped() -> None:
 
 
 async def test_a_head_the_receiver_asks_to_wait_for_is_retried_when_it_asked(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver, nursery
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback, nursery
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     store.enqueue("t", {"n": 0})
-    receiver.then(*([("retry-after", 120)] * 4))  # one whole round asks for two minutes
+    # One whole round asks for two minutes.
+    receiver.then(*[json_reply(503, headers={"Retry-After": "120"})] * 4)
     async with httpx.AsyncClient() as client:
         d = Deliverer(receiver.url, None, None, client, clock)
         nursery.start_soon(lambda: pump(store, "t", d, lambda i: "/in", clock))

@@ -12,19 +12,14 @@ from pathlib import Path
 import trio
 
 from actors.cloudsync import CloudSync
-from tests.cloud.loopback_receiver import Receiver
+from tests.support.loopback import Loopback, json_reply
+from tests.support.waiting import wait_until
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import PublishDaily
 from vvtv.store import open_store
 
 CHILD = Path(__file__).with_name("pump_child.py")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def wait_until(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.02)
 
 
 async def spawn(db: Path, url: str) -> trio.Process:
@@ -38,7 +33,7 @@ async def spawn(db: Path, url: str) -> trio.Process:
 
 
 async def test_a_report_in_flight_when_the_daemon_is_killed_is_delivered_after_restart(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Loopback
 ) -> None:
     db = tmp_path / "vvtv.db"
     clock = TrioClock()
@@ -49,11 +44,13 @@ async def test_a_report_in_flight_when_the_daemon_is_killed_is_delivered_after_r
     store.close()
 
     # The first report is taken, the second hangs in the receiver: kill mid-delivery.
-    receiver.then("ok", ("slow", 3600.0))
+    receiver.then(json_reply(), json_reply(delay=3600.0))
     first = await spawn(db, receiver.url)
     try:
         # The second request has arrived and is held open by the receiver.
-        await wait_until(lambda: receiver.arrived == 2)
+        await wait_until(
+            "the second report to arrive", lambda: len(receiver.requests) == 2, within=20
+        )
         assert len(receiver.accepted) == 1
     finally:
         first.send_signal(signal.SIGKILL)
@@ -65,7 +62,9 @@ async def test_a_report_in_flight_when_the_daemon_is_killed_is_delivered_after_r
     second = await spawn(db, receiver.url)
     try:
         # Delivered means recorded as delivered by the daemon, not just received.
-        await wait_until(lambda: watcher.pending_count("cloud") == 0)
+        await wait_until(
+            "the outbox to be empty", lambda: watcher.pending_count("cloud") == 0, within=20
+        )
     finally:
         second.send_signal(signal.SIGKILL)
         await second.wait()

@@ -14,8 +14,8 @@ import trio.testing
 from actors.buffer import Buffer
 from actors.daemon import boot
 from actors.inputs import AlertInputsPort
-from tests.cloud.loopback_receiver import start_receiver
 from tests.daemon.harness import looped_asset, make_settings, running_channel
+from tests.support.loopback import json_reply, start_receiver
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock, utc
 from vvtv.core.messages import AssetReady
@@ -87,7 +87,7 @@ async def test_cloud_sync_failing_follows_the_ingest_api_answering_500(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     receiver = await start_receiver(nursery)
-    receiver.answer_always(500)
+    receiver.answer_always(json_reply(500))
     settings = make_settings(
         tmp_path,
         slate_template,
@@ -105,7 +105,7 @@ async def test_cloud_sync_failing_follows_the_ingest_api_answering_500(
         assert failing is not None, active_codes(daemon)
         assert "500" in failing["message"]
 
-        receiver.answer_always("ok")
+        receiver.answer_always(json_reply())
         await trio.sleep(10 * 60)  # the pump retries, delivers, the breaker closes
         assert receiver.accepted
         assert "CLOUD_SYNC_FAILING" not in active_codes(daemon)

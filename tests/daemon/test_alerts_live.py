@@ -7,8 +7,8 @@ from pathlib import Path
 import trio
 import trio.testing
 
-from tests.cloud.loopback_receiver import start_receiver
 from tests.daemon.harness import looped_asset, make_settings, running_channel
+from tests.support.loopback import start_receiver
 from vvtv.core.clock import utc
 from vvtv.core.messages import AssetReady
 from vvtv.core.signing import sign

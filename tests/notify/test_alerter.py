@@ -14,7 +14,7 @@ from trio.testing import MockClock
 
 from actors.alerter import AlertBoard, Alerter, inputs_from_store
 from supervisors import ChildSpec, Runtime, Supervisor
-from tests.cloud.loopback_receiver import Receiver
+from tests.support.loopback import Loopback, json_reply
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import EvaluateAlerts
 from vvtv.core.model import AuditEvent, PipelineMetrics, new_id
@@ -81,12 +81,12 @@ def _node(tree: dict, name: str) -> dict:
     return {}
 
 
-def events(receiver: Receiver) -> list[tuple[str, str]]:
+def events(receiver: Loopback) -> list[tuple[str, str]]:
     return [(r.json()["event"], r.json()["code"]) for r in receiver.accepted]
 
 
 async def test_an_alert_held_shorter_than_its_for_time_never_notifies(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     world = World(LOW_BUFFER)
@@ -103,7 +103,7 @@ async def test_an_alert_held_shorter_than_its_for_time_never_notifies(
 
 
 async def test_one_signed_notification_per_cooldown_then_a_clear_on_resolve(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     world = World(LOW_BUFFER)
@@ -131,7 +131,7 @@ async def test_one_signed_notification_per_cooldown_then_a_clear_on_resolve(
 
 
 async def test_medium_alerts_are_listed_but_never_sent(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     world = World(attrs.evolve(HEALTHY, fallback_rate=0.25, fallback_rate_baseline=0.05))
@@ -143,7 +143,7 @@ async def test_medium_alerts_are_listed_but_never_sent(
 
 
 async def test_a_restart_mid_alert_neither_resends_nor_forgets(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     db = tmp_path / "vvtv.db"
     world = World(LOW_BUFFER)
@@ -169,7 +169,7 @@ async def test_a_restart_mid_alert_neither_resends_nor_forgets(
 
 
 async def test_a_crash_of_the_actor_keeps_state_through_the_supervisor_restart(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     world = World(LOW_BUFFER)
@@ -189,7 +189,7 @@ async def test_a_crash_of_the_actor_keeps_state_through_the_supervisor_restart(
 
 
 async def test_a_receiver_down_for_two_hours_gets_every_notification_once_in_order(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     world = World(HEALTHY)
@@ -220,11 +220,11 @@ async def test_a_receiver_down_for_two_hours_gets_every_notification_once_in_ord
 
 
 async def test_a_refused_notification_is_audited_and_does_not_block_the_next(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     world = World(attrs.evolve(HEALTHY, emergency_active=True))
-    receiver.then(400)
+    receiver.then(json_reply(400))
     async with running(make(store, clock, world, receiver.url)) as rt:
         await trio.sleep(10)
         world.inputs = HEALTHY
@@ -237,12 +237,12 @@ async def test_a_refused_notification_is_audited_and_does_not_block_the_next(
 
 
 async def test_a_webhook_that_says_not_now_is_retried_one_that_says_no_is_not(
-    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Receiver
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:
     # The one retry policy: 408, 425, 429 and 5xx again (DELIVERY_RETRY), 404 never.
     store = open_store(tmp_path / "vvtv.db", clock=clock)
     world = World(attrs.evolve(HEALTHY, emergency_active=True))
-    receiver.then(408, 425, 503, 404)
+    receiver.then(json_reply(408), json_reply(425), json_reply(503), json_reply(404))
     async with running(make(store, clock, world, receiver.url)) as rt:
         await trio.sleep(10)
         world.inputs = HEALTHY

@@ -446,6 +446,11 @@ async def start_loopback(nursery: trio.Nursery, server: Loopback | None = None) 
     return server
 
 
+async def start_receiver(nursery: trio.Nursery) -> Loopback:
+    """A receiver (a webhook endpoint, the cloud ingest API): ``{"ok": true}`` to any request."""
+    return await start_loopback(nursery, Loopback(default=json_reply()))
+
+
 @contextmanager
 def loopback_in_thread(server: Loopback | None = None) -> Iterator[Loopback]:
     """The same server in a thread with its own Trio loop (real time), for subprocess tests.
