@@ -1,4 +1,4 @@
-"""Fixtures for whole-channel tests: one real slate per session, a runtime per test."""
+"""Fixtures for whole-channel tests: a runtime per test (the session's slate copied in), media."""
 
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ import trio
 from tests.daemon.harness import make_settings
 from vvtv.core.settings import Settings
 from vvtv.media.generate import render_clip
-from vvtv.media.slate import ensure_slate
 from vvtv.ownercard.card import ChannelProfile
-
-
-@pytest.fixture(scope="session")
-def slate_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("slate")
-    prepared = trio.run(ensure_slate, root, ChannelProfile())
-    return Path(prepared.dir)
 
 
 @pytest.fixture

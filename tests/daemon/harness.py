@@ -7,16 +7,18 @@ segments for as long as a test needs, so nothing here is a fake of our own code.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import trio
 
 from actors.context import ChannelContext
 from actors.daemon import Daemon, boot, run
+from tests.support.cards import folder_source
+from tests.support.channel import channel_settings
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock
 from vvtv.core.model import AssetItem, PlanItem, PlanState, QAReport, QAStatus, SlotType, new_id
@@ -24,44 +26,25 @@ from vvtv.core.settings import Settings
 from vvtv.media.playlist import Segment
 from vvtv.plan.grid import floor_hour
 
-CARD = """\
-schema_version: 1
-editorial_profile: {target_avg_duration_sec: 600, max_consecutive_same_theme: 2,
-                    min_unique_themes_per_block: 3}
-search_policy: {allowlist_domains: [localhost, 127.0.0.1], blacklist_domains: [],
-                blocked_keywords: [forbidden]}
-schedule_policy: {planning_horizon_hours: 24, commit_lead_hours: 4, commit_interval_minutes: 30,
-                  buffer_target_minutes: 60, buffer_critical_minutes: 20}
-quality_policy: {min_resolution_height: 720, target_audio_lufs: -16.0,
-                 max_audio_deviation_lufs: 2.5}
-music_policy: {preferred_moods: [calm], block_music_ratio: 0.2}
-curator_policy: {auto_apply: true, min_confidence: 0.75, max_reorders_per_hour: 4}
-safety_policy: {require_hd_playback_confirmation: true, reject_suspicious_watermark: false}
-autotune_policy: {max_daily_adjustment_pct: 5.0, enabled: true}
-sources:
-  - {name: library, kind: folder, location: library}
-"""
+# The sample card, with what the whole-channel tests rely on: 10-minute programmes, the
+# loopback hosts allowed, "forbidden" a blocked keyword, "calm" the one preferred mood.
+CARD: dict[str, Any] = {
+    "editorial_profile": {"target_avg_duration_sec": 600},
+    "search_policy": {
+        "allowlist_domains": ["localhost", "127.0.0.1"],
+        "blocked_keywords": ["forbidden"],
+    },
+    "music_policy": {"preferred_moods": ["calm"]},
+    "sources": [folder_source("library", "library")],
+}
 
 
-def make_settings(root: Path, slate_template: Path, **env: str) -> Settings:
-    """Settings for a channel rooted at ``root`` (runtime under ``root/runtime``)."""
-    runtime = root / "runtime"
-    (root / "library").mkdir(parents=True, exist_ok=True)
-    card = root / "owner_card.yaml"
-    if not card.exists():
-        card.write_text(CARD)
-    hls = runtime / "hls"
-    hls.mkdir(parents=True, exist_ok=True)
-    if not (hls / "slate").exists():
-        shutil.copytree(slate_template, hls / "slate")
-    return Settings.from_env(
-        {
-            "VVTV_RUNTIME_DIR": str(runtime),
-            "VVTV_OWNER_CARD_PATH": str(card),
-            "VVTV_API_BIND": "127.0.0.1:0",
-            **env,
-        }
-    )
+def make_settings(
+    root: Path, slate_template: Path, card: dict[str, Any] | None = None, **env: str
+) -> Settings:
+    """Settings for a channel rooted at ``root`` (runtime under ``root/runtime``), its card
+    ``CARD`` unless given."""
+    return channel_settings(root, slate_template, card=CARD if card is None else card, **env)
 
 
 def looped_asset(

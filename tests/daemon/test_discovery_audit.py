@@ -15,7 +15,8 @@ from actors.daemon import boot
 from actors.discovery import Discovery
 from supervisors import ChildSpec, Supervisor
 from supervisors.testing import running
-from tests.daemon.harness import make_settings
+from tests.daemon.harness import CARD, make_settings
+from tests.support.cards import feed_source
 from tests.support.loopback import Reply, start_loopback
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock, utc
@@ -35,9 +36,10 @@ async def test_a_json_feed_answering_500_is_audited_with_its_domain_and_reason(
     url = feeds.serve(
         "/feed.json", Reply(500, b'{"error": "boom"}', content_type="application/json")
     )
-    settings = make_settings(tmp_path, slate_template)
-    card = Path(settings.owner_card_path)
-    card.write_text(card.read_text() + f"  - {{name: news, kind: jsonfeed, location: '{url}'}}\n")
+    news = feed_source("news", url, kind="jsonfeed")
+    settings = make_settings(
+        tmp_path, slate_template, {**CARD, "sources": [*CARD["sources"], news]}
+    )
 
     with offload.inline():
         ch = await boot(settings, clock=TrioClock(EPOCH))

@@ -1,10 +1,10 @@
 """Fixtures for the operations tests: a real state database and a stand-in daemon API.
 
 The daemon's HTTP API is someone else's module, so the release tools are tested against
-``FakeApi``: a real HTTP server on 127.0.0.1 (stdlib, in a thread) that serves
+``FakeApi``: the loopback server of ``tests/support`` (in a thread) answering
 ``/v1/status``, ``/metrics``, ``/v1/alerts`` and ``/v1/runtime`` with values the test
-controls, verifies signed control calls with the real ``vvtv.core.signing.Verifier``, and
-records every request.
+controls, verifying signed control calls with the real ``vvtv.core.signing.Verifier``, and
+recording every request.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.loopback import Loopback, Reply, Request, loopback_in_thread
+from tests.support.waiting import wait_for
 from vvtv.core.signing import AuthError, Verifier
 
 TOKEN = "test-token"
@@ -41,7 +42,7 @@ search_policy:
 class FakeApi:
     """A loopback stand-in for the daemon's API whose answers the test scripts."""
 
-    def __init__(self) -> None:
+    def __init__(self, server: Loopback) -> None:
         self.status: dict[str, Any] = {
             "state": "RUNNING",
             "buffer_minutes": 55.0,
@@ -61,20 +62,8 @@ class FakeApi:
         self.verifier = Verifier(TOKEN, SECRET)
         self.now: Callable[[], float] = time.time  # what the signature window is checked against
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def start(self) -> FakeApi:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.url = server.base
+        server.default = self._reply
 
     def _next(self, queue: list[Any], default: Any) -> Any:
         with self._lock:
@@ -125,36 +114,15 @@ class FakeApi:
             return 200, "application/json", json.dumps(self.status).encode()
         return 404, "application/json", b'{"error": "not found"}'
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                code, kind, out = fake.answer(
-                    self.command, self.path.split("?")[0], dict(self.headers.items()), body
-                )
-                self.send_response(code)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = _serve
-            do_POST = _serve
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
+    def _reply(self, request: Request) -> Reply:
+        code, kind, out = self.answer(request.method, request.path, request.headers, request.body)
+        return Reply(code, out, kind)
 
 
 @pytest.fixture
 def fake_api() -> Iterator[FakeApi]:
-    api = FakeApi().start()
-    yield api
-    api.stop()
+    with loopback_in_thread() as server:
+        yield FakeApi(server)
 
 
 def spawn_fake_daemon() -> subprocess.Popen[bytes]:
@@ -163,13 +131,14 @@ def spawn_fake_daemon() -> subprocess.Popen[bytes]:
     Returns once the child has exec'd: before that, /proc shows the parent's command line.
     """
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "vvtv"])
-    for _ in range(500):
+
+    def execd() -> bool:
         try:
-            if b"vvtv" in Path(f"/proc/{child.pid}/cmdline").read_bytes():
-                return child
+            return b"vvtv" in Path(f"/proc/{child.pid}/cmdline").read_bytes()
         except OSError:
-            pass
-        time.sleep(0.01)
+            return False
+
+    wait_for("the stand-in daemon to exec", execd, timeout=5, every=0.01)
     return child
 
 

@@ -8,7 +8,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +27,6 @@ conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
 conn.execute("PRAGMA journal_mode=WAL")
 conn.execute("CREATE TABLE IF NOT EXISTS a (id INTEGER PRIMARY KEY, v TEXT)")
 conn.execute("CREATE TABLE IF NOT EXISTS b (id INTEGER PRIMARY KEY, v TEXT)")
-print("ready", flush=True)
 i = 0
 while True:
     # One transaction writes both tables: a consistent snapshot has equal counts.
@@ -37,6 +35,8 @@ while True:
     conn.execute("INSERT INTO b (v) VALUES (?)", ("y" * 200,))
     conn.execute("COMMIT")
     i += 1
+    if i == 1:
+        print("committed", flush=True)  # the backups below start after a first commit
 """
 
 
@@ -54,8 +54,7 @@ def test_backup_while_another_process_writes_is_a_consistent_snapshot(
         [sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True
     )
     try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
-        time.sleep(0.2)
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "committed"
         made = [
             backup.backup_metadata(db, runtime["owner_card"], runtime["backups"], NOW)
             for _ in range(3)

@@ -9,47 +9,30 @@ is left held until its TTL runs out (``run`` releases only a lock it knows it ho
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import trio
 
 from actors.context import ChannelContext
 from actors.daemon import Daemon, run
+from tests.support.cards import folder_source
+from tests.support.channel import channel_settings as support_channel_settings
 from vvtv.core.settings import Settings
 
-STEP_S = 0.25
-
-CARD = """\
-schema_version: 1
-search_policy:
-  allowlist_domains: [localhost]
-schedule_policy:
-  timezone: UTC
-sources:
-  - name: library
-    kind: folder
-    location: {library}
-"""
+STEP_S = 0.25  # polling step in simulated seconds: bounds each autojump (see wait_until)
 
 
 def channel_settings(root: Path, slate: Path, library: Path | None = None, **env: str) -> Settings:
-    runtime = root / "runtime"
-    library = library or root / "library"
-    library.mkdir(parents=True, exist_ok=True)
-    card = root / "owner_card.yaml"
-    card.write_text(CARD.format(library=library))
-    hls = runtime / "hls"
-    if not (hls / "slate").exists():
-        shutil.copytree(slate, hls / "slate")
-    return Settings.from_env(
-        {
-            "VVTV_RUNTIME_DIR": str(runtime),
-            "VVTV_OWNER_CARD_PATH": str(card),
-            "VVTV_API_BIND": "127.0.0.1:0",
-            **env,
-        }
+    """A channel whose only source is the folder ``library`` (default ``root/library``)."""
+    return support_channel_settings(
+        root,
+        slate,
+        card={
+            "search_policy": {"allowlist_domains": ["localhost"]},
+            "schedule_policy": {"timezone": "UTC"},
+            "sources": [folder_source("library", library or root / "library")],
+        },
+        **env,
     )
 
 
@@ -99,18 +82,3 @@ class Hosted:
         else:
             self.scope.cancel()
         await self.done.wait()
-
-
-async def eventually(what: str, predicate: Callable[[], bool], within_s: float) -> float:
-    """Wait in small simulated steps until ``predicate()``; the simulated seconds it took.
-
-    Not ``trio.fail_after``: under the autojump clock a deadline is the next thing to jump
-    to whenever every task waits, including on a worker thread (the store, a sweep), so a
-    bare deadline can pass in no real time at all. Small steps bound each jump.
-    """
-    started = trio.current_time()
-    while not predicate():
-        if trio.current_time() - started > within_s:
-            raise AssertionError(f"not within {within_s:g} simulated seconds: {what}")
-        await trio.sleep(STEP_S)
-    return trio.current_time() - started

@@ -17,67 +17,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
+from tests.support.cards import folder_source, write_card
+from tests.support.waiting import wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 VVTV = Path(sys.executable).parent / "vvtv"
-T = TypeVar("T")
-
-CARD_TEMPLATE = """\
-schema_version: 1
-search_policy:
-  allowlist_domains: [localhost]
-schedule_policy:
-  timezone: UTC
-sources:
-  - name: clips
-    kind: folder
-    location: {clips}
-"""
-
-
-def make_clip(path: Path, *, seconds: float, tone_hz: int, size: str = "1280x720") -> Path:
-    """A distinct H.264/AAC clip (its tone makes its bytes, hence its checksum, unique)."""
-    args = [
-        "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=s={size}:r=25:d={seconds}",
-        "-f", "lavfi", "-i", f"sine=f={tone_hz}:sample_rate=48000:d={seconds}",
-        "-af", "volume=-14dB", "-ac", "2", "-c:a", "aac", "-b:a", "96k",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-b:v", "600k",
-        "-g", "50", "-movflags", "+faststart", str(path),
-    ]  # fmt: skip
-    subprocess.run(args, check=True)
-    return path
-
-
-def make_slate(hls_root: Path) -> Path:
-    """Render the default channel's slate once (the daemon reuses a usable cached one)."""
-    code = (
-        "import sys, trio\n"
-        "from pathlib import Path\n"
-        "from vvtv.media.slate import ensure_slate\n"
-        "from vvtv.ownercard.card import ChannelProfile\n"
-        "trio.run(ensure_slate, Path(sys.argv[1]), ChannelProfile())\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(hls_root)], check=True, cwd=REPO)
-    return hls_root / "slate"
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.05) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 class Channel:
@@ -88,7 +37,12 @@ class Channel:
         self.runtime = root / "runtime"
         self.clips = clips
         self.card = root / "owner_card.yaml"
-        self.card.write_text(CARD_TEMPLATE.format(clips=clips))
+        write_card(
+            self.card,
+            search_policy={"allowlist_domains": ["localhost"]},
+            schedule_policy={"timezone": "UTC"},
+            sources=[folder_source("clips", clips)],
+        )
         self.extra_env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None

@@ -15,8 +15,8 @@ import json
 from datetime import datetime, timedelta
 
 import attrs
-import trio
 
+from tests.support.loopback import Loopback, Reply, Request
 from vvtv.core.clock import Clock
 
 THEMES = ("ocean", "forest", "city", "desert", "mountain", "river", "sky")
@@ -88,60 +88,31 @@ class FeedPlan:
 
 @attrs.define
 class FeedServer:
-    """Serves ``/feed.json`` from a ``FeedPlan``; counts what it answered."""
+    """Answers ``/feed.json`` from a ``FeedPlan`` (a loopback server); counts what it answered.
+
+    While the plan says the host is down, every request gets a 503.
+    """
 
     plan: FeedPlan
     clock: Clock
-    port: int = 0
+    server: Loopback = attrs.Factory(Loopback)
     served: int = 0
     refused: int = 0
 
+    def __attrs_post_init__(self) -> None:
+        self.server.default = self._answer
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/feed.json"
+        return self.server.url_for("/feed.json")
 
-    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        self.port = listeners[0].socket.getsockname()[1]
-        async with trio.open_nursery() as nursery:
-            task_status.started()
-            await trio.serve_listeners(self._handle, listeners, handler_nursery=nursery)
-
-    async def _handle(self, stream: trio.SocketStream) -> None:
-        try:
-            head = b""
-            while b"\r\n\r\n" not in head and len(head) < 16384:
-                chunk = await stream.receive_some(4096)
-                if not chunk:
-                    return
-                head += chunk
-            path = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
-            now = self.clock.now()
-            if self.plan.down_at(now):
-                self.refused += 1
-                await _respond(stream, 503, "Service Unavailable", b"down for maintenance\n")
-            elif path.split("?", 1)[0] == "/feed.json":
-                self.served += 1
-                base = f"http://127.0.0.1:{self.port}"
-                body = json.dumps(self.plan.document(now, base)).encode()
-                await _respond(stream, 200, "OK", body, "application/feed+json")
-            else:
-                await _respond(stream, 404, "Not Found", b"no such path\n")
-        except (trio.BrokenResourceError, trio.ClosedResourceError, IndexError):
-            return
-        finally:
-            await stream.aclose()
-
-
-async def _respond(
-    stream: trio.SocketStream,
-    status: int,
-    phrase: str,
-    body: bytes,
-    content_type: str = "text/plain",
-) -> None:
-    head = (
-        f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    await stream.send_all(head.encode() + body)
+    def _answer(self, request: Request) -> Reply:
+        now = self.clock.now()
+        if self.plan.down_at(now):
+            self.refused += 1
+            return Reply(503, b"down for maintenance\n", "text/plain")
+        if request.path == "/feed.json":
+            self.served += 1
+            body = json.dumps(self.plan.document(now, self.server.base)).encode()
+            return Reply(200, body, "application/feed+json")
+        return Reply(404, b"no such path\n", "text/plain")

@@ -14,7 +14,6 @@ the store (the audit trail is the as-run log) and from samples of the Buffer's s
 from __future__ import annotations
 
 import resource
-import shutil
 import time as wallclock
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
@@ -27,6 +26,9 @@ import trio
 from actors.daemon import Daemon, boot, run
 from tests.proof.instant_media import InstantMedia
 from tests.proof.simweek_feed import FeedPlan, FeedServer
+from tests.support.cards import feed_source
+from tests.support.channel import channel_settings
+from tests.support.loopback import start_loopback
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock, utc
 from vvtv.core.model import AuditEvent, QAStatus, SlotType
@@ -56,42 +58,21 @@ TABLES = (
     "owner_card_versions",
 )
 
-CARD = """\
-schema_version: 1
-editorial_profile: {{target_avg_duration_sec: 720, max_consecutive_same_theme: 2,
-                    min_unique_themes_per_block: 3}}
-search_policy: {{allowlist_domains: [127.0.0.1], blacklist_domains: [],
-                blocked_keywords: [forbidden]}}
-schedule_policy: {{planning_horizon_hours: 24, commit_lead_hours: 4, commit_interval_minutes: 30,
-                  buffer_target_minutes: {target}, buffer_critical_minutes: {critical},
-                  reserves_per_hour: 2, nightly_local_time: "03:00", timezone: UTC}}
-quality_policy: {{min_resolution_height: 720, target_audio_lufs: -16.0,
-                 max_audio_deviation_lufs: 2.5}}
-music_policy: {{preferred_moods: [calm], block_music_ratio: 0.2}}
-curator_policy: {{auto_apply: true, min_confidence: 0.75, max_reorders_per_hour: 4}}
-safety_policy: {{require_hd_playback_confirmation: true, reject_suspicious_watermark: false}}
-autotune_policy: {{max_daily_adjustment_pct: 5.0, enabled: true}}
-sources:
-  - {{name: simfeed, kind: jsonfeed, location: "{feed_url}"}}
-"""
-
 
 def make_settings(root: Path, slate_template: Path, feed_url: str) -> Settings:
     """A throwaway channel under ``root`` whose only source is the loopback feed."""
-    runtime = root / "runtime"
-    card = root / "owner_card.yaml"
-    card.write_text(CARD.format(feed_url=feed_url, target=TARGET_MIN, critical=CRITICAL_MIN))
-    hls = runtime / "hls"
-    hls.mkdir(parents=True, exist_ok=True)
-    if not (hls / "slate").exists():
-        shutil.copytree(slate_template, hls / "slate")  # skip the ~6 s ffmpeg slate
-    return Settings.from_env(
-        {
-            "VVTV_RUNTIME_DIR": str(runtime),
-            "VVTV_OWNER_CARD_PATH": str(card),
-            "VVTV_API_BIND": "127.0.0.1:0",
-        }
-    )
+    card = {
+        "editorial_profile": {"target_avg_duration_sec": 720},
+        "search_policy": {"allowlist_domains": ["127.0.0.1"], "blocked_keywords": ["forbidden"]},
+        "schedule_policy": {
+            "buffer_target_minutes": TARGET_MIN,
+            "buffer_critical_minutes": CRITICAL_MIN,
+            "timezone": "UTC",
+        },
+        "music_policy": {"preferred_moods": ["calm"]},
+        "sources": [feed_source("simfeed", feed_url, kind="jsonfeed")],
+    }
+    return channel_settings(root, slate_template, card=card)
 
 
 @attrs.frozen
@@ -248,7 +229,7 @@ async def _run(
     rows: list[dict[str, int]] = []
     rss: list[float] = []
     async with trio.open_nursery() as nursery:
-        await nursery.start(feed.serve)
+        await start_loopback(nursery, feed.server)
         settings = make_settings(root, slate_template, feed.url)
         ch = await boot(settings, clock=clock, media=media)
         daemon: Daemon = await nursery.start(

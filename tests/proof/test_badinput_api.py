@@ -25,12 +25,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.proof.chaos_fixtures import slate
 from tests.proof.daemon_process import Channel
 from tests.proof.test_badinput_ownercard import HOSTILE
 from vvtv.core.signing import signed_headers
-
-__all__ = ["slate"]
 
 TOKEN = "fuzz-token"
 SECRET = "fuzz-secret"

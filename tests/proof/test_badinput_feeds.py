@@ -13,20 +13,20 @@ crashed and the daemon writes no traceback.
 from __future__ import annotations
 
 import json
-import threading
+import math
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.proof.chaos_fixtures import slate
-from tests.proof.daemon_process import Channel, make_clip, wait_for
+from tests.proof.daemon_process import Channel
+from tests.support.cards import feed_source, write_card
+from tests.support.loopback import Loopback, Pause, Reply, loopback_in_thread
+from tests.support.media import make_clip
+from tests.support.waiting import wait_for
 from vvtv.discover.sources.http import DEFAULT_MAX_BYTES
-
-__all__ = ["slate"]
 
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -61,13 +61,36 @@ ENDLESS = "endless"  # streamed without a length, for ever
 DECLARED = "declared"  # says it is 1 GiB
 
 
-class Web:
-    """The loopback web: feeds, one good clip, and a count of the bytes each path sent."""
+def endless_feed() -> Iterator[bytes]:
+    """An RSS document that does not end: ``<rss>``, then items to 20 times the cap."""
+    yield b"<rss>"
+    chunk = b"<item><title>x</title></item>" * 2000
+    for _ in range(20 * DEFAULT_MAX_BYTES // len(chunk) + 1):
+        yield chunk
 
-    def __init__(self, clip: Path) -> None:
+
+class Web:
+    """The loopback web: the feeds, one good clip, and a record of what each path sent."""
+
+    def __init__(self, clip: Path, server: Loopback) -> None:
         self.clip = clip
-        self.sent: dict[str, int] = {}
-        self.url = ""
+        self.server = server
+        self.url = server.base
+        xml = "application/xml"
+        for name, (_, body) in FEEDS.items():
+            server.serve(f"/feed/{name}", Reply(body=body, content_type=xml))
+        server.serve("/feed/good", lambda _: Reply(body=self.good_feed(), content_type=xml))
+        server.serve("/media/good.mp4", clip.read_bytes())
+        # Streamed without a length: far more than the cap, unless the reader stops.
+        server.serve(
+            f"/feed/{ENDLESS}",
+            lambda _: Reply(body=endless_feed(), content_type="application/rss+xml", chunked=True),
+        )
+        # Says 1 GiB, sends 64 KiB, then keeps the connection open.
+        server.serve(
+            f"/feed/{DECLARED}",
+            Reply(body=[b"<rss>" + b" " * 65536, Pause(math.inf)], length=1 << 30),
+        )
 
     def good_feed(self) -> bytes:
         return f"""<?xml version="1.0"?>
@@ -78,82 +101,19 @@ class Web:
 </item></channel></rss>""".encode()
 
     @property
-    def card_sources(self) -> str:
-        lines = [f"  - {{name: {n}, kind: {k}, location: '{self.url}/feed/{n}'}}"
-                 for n, (k, _) in FEEDS.items()]  # fmt: skip
-        lines += [
-            f"  - {{name: {ENDLESS}, kind: rss, location: '{self.url}/feed/{ENDLESS}'}}",
-            f"  - {{name: {DECLARED}, kind: rss, location: '{self.url}/feed/{DECLARED}'}}",
-            f"  - {{name: good, kind: rss, location: '{self.url}/feed/good'}}",
-        ]
-        return "\n".join(lines) + "\n"
-
-    def serve(self) -> Iterator[Web]:
-        web = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                name = self.path.rsplit("/", 1)[-1]
-                try:
-                    if self.path.startswith("/feed/") and name in FEEDS:
-                        self._send(FEEDS[name][1])
-                    elif self.path == "/feed/good":
-                        self._send(web.good_feed())
-                    elif self.path == "/media/good.mp4":
-                        self._send(web.clip.read_bytes(), "video/mp4")
-                    elif name == ENDLESS:
-                        self._endless()
-                    elif name == DECLARED:
-                        self.send_response(200)
-                        self.send_header("Content-Length", str(1 << 30))
-                        self.end_headers()
-                        self._count(self.wfile.write(b"<rss>" + b" " * 65536))
-                    else:
-                        self.send_error(404)
-                except OSError:
-                    pass  # the daemon hung up (it is allowed to)
-
-            def _send(self, body: bytes, kind: str = "application/xml") -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self._count(self.wfile.write(body))
-
-            def _endless(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                self.wfile.write(b"5\r\n<rss>\r\n")
-                chunk = b"<item><title>x</title></item>" * 2000
-                while web.sent.get(self.path, 0) < 20 * DEFAULT_MAX_BYTES:
-                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                    self._count(len(chunk))
-
-            def _count(self, n: int | None) -> None:
-                web.sent[self.path] = web.sent.get(self.path, 0) + (n or 0)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            yield self
-        finally:
-            server.shutdown()
-            server.server_close()
+    def card_sources(self) -> list[dict[str, str]]:
+        feeds = [(name, kind) for name, (kind, _) in FEEDS.items()]
+        feeds += [(ENDLESS, "rss"), (DECLARED, "rss"), ("good", "rss")]
+        return [feed_source(name, f"{self.url}/feed/{name}", kind) for name, kind in feeds]
 
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    clip = make_clip(tmp_path_factory.mktemp("feeds-media") / "good.mp4", seconds=6, tone_hz=520)
-    yield from Web(clip).serve()
+    clip = make_clip(
+        tmp_path_factory.mktemp("feeds-media") / "good.mp4", seconds=6, tone_hz=520, gop=50
+    )
+    with loopback_in_thread() as server:
+        yield Web(clip, server)
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +122,11 @@ def channel(tmp_path_factory: pytest.TempPathFactory, slate: Path, web: Web) -> 
     empty = root / "library"
     empty.mkdir()
     channel = Channel(root, empty, slate)
-    channel.card.write_text(
-        "schema_version: 1\nsearch_policy:\n  allowlist_domains: [127.0.0.1]\n"
-        "schedule_policy:\n  timezone: UTC\nsources:\n" + web.card_sources
+    write_card(
+        channel.card,
+        search_policy={"allowlist_domains": ["127.0.0.1"]},
+        schedule_policy={"timezone": "UTC"},
+        sources=web.card_sources,
     )
     channel.start()
     try:
@@ -204,8 +166,8 @@ def test_nothing_hostile_was_expanded_read_or_swallowed_whole(channel: Channel, 
     assert "root:x:0:0" not in everything, "an external entity was resolved"
     assert "lollollol" not in everything, "an entity was expanded"
     # The endless feed was cut at the cap (plus what sat in socket buffers), not read on.
-    assert web.sent[f"/feed/{ENDLESS}"] < DEFAULT_MAX_BYTES + 8 * 1024 * 1024
-    assert web.sent.get(f"/feed/{DECLARED}", 0) <= 65536 + 5
+    assert 0 < web.server.sent_to(f"/feed/{ENDLESS}") < DEFAULT_MAX_BYTES + 8 * 1024 * 1024
+    assert web.server.sent_to(f"/feed/{DECLARED}") <= 65536 + 5
 
 
 def test_the_good_feed_next_to_them_is_accepted_and_no_actor_crashed(channel: Channel) -> None:

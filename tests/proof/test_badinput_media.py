@@ -20,10 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.proof.chaos_fixtures import slate
-from tests.proof.daemon_process import Channel, make_clip, wait_for
-
-__all__ = ["slate"]
+from tests.proof.daemon_process import Channel
+from tests.support.media import make_clip
+from tests.support.waiting import wait_for
 
 GOOD = ("good0.mp4", "good1.mp4", "absurd_duration.mp4")  # the last: see its test
 GOOD_TITLES = {Path(g).stem.replace("_", " ") for g in GOOD}
@@ -36,8 +35,8 @@ def ffmpeg(*args: str) -> None:
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bad-media")
-    good = make_clip(folder / "good0.mp4", seconds=6.0, tone_hz=350)
-    make_clip(folder / "good1.mp4", seconds=6.0, tone_hz=450)
+    good = make_clip(folder / "good0.mp4", seconds=6.0, tone_hz=350, gop=50)
+    make_clip(folder / "good1.mp4", seconds=6.0, tone_hz=450, gop=50)
     data = good.read_bytes()
     (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
     (folder / "zero.mp4").write_bytes(b"")
@@ -50,7 +49,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=0.04",
            "-f", "lavfi", "-i", "sine=f=600:d=0.04", "-c:v", "libx264", "-c:a", "aac",
            str(folder / "one_frame.mp4"))  # fmt: skip
-    make_clip(folder / "small.mp4", seconds=4.0, tone_hz=650, size="640x360")
+    make_clip(folder / "small.mp4", seconds=4.0, tone_hz=650, size="640x360", gop=50)
     # A container whose header claims ten hours: the edit list says so, the media is 4 s.
     ffmpeg("-i", str(good), "-c", "copy", "-metadata", "duration=36000",
            "-output_ts_offset", "35990", str(folder / "absurd_duration.mp4"))  # fmt: skip

@@ -32,12 +32,10 @@ from actors.tree import build_tree
 from supervisors import Runtime, SupervisorEscalated
 from supervisors.node import Node
 from tests.proof.chaos_crash import CrashPlan, inject
-from tests.proof.chaos_fixtures import slate
-from tests.proof.chaos_inprocess import Hosted, channel_settings, eventually
+from tests.proof.chaos_inprocess import STEP_S, Hosted, channel_settings
+from tests.support.waiting import wait_until
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock
-
-__all__ = ["slate"]
 
 EPOCH = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ACTORS = ["api", "buffer", "committer", "discovery", "scheduler", "alerter", "cloudsync"]
@@ -129,8 +127,11 @@ async def test_an_actor_that_fails_a_few_times_is_restarted_and_the_channel_goes
                 if seq is not None:
                     sequences.append(seq)
                 await trio.sleep(1)
-            await eventually(
-                f"{name} runs again", lambda: node_of(runtime, name).state == "running", 120
+            await wait_until(
+                f"{name} runs again",
+                lambda: node_of(runtime, name).state == "running",
+                within=120,
+                step=STEP_S,
             )
             await trio.sleep(30)
             assert not await api_ok(ch)
@@ -177,7 +178,7 @@ async def test_an_actor_that_cannot_start_escalates_as_configured_then_the_daemo
         ch = await boot(channel_settings(tmp_path, slate), clock=TrioClock(EPOCH))
         async with trio.open_nursery() as nursery:
             hosted = Hosted(ch).start(nursery)
-            await eventually("the daemon stops", hosted.done.is_set, within_s=600)
+            await wait_until("the daemon stops", hosted.done.is_set, within=600, step=STEP_S)
         stopped = single(hosted.exit)
         assert plan.crashed == crashes, f"{plan.crashed} failures before: {stopped}"
         assert isinstance(stopped, SupervisorEscalated), f"not a clear stop: {hosted.exit!r}"

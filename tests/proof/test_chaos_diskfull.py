@@ -16,14 +16,12 @@ import pytest
 import trio
 
 from actors.daemon import boot
-from tests.proof.chaos_fixtures import slate
 from tests.proof.chaos_inprocess import Hosted, channel_settings
-from tests.proof.daemon_process import make_clip
+from tests.support.media import make_clip
+from tests.support.waiting import wait_until
 from vvtv.media.port import FfmpegMedia
 from vvtv.media.prepare import Prepared
 from vvtv.ownercard.card import OwnerCard
-
-__all__ = ["slate"]
 
 
 class DiskFullMedia(FfmpegMedia):
@@ -61,7 +59,7 @@ class DiskFullMedia(FfmpegMedia):
 def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("diskfull-library")
     for n, tone in enumerate((300, 400, 500, 600, 700, 800)):
-        make_clip(folder / f"clip{n}.mp4", seconds=8.0, tone_hz=tone)
+        make_clip(folder / f"clip{n}.mp4", seconds=8.0, tone_hz=tone, gop=50)
     yield folder
 
 
@@ -72,12 +70,15 @@ async def test_disk_full_during_prepare_fails_cleanly_leaves_nothing_and_the_slo
     ch = await boot(channel_settings(tmp_path, slate, library=library), media=media)
     async with trio.open_nursery() as nursery:
         hosted = Hosted(ch).start(nursery)
-        with trio.move_on_after(90):
-            while not ch.store.count_audit(event_type="commit_window"):
-                await trio.sleep(0.2)
-        assert ch.store.count_audit(event_type="commit_window"), [
-            (e.event_type, e.reason_code, e.details) for e in ch.store.query_audit(limit=None)
-        ]
+        await wait_until(
+            "the first commit window",
+            lambda: ch.store.count_audit(event_type="commit_window"),
+            within=90,
+            step=0.2,
+            show=lambda: [
+                (e.event_type, e.reason_code, e.details) for e in ch.store.query_audit(limit=None)
+            ],
+        )
         store = ch.store
         failed = media.failed_asset
         assert failed is not None, "no prepare of the chosen clip ran"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -19,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import trio
 
 from actors.daemon import LOCK_TTL_S
-from tests.proof.chaos_fixtures import clips, slate
-from tests.proof.chaos_receiver import Receiver
-from tests.proof.daemon_process import Channel, wait_for
+from tests.proof.daemon_process import Channel
+from tests.support.loopback import Loopback, Reply, Request, loopback_in_thread
+from tests.support.waiting import wait_for
+from vvtv.notify.delivery import DELIVERY_ID_HEADER
 from vvtv.store import open_store
-
-__all__ = ["clips", "slate"]  # session fixtures, re-exported so pytest finds them here
 
 N_CLIPS = 3
 NIGHTLY_EVENTS = 100_000
@@ -206,17 +207,33 @@ def test_sigkill_during_the_nightly_export_then_a_rerun_exports_the_day_once(
         channel.stop()
 
 
+def delivery_ids(hook: Loopback) -> list[str]:
+    """The delivery id of each request the webhook received (stable across retries)."""
+    return [r.headers.get(DELIVERY_ID_HEADER.lower(), "") for r in hook.requests]
+
+
 def test_sigkill_during_a_webhook_delivery_then_it_is_delivered_exactly_once(
     tmp_path: Path, clips: Path, slate: Path
 ) -> None:
-    with Receiver(hold_first=1, hold_s=30.0).serving() as receiver:
-        channel = Channel(tmp_path, clips, slate, VVTV_ALERT_WEBHOOK_URL=receiver.url)
+    """Receivers dedupe by the delivery id, so "exactly once" is one distinct id per outbox
+    item, each document unchanged by its retries."""
+    release = threading.Event()
+
+    async def hold_the_first(request: Request) -> Reply:
+        # The first delivery stays in flight (no answer) until the daemon has been killed.
+        if request is hook.requests[0]:
+            await trio.to_thread.run_sync(release.wait, 30.0, abandon_on_cancel=True)
+        return Reply(200)
+
+    with loopback_in_thread() as hook:
+        hook.serve("/hook", hold_the_first)
+        channel = Channel(tmp_path, clips, slate, VVTV_ALERT_WEBHOOK_URL=hook.url_for("/hook"))
         channel.start()
         try:
-            wait_for("a webhook delivery in flight", receiver.delivery_ids, timeout=30)
+            wait_for("a webhook delivery in flight", lambda: hook.requests, timeout=30)
             pending = channel.query("SELECT id FROM outbox WHERE status = 'pending'")
             channel.kill()
-            receiver.release()
+            release.set()
             assert pending, "the delivery finished before the kill"
 
             restart_after_kill(channel)
@@ -226,12 +243,13 @@ def test_sigkill_during_a_webhook_delivery_then_it_is_delivered_exactly_once(
                 return rows if rows and all(r[1] == "delivered" for r in rows) else []
 
             items = wait_for("every webhook item delivered", all_delivered, timeout=30)
-            ids = receiver.delivery_ids()
+            ids = delivery_ids(hook)
             assert sorted(set(ids)) == sorted(f"webhook-{i}" for i, _ in items)
             assert ids.count(ids[0]) == 2, "the interrupted delivery was not retried"
-            bodies = {g.delivery_id: set() for g in receiver.arrived}
-            for got in receiver.arrived:
-                bodies[got.delivery_id].add(got.body)
+            bodies: dict[str, set[bytes]] = {i: set() for i in ids}
+            for request in list(hook.requests):
+                bodies[request.headers[DELIVERY_ID_HEADER.lower()]].add(request.body)
             assert all(len(b) == 1 for b in bodies.values()), "a retry changed the document"
         finally:
+            release.set()
             channel.stop()

@@ -13,12 +13,10 @@ from pathlib import Path
 import trio
 
 from actors.daemon import LOCK_TTL_S, STANDBY_POLL_S, boot
-from tests.proof.chaos_fixtures import slate
-from tests.proof.chaos_inprocess import Hosted, channel_settings, eventually
+from tests.proof.chaos_inprocess import STEP_S, Hosted, channel_settings
+from tests.support.waiting import wait_until
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock
-
-__all__ = ["slate"]
 
 EPOCH = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 COMMIT_INTERVAL_S = 30 * 60  # the OwnerCard default
@@ -52,13 +50,14 @@ async def test_the_second_daemon_waits_as_standby_and_takes_over_within_the_lock
             lock = first.store.lock_info(first.leadership.name)
             assert lock is not None and lock.expires_at is not None
             a.kill()
-            await eventually(
+            await wait_until(
                 "the standby takes the lock",
                 lambda: second.leadership.token is not None,
-                within_s=LOCK_TTL_S + STANDBY_POLL_S,
+                within=LOCK_TTL_S + STANDBY_POLL_S,
+                step=STEP_S,
             )
             assert second.clock.now() >= lock.expires_at, "the standby took a valid lock"
-            await eventually("the new leader is up", b.leading.is_set, within_s=60)
+            await wait_until("the new leader is up", b.leading.is_set, within=60, step=STEP_S)
             assert second.leadership.token > 1, "the new leader's fencing token is not newer"
 
             # The new leader runs the channel: the next commit window happens under it.

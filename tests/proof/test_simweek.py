@@ -23,16 +23,8 @@ import trio.testing
 from tests.proof.simweek_feed import FeedPlan
 from tests.proof.simweek_harness import CRITICAL_MIN, SimWeek, run_simweek
 from vvtv.core.clock import utc
-from vvtv.media.slate import ensure_slate
-from vvtv.ownercard.card import ChannelProfile
 
 SUNDAY_EVENING = utc(2026, 3, 1, 22)
-
-
-@pytest.fixture(scope="module")
-def slate_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("simweek-slate")
-    return Path(trio.run(ensure_slate, root, ChannelProfile()).dir)
 
 
 def simulate(root: Path, slate: Path, days: float, plan: FeedPlan) -> SimWeek:
