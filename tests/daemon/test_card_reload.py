@@ -8,9 +8,11 @@ import signal
 from pathlib import Path
 
 import trio
+import trio.testing
 
 from actors.context import ChannelContext
 from actors.daemon import _reload_on_sighup, boot, watch_card_file
+from tests.support.waiting import wait_until
 from vvtv.core.settings import Settings
 
 
@@ -21,14 +23,6 @@ def edit_card(settings: Settings, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-async def until(predicate, what: str, seconds: float = 10.0) -> None:
-    with trio.move_on_after(seconds):
-        while not predicate():
-            await trio.sleep(0.02)
-        return
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def rejections(ch: ChannelContext, who: str) -> list:
     return [
         e
@@ -37,34 +31,43 @@ def rejections(ch: ChannelContext, who: str) -> list:
     ]
 
 
+POLL_S = 0.05  # how often the test's watcher looks at the file (real time)
+
+
 async def test_saving_the_card_file_applies_it_and_an_invalid_save_keeps_the_card(
     settings: Settings, nursery: trio.Nursery
 ) -> None:
+    """A saved card is validated and applied; an invalid save is refused once, naming the
+    field, and the card in force stays."""
     ch = await boot(settings)
-    nursery.start_soon(watch_card_file, ch, 0.05)
-    await trio.sleep(0.1)
+    nursery.start_soon(watch_card_file, ch, POLL_S)
+    await trio.testing.wait_all_tasks_blocked()  # the watcher has the file's first stamp
 
     edit_card(settings, "buffer_target_minutes: 60", "buffer_target_minutes: 75")
-    await until(lambda: ch.card.schedule_policy.buffer_target_minutes == 75, "the new card")
+    await wait_until("the new card", lambda: ch.card.schedule_policy.buffer_target_minutes == 75)
     assert ch.store.latest_card_version().applied_by == "file-change"  # type: ignore[union-attr]
 
     # Critical at or above target is refused with the field named; 75 stays in force.
     edit_card(settings, "buffer_critical_minutes: 20", "buffer_critical_minutes: 90")
-    await until(lambda: rejections(ch, "file-change"), "the rejection")
+    await wait_until("the rejection", lambda: rejections(ch, "file-change"))
     (rejected,) = rejections(ch, "file-change")
     assert any("buffer_critical_minutes" in e for e in rejected.details["errors"])
     assert ch.card.schedule_policy.buffer_target_minutes == 75
-    await trio.sleep(0.3)  # an unchanged (still invalid) file is not refused again
+    # Watch six more polls of the unchanged (still invalid) file: none refuses it again.
+    # This sleep is the observation window of the rule, not a wait for something to happen.
+    await trio.sleep(6 * POLL_S)
     assert len(rejections(ch, "file-change")) == 1
     nursery.cancel_scope.cancel()
 
 
-async def test_sighup_reloads_the_card(settings: Settings, nursery: trio.Nursery) -> None:
+async def test_sighup_reloads_the_card_from_its_file(
+    settings: Settings, nursery: trio.Nursery
+) -> None:
     ch = await boot(settings)
     nursery.start_soon(_reload_on_sighup, ch)
-    await trio.sleep(0.1)  # the signal receiver is installed
+    await trio.testing.wait_all_tasks_blocked()  # the signal receiver is installed
     edit_card(settings, "commit_lead_hours: 4", "commit_lead_hours: 3")
     os.kill(os.getpid(), signal.SIGHUP)
-    await until(lambda: ch.card.schedule_policy.commit_lead_hours == 3, "the reload")
+    await wait_until("the reload", lambda: ch.card.schedule_policy.commit_lead_hours == 3)
     assert ch.store.latest_card_version().applied_by == "SIGHUP"  # type: ignore[union-attr]
     nursery.cancel_scope.cancel()

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import httpx
-import trio
 import trio_websocket
 
 from tests.daemon.harness import looped_asset, running_channel
+from tests.support.waiting import wait_until
 from vvtv.core.messages import AssetReady
 from vvtv.core.settings import Settings
 from vvtv.core.signing import signed_headers
@@ -94,8 +94,8 @@ async def test_reload_owner_card_applies_a_valid_card_and_keeps_the_old_one_on_e
                     "buffer_critical_minutes: 20", "buffer_critical_minutes: 50"
                 )
             )
-            await trio.sleep(1.1)  # the same signed call within a second would be a replay
-            bad = await post(client, settings, "/v1/control/reload-owner-card", None)
+            # A new signature (the same call signed in the same second would be a replay).
+            bad = await post(client, settings, "/v1/control/reload-owner-card", None, skew=2)
             assert bad.status_code == 422
             assert "buffer_critical_minutes" in json.dumps(bad.json())
             assert ch.card.schedule_policy.buffer_target_minutes == 45
@@ -146,7 +146,14 @@ async def test_live_stream_reads_and_websocket_follow_the_channel(settings: Sett
         await daemon.runtime.ref("buffer").cast(
             AssetReady(asset.asset_id, None, "Programme", "calm", asset.duration_sec, None)
         )
-        await trio.sleep(1.5)
+        await wait_until(
+            "the programme queued and the live playlist listing segments",
+            lambda: (
+                "/live/seg/" in ch.live.playlist
+                and any(v["asset_id"] == "prog" for v in ch.queue_view)
+            ),
+            within=30,
+        )
         async with httpx.AsyncClient(base_url=ch.api_url) as client:
             playlist = await client.get("/live/index.m3u8")
             assert playlist.status_code == 200

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.daemon.harness import commit_plan, running_channel
 from tests.support.loopback import start_loopback
+from tests.support.waiting import wait_until
 from vvtv.core.settings import Settings
 from vvtv.store import open_store
 
@@ -46,9 +47,12 @@ async def test_a_commit_window_moves_the_window_fetch_prepare_and_qa_counters(
 
     async with running_channel(settings) as daemon:
         ch = daemon.ch
-        with trio.fail_after(60):
-            while not ch.store.query_audit(event_type="window_commit", limit=None):
-                await trio.sleep(0.05)
+        await wait_until(
+            "a commit window",
+            lambda: ch.store.query_audit(event_type="window_commit", limit=None),
+            within=60,
+            step=0.05,
+        )
         async with httpx.AsyncClient() as client:
             response = await client.get(f"{ch.api_url}/metrics")
         assert response.status_code == 200

@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from tests.media.conftest import PROFILE, QUALITY, Clips, PreparedSet
+from tests.support.waiting import wait_until
 from vvtv.media.ffmpeg import MediaError
 from vvtv.media.loudness import measure_loudness
 from vvtv.media.playlist import parse_vod_playlist
@@ -110,9 +111,9 @@ async def test_a_cancelled_prepare_kills_ffmpeg_and_leaves_no_asset_directory(
 ) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(prepare, clips.long_gop, tmp_path, "cancelled", PROFILE, QUALITY)
-        with trio.fail_after(30):  # real time: wait until the segmenting ffmpeg is at work
-            while not processes_mentioning(str(tmp_path)):
-                await trio.sleep(0.02)
+        await wait_until(  # real time
+            "the segmenting ffmpeg at work", lambda: processes_mentioning(str(tmp_path)), within=30
+        )
         nursery.cancel_scope.cancel()
     assert list(tmp_path.iterdir()) == []
     assert processes_mentioning(str(tmp_path)) == []  # ffmpeg was killed, not left running

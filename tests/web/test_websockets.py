@@ -8,6 +8,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
+from tests.support.waiting import wait_until
 from tests.web.conftest import Served, StubChannel
 from vvtv.web import live_streams
 
@@ -62,9 +63,7 @@ async def test_client_gauge_follows_connections(served: Served, channel: StubCha
     async with open_websocket_url(f"{served.ws_url}/v1/ws/runtime") as ws:
         await next_frame(ws)
         assert gauge() == 1
-    with trio.fail_after(5):
-        while gauge() != 0:
-            await trio.sleep(0.01)
+    await wait_until("the gauge back at 0", lambda: gauge() == 0, within=5, step=0.01, show=gauge)
 
 
 async def test_a_stalled_client_neither_slows_others_nor_misses_the_latest_state(
@@ -105,9 +104,7 @@ async def test_a_stalled_client_neither_slows_others_nor_misses_the_latest_state
             "vvtv_websocket_frames_conflated_total", {"topic": "buffer"}
         )
 
-    with trio.fail_after(5):
-        while not skipped():
-            await trio.sleep(0.01)
+    await wait_until("conflated frames counted", skipped, within=5, step=0.01)
     assert skipped() == sum(gaps)
 
 
