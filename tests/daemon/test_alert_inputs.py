@@ -15,7 +15,7 @@ from actors.buffer import Buffer
 from actors.daemon import boot
 from actors.inputs import AlertInputsPort
 from tests.daemon.harness import looped_asset, make_settings, running_channel
-from tests.support.loopback import json_reply, start_receiver
+from tests.support.loopback import Loopback, json_reply
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock, utc
 from vvtv.core.messages import AssetReady
@@ -83,10 +83,9 @@ async def test_an_actor_that_keeps_crashing_raises_actor_restart_storm_and_it_cl
 async def test_cloud_sync_failing_follows_the_ingest_api_answering_500(
     tmp_path: Path,
     slate_template: Path,
-    nursery: trio.Nursery,
+    receiver: Loopback,
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    receiver = await start_receiver(nursery)
     receiver.answer_always(json_reply(500))
     settings = make_settings(
         tmp_path,

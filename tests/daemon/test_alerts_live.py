@@ -8,7 +8,7 @@ import trio
 import trio.testing
 
 from tests.daemon.harness import looped_asset, make_settings, running_channel
-from tests.support.loopback import start_receiver
+from tests.support.loopback import Loopback
 from vvtv.core.clock import utc
 from vvtv.core.messages import AssetReady
 from vvtv.core.signing import sign
@@ -17,10 +17,9 @@ from vvtv.core.signing import sign
 async def test_emergency_alerts_are_sent_once_signed_and_cleared(
     tmp_path: Path,
     slate_template: Path,
-    nursery: trio.Nursery,
+    receiver: Loopback,
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    receiver = await start_receiver(nursery)
     settings = make_settings(
         tmp_path,
         slate_template,

@@ -4,31 +4,13 @@ chunk per scheduler batch, and other tasks run between the chunks."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 import pytest
 import trio
 import trio.testing
 
+from tests.web.batches import BatchLog
 from vvtv.observe.topics import Pacer, Topic
-
-
-class BatchLog(trio.abc.Instrument):
-    """Which tasks ran in which scheduler batch (a batch ends at each I/O check)."""
-
-    def __init__(self) -> None:
-        self.batch = 0
-        self.steps: list[tuple[int, trio.lowlevel.Task]] = []
-
-    def before_io_wait(self, timeout: float) -> None:
-        self.batch += 1
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        self.steps.append((self.batch, task))
-
-    def batches_of(self, tasks: set[trio.lowlevel.Task]) -> Counter[int]:
-        """How many steps of ``tasks`` each batch held."""
-        return Counter(batch for batch, task in self.steps if task in tasks)
 
 
 async def test_a_paced_publish_wakes_a_chunk_per_batch_and_lets_others_run() -> None:
@@ -64,10 +46,10 @@ async def test_a_paced_publish_wakes_a_chunk_per_batch_and_lets_others_run() -> 
         nursery.cancel_scope.cancel()
 
     assert all(frame["data"] == {"v": 1} for frame in got)
-    per_batch = log.batches_of(readers)
+    per_batch = log.steps_per_batch(readers)
     assert max(per_batch.values()) <= 10  # never more than one chunk at once...
     assert len(per_batch) >= 10  # ...so the 100 wake-ups took at least 10 batches
-    ran = set(log.batches_of({other_task}))
+    ran = set(log.steps_per_batch({other_task}))
     assert set(per_batch) <= ran  # and the other task ran in every one of them
 
 
@@ -89,7 +71,7 @@ async def test_unpaced_subscribers_all_wake_in_one_batch() -> None:
         trio.lowlevel.add_instrument(log)
         topic.publish({"v": 1})
     trio.lowlevel.remove_instrument(log)
-    assert list(log.batches_of(readers).values()) == [100]
+    assert list(log.steps_per_batch(readers).values()) == [100]
 
 
 async def test_a_subscriber_that_is_behind_is_woken_once_and_reads_every_queued_frame() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -20,6 +19,7 @@ import trio
 from quart_trio import QuartTrio
 from trio_websocket import open_websocket_url
 
+from tests.web.batches import BatchLog
 from tests.web.conftest import StubChannel
 from vvtv.core.signing import Verifier
 from vvtv.observe.topics import DEFAULT_QUEUE
@@ -27,26 +27,6 @@ from vvtv.web import create_app, live_streams, serve
 
 # The quart-trio task that runs a websocket route (live_stream) for one connection.
 HANDLER_TASK = "quart_trio.asgi.TrioASGIWebsocketConnection.handle_websocket"
-
-
-class BatchLog(trio.abc.Instrument):
-    def __init__(self) -> None:
-        self.batch = 0
-        self.steps: list[tuple[int, trio.lowlevel.Task]] = []
-
-    def before_io_wait(self, timeout: float) -> None:
-        self.batch += 1
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        self.steps.append((self.batch, task))
-
-    def handlers_per_batch(self) -> Counter[int]:
-        """How many distinct websocket handler tasks ran in each batch."""
-        seen = {(b, t) for b, t in self.steps if t.name == HANDLER_TASK}
-        return Counter(b for b, _ in seen)
-
-    def batches_of(self, task: trio.lowlevel.Task) -> set[int]:
-        return {b for b, t in self.steps if t is task}
 
 
 @asynccontextmanager
@@ -98,12 +78,12 @@ async def test_one_update_to_many_clients_is_sent_a_chunk_at_a_time(
             trio.lowlevel.remove_instrument(log)
             nursery.cancel_scope.cancel()
 
-    per_batch = log.handlers_per_batch()
+    per_batch = log.tasks_per_batch(HANDLER_TASK)
     assert sum(per_batch.values()) >= clients
     if paced:
         assert max(per_batch.values()) <= 3 * chunk
         assert len(per_batch) >= clients // chunk
-        assert set(per_batch) <= log.batches_of(other_task)
+        assert set(per_batch) <= set(log.steps_per_batch({other_task}))
     else:
         assert max(per_batch.values()) == clients
 
