@@ -43,7 +43,12 @@ credentials per channel and role (``edge.credential("main", "ingest")``), signed
 ``start(port=edge.port)`` for an outage that keeps its state. The fixture ``edge_worker``
 (``tests/cloud/conftest.py``) is one per test. The protocol: ``cloud/worker/PROTOCOL.md``.
 
-Fixtures (``tests/conftest.py``): ``loopback``, ``clip_cache``, ``slate_template``, ``store``.
+``tests.support.channel``: ``channel_settings(root, slate_template, card={...})``, a
+throwaway channel on disk (runtime with the slate copied in, the card, ``Settings``).
+
+Fixtures (``tests/conftest.py``): ``loopback``, ``receiver`` (a loopback server answering
+``{"ok": true}``: a webhook, the cloud ingest API), ``clip_cache``, ``slate_template``,
+``store``.
 
 The loopback server, by example
 ===============================
