@@ -18,7 +18,7 @@ from actors.daemon import boot, take_leadership
 from actors.discovery import Discovery
 from actors.scheduler import CURSOR_NIGHTLY, Scheduler
 from supervisors import ChildSpec, Runtime, Strategy, Supervisor
-from tests.daemon.harness import make_settings
+from tests.daemon.harness import CARD, make_settings
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock, utc
 from vvtv.core.convert import parse_datetime
@@ -30,15 +30,9 @@ EPOCH = utc(2026, 3, 27, 12)  # Europe/Berlin springs forward on 2026-03-29
 
 
 def berlin_settings(tmp_path: Path, slate_template: Path, **env: str) -> Settings:
-    settings = make_settings(tmp_path, slate_template, **env)
-    card = Path(settings.owner_card_path)
-    card.write_text(
-        card.read_text().replace(
-            "buffer_critical_minutes: 20}",
-            "buffer_critical_minutes: 20, timezone: Europe/Berlin}",
-        )
-    )
-    return settings
+    """The harness channel, in Europe/Berlin (its nightly at 03:00 local)."""
+    card = {**CARD, "schedule_policy": {"timezone": "Europe/Berlin"}}
+    return make_settings(tmp_path, slate_template, card, **env)
 
 
 @asynccontextmanager

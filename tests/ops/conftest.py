@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cards import write_card
 from tests.support.loopback import Loopback, Reply, Request, loopback_in_thread
 from tests.support.waiting import wait_for
 from vvtv.core.signing import AuthError, Verifier
@@ -28,15 +29,6 @@ from vvtv.core.signing import AuthError, Verifier
 TOKEN = "test-token"
 SECRET = "test-secret"
 MiB = 1024 * 1024
-
-CARD = """\
-schema_version: 1
-schedule_policy:
-  buffer_target_minutes: 60
-  buffer_critical_minutes: 20
-search_policy:
-  allowlist_domains: [example.com]
-"""
 
 
 class FakeApi:
@@ -175,8 +167,9 @@ def runtime(tmp_path: Path) -> dict[str, Path]:
     """Paths of a small installation: state db, OwnerCard, backup root, key dir."""
     root = tmp_path / "runtime"
     (root / "state").mkdir(parents=True)
-    card = tmp_path / "owner_card.yaml"
-    card.write_text(CARD)
+    card = write_card(
+        tmp_path / "owner_card.yaml", search_policy={"allowlist_domains": ["example.com"]}
+    )
     return {
         "root": root,
         "state_db": make_state_db(root / "state" / "vvtv.db"),

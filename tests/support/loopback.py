@@ -140,6 +140,22 @@ class Request:
         return json.loads(self.body)
 
 
+class Requests(list[Request]):
+    """The requests received, in order. Asking it about a path string is refused: it holds
+    ``Request``s, so ``"/x" in server.requests`` would quietly be False; ask
+    ``server.hits("/x")`` or ``server.targets()``."""
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            raise TypeError(f"requests holds Request objects: use hits({item!r}) or targets()")
+        return super().__contains__(item)
+
+    def count(self, item: object) -> int:
+        if isinstance(item, str):
+            raise TypeError(f"requests holds Request objects: use hits({item!r})")
+        return super().count(item)  # type: ignore[arg-type]
+
+
 Handler = Callable[[Request], "Reply | Awaitable[Reply]"]
 Route = Reply | Sequence[Reply] | Handler
 
@@ -159,7 +175,7 @@ class Loopback:
 
     routes: dict[str, Route] = attrs.Factory(dict)
     default: Route = NOT_FOUND
-    requests: list[Request] = attrs.Factory(list)
+    requests: Requests = attrs.Factory(Requests)
     port: int = 0
     errors: list[Exception] = attrs.Factory(list)  # raised by the test's handlers
     crash_on_error: bool = True  # a handler's error (after its 500) crashes the server's run

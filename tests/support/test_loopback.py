@@ -58,6 +58,14 @@ async def test_an_unrouted_target_is_404_and_still_recorded(loopback: Loopback) 
     assert loopback.targets() == ["/nothing"] and loopback.accepted == []
 
 
+def test_asking_the_requests_about_a_path_string_is_refused_not_quietly_false() -> None:
+    server = Loopback()
+    with pytest.raises(TypeError, match=r"use hits\('/x'\)"):
+        assert "/x" not in server.requests
+    with pytest.raises(TypeError, match="use hits"):
+        server.requests.count("/x")
+
+
 async def test_a_list_of_replies_is_answered_in_turn_and_the_last_repeats(
     loopback: Loopback,
 ) -> None:
