@@ -28,6 +28,8 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 if [ "$mode" = "test" ] && ! command -v chromium >/dev/null; then need+=(chromium); fi
 # The edge (cloud/worker, a Cloudflare Worker) is tested in workerd through npm's miniflare.
 command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
+# The XMLTV guide is checked by xmltv-util's tv_validate_file against the XMLTV DTD.
+if [ "$mode" = "test" ] && ! command -v tv_validate_file >/dev/null; then need+=(xmltv-util); fi
 # Debian ships Python without ensurepip: `python -m venv` needs the pythonX.Y-venv package.
 if [ ! -x .venv/bin/python ] && ! "$python" -c 'import ensurepip' 2>/dev/null; then
     need+=("$("$python" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')")

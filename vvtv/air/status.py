@@ -45,6 +45,7 @@ class ItemView:
     duration_sec: float
     slot_type: SlotType
     fallback_level: FallbackLevel
+    plan_id: str | None = None  # the plan it airs (the guide lists plans not on air yet)
 
     @classmethod
     def of(cls, e: QueueEntry) -> ItemView:
@@ -57,6 +58,7 @@ class ItemView:
             e.duration_sec,
             e.slot_type,
             e.fallback_level,
+            e.plan_id,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +80,7 @@ def _item_dict(view: ItemView) -> dict[str, Any]:
         "duration_sec": round(view.duration_sec, 3),
         "slot_type": view.slot_type.value,
         "fallback_level": int(view.fallback_level),
+        "plan_id": view.plan_id,
     }
 
 
