@@ -27,10 +27,12 @@ from vvtv.air.live import aged_status
 from vvtv.core import offload
 from vvtv.core.convert import converter
 from vvtv.core.messages import Ping, SetCuratorMode, SetEmergencyOverride
-from vvtv.core.model import AuditEvent, PlanState, new_id
+from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
 from vvtv.core.signing import Verifier
+from vvtv.iptv.channel import ChannelInfo
 from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.topics import TopicHub
+from vvtv.ownercard.card import OwnerCard, logo_is_url
 from vvtv.store import StoreError
 from vvtv.web.app import create_app
 from vvtv.web.params import TOGGLE, EmergencyCommand
@@ -57,6 +59,7 @@ class LivePort:
         self.runtime = runtime
         self.topics: TopicHub = ch.topics
         self.metrics: ChannelMetrics = ch.metrics
+        self._channel: tuple[OwnerCard, ChannelInfo] | None = None
 
     def now(self) -> datetime:
         return self.ch.clock.now()
@@ -69,6 +72,26 @@ class LivePort:
 
     def queue(self) -> list[dict]:
         return list(self.ch.queue_view)
+
+    def channel_info(self) -> ChannelInfo:
+        # Viewers poll it: built again only when the card in force changes.
+        card = self.ch.cards.card
+        if self._channel is None or self._channel[0] is not card:
+            name, logo = card.channel.name, card.channel.logo
+            info = ChannelInfo(
+                name=name,
+                logo_url=logo if logo_is_url(logo) else "",
+                logo_file=self.ch.settings.resolve(logo)
+                if logo and not logo_is_url(logo)
+                else None,
+                tz=self.ch.tz,
+            )
+            self._channel = (card, info)
+        return self._channel[1]
+
+    async def upcoming_plans(self, start: datetime, end: datetime) -> list[PlanItem]:
+        states = (PlanState.COMMITTED, PlanState.SCHEDULED)
+        return await offload.run_sync(self.ch.store.plans_starting_between, start, end, states)
 
     async def plans(self, state: str | None, limit: int, offset: int) -> dict:
         states = [PlanState(state)] if state else None
@@ -168,7 +191,7 @@ class Api(Actor):
         settings = self.ch.settings
         # Accepted signatures live in the store: a replay stays refused across restarts.
         verifier = Verifier(settings.control_token, settings.control_secret, memory=self.ch.store)
-        app = create_app(port, verifier=verifier)
+        app = create_app(port, verifier=verifier, public_base_url=settings.public_base_url)
         self.url = await _start(ctx, serve, app, settings.api_bind, self.shutdown)
         self.ch.api_url = self.url
         log.info("vvtv API on %s", self.url)

@@ -46,7 +46,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from vvtv.cli.run import tune_gc  # noqa: E402
+from vvtv.core.model import PlanItem  # noqa: E402
 from vvtv.core.signing import Verifier  # noqa: E402
+from vvtv.iptv.channel import ChannelInfo  # noqa: E402
 from vvtv.observe.metrics import ChannelMetrics  # noqa: E402
 from vvtv.observe.topics import TopicHub  # noqa: E402
 from vvtv.web import create_app  # noqa: E402
@@ -98,6 +100,12 @@ class BenchChannel:
         return body
 
     def queue(self) -> list[dict]:
+        return []
+
+    def channel_info(self) -> ChannelInfo:
+        return ChannelInfo()
+
+    async def upcoming_plans(self, start: datetime, end: datetime) -> list[PlanItem]:
         return []
 
     async def plans(self, state: str | None, limit: int, offset: int) -> dict:

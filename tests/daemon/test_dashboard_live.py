@@ -1,4 +1,5 @@
-"""The dashboard against the real running channel, in Debian's headless chromium."""
+"""The dashboard against the real running channel, in Debian's headless chromium: live
+values, its player (hls.js) on air, control, and reconnection after a restart."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ async def test_dashboard_follows_the_channel_and_reconnects_after_a_daemon_resta
         # Live from the real Buffer: the slate is on air, so the state is EMERGENCY.
         await page.wait_for("document.getElementById('state').textContent === 'EMERGENCY'")
         await page.wait_for("document.querySelectorAll('#tree .node').length >= 8")
+        # The on-air player plays the live stream with hls.js (Chromium), muted.
+        await page.wait_for(
+            "window.vvtvPlayer.state === 'playing'"
+            " && document.getElementById('player').currentTime > 2",
+            timeout=30,
+        )
+        assert await page.eval("window.vvtvPlayer.engine") == "hls.js"
+        assert await page.eval("window.vvtvPlayer.fatal") == []
+        assert await page.eval("document.getElementById('player-state').hidden") is True
 
         body = json.dumps({"enabled": False}).encode()
         path = "/v1/control/emergency-mode"

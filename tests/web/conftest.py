@@ -18,7 +18,9 @@ import pytest
 import trio
 from quart_trio import QuartTrio
 
+from vvtv.core.model import PlanItem, PlanState
 from vvtv.core.signing import Verifier, signed_headers
+from vvtv.iptv.channel import ChannelInfo
 from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.topics import TopicHub
 from vvtv.web import create_app, serve
@@ -47,6 +49,9 @@ class StubChannel:
         self.playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n"
         self.daily = {date(2026, 2, 28): {"date": "2026-02-28", "summary": {"items_aired": 96}}}
         self.weekly = {"2026-W09": {"week": "2026-W09", "summary": {"items_aired": 600}}}
+        self.channel = ChannelInfo(name="vvtv")
+        self.plans_ahead: list[PlanItem] = []
+        self.plan_windows: list[tuple[datetime, datetime]] = []
 
     # -- reads --
     def now(self) -> datetime:
@@ -83,6 +88,18 @@ class StubChannel:
                 "fallback_level": 0 if i % 3 else 1,
             }
             for i in range(6)
+        ]
+
+    def channel_info(self) -> ChannelInfo:
+        return self.channel
+
+    async def upcoming_plans(self, start: datetime, end: datetime) -> list[PlanItem]:
+        self.plan_windows.append((start, end))
+        states = (PlanState.COMMITTED, PlanState.SCHEDULED)
+        return [
+            p
+            for p in self.plans_ahead
+            if p.state in states and p.start_at is not None and start <= p.start_at < end
         ]
 
     async def plans(self, state: str | None, limit: int, offset: int) -> dict:

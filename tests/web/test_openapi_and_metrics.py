@@ -25,6 +25,7 @@ ORIGINAL_GAUGES = (
 def _app_paths(channel: StubChannel) -> set[tuple[str, str]]:
     app = create_app(channel, verifier=Verifier("t", "s"))
     found = {(path, "get") for path in app.extensions["vvtv.reads"].paths}
+    found.add((app.extensions["vvtv.tuner"].path, "get"))
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue

@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 from quart import Response, g, request, send_file, websocket
@@ -25,7 +25,9 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from vvtv.core.signing import AuthError, Verifier
-from vvtv.observe.topics import DEFAULT_CHUNK, Pacer, Subscription
+from vvtv.observe.topics import DEFAULT_CHUNK, Pacer
+from vvtv.web import audience
+from vvtv.web.headers import DASHBOARD_CSP, page_headers
 from vvtv.web.openapi import openapi_document
 from vvtv.web.params import (
     BadInput,
@@ -34,7 +36,9 @@ from vvtv.web.params import (
     emergency_body,
 )
 from vvtv.web.port import ChannelPort
+from vvtv.web.public_url import HostGuard
 from vvtv.web.reads import ReadEndpoints, dump_json, known_method
+from vvtv.web.tuner import TunerStream
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +48,24 @@ LIVE_TOPICS = ("buffer", "alerts", "runtime")
 # Segment names are unique per asset and never rewritten: cache them hard.
 SEGMENT_CACHE = "public, max-age=86400, immutable"
 WS_GOING_AWAY = 1001
-DASHBOARD_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'none'"
-)
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
 
 
 class LiveStreams:
-    """The app's open websocket subscriptions, so shutdown can end them cleanly."""
+    """The app's open live streams (websocket subscriptions, tuner streams), so shutdown
+    can end them cleanly."""
 
     def __init__(self) -> None:
-        self._subs: set[Subscription] = set()
+        self._subs: set[Closable] = set()
         self.closing = False
 
-    def add(self, sub: Subscription) -> None:
+    def add(self, sub: Closable) -> None:
         self._subs.add(sub)
 
-    def discard(self, sub: Subscription) -> None:
+    def discard(self, sub: Closable) -> None:
         self._subs.discard(sub)
 
     def __len__(self) -> int:
@@ -116,11 +120,13 @@ def create_app(
     verifier: Verifier,
     max_body_bytes: int = 64 * 1024,
     ws_chunk: int = DEFAULT_CHUNK,
+    public_base_url: str | None = None,
 ) -> QuartTrio:
     """The vvtv web app over ``port``; control calls are checked by ``verifier``.
 
     Live websocket handlers are woken ``ws_chunk`` at a time per update
-    (``vvtv.observe.topics.Pacer``).
+    (``vvtv.observe.topics.Pacer``). ``public_base_url`` (``VVTV_PUBLIC_BASE_URL``) is
+    where viewers and IPTV apps reach the channel; None = each request's own address.
     """
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
@@ -137,9 +143,13 @@ def create_app(
     metrics = port.metrics
     # Hot read endpoints are answered before quart sees the request (see reads.py).
     reads = ReadEndpoints(app.asgi_app, port, dump_json(openapi_document(max_body_bytes)))
+    # The tuner's endless MPEG-TS stream owns its whole exchange too (see tuner.py).
+    tuner = TunerStream(reads, port, live)
     # Quart's documented middleware hook; quart types asgi_app as its own bound method.
-    app.asgi_app = reads  # type: ignore[method-assign,assignment]  # see above
+    app.asgi_app = HostGuard(tuner)  # type: ignore[method-assign,assignment]
     app.extensions["vvtv.reads"] = reads
+    app.extensions["vvtv.tuner"] = tuner
+    audience.register(app, port, public_base_url=public_base_url)
 
     # ---- live fan-out pacing ---------------------------------------------------------
 
@@ -208,11 +218,8 @@ def create_app(
     @app.get("/")
     async def dashboard() -> Response:
         response = await app.send_static_file("index.html")
-        response.headers["Cache-Control"] = "no-cache"
         # The page may hold the control secret: only its own scripts, styles and origin.
-        response.headers["Content-Security-Policy"] = DASHBOARD_CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.update(page_headers(DASHBOARD_CSP))
         return response
 
     # ---- signed control endpoints ------------------------------------------------------

@@ -10,9 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from vvtv.core.model import PlanState
+from vvtv.iptv.hdhomerun import TUNER_COUNT
 from vvtv.web.params import (
     CURATOR_MODES,
     DATE_ERROR,
+    GUIDE_DEFAULT_HOURS,
+    GUIDE_HOURS_ERROR,
+    GUIDE_MAX_HOURS,
+    LINEUP_SCANS,
     PLANS_DEFAULT_LIMIT,
     PLANS_MAX_LIMIT,
     PLANS_MAX_OFFSET,
@@ -80,6 +85,93 @@ _SCHEMAS: dict[str, Any] = {
             "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
             "message": {"type": "string"},
             "since": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "PublicProgramme": {
+        "type": "object",
+        "required": ["title", "category", "start", "stop", "intermission"],
+        "properties": {
+            "title": {"type": "string"},
+            "category": {"type": "string", "description": "the theme"},
+            "start": {"type": "string", "format": "date-time"},
+            "stop": {"type": "string", "format": "date-time"},
+            "intermission": {
+                "type": "boolean",
+                "description": "filler (emergency pool or slate) until the next programme",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "PublicStatus": {
+        "description": (
+            "What the watch page shows: titles, themes and times only (no ids, URLs, paths "
+            "or operational state)."
+        ),
+        "type": "object",
+        "required": ["channel", "state", "timestamp", "now", "next"],
+        "properties": {
+            "channel": {
+                "type": "object",
+                "required": ["id", "name", "logo"],
+                "properties": {
+                    "id": {"type": "string", "description": "the guide's channel id (tvg-id)"},
+                    "name": {"type": "string"},
+                    "logo": {"type": ["string", "null"], "description": "URL; null = none"},
+                },
+            },
+            "state": {"type": "string", "enum": ["on_air", "intermission", "starting"]},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "now": {"oneOf": [_ref("PublicProgramme"), {"type": "null"}]},
+            "next": {"type": "array", "items": _ref("PublicProgramme"), "maxItems": 3},
+        },
+        "additionalProperties": False,
+    },
+    "HdhrDiscover": {
+        "type": "object",
+        "required": [
+            "FriendlyName",
+            "Manufacturer",
+            "ModelNumber",
+            "FirmwareName",
+            "FirmwareVersion",
+            "DeviceID",
+            "DeviceAuth",
+            "BaseURL",
+            "LineupURL",
+            "TunerCount",
+        ],
+        "properties": {
+            "FriendlyName": {"type": "string"},
+            "Manufacturer": {"type": "string"},
+            "ModelNumber": {"type": "string"},
+            "FirmwareName": {"type": "string"},
+            "FirmwareVersion": {"type": "string"},
+            "DeviceID": {"type": "string", "pattern": "^[0-9A-F]{8}$"},
+            "DeviceAuth": {"type": "string"},
+            "BaseURL": {"type": "string", "format": "uri"},
+            "LineupURL": {"type": "string", "format": "uri"},
+            "TunerCount": {"type": "integer", "minimum": 1},
+        },
+    },
+    "HdhrLineupItem": {
+        "type": "object",
+        "required": ["GuideNumber", "GuideName", "URL"],
+        "properties": {
+            "GuideNumber": {"type": "string"},
+            "GuideName": {"type": "string"},
+            "URL": {"type": "string", "format": "uri"},
+            "HD": {"type": "integer", "enum": [0, 1]},
+            "VideoCodec": {"type": "string"},
+            "AudioCodec": {"type": "string"},
+        },
+    },
+    "HdhrLineupStatus": {
+        "type": "object",
+        "properties": {
+            "ScanInProgress": {"type": "integer"},
+            "ScanPossible": {"type": "integer"},
+            "Source": {"type": "string"},
+            "SourceList": {"type": "array", "items": {"type": "string"}},
         },
     },
     "LiveFrame": {
@@ -154,6 +246,163 @@ def _websocket(topic: str, what: str) -> dict[str, Any]:
                 )
             },
         }
+    }
+
+
+def _text(description: str, content_type: str, **more: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {content_type: {"schema": {"type": "string"}}},
+        **more,
+    }
+
+
+_BAD_HOST = _error("missing or malformed Host header (set VVTV_PUBLIC_BASE_URL)")
+_BASE_NOTE = (
+    "Absolute URLs start with VVTV_PUBLIC_BASE_URL when it is set, else with the request's "
+    "scheme and Host header (then the answer varies by Host)."
+)
+
+
+def _audience_paths() -> dict[str, Any]:
+    """The public, read-only routes for viewers and IPTV apps (issue 18)."""
+    return {
+        "/watch": {
+            "get": {
+                "summary": "The public watch page (HTML): player, channel, now and next",
+                "description": "No control, no token; its own strict Content-Security-Policy.",
+                "responses": {"200": {"description": "text/html"}},
+            }
+        },
+        "/v1/public/status": {
+            "get": {
+                "summary": "What is on air and next, for viewers (read-only subset of the status)",
+                "responses": {"200": _json_response("public status", _ref("PublicStatus"))},
+            }
+        },
+        "/channel/logo": {
+            "get": {
+                "summary": "The channel's logo, when the OwnerCard names a local image file",
+                "responses": {
+                    "200": {
+                        "description": "the image",
+                        "content": {
+                            t: {"schema": {"type": "string", "format": "binary"}}
+                            for t in ("image/png", "image/jpeg", "image/webp", "image/gif")
+                        },
+                    },
+                    "404": _error("no logo file (none, a URL, missing, or too large)"),
+                },
+            }
+        },
+        "/iptv/channel.m3u": {
+            "get": {
+                "summary": "M3U playlist for IPTV apps (tvg-id, tvg-name, tvg-logo, group-title)",
+                "description": _BASE_NOTE,
+                "responses": {
+                    "200": _text("the playlist; url-tvg names the XMLTV guide", "audio/x-mpegurl"),
+                    "400": _BAD_HOST,
+                },
+            }
+        },
+        "/iptv/xmltv.xml": {
+            "get": {
+                "summary": "XMLTV guide from the timeline and the plan grid",
+                "description": (
+                    "Valid against the XMLTV DTD; times carry the channel's zone offset; "
+                    "filler (emergency pool, slate) and holes are 'Intermission'. " + _BASE_NOTE
+                ),
+                "parameters": [
+                    {
+                        "name": "hours",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": GUIDE_MAX_HOURS,
+                            "default": GUIDE_DEFAULT_HOURS,
+                        },
+                        "description": "how far ahead the guide reaches",
+                    }
+                ],
+                "responses": {
+                    "200": _text("the guide", "application/xml"),
+                    "400": _error(f"{GUIDE_HOURS_ERROR}, or a malformed Host header"),
+                },
+            }
+        },
+        "/iptv/channel.ts": {
+            "get": {
+                "summary": "The live channel as one continuous MPEG-TS stream (HDHomeRun tuner)",
+                "x-endless": True,  # never ends: a client reads it while it watches
+                "description": (
+                    f"At most {TUNER_COUNT} at once. Any query (Jellyfin's ?transcode=) is "
+                    "ignored: the channel has one rendition."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "an endless MPEG-TS stream",
+                        "content": {
+                            "video/mp2t": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    },
+                    "503": _error("all tuners are busy, or the server is shutting down"),
+                },
+            }
+        },
+        "/discover.json": {
+            "get": {
+                "summary": "HDHomeRun device (what Plex, Emby and Jellyfin read first)",
+                "description": _BASE_NOTE,
+                "responses": {
+                    "200": _json_response("the device", _ref("HdhrDiscover")),
+                    "400": _BAD_HOST,
+                },
+            }
+        },
+        "/lineup.json": {
+            "get": {
+                "summary": "HDHomeRun lineup: the channel on its MPEG-TS stream",
+                "description": _BASE_NOTE,
+                "responses": {
+                    "200": _json_response(
+                        "the lineup", {"type": "array", "items": _ref("HdhrLineupItem")}
+                    ),
+                    "400": _BAD_HOST,
+                },
+            }
+        },
+        "/lineup_status.json": {
+            "get": {
+                "summary": "HDHomeRun scan status (never scanning: the lineup is fixed)",
+                "responses": {"200": _json_response("status", _ref("HdhrLineupStatus"))},
+            }
+        },
+        "/lineup.post": {
+            "post": {
+                "summary": "HDHomeRun rescan request (accepted; the lineup is fixed)",
+                "parameters": [
+                    {
+                        "name": "scan",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(LINEUP_SCANS)},
+                    }
+                ],
+                "responses": {
+                    "200": {"description": "done (empty body)"},
+                    "400": _error("scan missing or not start/abort"),
+                },
+            }
+        },
+        "/device.xml": {
+            "get": {
+                "summary": "UPnP device description of the HDHomeRun emulation",
+                "description": _BASE_NOTE,
+                "responses": {"200": _text("the description", "application/xml"), "400": _BAD_HOST},
+            }
+        },
     }
 
 
@@ -445,6 +694,7 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
         "/v1/ws/buffer": _websocket("buffer", "buffer state (same fields as /v1/status)"),
         "/v1/ws/alerts": _websocket("alerts", "active alerts"),
         "/v1/ws/runtime": _websocket("runtime", "supervision tree snapshot"),
+        **_audience_paths(),
     }
     return {
         "openapi": "3.1.0",
@@ -453,6 +703,8 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
             "version": "1",
             "description": (
                 "Read endpoints need no auth. Control endpoints are signed (SPEC §3); "
+                "the audience's routes (/watch, /v1/public/status, /iptv/*, the HDHomeRun "
+                "emulation) are public and read-only; "
                 f"their bodies are limited to {max_body_bytes} bytes. Every error is JSON "
                 '{"error": ...}.'
             ),

@@ -151,3 +151,29 @@ def curator_body(payload: Any) -> tuple[str, dict[str, float | int]]:
             raise BadInput(422, f"{key} must be a finite number")
         limits[key] = kind(value)
     return mode, limits
+
+
+GUIDE_DEFAULT_HOURS = 24
+GUIDE_MAX_HOURS = 168
+GUIDE_HOURS_ERROR = f"hours must be a whole number from 1 to {GUIDE_MAX_HOURS}"
+_HOURS = re.compile(r"[0-9]{1,3}")
+
+
+def parse_guide_hours(text: str | None) -> int:
+    """``hours`` of ``/iptv/xmltv.xml``: how far ahead the guide reaches (default 24)."""
+    if text is None:
+        return GUIDE_DEFAULT_HOURS
+    if not _HOURS.fullmatch(text) or not 1 <= int(text) <= GUIDE_MAX_HOURS:
+        raise BadInput(400, f"{GUIDE_HOURS_ERROR} (got {text[:20]!r})")
+    return int(text)
+
+
+LINEUP_SCANS = ("start", "abort")
+
+
+def parse_lineup_scan(text: str | None) -> str:
+    """``scan`` of ``POST /lineup.post`` (what a media server sends to rescan a tuner)."""
+    if text not in LINEUP_SCANS:
+        got = "nothing" if text is None else repr(text[:20])
+        raise BadInput(400, f"scan must be one of {', '.join(LINEUP_SCANS)} (got {got})")
+    return text

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
+from vvtv.core.model import PlanItem
+from vvtv.iptv.channel import ChannelInfo
 from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.topics import TopicHub
 from vvtv.web.params import EmergencyCommand
@@ -37,7 +39,17 @@ class ChannelPort(Protocol):
         ...
 
     def queue(self) -> list[dict]:
-        """Timeline from now: start_at, duration_sec, title, asset_id, slot_type, fallback_level."""
+        """Timeline from now (the entry on air first): start_at, duration_sec, title, theme,
+        asset_id, slot_type, fallback_level, plan_id."""
+        ...
+
+    def channel_info(self) -> ChannelInfo:
+        """The channel as its audience sees it (OwnerCard ``channel.name``/``logo``, zone)."""
+        ...
+
+    async def upcoming_plans(self, start: datetime, end: datetime) -> list[PlanItem]:
+        """Committed and scheduled plans with a planned start in ``[start, end)``, for the
+        guide (it leaves out those already on the timeline)."""
         ...
 
     async def plans(self, state: str | None, limit: int, offset: int) -> dict:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from vvtv.core import offload
+from vvtv.iptv.guide import public_status as public_status_view
 from vvtv.observe.metrics import CONTENT_TYPE as METRICS_TYPE
 from vvtv.web.params import BadInput, parse_day, parse_plans_query, parse_week
 from vvtv.web.port import ChannelPort
@@ -28,6 +29,7 @@ JSON_TYPE = "application/json"
 M3U8_TYPE = "application/vnd.apple.mpegurl"
 
 Headers = tuple[tuple[bytes, bytes], ...]
+PUBLIC_HEADERS: Headers = ((b"cache-control", b"no-cache"), (b"x-content-type-options", b"nosniff"))
 # Label values must stay few: any other method a client invents is counted as OTHER.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -76,6 +78,13 @@ Handler = Callable[[ChannelPort, Query], Awaitable[Reply]]
 
 async def status(port: ChannelPort, query: Query) -> Reply:
     return json_reply(port.status())
+
+
+async def public_status(port: ChannelPort, query: Query) -> Reply:
+    # What viewers poll (the watch page): titles and times only, see vvtv.iptv.guide.
+    channel = port.channel_info()
+    body = public_status_view(port.now(), port.queue(), channel, channel.logo(""))
+    return Reply(200, dump_json(body), headers=PUBLIC_HEADERS)
 
 
 async def queue(port: ChannelPort, query: Query) -> Reply:
@@ -138,6 +147,7 @@ async def live_playlist(port: ChannelPort, query: Query) -> Reply:
 
 READ_ROUTES: dict[str, Handler] = {
     "/v1/status": status,
+    "/v1/public/status": public_status,
     "/v1/queue": queue,
     "/v1/plans": plans,
     "/v1/reports/daily": daily_report,

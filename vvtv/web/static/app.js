@@ -378,16 +378,27 @@ async function setEmergency(enabled) {
 function setupPlayer() {
   const video = $("player");
   const note = $("player-note");
-  if (video.canPlayType("application/vnd.apple.mpegurl")) {
-    video.src = "/live/index.m3u8";
-    video.play().catch(() => {});
-  } else {
+  const badge = $("player-state");
+  // Muted, so it starts without a click; the operator unmutes with the video's controls.
+  const player = new VvtvPlayer.LivePlayer(video, {
+    onState: (state, text) => {
+      badge.textContent = text;
+      badge.dataset.state = state;
+      badge.hidden = !text;
+    },
+  });
+  window.vvtvPlayer = player; // what the page shows is also readable from the console
+  if (!player.supported) {
     video.hidden = true;
     note.hidden = false;
-    note.innerHTML =
-      'This browser cannot play HLS natively (Safari and most mobile browsers can).<br>' +
-      'Open <a href="/live/index.m3u8">/live/index.m3u8</a> in VLC or mpv.';
+    note.replaceChildren(
+      "This browser cannot play the live stream. Open ",
+      el("a", { href: "/live/index.m3u8" }, "/live/index.m3u8"),
+      " in VLC or mpv.",
+    );
+    return;
   }
+  player.start({ muted: true });
 }
 
 // ---------------------------------------------------------------- start

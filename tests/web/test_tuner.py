@@ -1,0 +1,157 @@
+"""The tuner's MPEG-TS stream: the live playlist's segments back to back, each once, from
+two behind the live edge; at most TunerCount at once; a tuner is freed when its viewer
+leaves; streams end at shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+import httpx
+import trio
+
+from tests.web.conftest import Served, StubChannel
+from vvtv.core.signing import Verifier
+from vvtv.iptv.hdhomerun import TUNER_COUNT
+from vvtv.web import create_app, serve
+
+
+def segments(channel: StubChannel, first: int, names: list[tuple[str, str]]) -> dict[str, bytes]:
+    """Publish a live playlist of ``names`` (asset, file) numbered from ``first``."""
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:6", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+    data = {}
+    for asset, name in names:
+        path = channel.segments_dir / asset / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = f"<{asset}/{name}>".encode() * 50
+        path.write_bytes(body)
+        data[f"{asset}/{name}"] = body
+        lines += ["#EXTINF:6.000,", f"/live/seg/{asset}/{name}"]
+    channel.playlist = "\n".join(lines) + "\n"
+    return data
+
+
+class Reader:
+    """Reads an endless response in pieces (httpx iterates a body only once)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._chunks = response.aiter_raw()
+        self._pending = b""
+
+    async def read(self, size: int, timeout: float = 10) -> bytes:
+        with trio.fail_after(timeout):
+            while len(self._pending) < size:
+                self._pending += await self._chunks.__anext__()
+        got, self._pending = self._pending[:size], self._pending[size:]
+        return got
+
+    async def until_end(self, timeout: float) -> None:
+        with trio.fail_after(timeout):
+            async for _ in self._chunks:
+                pass
+
+
+async def wait_until(condition, timeout: float = 10) -> None:
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.02)
+
+
+async def test_the_stream_starts_near_the_edge_and_sends_each_new_segment_once(
+    served: Served, channel: StubChannel
+) -> None:
+    names = [("asset-a", f"seg_{i:03d}.ts") for i in range(4)]
+    data = segments(channel, 10, names)
+    async with served.client.stream("GET", "/iptv/channel.ts?transcode=heavy") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "video/mp2t"
+        assert r.headers["cache-control"] == "no-store"
+        stream = Reader(r)
+        first = data["asset-a/seg_002.ts"] + data["asset-a/seg_003.ts"]
+        assert await stream.read(len(first)) == first
+        # The window slides: one segment leaves, an item change brings the slate.
+        data = segments(channel, 11, [*names[1:], ("slate", "seg_000.ts")])
+        slate = data["slate/seg_000.ts"]
+        assert await stream.read(len(slate)) == slate
+
+
+async def test_a_missing_or_odd_segment_is_skipped_and_the_stream_goes_on(
+    served: Served, channel: StubChannel
+) -> None:
+    data = segments(channel, 1, [("asset-a", "seg_000.ts"), ("asset-a", "seg_001.ts")])
+    (channel.segments_dir / "asset-a" / "seg_001.ts").unlink()
+    async with served.client.stream("GET", "/iptv/channel.ts") as r:
+        stream = Reader(r)
+        assert await stream.read(len(data["asset-a/seg_000.ts"])) == data["asset-a/seg_000.ts"]
+        # A name vvtv never writes is not read; the next real segment still comes.
+        channel.playlist += "#EXTINF:6.000,\n/live/seg/asset-a/.hidden.ts\n"
+        channel.playlist += "#EXTINF:6.000,\n/live/seg/asset-a/seg_002.ts\n"
+        (channel.segments_dir / "asset-a" / ".hidden.ts").write_bytes(b"secret")
+        (channel.segments_dir / "asset-a" / "seg_002.ts").write_bytes(b"next")
+        assert await stream.read(4) == b"next"
+
+
+async def test_one_stream_more_than_the_tuner_count_is_refused_until_one_leaves(
+    served: Served, channel: StubChannel
+) -> None:
+    segments(channel, 1, [("asset-a", "seg_000.ts")])
+    tuner = served.app.extensions["vvtv.tuner"]
+
+    @asynccontextmanager
+    async def watching() -> AsyncIterator[Reader]:
+        async with served.client.stream("GET", "/iptv/channel.ts") as r:
+            assert r.status_code == 200
+            stream = Reader(r)  # held open: dropping its iterator would close the response
+            await stream.read(1)
+            yield stream
+
+    async with trio.open_nursery() as nursery:
+        leave = [trio.Event() for _ in range(TUNER_COUNT)]
+
+        async def viewer(i: int, task_status=trio.TASK_STATUS_IGNORED) -> None:
+            async with watching():
+                task_status.started()
+                await leave[i].wait()
+
+        for i in range(TUNER_COUNT):
+            await nursery.start(viewer, i)
+        assert tuner.active == TUNER_COUNT
+        busy = await served.client.get("/iptv/channel.ts")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "10"
+        assert busy.json() == {"error": f"all {TUNER_COUNT} tuners are busy"}
+        leave[0].set()  # the viewer closes its connection: the tuner is free again
+        await wait_until(lambda: tuner.active == TUNER_COUNT - 1)
+        async with watching():
+            assert tuner.active == TUNER_COUNT
+        for event in leave:
+            event.set()
+    await wait_until(lambda: tuner.active == 0)
+
+
+async def test_head_and_other_methods(served: Served, channel: StubChannel) -> None:
+    segments(channel, 1, [("asset-a", "seg_000.ts")])
+    head = await served.client.head("/iptv/channel.ts")
+    assert head.status_code == 200 and head.content == b""
+    post = await served.client.post("/iptv/channel.ts")
+    assert post.status_code == 405 and post.headers["allow"] == "GET, HEAD"
+    assert served.app.extensions["vvtv.tuner"].active == 0
+
+
+async def test_streams_end_at_shutdown(channel: StubChannel, tmp_path: Path) -> None:
+    segments(channel, 1, [("asset-a", "seg_000.ts")])
+    app = create_app(channel, verifier=Verifier("t", "s"))
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(partial(serve, app, "127.0.0.1:0", shutdown=shutdown))
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=10) as client,
+            client.stream("GET", "/iptv/channel.ts") as r,
+        ):
+            stream = Reader(r)
+            await stream.read(1)
+            started = trio.current_time()
+            shutdown.set()
+            await stream.until_end(timeout=5)  # the server ends the stream
+            assert trio.current_time() - started < 2.5  # not the 3 s graceful timeout
