@@ -8,7 +8,6 @@ move on with the channel, and the page must load nothing from outside the channe
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 import trio
 
 from tests.daemon.harness import CARD, make_settings, running_channel
+from tests.support.loopback import closed_port  # free now: the channel binds it
 from tests.web.cdp import CHROMIUM, open_page
 from vvtv.core.messages import AssetReady
 from vvtv.core.model import AssetItem, QAReport, QAStatus
@@ -30,12 +30,6 @@ pytestmark = [
 
 WATCH_SECONDS = 64
 PROGRAMME = "Test card, in colour"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def programme(hls_root: Path, scratch: Path) -> AssetItem:
@@ -90,7 +84,7 @@ async def test_a_viewer_watches_a_minute_across_item_changes_with_hlsjs(
     (root / "owner_card.yaml").write_text(
         CARD + "channel: {name: Voulez Vous, logo: missing-logo.png}\n"
     )
-    bind = f"127.0.0.1:{free_port()}"
+    bind = f"127.0.0.1:{closed_port()}"
     settings = make_settings(root, slate_template, VVTV_API_BIND=bind)
     asset = await programme(settings.hls_dir, tmp_path)
     url = f"http://{bind}"

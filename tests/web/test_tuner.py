@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import trio
 
+from tests.support.waiting import wait_until
 from tests.web.conftest import Served, StubChannel
 from vvtv.core.signing import Verifier
 from vvtv.iptv.hdhomerun import TUNER_COUNT
@@ -51,12 +52,6 @@ class Reader:
         with trio.fail_after(timeout):
             async for _ in self._chunks:
                 pass
-
-
-async def wait_until(condition, timeout: float = 10) -> None:
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.02)
 
 
 async def test_the_stream_starts_near_the_edge_and_sends_each_new_segment_once(
@@ -122,12 +117,12 @@ async def test_one_stream_more_than_the_tuner_count_is_refused_until_one_leaves(
         assert busy.status_code == 503 and busy.headers["retry-after"] == "10"
         assert busy.json() == {"error": f"all {TUNER_COUNT} tuners are busy"}
         leave[0].set()  # the viewer closes its connection: the tuner is free again
-        await wait_until(lambda: tuner.active == TUNER_COUNT - 1)
+        await wait_until("the tuner freed", lambda: tuner.active == TUNER_COUNT - 1)
         async with watching():
             assert tuner.active == TUNER_COUNT
         for event in leave:
             event.set()
-    await wait_until(lambda: tuner.active == 0)
+    await wait_until("every tuner freed", lambda: tuner.active == 0)
 
 
 async def test_head_and_other_methods(served: Served, channel: StubChannel) -> None:

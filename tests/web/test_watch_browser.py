@@ -4,13 +4,13 @@ back by itself when it returns."""
 
 from __future__ import annotations
 
-import socket
 from functools import partial
 from pathlib import Path
 
 import pytest
 import trio
 
+from tests.support.loopback import closed_port  # free now: the channel binds it
 from tests.web.cdp import CHROMIUM, open_page
 from tests.web.conftest import SECRET, TOKEN, StubChannel
 from tests.web.test_audience import PNG
@@ -24,12 +24,6 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def text(element_id: str) -> str:
     return f"document.getElementById({element_id!r}).textContent"
 
@@ -41,7 +35,7 @@ async def test_the_watch_page_shows_the_channel_and_says_when_it_reconnects(
     logo = tmp_path / "logo.png"
     logo.write_bytes(PNG)
     channel.channel = ChannelInfo(name="Voulez <b>Vous</b>", logo_file=logo)
-    bind = f"127.0.0.1:{free_port()}"
+    bind = f"127.0.0.1:{closed_port()}"
 
     gone = trio.Event()
 
