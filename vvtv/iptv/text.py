@@ -17,13 +17,22 @@ from urllib.parse import quote
 # surrogates and the two non-characters XML 1.0 excludes.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]+")
 _SPACES = re.compile(r"\s+")
-_XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_XML_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 
 
 def clean(text: object, limit: int = 200) -> str:
     """One line of printable text, at most ``limit`` characters (an ellipsis marks a cut)."""
-    value = _SPACES.sub(" ", _UNSAFE.sub(" ", str(text))).strip()
+    value = str(text)
+    # Most text is clean already (and text is cleaned where it enters and again where a
+    # programme is made): ``isprintable`` is False for every control, separator other than
+    # the plain space, surrogate and non-character, so this test in C settles it.
+    if (
+        value.isprintable()
+        and "  " not in value
+        and len(value) <= limit
+        and (not value or (value[0] != " " and value[-1] != " "))
+    ):
+        return value
+    value = _SPACES.sub(" ", _UNSAFE.sub(" ", value)).strip()
     if len(value) > limit:
         value = value[: limit - 1].rstrip() + "…"
     return value
@@ -31,12 +40,14 @@ def clean(text: object, limit: int = 200) -> str:
 
 def xml_text(text: str) -> str:
     """``text`` (already ``clean``) escaped for XML character data."""
-    return text.translate(_XML_TEXT)
+    if "&" in text or "<" in text or ">" in text:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
 
 
 def xml_attr(text: str) -> str:
     """``text`` (already ``clean``) escaped for a double-quoted XML attribute."""
-    return text.translate(_XML_ATTR)
+    return xml_text(text).replace('"', "&quot;")
 
 
 def m3u_attr(text: str) -> str:
