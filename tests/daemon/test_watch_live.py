@@ -93,6 +93,7 @@ async def test_a_viewer_watches_a_minute_across_item_changes_with_hlsjs(
         running_channel(settings) as daemon,
         open_page(url + "/watch", tmp_path / "profile") as page,
     ):
+        await page.wait_for("document.readyState === 'complete'", timeout=30)
         await page.eval("performance.setResourceTimingBufferSize(5000)")
         await page.wait_for("document.getElementById('channel-name').textContent === 'Voulez Vous'")
         await page.wait_for("document.getElementById('logo').hidden === true")
@@ -155,6 +156,8 @@ async def test_a_viewer_watches_a_minute_across_item_changes_with_hlsjs(
         # Everything the page fetched came from the channel itself.
         fetched = await page.eval("performance.getEntriesByType('resource').map((e) => e.name)")
         assert any("/live/seg/asset-testcard/" in u for u in fetched)
+        # hls.js transmuxes in its worker, a file of the channel's own (CSP: 'self').
+        assert f"{url}/static/vendor/hls.worker.js" in fetched
         assert all(u.startswith(url + "/") for u in fetched), [
             u for u in fetched if not u.startswith(url + "/")
         ]

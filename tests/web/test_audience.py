@@ -356,3 +356,12 @@ async def test_a_host_the_framework_cannot_parse_is_a_400_on_every_path(served: 
             assert r.status_code == 400 and r.json() == {"error": "malformed Host header"}
     ok = await served.client.get("/watch", headers={"Host": "my_box.lan:7070"})
     assert ok.status_code == 200
+
+
+async def test_every_framework_answer_says_nosniff_and_no_referrer(
+    served: Served, channel: StubChannel
+) -> None:
+    for path in ("/static/player.js", "/static/vendor/hls.min.js", "/no/such/path", "/watch"):
+        r = await served.client.get(path)
+        assert r.headers["x-content-type-options"] == "nosniff", path
+        assert r.headers["referrer-policy"] == "no-referrer", path

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 from vvtv.core.signing import AuthError, Verifier
 from vvtv.observe.topics import DEFAULT_CHUNK, Pacer
 from vvtv.web import audience
-from vvtv.web.headers import DASHBOARD_CSP, page_headers
+from vvtv.web.headers import COMMON, DASHBOARD_CSP, page_headers
 from vvtv.web.openapi import openapi_document
 from vvtv.web.params import (
     BadInput,
@@ -177,6 +177,9 @@ def create_app(
         started = g.get("vvtv_t0")
         if started is not None:
             metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
+        # Every answer of the framework (pages, files, JSON) says what it is and no more.
+        for name, value in COMMON.items():
+            response.headers.setdefault(name, value)
         return response
 
     @app.errorhandler(BadInput)

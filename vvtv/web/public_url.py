@@ -16,7 +16,6 @@ allowlist (``VVTV_PUBLIC_HOSTS``) belongs here too.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from vvtv.web.params import BadInput
@@ -29,11 +28,11 @@ HOST_DERIVED = {"Vary": "Host", "Cache-Control": "private, no-cache"}
 CONFIGURED = {"Cache-Control": "no-cache"}
 
 
-def base_url(configured: str | None, scheme: str, headers: Mapping[str, str]) -> str:
-    """``configured`` (already validated by Settings), else ``scheme://Host``; 400 if bad."""
+def base_url(configured: str | None, scheme: str, host: str) -> str:
+    """``configured`` (already validated by Settings), else ``scheme://host`` (the request's
+    Host header); 400 if that is missing or malformed."""
     if configured:
         return configured
-    host = headers.get("host", "")
     if not host or len(host) > 261 or not _HOST.fullmatch(host):
         raise BadInput(400, "missing or malformed Host header (set VVTV_PUBLIC_BASE_URL)")
     port = host.rpartition(":")[2] if not host.endswith("]") and ":" in host else ""
