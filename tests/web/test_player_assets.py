@@ -55,3 +55,12 @@ def test_the_vendoring_script_pins_the_same_version() -> None:
 def test_the_files_are_packaged_with_vvtv() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"web/static/vendor/*"' in pyproject
+
+
+def test_the_edge_pins_the_same_hlsjs() -> None:
+    """The Worker (cloud/worker) serves hls.js from npm: viewers get one version everywhere."""
+    package = json.loads((ROOT / "cloud" / "worker" / "package.json").read_text())
+    lock = json.loads((ROOT / "cloud" / "worker" / "package-lock.json").read_text())
+    assert package["dependencies"]["hls.js"] == PINNED
+    locked = lock["packages"]["node_modules/hls.js"]
+    assert (locked["version"], locked["integrity"]) == (PINNED, REGISTRY_INTEGRITY)
