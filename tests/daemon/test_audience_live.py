@@ -16,6 +16,7 @@ from ipytv import playlist
 
 from tests.daemon.harness import CARD, make_settings, running_channel
 from tests.iptv.xmltv_check import tv_validate
+from tests.support.cards import write_card
 from tests.web.test_audience import PNG
 from vvtv.core.model import PlanItem, PlanState
 from vvtv.core.signing import signed_headers
@@ -39,12 +40,10 @@ def plan(ch, minutes_ahead: float, title: str, state: PlanState) -> PlanItem:
 async def test_viewers_and_iptv_apps_see_the_cards_channel_and_the_real_guide(
     tmp_path: Path, slate_template: Path
 ) -> None:
-    (tmp_path / "owner_card.yaml").write_text(
-        CARD + "channel: {name: Voulez Vous, logo: config/logo.png}\n"
-    )
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "logo.png").write_bytes(PNG)
-    settings = make_settings(tmp_path, slate_template)
+    card = {**CARD, "channel": {"name": "Voulez Vous", "logo": "config/logo.png"}}
+    settings = make_settings(tmp_path, slate_template, card)
     async with running_channel(settings) as daemon:
         ch = daemon.ch
         # Committed (being fetched, as far as the guide knows): the scheduler leaves them be,
@@ -88,7 +87,9 @@ async def test_viewers_and_iptv_apps_see_the_cards_channel_and_the_real_guide(
             assert entry.attributes["tvg-id"] == tv.find("channel").get("id")
 
             # A reloaded card renames the channel for viewers at once.
-            (tmp_path / "owner_card.yaml").write_text(CARD + "channel: {name: VV Deux}\n")
+            write_card(
+                tmp_path / "owner_card.yaml", **{**CARD, "channel": {"name": "VV Deux", "logo": ""}}
+            )
             path = "/v1/control/reload-owner-card"
             headers = signed_headers(
                 settings.control_token, settings.control_secret, "POST", path, b"",

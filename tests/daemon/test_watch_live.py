@@ -79,13 +79,10 @@ async def test_a_viewer_watches_a_minute_across_item_changes_with_hlsjs(
     tmp_path: Path, slate_template: Path
 ) -> None:
     root = tmp_path / "channel"
-    root.mkdir()
     # A logo file that does not exist: the page must fall back to the name as text.
-    (root / "owner_card.yaml").write_text(
-        CARD + "channel: {name: Voulez Vous, logo: missing-logo.png}\n"
-    )
+    card = {**CARD, "channel": {"name": "Voulez Vous", "logo": "missing-logo.png"}}
     bind = f"127.0.0.1:{closed_port()}"
-    settings = make_settings(root, slate_template, VVTV_API_BIND=bind)
+    settings = make_settings(root, slate_template, card, VVTV_API_BIND=bind)
     asset = await programme(settings.hls_dir, tmp_path)
     url = f"http://{bind}"
 
