@@ -50,6 +50,11 @@ async def test_dashboard_follows_the_channel_and_reconnects_after_a_daemon_resta
         assert await page.eval("window.vvtvPlayer.engine") == "hls.js"
         assert await page.eval("window.vvtvPlayer.fatal") == []
         assert await page.eval("document.getElementById('player-state').hidden") is True
+        # Everything the dashboard fetched (scripts, hls.js and its worker, the stream) is
+        # the channel's own.
+        fetched = await page.eval("performance.getEntriesByType('resource').map((e) => e.name)")
+        assert f"{url}/static/vendor/hls.min.js" in fetched
+        assert [u for u in fetched if not u.startswith(url + "/")] == []
 
         body = json.dumps({"enabled": False}).encode()
         path = "/v1/control/emergency-mode"
