@@ -38,7 +38,6 @@ from vvtv.core.model import AuditEvent, new_id
 from vvtv.core.retry import RetryPolicy
 from vvtv.notify.delivery import (
     DELIVERY_RETRY,
-    BreakerState,
     CircuitBreaker,
     Deliverer,
     DeliveryResult,
@@ -227,6 +226,3 @@ class CloudSync(Actor):
                 details=details,
             )
         )
-
-    def circuit(self) -> BreakerState:
-        return self.breaker.state(self.clock.now())

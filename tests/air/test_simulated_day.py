@@ -11,11 +11,12 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from vvtv.air import emergency, live_playlist, timeline
 from vvtv.air.emergency import EmergencyState
-from vvtv.core.model import AuditEvent, FallbackLevel, QueueEntry
+from vvtv.core.model import EntryStatus, FallbackLevel, QueueEntry
 from vvtv.nightly import reports
 
 from .helpers import T0, asset
@@ -108,17 +109,22 @@ def test_a_day_with_an_outage_has_no_dead_air_and_one_emergency_that_ends_at_tar
     assert len(finishes) == len(starts) - 1
     for fin, nxt in zip(finishes, starts[1:], strict=True):
         assert fin.at == nxt.at
-    # the Buffer writes one "aired" audit event per finished item; the report reads them back
+    # the as-run log: each finished item with its actual start and duration
     opened = {}
-    audit = []
+    aired = []
     for e in ch.events:
         if e.kind == "started":
             opened[e.entry_id] = e.at
         else:
-            entry = ch.entry_by_id[e.entry_id]
-            details = reports.as_run_details(entry, opened.pop(e.entry_id), e.at)
-            audit.append(AuditEvent(f"ev{len(audit)}", e.at, reports.EVENT_AIRED, details=details))
-    aired = reports.aired_entries(audit)
+            started = opened.pop(e.entry_id)
+            aired.append(
+                attrs.evolve(
+                    ch.entry_by_id[e.entry_id],
+                    start_at=started,
+                    duration_sec=(e.at - started).total_seconds(),
+                    status=EntryStatus.AIRED,
+                )
+            )
     assert [a.entry_id for a in aired] == [s.entry_id for s in starts[:-1]]
     levels = {int(e.fallback_level) for e in aired}
     assert {0, 2} <= levels, "main content and the emergency pool both aired"

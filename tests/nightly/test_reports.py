@@ -175,23 +175,3 @@ def test_weekly_report_adds_up_the_days_of_the_week():
 def test_weekly_report_refuses_a_bad_week():
     with pytest.raises(ValueError, match="invalid week format, use YYYY-Www"):
         reports.weekly_report("2026-10", [], NOW)
-
-
-def test_the_as_run_log_round_trips_through_aired_audit_events():
-    e = attrs.evolve(entry("a", 0, 600), plan_id="plan-1", theme="news")
-    started, ended = e.start_at + timedelta(seconds=2), e.start_at + timedelta(seconds=590)
-    details = reports.as_run_details(e, started, ended)
-    assert details["plan_id"] == "plan-1" and details["aired_sec"] == 588
-    event = AuditEvent("ev1", ended, reports.EVENT_AIRED, plan_id="plan-1", details=details)
-    [back] = reports.aired_entries([event, AuditEvent("ev2", ended, "other")])
-    assert (back.entry_id, back.start_at, back.duration_sec) == ("a", started, 588)
-    assert back.status is EntryStatus.AIRED and back.theme == "news"
-
-
-def test_a_malformed_aired_event_is_named():
-    bad = AuditEvent("ev9", NOW, reports.EVENT_AIRED, details={"entry_id": "a"})
-    with pytest.raises(ValueError, match="aired event ev9 is malformed"):
-        reports.aired_entries([bad])
-    e = entry("a", 0, 60)
-    with pytest.raises(ValueError, match=r"ended at .* before it started"):
-        reports.as_run_details(e, e.end_at, e.start_at)

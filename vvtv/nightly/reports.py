@@ -13,10 +13,7 @@ The audit events read here (the contract with whoever writes them):
 - any event with ``reason_code == "DISCOVERY_FAILED_DOMAIN"`` (``details["domain"]``):
   discovery failures, by domain;
 - ``curator_applied`` / ``curator_suggested`` (``vvtv.air.curator.EVENT_APPLIED/SUGGESTED``):
-  curator actions;
-- ``aired`` (``EVENT_AIRED``), the as-run log: one per item that aired, written by the Buffer
-  when ``vvtv.air.live_playlist.advance`` reports it finished, with ``as_run_details``;
-  ``aired_entries`` reads them back, so a report can be rebuilt from the audit trail alone.
+  curator actions.
 """
 
 from __future__ import annotations
@@ -29,7 +26,6 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from vvtv.air import curator, emergency
-from vvtv.core.convert import format_datetime, parse_datetime
 from vvtv.core.model import (
     AuditEvent,
     DailyReport,
@@ -46,7 +42,6 @@ EVENT_EMERGENCY_EXITED = emergency.EVENT_EXITED
 EVENT_QA_RESULT = "qa_result"
 EVENT_CURATOR_APPLIED = curator.EVENT_APPLIED
 EVENT_CURATOR_SUGGESTED = curator.EVENT_SUGGESTED
-EVENT_AIRED = "aired"
 REASON_DISCOVERY_FAILED = "DISCOVERY_FAILED_DOMAIN"
 
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -87,71 +82,6 @@ def iso_week_of(day: date) -> str:
     """The ISO week label (``%G-W%V``) a day belongs to."""
     year, week, _ = day.isocalendar()
     return f"{year:04d}-W{week:02d}"
-
-
-# --- the as-run log ----------------------------------------------------------------
-
-
-def as_run_details(entry: QueueEntry, started_at: datetime, ended_at: datetime) -> dict[str, Any]:
-    """The details of an ``aired`` audit event: what aired, when really, and why it was there.
-
-    ``plan_id`` and ``trace_id`` tie the aired item to its plan, fetch and QA records (put
-    them on the AuditEvent too).
-    """
-    if started_at.tzinfo is None or ended_at.tzinfo is None:
-        raise ValueError(f"as-run of {entry.entry_id}: times must be timezone-aware")
-    if ended_at < started_at:
-        raise ValueError(
-            f"as-run of {entry.entry_id}: ended at {ended_at.isoformat()} before it started "
-            f"at {started_at.isoformat()}"
-        )
-    return {
-        "entry_id": entry.entry_id,
-        "asset_id": entry.asset_id,
-        "plan_id": entry.plan_id,
-        "title": entry.title,
-        "theme": entry.theme,
-        "slot_type": SlotType(entry.slot_type).value,
-        "fallback_level": int(entry.fallback_level),
-        "planned_start": format_datetime(entry.start_at),
-        "planned_duration_sec": entry.duration_sec,
-        "started_at": format_datetime(started_at),
-        "ended_at": format_datetime(ended_at),
-        "aired_sec": round((ended_at - started_at).total_seconds(), 3),
-    }
-
-
-def aired_entries(events: Iterable[AuditEvent]) -> list[QueueEntry]:
-    """The as-run log as entries with their *actual* start and duration, in air order.
-
-    Reads ``aired`` events; ValueError naming the event when one is malformed.
-    """
-    out = []
-    for ev in events:
-        if ev.event_type != EVENT_AIRED:
-            continue
-        d = ev.details
-        try:
-            start = parse_datetime(d["started_at"])
-            end = parse_datetime(d["ended_at"])
-            out.append(
-                QueueEntry(
-                    entry_id=str(d["entry_id"]),
-                    asset_id=str(d["asset_id"]),
-                    start_at=start,
-                    duration_sec=(end - start).total_seconds(),
-                    title=str(d.get("title", "")),
-                    plan_id=d.get("plan_id"),
-                    theme=str(d.get("theme", "")),
-                    slot_type=SlotType(d.get("slot_type", "MAIN")),
-                    fallback_level=FallbackLevel(int(d.get("fallback_level", 0))),
-                    status=EntryStatus.AIRED,
-                    trace_id=ev.trace_id,
-                )
-            )
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ValueError(f"aired event {ev.event_id} is malformed: {exc!r}") from None
-    return sorted(out, key=lambda e: (e.start_at, e.entry_id))
 
 
 # --- daily -------------------------------------------------------------------------

@@ -178,7 +178,6 @@ RULES: tuple[Rule, ...] = (
     Rule("ACTOR_RESTART_STORM", Severity.HIGH, 0.0, _actor_restart_storm),
     Rule("CLOUD_SYNC_FAILING", Severity.MEDIUM, 300.0, _cloud_sync_failing),
 )
-RULES_BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
 FOR_SECONDS: dict[str, float] = {r.code: r.for_s for r in RULES}
 
 

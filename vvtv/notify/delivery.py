@@ -92,8 +92,6 @@ class CircuitBreaker:
         self.consecutive_failures = 0
         self.opened_until: datetime | None = None
         self.last_error = ""
-        self.last_failure_at: datetime | None = None
-        self.last_success_at: datetime | None = None
         self._probing = False
         self.on_change: Callable[[BreakerState], None] | None = None
 
@@ -124,7 +122,6 @@ class CircuitBreaker:
         self._probing = False
         self.consecutive_failures = 0
         self.opened_until = None
-        self.last_success_at = now
         if was_open:
             self._notify(BreakerState.CLOSED)
 
@@ -132,7 +129,6 @@ class CircuitBreaker:
         self._probing = False
         self.consecutive_failures += 1
         self.last_error = error
-        self.last_failure_at = now
         if self.opened_until is not None or self.consecutive_failures >= self.threshold:
             self.opened_until = now + timedelta(seconds=self.open_s)
             self._notify(BreakerState.OPEN)

@@ -157,13 +157,6 @@ class PlansMixin(AuditMixin):  # a transition and its audit event: one transacti
             )
             return moved
 
-    def transition_plans(
-        self, moves: Sequence[tuple[str, PlanState]], at: datetime, *, actor: str = ""
-    ) -> list[PlanItem]:
-        """Several transitions in one transaction: all happen, or (on any illegal one) none."""
-        with self.transaction():
-            return [self.transition_plan(pid, to, at, actor=actor) for pid, to in moves]
-
     def list_plans(
         self,
         states: Iterable[PlanState] | None = None,

@@ -101,13 +101,6 @@ class QueueMixin(StoreBase):
         )
         return [load(r[0], QueueEntry) for r in rows]
 
-    def last_queue_entry(self) -> QueueEntry | None:
-        """The non-skipped entry that ends last: where the timeline currently ends."""
-        row = self._read_one(
-            f"SELECT data FROM queue_entries WHERE {_LIVE} ORDER BY end_at DESC LIMIT 1"
-        )
-        return load(row[0], QueueEntry) if row else None
-
     def fallback_rate(
         self, since: datetime, until: datetime, *, aired_only: bool = False
     ) -> float | None:
