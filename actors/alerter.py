@@ -25,6 +25,7 @@ import trio
 
 from supervisors import Actor, ActorContext
 from vvtv.core import tls
+from vvtv.core.audit import AuditType
 from vvtv.core.clock import Clock
 from vvtv.core.messages import EvaluateAlerts
 from vvtv.core.model import AlertState, AuditEvent, Severity, new_id
@@ -245,7 +246,7 @@ class Alerter(Actor):
             AuditEvent(
                 event_id=new_id("evt"),
                 at=self.clock.now(),
-                event_type="webhook_refused",
+                event_type=AuditType.WEBHOOK_REFUSED,
                 reason_code="WEBHOOK_REJECTED",
                 actor="alerter",
                 details={
@@ -262,7 +263,7 @@ def _audit(note: Notification) -> AuditEvent:
     return AuditEvent(
         event_id=new_id("evt"),
         at=note.at,
-        event_type="alert_notified" if note.event == "alert" else "alert_cleared",
+        event_type=(AuditType.ALERT_NOTIFIED if note.event == "alert" else AuditType.ALERT_CLEARED),
         reason_code=note.code,
         actor="alerter",
         details=note.payload(),

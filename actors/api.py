@@ -25,6 +25,7 @@ from supervisors import Actor, ActorContext, ActorError, Host
 from vvtv.air.curator import CuratorMode
 from vvtv.air.live import aged_status
 from vvtv.core import offload
+from vvtv.core.audit import AuditType
 from vvtv.core.convert import converter
 from vvtv.core.messages import Ping, SetCuratorMode, SetEmergencyOverride
 from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
@@ -163,7 +164,7 @@ class LivePort:
             AuditEvent(
                 event_id=new_id("evt"),
                 at=self.now(),
-                event_type="control_call",
+                event_type=AuditType.CONTROL_CALL,
                 actor="api",
                 details={"who": who, "action": action, **_jsonable(details)},
             )

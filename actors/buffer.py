@@ -37,6 +37,7 @@ from vvtv.air.curator import CuratorAction, CuratorMode, applied_in_last_hour, d
 from vvtv.air.curator import apply as apply_suggestion
 from vvtv.air.emergency import EmergencyState
 from vvtv.air.status import BufferState, ItemView, buffer_state
+from vvtv.core.audit import AuditType
 from vvtv.core.messages import AssetReady, EvaluateAlerts, SetCuratorMode, SetEmergencyOverride
 from vvtv.core.model import (
     AssetItem,
@@ -49,7 +50,7 @@ from vvtv.core.model import (
     SlotType,
     new_id,
 )
-from vvtv.observe.stats import STREAM_DISRUPTION, pipeline_metrics
+from vvtv.observe.stats import pipeline_metrics
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,7 @@ class Buffer(Actor):
             return None  # already queued (idempotent by plan)
         self.entries = timeline.ordered([*self.entries, entry])
         self._audit(
-            "queued",
+            AuditType.QUEUED,
             "",
             entry,
             {
@@ -259,7 +260,7 @@ class Buffer(Actor):
             return {"error": str(exc)}  # the API validates first; never crash on a bad one
         self.curator_mode = mode
         self.ch.store.set_live_value(KEY_CURATOR, {"mode": msg.mode, **msg.limits})
-        self._audit("curator_mode", "", None, {"who": msg.who, **mode.to_dict(policy)})
+        self._audit(AuditType.CURATOR_MODE, "", None, {"who": msg.who, **mode.to_dict(policy)})
         self._publish(self.ch.clock.now())
         return mode.to_dict(policy)
 
@@ -323,7 +324,9 @@ class Buffer(Actor):
         cover = emergency.cover_playhead(self.entries, now, self.slate)
         if cover is not None:
             self._add_fillers([cover])
-            self._audit(STREAM_DISRUPTION, "NOTHING_ON_AIR", cover, {"covered_by": "slate"})
+            self._audit(
+                AuditType.STREAM_DISRUPTION, "NOTHING_ON_AIR", cover, {"covered_by": "slate"}
+            )
         # The mode follows real content only: fillers never end an emergency by themselves.
         plan = emergency.keep_on_air(
             self.entries,
@@ -408,7 +411,7 @@ class Buffer(Actor):
         with ch.store.transaction():
             ch.store.set_entry_status(entry.entry_id, status)
             self._audit(
-                f"aired_{event.kind}",
+                AuditType.AIRED_STARTED if event.kind == "started" else AuditType.AIRED_FINISHED,
                 "",
                 entry,
                 {
@@ -466,14 +469,14 @@ class Buffer(Actor):
             self.curator_actions.append(CuratorAction(now, suggestion, decision.apply))
             if not decision.apply:
                 ch.metrics.curator_decisions.labels(kind="suggested").inc()
-                self._audit("curator_suggested", "", None, details)
+                self._audit(AuditType.CURATOR_SUGGESTED, "", None, details)
                 continue
             after = apply_suggestion(self.entries, suggestion)
             changed = [e for e in after if e not in self.entries]
             ch.store.update_queue_entries(changed)
             self.entries = timeline.ordered(after)
             ch.metrics.curator_decisions.labels(kind="applied").inc()
-            self._audit("curator_applied", "", None, details)
+            self._audit(AuditType.CURATOR_APPLIED, "", None, details)
             # One change per review: the next review sees the new order.
             break
 
@@ -491,7 +494,7 @@ class Buffer(Actor):
         self.ch.store.set_entry_status(entry.entry_id, EntryStatus.SKIPPED)
         self.entries = [e for e in self.entries if e.entry_id != entry.entry_id]
         if entry.slot_type is not SlotType.EMERGENCY:
-            self._audit("entry_skipped", reason, entry, {})
+            self._audit(AuditType.ENTRY_SKIPPED, reason, entry, {})
 
     def _set_emergency(
         self,
@@ -651,7 +654,9 @@ class Buffer(Actor):
             self._view_of = ahead
             self.ch.queue_view = [ItemView.of(e).to_dict() for e in ahead]
 
-    def _audit(self, event_type: str, reason: str, entry: QueueEntry | None, details: dict) -> None:
+    def _audit(
+        self, event_type: AuditType, reason: str, entry: QueueEntry | None, details: dict
+    ) -> None:
         self.ch.store.append_audit(
             AuditEvent(
                 event_id=new_id("evt"),

@@ -31,6 +31,7 @@ import httpx
 
 from supervisors import Actor, ActorContext
 from vvtv.core import tls
+from vvtv.core.audit import AuditType
 from vvtv.core.clock import Clock
 from vvtv.core.convert import to_jsonable
 from vvtv.core.messages import PublishDaily, PublishStatus, PublishWeekly
@@ -149,7 +150,9 @@ class CloudSync(Actor):
             except ValueError as exc:
                 # A malformed week from our own scheduler: refuse this report loudly
                 # in the audit trail, keep publishing everything else.
-                self._audit("cloud_publish_invalid", "CLOUD_PUBLISH_INVALID", {"error": str(exc)})
+                self._audit(
+                    AuditType.CLOUD_PUBLISH_INVALID, "CLOUD_PUBLISH_INVALID", {"error": str(exc)}
+                )
                 return None
             body = {"week": week, "summary": msg.summary, "metrics": msg.metrics}
             item = self.store.enqueue(
@@ -205,7 +208,7 @@ class CloudSync(Actor):
     def _refused(self, item: Any, result: DeliveryResult) -> None:
         """The cloud refused a document (4xx other than 429): audited, never retried."""
         self._audit(
-            "cloud_delivery_refused",
+            AuditType.CLOUD_DELIVERY_REFUSED,
             "CLOUD_REJECTED",
             {
                 "outbox_id": item.id,
@@ -215,7 +218,7 @@ class CloudSync(Actor):
             },
         )
 
-    def _audit(self, event_type: str, reason_code: str, details: dict[str, Any]) -> None:
+    def _audit(self, event_type: AuditType, reason_code: str, details: dict[str, Any]) -> None:
         self.store.append_audit(
             AuditEvent(
                 event_id=new_id("evt"),

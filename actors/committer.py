@@ -25,6 +25,7 @@ import trio
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
 from vvtv.core import offload
+from vvtv.core.audit import AuditType
 from vvtv.core.messages import AssetReady, CommitOutcome, PublishStatus, RunCommitWindow
 from vvtv.core.model import (
     AssetItem,
@@ -105,11 +106,11 @@ class Committer(Actor):
             queued += 1
             if ready.plan.plan_id != current.plan_id:
                 fell_back += 1
-        outcome = CommitOutcome(
+        # The window's record is the Scheduler's ``window_commit`` audit, which carries
+        # this outcome with the slot and whether the window succeeded.
+        return CommitOutcome(
             selected=len(selected), queued=queued, fell_back=fell_back, failed=failed
         )
-        self._audit("commit_window", "", None, None, trace_id, attrs.asdict(outcome))
-        return outcome
 
     async def _main_or_reserve(self, plan: PlanItem, trace_id: str) -> Ready | None:
         ch = self.ch
@@ -133,7 +134,7 @@ class Committer(Actor):
                 continue
             return ready
         self._audit(
-            "slot_unfilled",
+            AuditType.SLOT_UNFILLED,
             "NO_RESERVE_LEFT",
             plan.plan_id,
             None,
@@ -238,7 +239,7 @@ class Committer(Actor):
         )
         ch.metrics.qa_outcomes.labels(outcome="passed" if report.passed else "rejected").inc()
         self._audit(
-            "qa_result",
+            AuditType.QA_RESULT,
             "" if report.passed else "QA_REJECTED",
             plan.plan_id,
             asset_id,
@@ -266,7 +267,7 @@ class Committer(Actor):
 
     def _audit(
         self,
-        event_type: str,
+        event_type: AuditType,
         reason_code: str,
         plan_id: str | None,
         asset_id: str | None,

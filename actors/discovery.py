@@ -21,6 +21,7 @@ from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
 from vvtv.air import timeline
 from vvtv.core import offload, tls
+from vvtv.core.audit import AuditType
 from vvtv.core.messages import DiscoveryOutcome, RunDiscovery
 from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
 from vvtv.discover.screening import (
@@ -88,7 +89,7 @@ class Discovery(Actor):
             AuditEvent(
                 event_id=new_id("evt"),
                 at=now,
-                event_type="discovery_rejected",
+                event_type=AuditType.DISCOVERY_REJECTED,
                 reason_code=r.reason_code.value,
                 actor="discovery",
                 trace_id=msg.trace_id,
@@ -113,7 +114,7 @@ class Discovery(Actor):
             AuditEvent(
                 event_id=new_id("evt"),
                 at=ch.clock.now(),
-                event_type="discovery_summary",
+                event_type=AuditType.DISCOVERY_SUMMARY,
                 actor="discovery",
                 trace_id=msg.trace_id,
                 details={"candidates": len(candidates), "accepted": len(result.accepted), **quiet},
@@ -141,7 +142,9 @@ class Discovery(Actor):
         return AuditEvent(
             event_id=new_id("evt"),
             at=now,
-            event_type="discovery_source_failed" if whole else "discovery_item_rejected",
+            event_type=(
+                AuditType.DISCOVERY_SOURCE_FAILED if whole else AuditType.DISCOVERY_ITEM_REJECTED
+            ),
             # Only a whole source failing counts toward DISCOVERY_DOMAIN_FAILURE; a bad
             # item (a malformed sidecar, a nonsense duration, a URL that does not parse)
             # loses only itself.

@@ -22,6 +22,7 @@ import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
+from vvtv.core.audit import AuditType
 from vvtv.core.messages import (
     Ping,
     PublishDaily,
@@ -51,6 +52,12 @@ CURSOR_NIGHTLY = "window.nightly"  # stored as the local date's midnight UTC ins
 # A commit window fetches and prepares media: give it time, but not forever.
 DISCOVERY_TIMEOUT_S = 15 * 60
 COMMIT_TIMEOUT_S = 60 * 60
+# One audit row per window run, whatever its outcome.
+WINDOW_AUDIT = {
+    WindowKind.DISCOVERY: AuditType.WINDOW_DISCOVERY,
+    WindowKind.COMMIT: AuditType.WINDOW_COMMIT,
+    WindowKind.NIGHTLY: AuditType.WINDOW_NIGHTLY,
+}
 
 
 class Scheduler(Actor):
@@ -196,7 +203,7 @@ class Scheduler(Actor):
             AuditEvent(
                 event_id=new_id("evt"),
                 at=ch.clock.now(),
-                event_type=f"window_{window.kind.value}",
+                event_type=WINDOW_AUDIT[window.kind],
                 reason_code="" if ok else "WINDOW_FAILED",
                 actor="scheduler",
                 trace_id=trace,

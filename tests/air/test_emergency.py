@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from vvtv.air import emergency, timeline
 from vvtv.air.emergency import EmergencyState
+from vvtv.core.audit import AuditType
 from vvtv.core.model import FallbackLevel, SlotType
 
 from .helpers import T0, asset, at, back_to_back, entry
@@ -39,7 +40,7 @@ def test_entering_records_when_and_why():
     state, tr = emergency.step(EmergencyState(), 5.0, CRIT, TARGET, at(7))
     assert state.active and state.entered_at == at(7)
     assert "below critical" in state.reason
-    assert tr.event_type == emergency.EVENT_ENTERED
+    assert tr.event_type == AuditType.EMERGENCY_ENTERED
     assert tr.audit_details()["buffer_minutes"] == 5.0
 
 

@@ -66,7 +66,7 @@ def channel(
     try:
         wait_for(
             "the first commit window",
-            lambda: channel.audit("commit_window", "committer") and queued_titles(channel),
+            lambda: channel.audit("window_commit", "scheduler") and queued_titles(channel),
             timeout=90,
         )
         yield channel

@@ -19,6 +19,7 @@ from actors.daemon import boot
 from tests.proof.chaos_inprocess import Hosted, channel_settings
 from tests.support.media import make_clip
 from tests.support.waiting import wait_until
+from vvtv.core.audit import AuditType
 from vvtv.media.port import FfmpegMedia
 from vvtv.media.prepare import Prepared
 from vvtv.ownercard.card import OwnerCard
@@ -72,7 +73,7 @@ async def test_disk_full_during_prepare_fails_cleanly_leaves_nothing_and_the_slo
         hosted = Hosted(ch).start(nursery)
         await wait_until(
             "the first commit window",
-            lambda: ch.store.count_audit(event_type="commit_window"),
+            lambda: ch.store.count_audit(event_type=AuditType.WINDOW_COMMIT),
             within=90,
             step=0.2,
             show=lambda: [
@@ -101,7 +102,7 @@ async def test_disk_full_during_prepare_fails_cleanly_leaves_nothing_and_the_slo
         assert fell_back or [e.reason_code for e in unfilled] == ["NO_RESERVE_LEFT"]
         assert "#EXTINF" in ch.live.playlist, "nothing on air"
         # The rest of the window went on: every other clip was committed.
-        outcome = store.query_audit(event_type="commit_window")[0].details
+        outcome = store.query_audit(event_type=AuditType.WINDOW_COMMIT)[0].details
         assert outcome["failed"] == 1 and outcome["queued"] == outcome["selected"] - 1
         await hosted.stop()
         nursery.cancel_scope.cancel()

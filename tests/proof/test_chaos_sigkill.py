@@ -132,7 +132,7 @@ def test_sigkill_in_the_middle_of_a_commit_window_neither_repeats_nor_loses_item
             timeout=30,
             every=0.02,
         )
-        done = channel.audit("commit_window", "committer")
+        done = channel.audit("window_commit", "scheduler")
         before = live_sequence(channel)
         channel.kill()
         assert not done, "the commit window finished before the kill"

@@ -45,9 +45,6 @@ from vvtv.air import timeline
 from vvtv.core.model import QueueEntry
 from vvtv.ownercard.card import CuratorPolicy, EditorialProfile
 
-EVENT_SUGGESTED = "curator_suggested"
-EVENT_APPLIED = "curator_applied"
-
 LONG_FACTOR = 1.5
 """An item longer than this × ``target_avg_duration_sec`` is "long"."""
 
@@ -159,8 +156,8 @@ class Suggestion:
     ) -> dict[str, Any]:
         """What the audit trail records: before, after, score, why, and what was decided.
 
-        The Buffer audits every suggestion as ``EVENT_SUGGESTED`` and, when it applies one,
-        also ``EVENT_APPLIED`` — both with these details.
+        The Buffer audits every suggestion as ``AuditType.CURATOR_SUGGESTED`` and, when it
+        applies one, also ``AuditType.CURATOR_APPLIED`` — both with these details.
         """
         details: dict[str, Any] = {
             "kind": self.kind,

@@ -31,10 +31,8 @@ from typing import Any
 import attrs
 
 from vvtv.air import timeline
+from vvtv.core.audit import AuditType
 from vvtv.core.model import AssetItem, FallbackLevel, QAStatus, QueueEntry, SlotType, new_id
-
-EVENT_ENTERED = "emergency_entered"
-EVENT_EXITED = "emergency_exited"
 
 MIN_FILLER_SEC = 1.0
 """Pool assets shorter than this are ignored; a slate shorter than this is refused."""
@@ -72,8 +70,10 @@ class Transition:
     override: bool | None = None
 
     @property
-    def event_type(self) -> str:
-        return EVENT_ENTERED if self.kind == "entered" else EVENT_EXITED
+    def event_type(self) -> AuditType:
+        if self.kind == "entered":
+            return AuditType.EMERGENCY_ENTERED
+        return AuditType.EMERGENCY_EXITED
 
     def audit_details(self) -> dict[str, Any]:
         return {

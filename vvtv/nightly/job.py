@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from vvtv.core import offload
+from vvtv.core.audit import AuditType
 from vvtv.core.clock import Clock
 from vvtv.core.model import AuditEvent, DailyReport, EntryStatus, WeeklyReport, new_id
 from vvtv.nightly.autotune import DayStats, TuneWeights, autotune
@@ -103,7 +104,7 @@ def _autotune(
             AuditEvent(
                 event_id=new_id("evt"),
                 at=now,
-                event_type="autotune",
+                event_type=AuditType.AUTOTUNE,
                 actor="nightly",
                 details={"before": weights.to_dict(), "after": new.to_dict(), "deltas": deltas},
             )
@@ -125,7 +126,7 @@ async def run_nightly(
         AuditEvent(
             event_id=new_id("evt"),
             at=clock.now(),
-            event_type="nightly",
+            event_type=AuditType.NIGHTLY,
             actor="scheduler",
             details=result.summary(),
         )

@@ -6,13 +6,13 @@ from them alone, so it can be rebuilt at any time from the store.
 
 The audit events read here (the contract with whoever writes them):
 
-- ``emergency_entered`` / ``emergency_exited`` (``vvtv.air.emergency.EVENT_ENTERED/EXITED``):
+- ``AuditType.EMERGENCY_ENTERED`` / ``EMERGENCY_EXITED``:
   emergency minutes;
-- ``qa_result`` with ``details["passed"]: bool``: QA pass rate (when a day has none, the
+- ``AuditType.QA_RESULT`` with ``details["passed"]: bool``: QA pass rate (when a day has none, the
   average ``qa_pass_rate`` of the metric samples is used);
 - any event with ``reason_code == "DISCOVERY_FAILED_DOMAIN"`` (``details["domain"]``):
   discovery failures, by domain;
-- ``curator_applied`` / ``curator_suggested`` (``vvtv.air.curator.EVENT_APPLIED/SUGGESTED``):
+- ``AuditType.CURATOR_APPLIED`` / ``CURATOR_SUGGESTED``:
   curator actions.
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from vvtv.air import curator, emergency
+from vvtv.core.audit import AuditType
 from vvtv.core.model import (
     AuditEvent,
     DailyReport,
@@ -37,11 +37,6 @@ from vvtv.core.model import (
     WeeklyReport,
 )
 
-EVENT_EMERGENCY_ENTERED = emergency.EVENT_ENTERED
-EVENT_EMERGENCY_EXITED = emergency.EVENT_EXITED
-EVENT_QA_RESULT = "qa_result"
-EVENT_CURATOR_APPLIED = curator.EVENT_APPLIED
-EVENT_CURATOR_SUGGESTED = curator.EVENT_SUGGESTED
 REASON_DISCOVERY_FAILED = "DISCOVERY_FAILED_DOMAIN"
 
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -121,11 +116,11 @@ def _emergency_seconds(
     since: datetime | None = None
     seen_any = False
     for ev in sorted(events, key=lambda e: e.at):
-        if ev.event_type == EVENT_EMERGENCY_ENTERED:
+        if ev.event_type == AuditType.EMERGENCY_ENTERED:
             seen_any = True
             if since is None:
                 since = ev.at
-        elif ev.event_type == EVENT_EMERGENCY_EXITED:
+        elif ev.event_type == AuditType.EMERGENCY_EXITED:
             if since is None and not seen_any:
                 since = lo
             seen_any = True
@@ -183,7 +178,7 @@ def daily_report(
     fallbacks = sum(1 for e in started if int(e.fallback_level) >= 1)
 
     day_events = [ev for ev in audit_events if lo <= ev.at < hi]
-    qa = [ev for ev in day_events if ev.event_type == EVENT_QA_RESULT]
+    qa = [ev for ev in day_events if ev.event_type == AuditType.QA_RESULT]
     qa_passed = sum(1 for ev in qa if ev.details.get("passed") is True)
     samples = sorted((m for m in metric_samples if lo <= m.at < hi), key=lambda m: m.at)
     if qa:
@@ -209,9 +204,11 @@ def daily_report(
         "discovery_failures": len(failures),
         "discovery_failures_by_domain": dict(sorted(by_domain.items())),
         "curator_suggestions": sum(
-            1 for ev in day_events if ev.event_type == EVENT_CURATOR_SUGGESTED
+            1 for ev in day_events if ev.event_type == AuditType.CURATOR_SUGGESTED
         ),
-        "curator_actions": sum(1 for ev in day_events if ev.event_type == EVENT_CURATOR_APPLIED),
+        "curator_actions": sum(
+            1 for ev in day_events if ev.event_type == AuditType.CURATOR_APPLIED
+        ),
     }
     metrics: dict[str, Any] = {"samples": len(samples)}
     if samples:

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from vvtv.core.audit import AuditType
 from vvtv.core.model import PipelineMetrics, PlanState
 from vvtv.store import Store
 
 WINDOW = timedelta(hours=24)
-# Audited by the Buffer when nothing covered the playhead and the slate had to cut in.
-STREAM_DISRUPTION = "stream_disruption"
 
 
 def qa_pass_rate(store: Store, now: datetime) -> float | None:
     """Passed / all QA results in the last 24 h; None when nothing was checked."""
     since = now - WINDOW
-    total = store.count_audit(since=since, until=now, event_type="qa_result")
+    total = store.count_audit(since=since, until=now, event_type=AuditType.QA_RESULT)
     if total == 0:
         return None
     rejected = store.count_audit(
-        since=since, until=now, event_type="qa_result", reason_code="QA_REJECTED"
+        since=since, until=now, event_type=AuditType.QA_RESULT, reason_code="QA_REJECTED"
     )
     return (total - rejected) / total
 
@@ -47,6 +46,10 @@ def pipeline_metrics(store: Store, now: datetime, *, buffer_minutes: float) -> P
         plans_committed=counts[PlanState.COMMITTED] + counts[PlanState.AIRED],
         qa_pass_rate=1.0 if qa is None else round(qa, 4),
         fallback_rate=0.0 if fallback is None else round(fallback, 4),
-        curator_actions=store.count_audit(since=since, until=now, event_type="curator_applied"),
-        stream_disruptions=store.count_audit(since=since, until=now, event_type=STREAM_DISRUPTION),
+        curator_actions=store.count_audit(
+            since=since, until=now, event_type=AuditType.CURATOR_APPLIED
+        ),
+        stream_disruptions=store.count_audit(
+            since=since, until=now, event_type=AuditType.STREAM_DISRUPTION
+        ),
     )

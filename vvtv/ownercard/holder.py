@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from vvtv.core.audit import AuditType
 from vvtv.core.convert import to_jsonable
 from vvtv.core.model import AuditEvent, new_id
 from vvtv.ownercard.card import OwnerCard
@@ -156,7 +157,7 @@ class OwnerCardHolder:
             AuditEvent(
                 event_id=new_id("audit"),
                 at=now,
-                event_type="owner_card_rejected",
+                event_type=AuditType.OWNER_CARD_REJECTED,
                 reason_code="OWNER_CARD_INVALID",
                 actor=who,
                 details={"path": str(path), "errors": errors},

@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from vvtv.core.audit import canonical, legacy_names
 from vvtv.core.convert import to_json, to_jsonable
 from vvtv.core.model import AuditEvent, PipelineMetrics
 from vvtv.store.base import StoreBase
@@ -66,7 +67,7 @@ def _event(row: tuple[Any, ...]) -> AuditEvent:
     return AuditEvent(
         event_id=row[0],
         at=from_ts(row[1]),
-        event_type=row[2],
+        event_type=canonical(row[2]),
         reason_code=row[3],
         actor=row[4],
         plan_id=row[5],
@@ -88,14 +89,36 @@ def _filters(
     for clause, value in (
         ("at >= ?", ts(since) if since else None),
         ("at < ?", ts(until) if until else None),
-        ("event_type = ?", event_type),
         ("reason_code = ?", reason_code),
         ("plan_id = ?", plan_id),
     ):
         if value is not None:
             clauses.append(clause)
             params.append(value)
+    if event_type is not None:
+        clause, values = _type_clause(canonical(event_type))
+        clauses.append(clause)
+        params.extend(values)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _type_clause(name: str) -> tuple[str, list[Any]]:
+    """Rows of type ``name``, and rows stored under one of its retired names.
+
+    A retired name's row is left out when a row of today's name carries the same trace id
+    (written at the same moment or just after): the same event recorded twice, as the
+    commit window was, counts once.
+    """
+    old = legacy_names(name)
+    if not old:
+        return "event_type = ?", [name]
+    marks = ", ".join("?" * len(old))
+    clause = (
+        f"(event_type = ? OR (event_type IN ({marks}) AND NOT (trace_id != '' AND EXISTS ("
+        "SELECT 1 FROM audit_events AS twin WHERE twin.event_type = ? "
+        "AND twin.at >= audit_events.at AND twin.trace_id = audit_events.trace_id))))"
+    )
+    return clause, [name, *old, name]
 
 
 class AuditMixin(StoreBase):

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from vvtv.core.audit import AuditType
 from vvtv.core.model import AlertState, AuditEvent, DailyReport, WeeklyReport, new_id
 from vvtv.store.audit import AuditMixin
 from vvtv.store.base import FencingError
@@ -212,7 +213,7 @@ class ControlMixin(AuditMixin):  # an applied card version and its audit: one tr
                 AuditEvent(
                     event_id=new_id("audit"),
                     at=applied_at,
-                    event_type="owner_card_applied",
+                    event_type=AuditType.OWNER_CARD_APPLIED,
                     actor=applied_by,
                     details={"sha256": sha256, "version_id": version.id, "diff": diff or {}},
                 )

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from vvtv.core.audit import AuditType
 from vvtv.core.model import AuditEvent, IllegalTransition, PlanItem, PlanState, new_id
 from vvtv.store.audit import AuditMixin
 from vvtv.store.base import NotFoundError
@@ -147,7 +148,7 @@ class PlansMixin(AuditMixin):  # a transition and its audit event: one transacti
                 AuditEvent(
                     event_id=new_id("audit"),
                     at=at,
-                    event_type="plan_transition",
+                    event_type=AuditType.PLAN_TRANSITION,
                     reason_code=reason_code,
                     actor=actor,
                     plan_id=plan_id,
