@@ -66,10 +66,10 @@ class Daemon:
     runtime: Runtime
 
 
-def local_zone(name: str) -> ZoneInfo:
+def local_zone(name: str, tz: str | None = None) -> ZoneInfo:
+    """The card's zone ``name``; else ``tz`` (the TZ variable); else the system's; else UTC."""
     if name:
         return ZoneInfo(name)
-    tz = os.environ.get("TZ")
     if tz:
         return ZoneInfo(tz)
     try:
@@ -112,7 +112,7 @@ async def boot(
         cards=cards,
         topics=TopicHub(),
         metrics=ChannelMetrics(),
-        tz=local_zone(card.schedule_policy.timezone),
+        tz=local_zone(card.schedule_policy.timezone, settings.tz),
         leadership=Leadership(owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"),
         media=media,
         slate_id=SLATE_ID,

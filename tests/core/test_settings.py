@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vvtv.core.settings import Settings, SettingsError
+from vvtv.core.settings import Settings, SettingsError, process_env
 
 PROD_OK = {
     "VVTV_ENV": "prod",
@@ -47,6 +47,8 @@ def test_an_empty_environment_gives_the_spec_defaults() -> None:
         False,
     )
     assert not s.cloud_enabled
+    assert (s.log_level, s.tz) == ("INFO", None)
+    assert (s.soak_max_rss_growth_mb, s.soak_max_restarts) == (128.0, 10)
     assert s.validate_for_startup() is s  # dev never fails fast
 
 
@@ -90,9 +92,15 @@ def test_flags_and_numbers_are_parsed() -> None:
             "VVTV_SOAK_MAX_SAMPLES": "3",
             "VVTV_API_BIND": "0.0.0.0:8080",
             "VVTV_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+            "VVTV_LOG_LEVEL": "debug",
+            "TZ": "Europe/Paris",
+            "VVTV_SOAK_MAX_RSS_GROWTH_MB": "64.5",
+            "VVTV_SOAK_MAX_RESTARTS": "0",
         }
     )
     assert s.run_once and s.force_nightly and not s.canary_auto_rollback
+    assert (s.log_level, s.tz) == ("DEBUG", "Europe/Paris")
+    assert (s.soak_max_rss_growth_mb, s.soak_max_restarts) == (64.5, 0)
     assert (s.alert_qa_min, s.alert_cooldown_secs) == (0.9, 60)
     assert (s.soak_hours, s.soak_max_samples) == (0.0, 3)
     assert (s.api_host, s.api_port) == ("0.0.0.0", 8080)
@@ -109,6 +117,11 @@ def test_flags_and_numbers_are_parsed() -> None:
         ("VVTV_MAX_DOWNLOAD_MB", "0", "VVTV_MAX_DOWNLOAD_MB='0' must be at least 1"),
         ("VVTV_SOAK_MAX_SAMPLES", "-1", "VVTV_SOAK_MAX_SAMPLES='-1' must be at least 0"),
         ("VVTV_RUN_ONCE", "maybe", "VVTV_RUN_ONCE='maybe' is not a boolean"),
+        ("VVTV_FORCE_NIGHTLY", "2", "VVTV_FORCE_NIGHTLY='2' is not a boolean"),
+        ("VVTV_LOG_LEVEL", "LOUD", "VVTV_LOG_LEVEL='LOUD': must be one of DEBUG, INFO"),
+        ("VVTV_LOG_LEVEL", "5", "VVTV_LOG_LEVEL='5': must be one of"),
+        ("VVTV_SOAK_MAX_RSS_GROWTH_MB", "-1", "VVTV_SOAK_MAX_RSS_GROWTH_MB='-1' must be at least"),
+        ("VVTV_SOAK_MAX_RESTARTS", "ten", "VVTV_SOAK_MAX_RESTARTS='ten' is not an integer"),
         ("VVTV_API_BIND", "7070", "VVTV_API_BIND='7070': must be HOST:PORT"),
         ("VVTV_API_BIND", "h:99999", "VVTV_API_BIND='h:99999': port 99999 is out of range"),
         ("VVTV_API_URL", "127.0.0.1:7070", "VVTV_API_URL='127.0.0.1:7070': must be an http(s) URL"),
@@ -199,3 +212,23 @@ def test_outside_dev_every_broken_rule_is_listed() -> None:
 )
 def test_the_public_base_url_loses_its_trailing_slash(value: str, expected: str) -> None:
     assert Settings.from_env({"VVTV_PUBLIC_BASE_URL": value}).public_base_url == expected
+
+
+def test_without_a_mapping_the_process_environment_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VVTV_RUN_ONCE", "yes")
+    monkeypatch.setenv("VVTV_LOG_LEVEL", "warning")
+    s = Settings.from_env()
+    assert s.run_once and s.log_level == "WARNING"
+    monkeypatch.setenv("VVTV_LOG_LEVEL", "chatty")
+    with pytest.raises(SettingsError, match="VVTV_LOG_LEVEL='chatty'"):
+        Settings.from_env()
+
+
+def test_a_child_process_gets_this_environment_plus_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VVTV_API_URL", "http://127.0.0.1:7071")
+    env = process_env(VVTV_RUN_ONCE="1")
+    assert env["VVTV_API_URL"] == "http://127.0.0.1:7071" and env["VVTV_RUN_ONCE"] == "1"

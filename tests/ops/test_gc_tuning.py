@@ -35,6 +35,6 @@ def test_the_daemon_command_tunes_gc_before_it_starts(
         return 0
 
     monkeypatch.setattr("trio.run", fake_run)
-    monkeypatch.setattr(run.Settings, "from_env", classmethod(lambda cls, env: None))
+    monkeypatch.setattr(run.Settings, "from_env", classmethod(lambda cls, env=None: cls()))
     assert run.main(["run"]) == 0
     assert seen[0][:2] == (run.GC_YOUNG_THRESHOLD, run.GC_MIDDLE_THRESHOLD)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -30,7 +29,8 @@ import trio
 
 from vvtv import backup
 from vvtv.backup import keys
-from vvtv.core.settings import Settings, SettingsError
+from vvtv.core.settings import Settings, SettingsError, process_env
+from vvtv.ownercard.load import OwnerCardError, load_owner_card_file
 from vvtv.release import (
     CanaryConfig,
     CanaryResult,
@@ -111,7 +111,7 @@ def progress(message: str) -> None:
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     try:
-        return Settings.from_env(os.environ if env is None else env)
+        return Settings.from_env(env)
     except SettingsError as exc:
         message = f"{exc}\nfix the environment (see ops/vvtv.env.example)"
         raise OpsError(message, EXIT_USAGE) from exc
@@ -265,7 +265,7 @@ def daemon_command() -> list[str]:
 
 def _force_nightly(args: argparse.Namespace) -> Fields | int:
     settings_from_env()  # a broken environment is a usage error before anything runs
-    env = dict(os.environ, VVTV_RUN_ONCE="1", VVTV_FORCE_NIGHTLY="1")
+    env = process_env(VVTV_RUN_ONCE="1", VVTV_FORCE_NIGHTLY="1")
     cmd = [*_daemon_cmd(args), "--once", "--force-nightly"]
     progress(f"force-nightly: running {' '.join(cmd)}")
     # The child's stdout is progress for us: keep our stdout for the key=value result.
@@ -333,37 +333,25 @@ def _emergency(enabled: bool | None) -> Handler:
 MiB = 1024 * 1024
 
 
-def _env_number(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
+def card_critical_minutes(owner_card: Path) -> float:
+    """The OwnerCard's buffer_critical_minutes, for a daemon whose status does not say it.
+
+    Read with the daemon's own loader: a card the daemon would refuse is a usage error
+    here too, named the same way, rather than a silent default."""
     try:
-        value = float(text)
-    except ValueError:
-        raise OpsError(f"{name}={text!r} is not a number", EXIT_USAGE) from None
-    if value < 0:
-        raise OpsError(f"{name}={text!r} must not be negative", EXIT_USAGE)
-    return value
-
-
-def card_critical_minutes(owner_card: Path, default: float = 20.0) -> float:
-    """The OwnerCard's buffer_critical_minutes, for a daemon whose status does not say it."""
-    import yaml
-
-    try:
-        card = yaml.safe_load(owner_card.read_text(encoding="utf-8"))
-        value = card["schedule_policy"]["buffer_critical_minutes"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return default
-    return float(value) if isinstance(value, int | float) else default
+        loaded = load_owner_card_file(owner_card)
+    except OwnerCardError as exc:
+        raise OpsError(
+            f"{exc}\nfix the card (`vvtv owner-card validate {owner_card}`) or point "
+            "VVTV_OWNER_CARD_PATH at the daemon's card",
+            EXIT_USAGE,
+        ) from exc
+    return float(loaded.card.schedule_policy.buffer_critical_minutes)
 
 
 def soak_config(s: Settings, *, canary: bool = False) -> SoakConfig:
-    """The soak settings (``VVTV_SOAK_*``, or ``VVTV_CANARY_SOAK_*`` for a canary).
-
-    The growth bounds are read here: ``VVTV_SOAK_MAX_RSS_GROWTH_MB`` (default 128) and
-    ``VVTV_SOAK_MAX_RESTARTS`` (default 10).
-    """
+    """The soak settings (``VVTV_SOAK_*``, or ``VVTV_CANARY_SOAK_*`` for a canary), with
+    the growth bounds ``VVTV_SOAK_MAX_RSS_GROWTH_MB`` and ``VVTV_SOAK_MAX_RESTARTS``."""
     hours, interval, samples = s.soak_hours, s.soak_interval_secs, s.soak_max_samples
     if canary:
         hours = s.canary_soak_hours
@@ -376,8 +364,8 @@ def soak_config(s: Settings, *, canary: bool = False) -> SoakConfig:
         interval_s=interval,
         max_samples=samples,
         critical_minutes=card_critical_minutes(s.owner_card_path),
-        max_rss_growth_bytes=int(_env_number("VVTV_SOAK_MAX_RSS_GROWTH_MB", 128) * MiB),
-        max_restart_growth=int(_env_number("VVTV_SOAK_MAX_RESTARTS", 10)),
+        max_rss_growth_bytes=int(s.soak_max_rss_growth_mb * MiB),
+        max_restart_growth=s.soak_max_restarts,
     )
 
 
@@ -390,7 +378,7 @@ async def _maybe_daemon(args: argparse.Namespace, s: Settings, log_path: Path, b
     """Run ``body(daemon_or_None)``, inside a daemon we start when --start-daemon is given."""
     if not getattr(args, "start_daemon", False):
         return await body(None)
-    async with running_daemon(_daemon_cmd(args), dict(os.environ), s.api_url, log_path) as d:
+    async with running_daemon(_daemon_cmd(args), process_env(), s.api_url, log_path) as d:
         return await body(d)
 
 
@@ -495,7 +483,7 @@ def _go_live(args: argparse.Namespace) -> Fields | int:
         soak=short,
         canary_soak=soak_config(s, canary=True),
         canary_auto_rollback=s.canary_auto_rollback,
-        env=dict(os.environ),
+        env=process_env(),
         daemon_cmd=_daemon_cmd(args),
         project_root=Path(__file__).resolve().parent.parent,
         start_daemon=args.start_daemon,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import sys
 
 from vvtv.cli.ops import register as register_ops
@@ -60,10 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _run(args: argparse.Namespace) -> int:
     import trio
 
@@ -72,15 +67,15 @@ def _run(args: argparse.Namespace) -> int:
     from vvtv.ownercard.load import OwnerCardError
     from vvtv.store import StoreError
 
-    logging.basicConfig(
-        level=os.environ.get("VVTV_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     tune_gc()
     try:
-        settings = Settings.from_env(os.environ)
-        once = args.once or _flag("VVTV_RUN_ONCE")
-        nightly = args.force_nightly or _flag("VVTV_FORCE_NIGHTLY")
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        # The flags, or VVTV_RUN_ONCE / VVTV_FORCE_NIGHTLY (SPEC §4): either asks for it.
+        once = args.once or settings.run_once
+        nightly = args.force_nightly or settings.force_nightly
         return trio.run(lambda: run_channel(settings, run_once=once, force_nightly=nightly))
     except BaseException as exc:  # Trio wraps everything in exception groups
         leaf = _single(exc)

@@ -1,6 +1,9 @@
 """Every ``VVTV_*`` environment variable in one typed, immutable value (SPEC §4).
 
-``Settings.from_env(os.environ)`` parses and type-checks; it never falls back to a
+This module is the only reader of the process environment (a test holds every other
+module to that): ``Settings.from_env()`` parses and type-checks it, and
+``process_env()`` is the environment a child process (the daemon started by an operator
+command) is given. ``Settings.from_env(env)`` parses a mapping instead; it it never falls back to a
 default for a value that is present but malformed (``VVTV_ALERT_QA_MIN=abc`` is an
 error naming the variable). ``validate_for_startup()`` then applies SPEC §4's
 fail-fast rules outside dev (secrets and cloud configuration). Both raise
@@ -15,6 +18,8 @@ root) is what relative OwnerCard source locations resolve against.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -48,6 +53,9 @@ class Settings:
     owner_card_path: Path = Path("config/owner_card.sample.yaml")
     run_once: bool = False
     force_nightly: bool = False
+    log_level: str = "INFO"  # VVTV_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR or CRITICAL
+    # TZ: the zone the OwnerCard's schedule uses when the card names none
+    tz: str | None = None
     api_bind: str = "127.0.0.1:7070"
     api_url: str = "http://127.0.0.1:7070"
     # Where viewers and IPTV apps reach the channel (M3U, XMLTV, HDHomeRun URLs); None =
@@ -75,6 +83,8 @@ class Settings:
     soak_hours: float = 24.0
     soak_interval_secs: float = 60.0
     soak_max_samples: int = 0
+    soak_max_rss_growth_mb: float = 128.0
+    soak_max_restarts: int = 10
     canary_soak_hours: float = 1.0
     canary_soak_interval_secs: float | None = None  # None = soak_interval_secs
     canary_soak_max_samples: int | None = None  # None = soak_max_samples
@@ -153,13 +163,14 @@ class Settings:
     # --- construction -----------------------------------------------------------------
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Parse the environment; ``SettingsError`` lists every malformed variable.
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse the environment (this process's, unless given); ``SettingsError`` lists
+        every malformed variable.
 
         Unset and empty variables take their defaults. SPEC §4's start-up rules
         are separate (``validate_for_startup``) so tools can read a dev config.
         """
-        p = _Parser(env)
+        p = _Parser(os.environ if env is None else env)
         state_db = p.path("VVTV_STATE_DB") or p.path("VVTV_STATE_DB_PATH")
         settings = cls(
             env=(p.text("VVTV_ENV") or "dev").lower(),
@@ -170,6 +181,8 @@ class Settings:
             owner_card_path=p.path("VVTV_OWNER_CARD_PATH") or Path("config/owner_card.sample.yaml"),
             run_once=p.flag("VVTV_RUN_ONCE", False),
             force_nightly=p.flag("VVTV_FORCE_NIGHTLY", False),
+            log_level=p.parsed("VVTV_LOG_LEVEL", "INFO", _check_log_level),
+            tz=p.text("TZ"),
             api_bind=p.parsed("VVTV_API_BIND", "127.0.0.1:7070", _check_bind),
             api_url=p.parsed("VVTV_API_URL", "http://127.0.0.1:7070", _check_http_url),
             public_base_url=p.parsed("VVTV_PUBLIC_BASE_URL", None, _check_base_url),
@@ -193,6 +206,8 @@ class Settings:
             soak_hours=p.number("VVTV_SOAK_HOURS", 24.0, 0.0, None),
             soak_interval_secs=p.number("VVTV_SOAK_INTERVAL_SECS", 60.0, 0.0, None),
             soak_max_samples=p.integer("VVTV_SOAK_MAX_SAMPLES", 0, minimum=0),
+            soak_max_rss_growth_mb=p.number("VVTV_SOAK_MAX_RSS_GROWTH_MB", 128.0, 0.0, None),
+            soak_max_restarts=p.integer("VVTV_SOAK_MAX_RESTARTS", 10, minimum=0),
             canary_soak_hours=p.number("VVTV_CANARY_SOAK_HOURS", 1.0, 0.0, None),
             canary_soak_interval_secs=p.number("VVTV_CANARY_SOAK_INTERVAL_SECS", None, 0.0, None),
             canary_soak_max_samples=p.integer("VVTV_CANARY_SOAK_MAX_SAMPLES", None, minimum=0),
@@ -241,6 +256,12 @@ class Settings:
         """A relative path from the OwnerCard, resolved against ``project_root``."""
         path = Path(location)
         return path if path.is_absolute() else self.project_root / path
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    """This process's environment plus ``overrides``: what a child process is started with
+    (the daemon an operator command runs keeps the operator's settings)."""
+    return {**os.environ, **overrides}
 
 
 # --- parsing helpers ----------------------------------------------------------------
@@ -337,6 +358,16 @@ def _check_base_url(value: str) -> str:
     except ValueError as exc:
         raise ValueError(f"bad port ({exc})") from None
     return value.rstrip("/")
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _check_log_level(value: str) -> str:
+    level = value.upper()
+    if level not in _LOG_LEVELS or not isinstance(logging.getLevelName(level), int):
+        raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+    return level
 
 
 def _split_bind(value: str) -> tuple[str, int]:
