@@ -294,7 +294,7 @@ class PlansMixin(AuditMixin):  # a transition and its audit event: one transacti
                 AuditEvent(
                     event_id=new_id("audit"),
                     at=at,
-                    event_type="plan_transition",
+                    event_type=AuditType.PLAN_TRANSITION,
                     reason_code=ITEM_REJECTED,
                     actor=actor,
                     plan_id=plan_id,
