@@ -2,7 +2,8 @@
 
 `run` is the composition root: it reads the settings from the environment and starts
 the channel's actor tree. Everything an operator does by hand (`runbook`, `soak`,
-`canary`, `promote`, `go-live`, `status`) is registered by ``vvtv.cli.ops``.
+`canary`, `promote`, `go-live`, `status`) is registered by ``vvtv.cli.ops``
+(from ``runbook``, ``release`` and ``status``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Release tooling: soak, canary, promote and the go-live phases (SPEC §8, issue 9).
 
 All of it is async (Trio) and talks to a running daemon over HTTP; the CLI
-(``vvtv.cli.ops``) reads the settings and runs these with ``trio.run``.
+(``vvtv.cli.release``) reads the settings and runs these with ``trio.run``.
 
 * ``soak(base_url, out_dir, SoakConfig, pid=, clock=, progress=) -> SoakResult``
 * ``canary(CanaryConfig, daemon=, clock=, progress=) -> CanaryResult``
