@@ -38,7 +38,7 @@ def test_an_empty_environment_gives_the_spec_defaults() -> None:
     assert (s.backup_key_max_age_days, s.backup_key_archive_retention_days) == (30, 180)
     assert s.api_url == "http://127.0.0.1:7070"
     assert s.public_base_url is None  # the request's own address
-    assert (s.api_host, s.api_port) == ("127.0.0.1", 7070)
+    assert s.api_bind == "127.0.0.1:7070"
     assert s.max_download_mb == 2048 and s.max_download_bytes == 2048 * 1024 * 1024
     assert (s.soak_hours, s.soak_interval_secs, s.soak_max_samples) == (24.0, 60.0, 0)
     assert (s.canary_soak_hours, s.canary_auto_rollback, s.canary_auto_promote) == (
@@ -46,7 +46,7 @@ def test_an_empty_environment_gives_the_spec_defaults() -> None:
         True,
         False,
     )
-    assert not s.cloud_enabled
+    assert s.cloudflare_base_url is None
     assert (s.log_level, s.tz) == ("INFO", None)
     assert (s.soak_max_rss_growth_mb, s.soak_max_restarts) == (128.0, 10)
     assert s.validate_for_startup() is s  # dev never fails fast
@@ -103,7 +103,7 @@ def test_flags_and_numbers_are_parsed() -> None:
     assert (s.soak_max_rss_growth_mb, s.soak_max_restarts) == (64.5, 0)
     assert (s.alert_qa_min, s.alert_cooldown_secs) == (0.9, 60)
     assert (s.soak_hours, s.soak_max_samples) == (0.0, 3)
-    assert (s.api_host, s.api_port) == ("0.0.0.0", 8080)
+    assert s.api_bind == "0.0.0.0:8080"
     assert s.alert_webhook_url == "http://127.0.0.1:9/hook"
 
 
@@ -162,7 +162,7 @@ def test_every_malformed_variable_is_reported_at_once() -> None:
 
 def test_a_complete_production_environment_starts() -> None:
     s = Settings.from_env(PROD_OK).validate_for_startup()
-    assert s.cloud_enabled and not s.is_dev
+    assert s.cloudflare_base_url and not s.is_dev
 
 
 @pytest.mark.parametrize("value", [None, "dev-token"])

@@ -145,20 +145,8 @@ class Settings:
         return self.runtime_dir / "vvtv.pid"
 
     @property
-    def api_host(self) -> str:
-        return _split_bind(self.api_bind)[0]
-
-    @property
-    def api_port(self) -> int:
-        return _split_bind(self.api_bind)[1]
-
-    @property
     def max_download_bytes(self) -> int:
         return self.max_download_mb * 1024 * 1024
-
-    @property
-    def cloud_enabled(self) -> bool:
-        return bool(self.cloudflare_base_url)
 
     # --- construction -----------------------------------------------------------------
 
