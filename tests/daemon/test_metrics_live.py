@@ -66,3 +66,5 @@ async def test_a_commit_window_moves_the_window_fetch_prepare_and_qa_counters(
     assert value(scraped, "vvtv_prepares_total", outcome="ok") == 1
     assert value(scraped, "vvtv_qa_outcomes_total", outcome="passed") == 1
     assert value(scraped, "vvtv_prepare_duration_seconds_count", outcome="ok") == 1
+    # The supervision runtime's per-actor figures come on the same page (one registry).
+    assert value(scraped, "actor_mailbox_capacity", actor="buffer") > 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import trio
-from prometheus_client import CollectorRegistry, Counter
 
 from tests.web.conftest import Served, StubChannel
 from vvtv.core.signing import Verifier
@@ -95,18 +94,6 @@ def test_counters_and_histograms_have_proper_types() -> None:
         "# TYPE vvtv_websocket_clients gauge",
     ):
         assert line in text
-
-
-def test_included_registries_are_rendered_too() -> None:
-    m = ChannelMetrics(process_metrics=False)
-    runtime = CollectorRegistry()
-    Counter("supervisors_restarts", "restarts", ["actor"], registry=runtime).labels("buffer").inc()
-    m.include(runtime)
-    m.include(runtime)  # idempotent
-    text = m.render().decode()
-    assert text.count('supervisors_restarts_total{actor="buffer"} 1.0') == 1
-    with pytest.raises(ValueError):
-        m.include(m.registry)
 
 
 async def test_loop_lag_is_measured_periodically(autojump_clock: trio.testing.MockClock) -> None:

@@ -48,7 +48,6 @@ class ChannelMetrics:
 
     def __init__(self, *, process_metrics: bool = True) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._included: list[CollectorRegistry] = []
         r = self.registry
         if process_metrics:
             # process_resident_memory_bytes etc.: the soak tool watches RSS through /metrics.
@@ -164,18 +163,10 @@ class ChannelMetrics:
             registry=r,
         )
 
-    def include(self, registry: CollectorRegistry) -> None:
-        """Also render ``registry`` (e.g. the supervision runtime's per-actor metrics)."""
-        if registry is self.registry:
-            raise ValueError("a ChannelMetrics registry cannot include itself")
-        if all(existing is not registry for existing in self._included):
-            self._included.append(registry)
-
     def render(self) -> bytes:
-        """Prometheus text exposition (``CONTENT_TYPE``) of this and the included registries."""
-        parts = [generate_latest(self.registry)]
-        parts.extend(generate_latest(reg) for reg in self._included)
-        return b"".join(parts)
+        """Prometheus text exposition (``CONTENT_TYPE``) of the registry, which also holds
+        the supervision runtime's per-actor metrics (the daemon hands it to the Runtime)."""
+        return generate_latest(self.registry)
 
 
 async def measure_loop_lag(metrics: ChannelMetrics, interval: float = 0.5) -> None:
