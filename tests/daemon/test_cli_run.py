@@ -17,7 +17,8 @@ from vvtv.media.generate import render_clip
 from vvtv.ownercard.card import ChannelProfile
 
 
-async def make_clip(path: Path, pattern: str, tags: list[str]) -> None:
+async def render_library_clip(path: Path, pattern: str, tags: list[str]) -> None:
+    """A channel-conforming 4 s clip (the product's own generator) and its tag sidecar."""
     await render_clip(
         path,
         video=f"{pattern}=s=1280x720:r=25",
@@ -49,8 +50,8 @@ async def test_run_once_discovers_commits_prepares_and_queues_then_exits_0(
     tmp_path: Path, slate_template: Path
 ) -> None:
     make_settings(tmp_path, slate_template)
-    await make_clip(tmp_path / "library" / "bars.mp4", "smptehdbars", ["calm"])
-    await make_clip(tmp_path / "library" / "life.mp4", "testsrc2", ["nature"])
+    await render_library_clip(tmp_path / "library" / "bars.mp4", "smptehdbars", ["calm"])
+    await render_library_clip(tmp_path / "library" / "life.mp4", "testsrc2", ["nature"])
 
     done = await trio.to_thread.run_sync(lambda: run_vvtv(tmp_path, "run", "--once"))
     assert done.returncode == 0, done.stderr[-3000:]

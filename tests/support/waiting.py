@@ -34,6 +34,9 @@ async def wait_until(
 ) -> T:
     """Poll ``probe`` every ``step`` seconds until it returns something truthy; return that.
 
+    Each step is a pass of the loop: over simulated minutes or hours, take a coarser
+    ``step`` (the chaos tests poll every 0.25 simulated seconds).
+
     Fails after ``within`` seconds of Trio's clock, naming ``what`` and the last value seen
     (or what ``show()`` says then, if given).
     """
