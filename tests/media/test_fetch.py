@@ -11,7 +11,7 @@ import httpx
 import pytest
 import trio
 
-from tests.support.loopback import Loopback, Reply, redirect
+from tests.support.loopback import Loopback, Reply, closed_port, redirect
 from vvtv.core import tls
 from vvtv.core.retry import RetryPolicy
 from vvtv.media.fetch import (
@@ -202,11 +202,9 @@ def test_content_type_sanity_accepts_media_and_refuses_documents() -> None:
 async def test_a_refused_connection_is_a_transport_error_after_retries(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    listener = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    port = listener[0].socket.getsockname()[1]
-    await listener[0].aclose()  # nothing listens there any more
+    dead = f"http://127.0.0.1:{closed_port()}/x.mp4"  # nothing listens there
     with pytest.raises(FetchError) as info:
-        await fetch(f"http://127.0.0.1:{port}/x.mp4", tmp_path, max_bytes=1 << 20, retry=ONE_RETRY)
+        await fetch(dead, tmp_path, max_bytes=1 << 20, retry=ONE_RETRY)
     assert info.value.reason_code == "TRANSPORT"
 
 
