@@ -20,19 +20,21 @@ import attrs
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext
 from vvtv.air import timeline
-from vvtv.core import offload, tls
+from vvtv.core import offload
 from vvtv.core.audit import AuditType
 from vvtv.core.messages import DiscoveryOutcome, RunDiscovery
 from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
 from vvtv.discover.screening import (
     PROBE_REJECTIONS,
     RejectReason,
+    address_policy,
     duration_outside,
     normalize_url,
     screen,
 )
 from vvtv.discover.sources.candidate import SourceError
 from vvtv.discover.sources.collect import fetch_all
+from vvtv.guard import http as guarded
 from vvtv.nightly.autotune import TuneWeights
 from vvtv.nightly.job import KEY_WEIGHTS
 from vvtv.ownercard.card import OwnerCard
@@ -68,7 +70,9 @@ class Discovery(Actor):
         ch = self.ch
         card = ch.card
         media = ch.media
-        async with tls.client(follow_redirects=True) as client:
+        # Feed hosts are untrusted: every connection (each redirect hop too) goes only to
+        # an address the card allows (vvtv.guard).
+        async with guarded.client(address_policy(card), follow_redirects=True) as client:
             candidates, errors = await fetch_all(card.sources, client, prober=media.probe)
         now = ch.clock.now()
         events = [self._source_failed(err, now, msg.trace_id) for err in errors]

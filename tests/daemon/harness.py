@@ -28,11 +28,14 @@ from vvtv.plan.grid import floor_hour
 
 # The sample card, with what the whole-channel tests rely on: 10-minute programmes, the
 # loopback hosts allowed, "forbidden" a blocked keyword, "calm" the one preferred mood.
+# The test's loopback servers stand for hosts on the internet: their range is allowed
+# explicitly (by default feeds and media never reach loopback or private addresses).
 CARD: dict[str, Any] = {
     "editorial_profile": {"target_avg_duration_sec": 600},
     "search_policy": {
         "allowlist_domains": ["localhost", "127.0.0.1"],
         "blocked_keywords": ["forbidden"],
+        "allow_private_addresses": ["127.0.0.0/8"],
     },
     "music_policy": {"preferred_moods": ["calm"]},
     "sources": [folder_source("library", "library")],

@@ -95,7 +95,9 @@ def test_the_sample_card_loads_without_warnings_and_has_a_demo_source() -> None:
     loaded = load_owner_card(SAMPLE)
     card = loaded.card
     assert loaded.warnings == []
-    assert {"localhost", "127.0.0.1", "example.com"} <= set(card.search_policy.allowlist_domains)
+    # Loopback is not a content host: the sample allows neither its names nor its addresses.
+    assert card.search_policy.allowlist_domains == ("example.com",)
+    assert card.search_policy.allow_private_addresses == ()
     assert card.sources == (
         SourceSpec(name="demo", kind="folder", location="runtime/media/demo", demo=True),
     )

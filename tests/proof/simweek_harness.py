@@ -26,7 +26,7 @@ import trio
 from actors.daemon import Daemon, boot, run
 from tests.proof.instant_media import InstantMedia
 from tests.proof.simweek_feed import FeedPlan, FeedServer
-from tests.support.cards import feed_source
+from tests.support.cards import feed_source, loopback_hosts
 from tests.support.channel import channel_settings
 from tests.support.loopback import start_loopback
 from vvtv.core import offload
@@ -63,7 +63,8 @@ def make_settings(root: Path, slate_template: Path, feed_url: str) -> Settings:
     """A throwaway channel under ``root`` whose only source is the loopback feed."""
     card = {
         "editorial_profile": {"target_avg_duration_sec": 720},
-        "search_policy": {"allowlist_domains": ["127.0.0.1"], "blocked_keywords": ["forbidden"]},
+        # The loopback feed stands for a host on the internet: its range is allowed.
+        "search_policy": loopback_hosts(blocked_keywords=["forbidden"]),
         "schedule_policy": {
             "buffer_target_minutes": TARGET_MIN,
             "buffer_critical_minutes": CRITICAL_MIN,

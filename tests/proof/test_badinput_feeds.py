@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.proof.daemon_process import Channel
-from tests.support.cards import feed_source, write_card
+from tests.support.cards import feed_source, loopback_hosts, write_card
 from tests.support.loopback import Loopback, Pause, Reply, loopback_in_thread
 from tests.support.media import make_clip
 from tests.support.waiting import wait_for
@@ -124,7 +124,7 @@ def channel(tmp_path_factory: pytest.TempPathFactory, slate: Path, web: Web) -> 
     channel = Channel(root, empty, slate)
     write_card(
         channel.card,
-        search_policy={"allowlist_domains": ["127.0.0.1"]},
+        search_policy=loopback_hosts(),
         schedule_policy={"timezone": "UTC"},
         sources=web.card_sources,
     )

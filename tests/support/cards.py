@@ -62,6 +62,19 @@ def make_card(**overrides: Any) -> OwnerCard:
     return parse_owner_card(card_yaml(**overrides), source="tests.support.cards").card
 
 
+def loopback_hosts(**extra: Any) -> dict[str, Any]:
+    """A ``search_policy`` override for tests whose feed and media hosts are loopback servers.
+
+    The sample card allows neither loopback names nor loopback addresses (a content host
+    is never on this machine): a test standing in for the internet says so explicitly.
+    """
+    return {
+        "allowlist_domains": ["127.0.0.1", "localhost"],
+        "allow_private_addresses": ["127.0.0.0/8"],
+        **extra,
+    }
+
+
 def folder_source(name: str, location: str | Path, **extra: Any) -> dict[str, Any]:
     """A ``folder`` source entry."""
     return {"name": name, "kind": "folder", "location": str(location), **extra}

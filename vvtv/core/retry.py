@@ -91,7 +91,13 @@ class RetryPolicy:
         return status in self.statuses
 
     def retries_error(self, exc: BaseException) -> bool:
-        """Is this exception a transport failure that another attempt may get past?"""
+        """Is this exception a transport failure that another attempt may get past?
+
+        An error may say it is final (``final = True``): ``vvtv.guard.http.AddressRefused``
+        is a connect error the address policy will refuse again, however often asked.
+        """
+        if getattr(exc, "final", False):
+            return False
         return isinstance(exc, httpx.TransportError) and not isinstance(exc, _PERMANENT_ERRORS)
 
     def delay(

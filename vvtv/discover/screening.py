@@ -42,6 +42,7 @@ import trio
 
 from vvtv.core.model import PlanItem, PlanState, duration_defect, new_id
 from vvtv.discover.sources.candidate import Candidate, local_path
+from vvtv.guard.addresses import AddressPolicy
 from vvtv.media.probe import HDCheck, ProbeError, ProbeResult, confirm_hd, probe
 from vvtv.ownercard.card import OwnerCard
 
@@ -173,6 +174,12 @@ def _host_verdict(url: str, card: OwnerCard) -> tuple[RejectReason, str] | None:
     if not host_allowed(url, policy.allowlist_domains, policy.blacklist_domains):
         return RejectReason.HOST_NOT_ALLOWED, f"host {host or '(none)'} of {url} is not allowlisted"
     return None
+
+
+def address_policy(card: OwnerCard) -> AddressPolicy:
+    """Where feeds, probes and downloads may connect: public addresses, plus the card's
+    ``search_policy.allow_private_addresses`` (validated when the card was loaded)."""
+    return AddressPolicy.from_entries(card.search_policy.allow_private_addresses)
 
 
 def url_allowed(url: str, card: OwnerCard) -> bool:

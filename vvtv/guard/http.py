@@ -44,8 +44,10 @@ class AddressRefused(httpx.ConnectError):
 
     A subclass of ``httpx.ConnectError`` so code that handles connection failures
     handles this one too; code that retries connection failures must not retry it
-    (the answer will not change): catch it first.
+    (the answer will not change): ``final`` says so to ``vvtv.core.retry``.
     """
+
+    final = True
 
     def __init__(self, host: str, port: int, reason: str) -> None:
         super().__init__(f"{host}:{port} refused: {reason}")

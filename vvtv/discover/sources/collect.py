@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import trio
 
-from vvtv.core import offload, tls
+from vvtv.core import offload
 from vvtv.core.retry import RetryPolicy
 from vvtv.discover.sources.candidate import Candidate, SourceError, SourceFailure, domain_of
 from vvtv.discover.sources.folder import Prober, scan_folder
@@ -23,6 +23,8 @@ from vvtv.discover.sources.http import (
 )
 from vvtv.discover.sources.jsonfeed import parse_jsonfeed
 from vvtv.discover.sources.rss import parse_feed
+from vvtv.guard import http as guarded
+from vvtv.guard.addresses import STRICT, AddressPolicy
 from vvtv.media.probe import probe
 from vvtv.ownercard.card import SourceSpec
 
@@ -111,15 +113,18 @@ async def fetch_all(
     retry: RetryPolicy = FEED_RETRY,
     prober: Prober = probe,
     concurrency: int = 8,
+    addresses: AddressPolicy = STRICT,
 ) -> tuple[list[Candidate], list[SourceError]]:
     """Read every source concurrently (``concurrency`` at a time).
 
     Returns all candidates, in source order, and every ``SourceError`` (whole sources
     that failed and single items that did). Only unexpected exceptions (bugs)
-    propagate. Without a ``client`` one is opened for this call.
+    propagate. Without a ``client`` one is opened for this call: a guarded one
+    (``vvtv.guard.http``) that connects only where ``addresses`` allows, following
+    redirects (each hop checked).
     """
     if client is None:
-        async with tls.client() as own:
+        async with guarded.client(addresses, follow_redirects=True) as own:
             return await fetch_all(
                 sources,
                 own,

@@ -5,9 +5,14 @@ the cap, a redirect loop) becomes a ``SourceFailure`` carrying a ``SourceError``
 names the feed, its domain and what went wrong. What may pass on its own (a 503, a
 429, a reset connection: ``vvtv.core.retry``) is tried again first, within the fetch's
 total deadline, so one hiccup does not count as a failed domain for the alert. The
-cap is enforced while streaming, on the decoded body, so neither a lying
-``Content-Length`` nor a compression bomb can make the daemon hold more than
+cap is enforced while streaming, on the decoded body, inflated piece by piece
+(``vvtv.guard.body``), so neither a lying ``Content-Length`` nor a compression bomb
+(stacked encodings are refused outright) can make the daemon hold more than
 ``max_bytes``.
+
+The client is the caller's: the daemon's is ``vvtv.guard.http.client``, which checks the
+resolved address of the feed host and of every redirect hop (``AddressRefused``, never
+retried: the answer will not change).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import trio
 
 from vvtv.core.retry import RetryPolicy, retry_after
 from vvtv.discover.sources.candidate import SourceError, SourceFailure, domain_of
+from vvtv.guard.body import ACCEPT_ENCODING, BodyRefused, read_body
+from vvtv.guard.http import AddressRefused
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=5.0, pool=5.0)
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -35,6 +42,8 @@ def _fail(source_name: str, url: str, reason: str) -> SourceFailure:
 
 
 def _describe(exc: httpx.HTTPError | httpx.InvalidURL) -> str:
+    if isinstance(exc, AddressRefused):
+        return f"address refused: {exc.reason}"
     kinds = {
         httpx.ConnectTimeout: "connect timed out",
         httpx.ReadTimeout: "read timed out",
@@ -115,7 +124,7 @@ async def _stream(
     timeout: httpx.Timeout,
     retry: RetryPolicy,
 ) -> FetchedFeed:
-    headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+    headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": ACCEPT_ENCODING}
     async with client.stream(
         "GET", url, headers=headers, timeout=timeout, follow_redirects=True
     ) as response:
@@ -130,9 +139,12 @@ async def _stream(
             raise _fail(
                 source_name, url, f"feed is {int(declared)} bytes, over the cap of {max_bytes}"
             )
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > max_bytes:
-                raise _fail(source_name, url, f"feed is larger than the cap of {max_bytes} bytes")
-        return FetchedFeed(bytes(body), response.headers.get("Content-Type"), str(response.url))
+        try:
+            body = await read_body(response, max_bytes=max_bytes)
+        except BodyRefused as exc:
+            if exc.code == "TOO_LARGE":
+                raise _fail(
+                    source_name, url, f"feed is larger than the cap of {max_bytes} bytes"
+                ) from None
+            raise _fail(source_name, url, exc.message) from None
+        return FetchedFeed(body, response.headers.get("Content-Type"), str(response.url))
