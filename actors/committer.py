@@ -37,9 +37,11 @@ from vvtv.core.model import (
     SlotType,
     new_id,
 )
-from vvtv.discover.screening import url_allowed
-from vvtv.media.fetch import FetchError
+from vvtv.discover.screening import address_policy, url_allowed
+from vvtv.media.fetch import FetchError, Pace
 from vvtv.media.ffmpeg import MediaError
+from vvtv.media.formats import REASON as FORMAT_REFUSED
+from vvtv.media.formats import MediaFormatRefused
 from vvtv.media.prepare import remove_source
 
 log = logging.getLogger(__name__)
@@ -196,10 +198,17 @@ class Committer(Actor):
                 max_bytes=ch.settings.max_download_bytes,
                 # The card may have changed since planning, and a host may redirect.
                 allowed=lambda url: url_allowed(url, card),
+                # Media hosts are untrusted: only the addresses the card allows, and a
+                # total deadline from the size cap and the minimum rate, so one slow
+                # host never holds the commit window for longer than that.
+                addresses=address_policy(card),
+                pace=Pace.from_settings(ch.settings),
             )
         except FetchError as exc:
             ch.metrics.fetches.labels(outcome="failed").inc()
-            raise Failed(f"FETCH_{exc.reason_code}", str(exc)) from exc
+            # A playlist is refused as what it is, whichever step saw it first.
+            code = exc.reason_code if exc.reason_code == FORMAT_REFUSED else None
+            raise Failed(code or f"FETCH_{exc.reason_code}", str(exc)) from exc
         ch.metrics.fetches.labels(outcome="ok").inc()
         asset_id = f"a{fetched.sha256[:20]}"
         existing = ch.store.asset_by_checksum(fetched.sha256)
@@ -215,6 +224,11 @@ class Committer(Actor):
             ch.metrics.prepares.labels(outcome="ok").inc()
             ch.metrics.prepare_seconds.labels(outcome="ok").observe(trio.current_time() - started)
             report = await media.qa(prepared, card, plan.duration_sec or None)
+        except MediaFormatRefused as exc:
+            # Not a media container (a playlist naming other files, text…): refused
+            # before ffmpeg opened it; a reserve takes the slot.
+            ch.metrics.prepares.labels(outcome="failed").inc()
+            raise Failed(FORMAT_REFUSED, exc.reason) from exc
         except (MediaError, OSError) as exc:
             ch.metrics.prepares.labels(outcome="failed").inc()
             raise Failed("PREPARE_FAILED", str(exc)) from exc

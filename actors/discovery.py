@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import partial
 from typing import ClassVar
 
 import attrs
@@ -31,10 +32,12 @@ from vvtv.discover.screening import (
     duration_outside,
     normalize_url,
     screen,
+    url_allowed,
 )
 from vvtv.discover.sources.candidate import SourceError
 from vvtv.discover.sources.collect import fetch_all
 from vvtv.guard import http as guarded
+from vvtv.media.fetch import Pace
 from vvtv.nightly.autotune import TuneWeights
 from vvtv.nightly.job import KEY_WEIGHTS
 from vvtv.ownercard.card import OwnerCard
@@ -47,7 +50,15 @@ MAX_POOL = 2000
 REPLANNABLE = (PlanState.CANDIDATE, PlanState.SCHEDULED, PlanState.RESERVED)
 # Rejections that recur every hour for the same item are counted, not audited one by one.
 # Counted in the discovery summary, not audited one by one: they recur every hour.
-QUIET_REJECTIONS = frozenset({RejectReason.DUPLICATE_KNOWN, RejectReason.PROBE_REJECTED_RECENTLY})
+QUIET_REJECTIONS = frozenset(
+    {
+        RejectReason.DUPLICATE_KNOWN,
+        RejectReason.PROBE_REJECTED_RECENTLY,
+        # Over a cap: looked at in a later window, so counted, not audited one by one.
+        RejectReason.CANDIDATE_CAP,
+        RejectReason.PROBE_BUDGET_SPENT,
+    }
+)
 # Media that failed its probes is probed again after this long (it may have been replaced).
 REPROBE_AFTER = timedelta(days=7)
 
@@ -84,6 +95,16 @@ class Discovery(Actor):
             recently_rejected=lambda url: ch.store.probe_rejected_since(url, now - REPROBE_AFTER),
             hd_check=media.confirm_hd,
             prober=media.probe,
+            # Remote media is probed on its head, fetched as a download would be: within
+            # the allowlist and the address policy, bounded in size and time.
+            head_fetcher=partial(
+                media.fetch_head,
+                max_bytes=ch.settings.max_download_bytes,
+                allowed=lambda url: url_allowed(url, card),
+                addresses=address_policy(card),
+                pace=Pace.from_settings(ch.settings),
+            ),
+            probe_dir=ch.settings.media_dir,
             weights=self._weights(),
         )
         quiet = Counter(

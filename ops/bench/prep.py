@@ -82,7 +82,7 @@ async def prepare_once(source: Path, root: Path, asset_id: str) -> Run:
     cpu0, start = children_cpu(), time.perf_counter()
     prepared = await prepare(source, root, asset_id, PROFILE, QUALITY)
     wall, cpu = time.perf_counter() - start, children_cpu() - cpu0
-    after = await measure_loudness(prepared.playlist, timeout=120)
+    after = await measure_loudness(prepared.playlist, timeout=120, own_hls=True)
     error = abs(after.integrated_lufs - QUALITY.target_audio_lufs)
     return Run(wall, cpu, error, prepared.remuxed)
 

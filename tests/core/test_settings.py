@@ -40,6 +40,8 @@ def test_an_empty_environment_gives_the_spec_defaults() -> None:
     assert s.public_base_url is None  # the request's own address
     assert s.api_bind == "127.0.0.1:7070"
     assert s.max_download_mb == 2048 and s.max_download_bytes == 2048 * 1024 * 1024
+    assert (s.download_min_rate_kb_s, s.download_min_rate_bytes) == (256, 256 * 1024)
+    assert s.download_grace_secs == 30.0
     assert (s.soak_hours, s.soak_interval_secs, s.soak_max_samples) == (24.0, 60.0, 0)
     assert (s.canary_soak_hours, s.canary_auto_rollback, s.canary_auto_promote) == (
         1.0,
@@ -115,6 +117,17 @@ def test_flags_and_numbers_are_parsed() -> None:
         ("VVTV_ALERT_QA_MIN", "nan", "VVTV_ALERT_QA_MIN='nan' is not a finite number"),
         ("VVTV_ALERT_COOLDOWN_SECS", "15m", "VVTV_ALERT_COOLDOWN_SECS='15m' is not an integer"),
         ("VVTV_MAX_DOWNLOAD_MB", "0", "VVTV_MAX_DOWNLOAD_MB='0' must be at least 1"),
+        (
+            "VVTV_DOWNLOAD_MIN_RATE_KB_S",
+            "0",
+            "VVTV_DOWNLOAD_MIN_RATE_KB_S='0' must be at least 1",
+        ),
+        (
+            "VVTV_DOWNLOAD_GRACE_SECS",
+            "-5",
+            "VVTV_DOWNLOAD_GRACE_SECS='-5' must be between 0.0 and 3600.0",
+        ),
+        ("VVTV_DOWNLOAD_GRACE_SECS", "soon", "VVTV_DOWNLOAD_GRACE_SECS='soon' is not a number"),
         ("VVTV_SOAK_MAX_SAMPLES", "-1", "VVTV_SOAK_MAX_SAMPLES='-1' must be at least 0"),
         ("VVTV_RUN_ONCE", "maybe", "VVTV_RUN_ONCE='maybe' is not a boolean"),
         ("VVTV_FORCE_NIGHTLY", "2", "VVTV_FORCE_NIGHTLY='2' is not a boolean"),

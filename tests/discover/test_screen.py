@@ -1,5 +1,6 @@
 """Screening a batch (SPEC §1.1): allowlist, keywords, dedupe against everything known and
-within the batch, HD confirmation by really probing the media (ffprobe on files and URLs),
+within the batch, HD confirmation by really probing the media (ffprobe on files, and on the
+heads of remote media fetched through the vetted client),
 scoring; the result is CANDIDATE plans and audited rejections."""
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def make_card(*, hd: bool = False, folders: tuple[str, ...] = ()) -> OwnerCard:
             allowlist_domains=("example.com", "127.0.0.1"),
             blacklist_domains=("spam.example.com",),
             blocked_keywords=("gore",),
+            # The loopback servers stand for media hosts on the internet.
+            allow_private_addresses=("127.0.0.0/8",),
         ),
         music_policy=MusicPolicy(preferred_moods=("calm",)),
         quality_policy=QualityPolicy(min_resolution_height=720),
@@ -199,9 +202,9 @@ async def test_with_hd_confirmation_only_media_that_decodes_at_720p_is_kept(
     assert "height 480p is below the minimum 720p" in rejected["sd.mp4"].detail
     assert rejected["corrupt.mp4"].reason_code is RejectReason.HD_NOT_CONFIRMED
     assert "decode" in rejected["corrupt.mp4"].detail
-    # Not media at all: it has no duration, and probing it says why.
-    assert rejected["garbage.mp4"].reason_code is RejectReason.DURATION_UNKNOWN
-    assert "garbage.mp4" in rejected["garbage.mp4"].detail
+    # Not media at all: refused before ffprobe opens it, saying what it looks like.
+    assert rejected["garbage.mp4"].reason_code is RejectReason.MEDIA_FORMAT_REFUSED
+    assert "garbage.mp4 is text, not a media file" in rejected["garbage.mp4"].detail
 
 
 async def test_hd_confirmation_probes_remote_media_over_http(web: Loopback, clips: Clips):

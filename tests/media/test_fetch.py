@@ -1,26 +1,35 @@
-"""Fetching media over HTTP from a loopback server, and from local folders."""
+"""Fetching media over HTTP from a loopback server, and from local folders.
+
+The loopback server stands for a media host on the internet, so every fetch here allows
+127.0.0.0/8 explicitly (``fetch`` below); by default loopback is refused
+(``tests/media/test_fetch_guard.py``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import ssl
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 import trio
 
 from tests.support.loopback import Loopback, Reply, closed_port, redirect
 from vvtv.core import tls
 from vvtv.core.retry import RetryPolicy
+from vvtv.guard.addresses import AddressPolicy
+from vvtv.media import fetch as media_fetch
 from vvtv.media.fetch import (
     MAX_REDIRECTS,
     MEDIA_RETRY,
     FetchError,
-    fetch,
     is_acceptable_content_type,
 )
+
+LOOPBACK = AddressPolicy.from_entries(["127.0.0.0/8"])
+fetch = partial(media_fetch.fetch, addresses=LOOPBACK)
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
 ONE_RETRY = RetryPolicy(retries=1)
@@ -188,7 +197,7 @@ async def test_an_hls_playlist_is_refused_with_a_reason_saying_so(
     url = server.serve("/live.m3u8", b"#EXTM3U\n", content_type="application/vnd.apple.mpegurl")
     with pytest.raises(FetchError) as info:
         await fetch(url, tmp_path, max_bytes=1 << 20)
-    assert info.value.reason_code == "BAD_CONTENT_TYPE"
+    assert info.value.reason_code == "MEDIA_FORMAT_REFUSED"
     assert "HLS playlist" in info.value.message
 
 
@@ -303,17 +312,18 @@ async def test_every_download_shares_one_verifying_tls_context(
 ) -> None:
     # Building a TLS context loads the CA bundle (40-70 ms on the event loop): a client
     # per download must reuse the daemon's one, and it must still check certificates.
-    contexts: list[object] = []
-    real_client = httpx.AsyncClient
+    tls.client_context()  # the daemon warms it at boot
+    loads: list[object] = []
+    real_load = ssl.SSLContext.load_verify_locations
 
-    def recording(*args: object, **kwargs: object) -> httpx.AsyncClient:
-        contexts.append(kwargs.get("verify"))
-        return real_client(*args, **kwargs)
+    def recording(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loads.append(args)
+        real_load(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(httpx, "AsyncClient", recording)
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", recording)
     url = server.serve("/media/clip.mp4", BODY)
     await fetch(url, tmp_path / "a", max_bytes=10 << 20)
     await fetch(url, tmp_path / "b", max_bytes=10 << 20)
-    assert contexts == [tls.client_context()] * 2
+    assert loads == []
     assert tls.client_context().verify_mode is ssl.CERT_REQUIRED
     assert tls.client_context().check_hostname

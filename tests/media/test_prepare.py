@@ -19,7 +19,7 @@ from vvtv.media.prepare import (
     remove_source,
     sweep_partials,
 )
-from vvtv.media.probe import probe
+from vvtv.media.probe import probe, probe_own_hls
 
 
 def assert_segments_fit(p, target: int = PROFILE.segment_seconds) -> None:
@@ -35,7 +35,7 @@ async def test_a_conforming_clip_is_remuxed_not_reencoded(prepared: PreparedSet)
     assert p.remuxed
     assert p.duration_sec == pytest.approx(6.0, abs=0.1)
     assert_segments_fit(p)
-    out = await probe(str(p.playlist))
+    out = await probe_own_hls(str(p.playlist))
     assert (out.width, out.height, out.fps, out.video_codec) == (1280, 720, 25.0, "h264")
 
 
@@ -52,7 +52,7 @@ async def test_a_1080p50_clip_is_conformed_to_720p25(prepared: PreparedSet) -> N
     p = prepared.full_hd_50
     assert not p.remuxed
     assert (p.source.height, p.source.fps) == (1080, 50.0)
-    out = await probe(str(p.playlist))
+    out = await probe_own_hls(str(p.playlist))
     assert (out.width, out.height, out.fps) == (1280, 720, 25.0)
     assert (out.audio_codec, out.audio_rate, out.audio_channels) == ("aac", 48000, 2)
     assert_segments_fit(p)
@@ -61,7 +61,7 @@ async def test_a_1080p50_clip_is_conformed_to_720p25(prepared: PreparedSet) -> N
 async def test_a_quiet_clip_is_brought_to_target_loudness(prepared: PreparedSet) -> None:
     p = prepared.quiet
     assert p.measured is not None and p.measured.integrated_lufs < QUALITY.target_audio_lufs - 10
-    after = await measure_loudness(p.playlist, timeout=60)
+    after = await measure_loudness(p.playlist, timeout=60, own_hls=True)
     assert after.integrated_lufs == pytest.approx(QUALITY.target_audio_lufs, abs=0.5)
     assert after.true_peak_dbtp <= QUALITY.max_true_peak_dbtp
 
@@ -72,13 +72,13 @@ async def test_peaks_that_a_linear_gain_would_clip_go_through_loudnorm(
     p = prepared.peaky
     assert p.audio_filter.startswith("loudnorm=")
     assert "measured_I=" in p.audio_filter and "linear=true" in p.audio_filter
-    after = await measure_loudness(p.playlist, timeout=60)
+    after = await measure_loudness(p.playlist, timeout=60, own_hls=True)
     assert after.integrated_lufs == pytest.approx(QUALITY.target_audio_lufs, abs=1.0)
     assert after.true_peak_dbtp <= QUALITY.max_true_peak_dbtp
 
 
 async def test_a_clip_without_audio_gets_a_silent_track(prepared: PreparedSet) -> None:
-    out = await probe(str(prepared.no_audio.playlist))
+    out = await probe_own_hls(str(prepared.no_audio.playlist))
     assert out.audio_codec == "aac"
     assert prepared.no_audio.audio_filter == "silence"
 
@@ -164,6 +164,6 @@ async def test_interlaced_anamorphic_video_is_deinterlaced_and_made_square(
     assert source.interlaced and source.sar == pytest.approx(64 / 45, abs=1e-3)
     p = await prepare(clips.pal_sd, tmp_path, "pal", PROFILE, QUALITY)
     assert not p.remuxed
-    out = await probe(str(p.playlist))
+    out = await probe_own_hls(str(p.playlist))
     assert (out.width, out.height, out.sar) == (1280, 720, 1.0)
     assert not out.interlaced

@@ -1,12 +1,19 @@
-"""Probing and HD confirmation on real clips (local files and a loopback URL)."""
+"""Probing and HD confirmation on real clips: local files only (a URL is refused; remote
+media is probed on a head fetched through the vetted client)."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import pytest
 
 from tests.media.conftest import Clips
 from tests.support.loopback import Loopback, Reply
+from vvtv.guard.addresses import AddressPolicy
+from vvtv.media.fetch import FetchError, fetch_head
 from vvtv.media.probe import ProbeError, confirm_hd, parse_ffprobe_json, probe
+
+LOOPBACK = AddressPolicy.from_entries(["127.0.0.0/8"])  # the server stands for the internet
 
 
 async def test_probe_reports_the_streams_of_a_good_clip(clips: Clips) -> None:
@@ -68,12 +75,26 @@ async def test_confirm_hd_rejects_a_truncated_stream_that_claims_720p(clips: Cli
     assert not check.ok, check.reason
 
 
-async def test_confirm_hd_probes_and_decodes_a_url(clips: Clips, server: Loopback) -> None:
+async def test_confirm_hd_never_opens_a_url(clips: Clips, server: Loopback) -> None:
+    # ffprobe follows redirects and playlist links to any host: it is never given a URL.
+    good = server.serve("/good.mp4", clips.conforming.read_bytes())
+    check = await confirm_hd(good, 720)
+    assert not check.ok
+    assert "ffprobe reads only local files" in check.reason
+    with pytest.raises(ProbeError, match="reads only local files"):
+        await probe(good)
+    assert server.requests == []
+
+
+async def test_confirm_hd_on_a_head_fetched_through_the_vetted_client(
+    clips: Clips, server: Loopback, tmp_path
+) -> None:
     good = server.serve("/good.mp4", clips.conforming.read_bytes())
     low = server.serve("/low.mp4", clips.small_480.read_bytes())
-    assert (await confirm_hd(good, 720)).ok
-    assert not (await confirm_hd(low, 720)).ok
+    head = partial(fetch_head, max_bytes=1 << 30, addresses=LOOPBACK)
+    assert (await confirm_hd(str(await head(good, tmp_path)), 720)).ok
+    assert not (await confirm_hd(str(await head(low, tmp_path)), 720)).ok
     server.serve("/gone.mp4", Reply(404, b"", "text/plain"))
-    gone = await confirm_hd(server.url_for("/gone.mp4"), 720)
-    assert not gone.ok
-    assert "404" in gone.reason
+    with pytest.raises(FetchError) as info:
+        await head(server.url_for("/gone.mp4"), tmp_path)
+    assert info.value.reason_code == "HTTP_404"

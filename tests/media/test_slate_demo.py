@@ -39,7 +39,7 @@ async def test_the_slate_is_whole_segments_at_target_loudness(small_slate: Prepa
     assert slate.remuxed  # generated already conforming: no second encode
     assert [s.duration_sec for s in slate.segments] == [6.0] * (slate_seconds(SMALL) // 6)
     assert slate.duration_sec >= 30
-    loud = await measure_loudness(slate.playlist, timeout=60)
+    loud = await measure_loudness(slate.playlist, timeout=60, own_hls=True)
     assert loud.integrated_lufs == pytest.approx(QUALITY.target_audio_lufs, abs=0.5)
     assert SLATE_TEXT.startswith("vvtv")
 

@@ -24,7 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 
 from vvtv.core.model import QAReport
-from vvtv.media.fetch import Fetched, FetchError, UrlCheck
+from vvtv.guard.addresses import STRICT, AddressPolicy
+from vvtv.media.fetch import DEFAULT_PACE, Fetched, FetchError, Pace, UrlCheck
 from vvtv.media.playlist import Segment
 from vvtv.media.prepare import MANIFEST, PLAYLIST, Prepared, load_prepared
 from vvtv.media.probe import HDCheck, ProbeError, ProbeResult
@@ -54,6 +55,13 @@ def announced(url: str) -> Announced:
     return Announced(duration, query.get("fail", [""])[0])
 
 
+def _url_of(target: str) -> str:
+    """The media URL a probe target stands for: itself, or the one a head file names."""
+    if "://" in target:
+        return target
+    return str(json.loads(Path(target).read_text())["url"])
+
+
 def _source_info(duration: float, tags: tuple[str, ...] = ()) -> ProbeResult:
     return ProbeResult(
         duration_sec=duration,
@@ -80,8 +88,8 @@ class InstantMedia:
 
     async def probe(self, target: str, *, timeout: float = 30.0) -> ProbeResult:
         try:
-            return _source_info(announced(target).duration_sec)
-        except ValueError as exc:
+            return _source_info(announced(_url_of(target)).duration_sec)
+        except (ValueError, OSError, KeyError) as exc:
             raise ProbeError(str(exc)) from exc
 
     async def confirm_hd(
@@ -90,8 +98,33 @@ class InstantMedia:
         ok = min_height <= HEIGHT
         return HDCheck(ok, "" if ok else f"{HEIGHT}p is below {min_height}p", HEIGHT)
 
+    async def fetch_head(
+        self,
+        url: str,
+        dest_dir: Path,
+        *,
+        max_bytes: int,
+        allowed: UrlCheck | None = None,
+        addresses: AddressPolicy = STRICT,
+        pace: Pace = DEFAULT_PACE,
+    ) -> Path:
+        """A local "head" that names its URL: ``probe`` reads what the feed announced."""
+        if allowed is not None and not allowed(url):
+            raise FetchError("NOT_ALLOWED", f"{url}: host is not allowlisted")
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        path = dest_dir / f".head-{hashlib.sha256(url.encode()).hexdigest()[:16]}.json"
+        path.write_text(json.dumps({"url": url}))
+        return path
+
     async def fetch(
-        self, url: str, dest_dir: Path, *, max_bytes: int, allowed: UrlCheck | None = None
+        self,
+        url: str,
+        dest_dir: Path,
+        *,
+        max_bytes: int,
+        allowed: UrlCheck | None = None,
+        addresses: AddressPolicy = STRICT,
+        pace: Pace = DEFAULT_PACE,
     ) -> Fetched:
         self.fetches += 1
         if allowed is not None and not allowed(url):

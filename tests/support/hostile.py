@@ -11,12 +11,17 @@ The usual cast of a hostile-input test:
 - ``gzip_bomb(size)``: a tiny body that inflates to ``size`` bytes (``layers=2`` for
   ``Content-Encoding: gzip, gzip``), made without ever holding ``size`` bytes.
 - a drip: ``Reply(body=drip(b"x", times=10_000, every=2.0))``, a byte every two seconds.
+- ``hls_playlist(url, ...)``: a playlist naming other files, served as ``x.mp4``;
+  ``make_secret_ts(path)``: a private file of red frames it may point at, and
+  ``mean_rgb(output)`` to show its frames never reached what the channel prepared.
 """
 
 from __future__ import annotations
 
 import functools
+import subprocess
 import zlib
+from pathlib import Path
 
 import trio
 
@@ -63,3 +68,36 @@ def gzip_bomb(decoded_size: int, *, layers: int = 1) -> bytes:
     for _ in range(layers - 1):
         data = zlib.compress(data, 9, wbits=31)
     return data
+
+
+def hls_playlist(*segments: str, seconds: int = 2) -> bytes:
+    """A VOD HLS playlist naming ``segments`` (URLs or ``file://`` paths)."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{seconds}"]
+    for segment in segments:
+        lines += [f"#EXTINF:{seconds},", segment]
+    return ("\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n").encode()
+
+
+def make_secret_ts(path: Path, *, seconds: float = 2.0) -> Path:
+    """A private 720p MPEG-TS file of pure red frames: if its frames reach anything the
+    channel prepared, ``mean_rgb`` of that output says so."""
+    args = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
+        "-f", "lavfi", "-i", f"color=c=red:s=1280x720:r=25:d={seconds}",
+        "-f", "lavfi", "-i", f"sine=f=330:sample_rate=48000:d={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-ac", "2", "-f", "mpegts", str(path),
+    ]  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(args, check=True)
+    return path
+
+
+def mean_rgb(media: Path) -> tuple[int, int, int]:
+    """The average colour of a file's first frame (a trusted tool run on our own output)."""
+    args = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", str(media),
+        "-frames:v", "1", "-vf", "scale=1:1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+    ]  # fmt: skip
+    out = subprocess.run(args, check=True, capture_output=True).stdout
+    return out[0], out[1], out[2]

@@ -62,6 +62,10 @@ class Settings:
     # the address the request came to (its Host header).
     public_base_url: str | None = None
     max_download_mb: int = 2048
+    # A download must average this many KiB/s once the grace period has passed, and ends
+    # by grace + size / rate in total: a host dripping bytes cannot hold the committer.
+    download_min_rate_kb_s: int = 256
+    download_grace_secs: float = 30.0
     # alerts (SPEC §5)
     alert_qa_min: float = 0.85
     alert_fallback_abs: float = 0.30
@@ -148,6 +152,10 @@ class Settings:
     def max_download_bytes(self) -> int:
         return self.max_download_mb * 1024 * 1024
 
+    @property
+    def download_min_rate_bytes(self) -> int:
+        return self.download_min_rate_kb_s * 1024
+
     # --- construction -----------------------------------------------------------------
 
     @classmethod
@@ -175,6 +183,8 @@ class Settings:
             api_url=p.parsed("VVTV_API_URL", "http://127.0.0.1:7070", _check_http_url),
             public_base_url=p.parsed("VVTV_PUBLIC_BASE_URL", None, _check_base_url),
             max_download_mb=p.integer("VVTV_MAX_DOWNLOAD_MB", 2048, minimum=1),
+            download_min_rate_kb_s=p.integer("VVTV_DOWNLOAD_MIN_RATE_KB_S", 256, minimum=1),
+            download_grace_secs=p.number("VVTV_DOWNLOAD_GRACE_SECS", 30.0, 0.0, 3600.0),
             alert_qa_min=p.number("VVTV_ALERT_QA_MIN", 0.85, 0.0, 1.0),
             alert_fallback_abs=p.number("VVTV_ALERT_FALLBACK_ABS", 0.30, 0.0, 1.0),
             alert_fallback_growth=p.number("VVTV_ALERT_FALLBACK_GROWTH", 0.15, 0.0, 1.0),

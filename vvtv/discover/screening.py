@@ -3,6 +3,8 @@
 SPEC §1.1, in the order ``screen`` applies it (cheap checks first, so the expensive
 HD probe only runs on candidates that could still be kept):
 
+0. at most ``search_policy.max_candidates_per_source`` candidates of each source (in
+   the source's order; the rest wait for a later window: ``CANDIDATE_CAP``);
 1. the media URL's host is allowlisted and not blacklisted (``url_allowed``);
 2. no blocked keyword in the title or tags (``blocked_keyword``);
 3. not a duplicate, by normalised URL or normalised title, of anything already known
@@ -19,6 +21,16 @@ HD probe only runs on candidates that could still be kept):
 Everything rejected comes back as a ``Rejection`` with a reason code and a detail the
 Discovery actor audits.
 
+Probing remote media (steps 4 and 5): ffprobe never opens a URL. The head of the file is
+fetched through the same vetted path as a download (``head_fetcher``, by default
+``vvtv.media.fetch.fetch_head``: the allowlist on every redirect hop, the card's address
+policy, bounded size and time) into a temporary file, and that local file is probed,
+through the media-format whitelist. A redirect off the allowlist is
+``REDIRECT_NOT_ALLOWED``, an address the card does not allow ``ADDRESS_REFUSED``, a file
+that is not a media container (an HLS playlist, an ffconcat script, text)
+``MEDIA_FORMAT_REFUSED``. At most ``search_policy.max_probes_per_window`` candidates are
+probed per call; the others wait for a later window (``PROBE_BUDGET_SPENT``).
+
 Local files: a folder source yields ``file://`` media URLs. They have no host, so
 ``host_allowed`` refuses them like any other non-HTTP URL; ``url_allowed`` accepts a
 ``file://`` URL only when the file lies inside a folder source the OwnerCard names.
@@ -31,8 +43,12 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import tempfile
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -43,11 +59,16 @@ import trio
 from vvtv.core.model import PlanItem, PlanState, duration_defect, new_id
 from vvtv.discover.sources.candidate import Candidate, local_path
 from vvtv.guard.addresses import AddressPolicy
-from vvtv.media.probe import HDCheck, ProbeError, ProbeResult, confirm_hd, probe
+from vvtv.media.fetch import FetchError, fetch_head
+from vvtv.media.formats import REASON as FORMAT_REFUSED
+from vvtv.media.probe import HDCheck, MediaFormatRefused, ProbeError, ProbeResult, confirm_hd, probe
 from vvtv.ownercard.card import OwnerCard
 
 HDChecker = Callable[[str, int], Awaitable[HDCheck]]
 Prober = Callable[[str], Awaitable[ProbeResult]]
+HeadFetcher = Callable[[str, Path], Awaitable[Path]]
+"""``(media URL, a directory)`` → a local file holding the media's head, fetched through
+the vetted client (``vvtv.media.fetch.fetch_head``); ``FetchError`` when it cannot be."""
 IsKnown = Callable[[str, str], bool]
 RecentlyRejected = Callable[[str], bool]
 
@@ -75,6 +96,11 @@ class RejectReason(enum.StrEnum):
     HD_NOT_CONFIRMED = "HD_NOT_CONFIRMED"
     DURATION_OUT_OF_RANGE = "DURATION_OUT_OF_RANGE"  # outside the card's min..max duration
     PROBE_REJECTED_RECENTLY = "PROBE_REJECTED_RECENTLY"  # failed its probes not long ago
+    MEDIA_FORMAT_REFUSED = "MEDIA_FORMAT_REFUSED"  # a playlist, a script, text: not media
+    ADDRESS_REFUSED = "ADDRESS_REFUSED"  # the host (or a redirect's) is not a public address
+    REDIRECT_NOT_ALLOWED = "REDIRECT_NOT_ALLOWED"  # the media redirects off the allowlist
+    CANDIDATE_CAP = "CANDIDATE_CAP"  # over the source's candidates per window: later
+    PROBE_BUDGET_SPENT = "PROBE_BUDGET_SPENT"  # over the window's probes: a later window
 
 
 # The rejections that come from probing the media (worth remembering: probing is costly).
@@ -83,8 +109,21 @@ PROBE_REJECTIONS = frozenset(
         RejectReason.DURATION_UNKNOWN,
         RejectReason.HD_NOT_CONFIRMED,
         RejectReason.DURATION_OUT_OF_RANGE,
+        RejectReason.MEDIA_FORMAT_REFUSED,
+        RejectReason.ADDRESS_REFUSED,
+        RejectReason.REDIRECT_NOT_ALLOWED,
     }
 )
+# What a head fetch failure says about the candidate; any other failure (a 404, a
+# timeout) fails the probe that needed the head.
+_FETCH_REJECTIONS = {
+    FORMAT_REFUSED: RejectReason.MEDIA_FORMAT_REFUSED,
+    "ADDRESS_REFUSED": RejectReason.ADDRESS_REFUSED,
+    "NOT_ALLOWED": RejectReason.REDIRECT_NOT_ALLOWED,
+}
+#: What the default head fetcher may download, whatever the file: the size cap of a
+#: download (``VVTV_MAX_DOWNLOAD_MB``'s default); the Discovery actor passes the setting.
+DEFAULT_MAX_MEDIA_BYTES = 2048 << 20
 
 
 class ScoringWeights(Protocol):
@@ -295,12 +334,6 @@ def normalize_title(title: str) -> str:
 # --- the pipeline -------------------------------------------------------------------
 
 
-def probe_target(media_url: str) -> str:
-    """What to hand ffprobe: the path for a ``file://`` URL, the URL itself otherwise."""
-    path = local_path(media_url)
-    return str(path) if path is not None else media_url
-
-
 def theme_of(candidate: Candidate) -> str:
     """The candidate's theme, or its first tag when the source gave none."""
     if candidate.theme.strip():
@@ -309,6 +342,16 @@ def theme_of(candidate: Candidate) -> str:
         if tag.strip():
             return tag.strip().casefold()
     return ""
+
+
+def default_head_fetcher(card: OwnerCard) -> HeadFetcher:
+    """``fetch_head`` within ``card``'s allowlist and address policy, default limits."""
+    return partial(
+        fetch_head,
+        max_bytes=DEFAULT_MAX_MEDIA_BYTES,
+        allowed=lambda url: url_allowed(url, card),
+        addresses=address_policy(card),
+    )
 
 
 async def screen(
@@ -320,6 +363,8 @@ async def screen(
     recently_rejected: RecentlyRejected = lambda _url: False,
     hd_check: HDChecker = confirm_hd,
     prober: Prober = probe,
+    head_fetcher: HeadFetcher | None = None,
+    probe_dir: Path | None = None,
     probe_concurrency: int = 4,
     weights: ScoringWeights = SPEC_WEIGHTS,
 ) -> ScreenResult:
@@ -330,16 +375,30 @@ async def screen(
     media failed its probes recently (it is not probed again). Within the batch the
     first candidate of a URL wins, and of a title the first that passes its probes.
     Probes (duration when the source did not give one, and the HD check) run
-    ``probe_concurrency`` at a time. Accepted plans keep the batch order. ``weights``:
-    the autotuned scoring weights.
+    ``probe_concurrency`` at a time, on local files: a remote candidate's head is
+    fetched first by ``head_fetcher`` (default: ``default_head_fetcher(card)``) into a
+    temporary directory under ``probe_dir`` (default: the system's), removed after the
+    probe. Accepted plans keep the batch order. ``weights``: the autotuned scoring
+    weights.
     """
+    fetch_head_of = head_fetcher or default_head_fetcher(card)
+    policy = card.search_policy
+    require_hd = card.safety_policy.require_hd_playback_confirmation
     rejected: list[Rejection] = []
     survivors: list[tuple[Candidate, str, str]] = []
     seen_urls: set[str] = set()
-    keywords = card.search_policy.blocked_keywords
+    per_source: Counter[str] = Counter()
+    probes_left = policy.max_probes_per_window
+    keywords = policy.blocked_keywords
     for index, cand in enumerate(candidates):
         if index % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
             await trio.lowlevel.checkpoint()  # a big batch must not hold the event loop
+        per_source[cand.source_name] += 1
+        if per_source[cand.source_name] > policy.max_candidates_per_source:
+            cap = policy.max_candidates_per_source
+            detail = f"source {cand.source_name!r} has more than {cap} candidates this window"
+            rejected.append(Rejection(cand, RejectReason.CANDIDATE_CAP, detail))
+            continue
         verdict = _host_verdict(cand.media_url, card)
         if verdict is not None:
             rejected.append(Rejection(cand, *verdict))
@@ -367,10 +426,15 @@ async def screen(
                 Rejection(cand, RejectReason.DUPLICATE_IN_BATCH, f"same URL earlier: {n_url}")
             )
             continue
+        if require_hd or not _usable_duration(cand.duration_sec):
+            if probes_left <= 0:
+                detail = f"{policy.max_probes_per_window} probes already this window"
+                rejected.append(Rejection(cand, RejectReason.PROBE_BUDGET_SPENT, detail))
+                continue
+            probes_left -= 1
         seen_urls.add(n_url)
         survivors.append((cand, n_url, n_title))
 
-    require_hd = card.safety_policy.require_hd_playback_confirmation
     min_height = card.quality_policy.min_resolution_height
     limiter = trio.CapacityLimiter(max(1, probe_concurrency))
     outcomes: list[PlanItem | Rejection | None] = [None] * len(survivors)
@@ -379,12 +443,47 @@ async def screen(
         async with limiter:
             outcomes[i] = await _examine(cand, n_url, n_title)
 
+    @asynccontextmanager
+    async def local_copy(url: str) -> AsyncIterator[str]:
+        """The file to probe: the folder's own file, or the fetched head of remote media."""
+        path = local_path(url)
+        if path is not None:
+            yield str(path)
+            return
+        if probe_dir is not None:
+            probe_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".probe-", dir=probe_dir) as directory:
+            yield str(await fetch_head_of(url, Path(directory)))
+
     async def _examine(cand: Candidate, n_url: str, n_title: str) -> PlanItem | Rejection:
-        target = probe_target(cand.media_url)
+        if not require_hd and _usable_duration(cand.duration_sec):
+            return _plan(cand, float(cand.duration_sec or 0), n_url, n_title, None, False)
+        # The step that needs the probe names the rejection when the head cannot be had.
+        step = RejectReason.HD_NOT_CONFIRMED
+        if not _usable_duration(cand.duration_sec):
+            step = RejectReason.DURATION_UNKNOWN
+        try:
+            async with local_copy(cand.media_url) as target:
+                outcome = await _probe(cand, target, n_url, n_title)
+        except FetchError as exc:
+            reason = _FETCH_REJECTIONS.get(exc.reason_code, step)
+            detail = exc.message if reason is not step else f"cannot fetch its head: {exc}"
+            return Rejection(cand, reason, detail)
+        if isinstance(outcome, Rejection):
+            # Name the media, not the temporary file its head was probed from.
+            detail = outcome.detail.replace(target, cand.media_url)
+            return attrs.evolve(outcome, detail=detail)
+        return outcome
+
+    async def _probe(
+        cand: Candidate, target: str, n_url: str, n_title: str
+    ) -> PlanItem | Rejection:
         duration = cand.duration_sec
-        if duration is None or not math.isfinite(duration) or duration <= 0:
+        if not _usable_duration(duration):
             try:
                 info = await prober(target)
+            except MediaFormatRefused as exc:
+                return Rejection(cand, RejectReason.MEDIA_FORMAT_REFUSED, exc.reason)
             except ProbeError as exc:
                 return Rejection(cand, RejectReason.DURATION_UNKNOWN, exc.reason)
             if not info.duration_sec:
@@ -393,6 +492,7 @@ async def screen(
                 )
             duration = info.duration_sec
             cand = attrs.evolve(cand, duration_sec=duration)
+        assert duration is not None
         outside = duration_outside(duration, card)
         if outside is not None:
             return Rejection(cand, RejectReason.DURATION_OUT_OF_RANGE, outside)
@@ -401,13 +501,29 @@ async def screen(
         if require_hd:
             check = await hd_check(target, min_height)
             if not check.ok:
-                return Rejection(cand, RejectReason.HD_NOT_CONFIRMED, check.reason)
+                reason = RejectReason.HD_NOT_CONFIRMED
+                if check.code == FORMAT_REFUSED:
+                    reason = RejectReason.MEDIA_FORMAT_REFUSED
+                return Rejection(cand, reason, check.reason)
             height, hd_ok = check.height, True
+        return _plan(cand, float(duration), n_url, n_title, height, hd_ok)
+
+    def _plan(
+        cand: Candidate,
+        duration: float,
+        n_url: str,
+        n_title: str,
+        height: int | None,
+        hd_ok: bool,
+    ) -> PlanItem | Rejection:
+        outside = duration_outside(duration, card)
+        if outside is not None:
+            return Rejection(cand, RejectReason.DURATION_OUT_OF_RANGE, outside)
         return PlanItem(
             plan_id=new_id("plan"),
             source_url=cand.media_url,
             title=cand.title,
-            duration_sec=float(duration),
+            duration_sec=duration,
             discovered_at=now,
             state=PlanState.CANDIDATE,
             score=score(cand, card, weights),
@@ -442,3 +558,7 @@ async def screen(
             seen_titles.add(title)
             accepted.append(outcome)
     return ScreenResult(accepted=accepted, rejected=rejected)
+
+
+def _usable_duration(duration: float | None) -> bool:
+    return duration is not None and math.isfinite(duration) and duration > 0

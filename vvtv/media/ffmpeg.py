@@ -28,6 +28,18 @@ class MediaError(Exception):
         self.stderr_tail = stderr_tail
 
 
+class ProbeError(Exception):
+    """A target that cannot be probed; ``reason`` says what went wrong and with which target.
+
+    Defined here, next to ``MediaError``, so ``vvtv.media.formats`` can refuse a file as
+    both; ``vvtv.media.probe`` re-exports it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @attrs.frozen
 class ToolResult:
     returncode: int

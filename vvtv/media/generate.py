@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vvtv.media.ffmpeg import ffmpeg_args, run_tool
+from vvtv.media.formats import lavfi_input
 from vvtv.ownercard.card import ChannelProfile
 
 _FONT_CANDIDATES = (
@@ -98,8 +99,8 @@ async def render_clip(
             meta += ["-metadata", f"{key}={value}"]
         args = ffmpeg_args(
             "-v", "error",
-            "-f", "lavfi", "-i", ",".join(chain),
-            "-f", "lavfi", "-i", audio,
+            *lavfi_input(",".join(chain)),
+            *lavfi_input(audio),
             "-t", f"{seconds:.3f}", "-map", "0:v:0", "-map", "1:a:0",
             "-r", str(fps), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
             "-b:v", "1200k", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",

@@ -17,6 +17,7 @@ from pathlib import Path
 import attrs
 
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
+from vvtv.media.formats import own_hls_input, untrusted_input
 
 # ebur128 reports -70 LUFS (its floor) for digital silence; no gain can make that programme.
 SILENCE_FLOOR_LUFS = -69.0
@@ -63,10 +64,17 @@ def ebur128_filter() -> str:
     return "ebur128=peak=true:framelog=verbose"
 
 
-async def measure_loudness(source: Path | str, *, timeout: float) -> LoudnessMeasure:
-    """Integrated loudness, true peak and range of the first audio stream (audio only: ``-vn``)."""
+async def measure_loudness(
+    source: Path | str, *, timeout: float, own_hls: bool = False
+) -> LoudnessMeasure:
+    """Integrated loudness, true peak and range of the first audio stream (audio only: ``-vn``).
+
+    ``source`` is a file from outside (opened through ``untrusted_input``), or with
+    ``own_hls`` a VOD playlist ``prepare`` wrote (``own_hls_input``).
+    """
+    inputs = own_hls_input(source) if own_hls else untrusted_input(source)
     args = ffmpeg_args(
-        "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        *inputs, "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-af", ebur128_filter(), "-f", "null", "-",
     )  # fmt: skip
     result = await run_tool(args, timeout=timeout, what=str(source))

@@ -1,6 +1,7 @@
 """The media port: everything the actors ask of media files, behind one small interface.
 
-``FfmpegMedia`` is the real thing (ffprobe, httpx downloads, ffmpeg prepare and QA).
+``FfmpegMedia`` is the real thing (ffprobe, vetted httpx downloads, ffmpeg prepare and QA).
+Probes read local files only: a remote candidate's head is fetched first (``fetch_head``).
 The port exists so the proof can swap in instant media for a simulated week without
 touching any actor: nothing else in the channel knows how media is made.
 """
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Protocol
 
 from vvtv.core.model import QAReport
-from vvtv.media.fetch import Fetched, UrlCheck, fetch
+from vvtv.guard.addresses import STRICT, AddressPolicy
+from vvtv.media.fetch import DEFAULT_PACE, Fetched, Pace, UrlCheck, fetch, fetch_head
 from vvtv.media.prepare import Prepared, load_prepared, prepare
 from vvtv.media.probe import HDCheck, ProbeResult, confirm_hd, probe
 from vvtv.media.qa import qa_check
@@ -26,8 +28,29 @@ class MediaPort(Protocol):
     ) -> HDCheck: ...
 
     async def fetch(
-        self, url: str, dest_dir: Path, *, max_bytes: int, allowed: UrlCheck | None = None
+        self,
+        url: str,
+        dest_dir: Path,
+        *,
+        max_bytes: int,
+        allowed: UrlCheck | None = None,
+        addresses: AddressPolicy = STRICT,
+        pace: Pace = DEFAULT_PACE,
     ) -> Fetched: ...
+
+    async def fetch_head(
+        self,
+        url: str,
+        dest_dir: Path,
+        *,
+        max_bytes: int,
+        allowed: UrlCheck | None = None,
+        addresses: AddressPolicy = STRICT,
+        pace: Pace = DEFAULT_PACE,
+    ) -> Path:
+        """The head of a remote media file in a local file under ``dest_dir``, for
+        ``probe``/``confirm_hd`` (which read only local files). The caller deletes it."""
+        ...
 
     async def prepare(
         self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
@@ -52,9 +75,32 @@ class FfmpegMedia:
         return await confirm_hd(target, min_height, seconds=seconds, timeout=timeout)
 
     async def fetch(
-        self, url: str, dest_dir: Path, *, max_bytes: int, allowed: UrlCheck | None = None
+        self,
+        url: str,
+        dest_dir: Path,
+        *,
+        max_bytes: int,
+        allowed: UrlCheck | None = None,
+        addresses: AddressPolicy = STRICT,
+        pace: Pace = DEFAULT_PACE,
     ) -> Fetched:
-        return await fetch(url, dest_dir, max_bytes=max_bytes, allowed=allowed)
+        return await fetch(
+            url, dest_dir, max_bytes=max_bytes, allowed=allowed, addresses=addresses, pace=pace
+        )
+
+    async def fetch_head(
+        self,
+        url: str,
+        dest_dir: Path,
+        *,
+        max_bytes: int,
+        allowed: UrlCheck | None = None,
+        addresses: AddressPolicy = STRICT,
+        pace: Pace = DEFAULT_PACE,
+    ) -> Path:
+        return await fetch_head(
+            url, dest_dir, max_bytes=max_bytes, allowed=allowed, addresses=addresses, pace=pace
+        )
 
     async def prepare(
         self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard

@@ -37,6 +37,7 @@ import attrs
 import trio
 
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
+from vvtv.media.formats import MediaFormatRefused, lavfi_input, untrusted_input
 from vvtv.media.loudness import (
     LoudnessMeasure,
     measure_loudness,
@@ -175,11 +176,11 @@ async def _segment(
 ) -> tuple[str, ...]:  # fmt: skip
     """Run the segmenting ffmpeg; returns the error lines it logged while still succeeding
     (a damaged source: "partial file", "Invalid NAL unit"…)."""
-    args = ffmpeg_args("-v", "error", "-i", str(source))
+    args = ffmpeg_args("-v", "error", *untrusted_input(source))
     if plan.audio == "silence":
         # No audio in the source: a silent track keeps every asset's stream layout identical.
         silence = f"anullsrc=r={profile.audio_rate}:cl=stereo"
-        args += ["-f", "lavfi", "-t", f"{info.duration_sec or 0:.3f}", "-i", silence]
+        args += ["-t", f"{info.duration_sec or 0:.3f}", *lavfi_input(silence)]
         args += ["-map", "0:V:0", "-map", "1:a:0", "-shortest"]
     else:
         # -shortest: trailing audio past the last picture would overrun the last segment.
@@ -302,6 +303,10 @@ async def _probe_and_measure(
         nursery.start_soon(measure_it)
     if "probe_error" in found:
         error: ProbeError = found["probe_error"]
+        if isinstance(error, MediaFormatRefused):
+            # Not a media container (a playlist naming other files, text…): ffmpeg never
+            # opened it, and the reason code says so (MEDIA_FORMAT_REFUSED).
+            raise MediaFormatRefused(f"prepare {asset_id}: {error.reason}") from error
         raise MediaError(f"prepare {asset_id}: {error.reason}") from error
     info: ProbeResult = found["info"]
     if not info.has_video:

@@ -1,8 +1,14 @@
-"""What a media file or URL really holds (ffprobe), and whether it really decodes in HD.
+"""What a media file really holds (ffprobe), and whether it really decodes in HD.
 
 The original trusted an "HD" flag from the source; here the discovery side asks ``confirm_hd``,
 which decodes the first seconds of video, so a stream that lies about itself or does not decode
 is rejected with the reason.
+
+Only local files are read, each through ``vvtv.media.formats.untrusted_input`` (a real media
+container, local file protocol only): ffprobe never opens a URL. A remote candidate is probed
+on the head of the file that discovery fetched through the vetted client
+(``vvtv.media.fetch.fetch_head``). A file that is not a media container is refused as
+``MediaFormatRefused`` (``MEDIA_FORMAT_REFUSED``); ``confirm_hd`` reports it with that code.
 """
 
 from __future__ import annotations
@@ -14,7 +20,16 @@ from typing import Any
 
 import attrs
 
-from vvtv.media.ffmpeg import FFPROBE, MediaError, ffmpeg_args, run_tool
+from vvtv.media.ffmpeg import FFPROBE, MediaError, ProbeError, ffmpeg_args, run_tool
+from vvtv.media.formats import REASON as FORMAT_REFUSED
+from vvtv.media.formats import (
+    MediaFormatRefused,
+    own_hls_input,
+    refusal_from_stderr,
+    untrusted_input,
+)
+
+__all__ = ["HDCheck", "MediaFormatRefused", "ProbeError", "ProbeResult", "confirm_hd", "probe"]
 
 # Container metadata keys whose values are comma-separated tag lists.
 _TAG_KEYS = ("genre", "keywords", "comment", "tags", "category")
@@ -50,14 +65,6 @@ class ProbeResult:
         return self.audio_codec is not None
 
 
-class ProbeError(Exception):
-    """A target that cannot be probed; ``reason`` says what went wrong and with which target."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @attrs.frozen
 class HDCheck:
     """The verdict of ``confirm_hd``: ``ok`` only if the video decodes and is tall enough."""
@@ -65,21 +72,23 @@ class HDCheck:
     ok: bool
     reason: str
     height: int | None
+    code: str = ""  # "MEDIA_FORMAT_REFUSED" when the file was refused before any decoding
 
 
 def is_url(target: str) -> bool:
-    return target.startswith(("http://", "https://"))
+    return "://" in target
 
 
-def _network_args(target: str, timeout: float) -> list[str]:
-    # Without -rw_timeout a stalled HTTP server holds ffmpeg until our outer timeout kills it;
-    # with it, ffmpeg reports the stall itself (microseconds).
-    return ["-rw_timeout", str(int(timeout * 1_000_000))] if is_url(target) else []
-
-
-def _check_local(target: str) -> None:
-    if not is_url(target) and not Path(target).is_file():
+def _check_local(target: str) -> Path:
+    if is_url(target):
+        raise ProbeError(
+            f"probe {target}: ffprobe reads only local files; fetch the head of remote media "
+            "through the vetted client first (vvtv.media.fetch.fetch_head)"
+        )
+    path = Path(target)
+    if not path.is_file():
         raise ProbeError(f"probe {target}: no such file")
+    return path
 
 
 def _parse_rate(text: Any) -> float | None:
@@ -190,22 +199,27 @@ def parse_ffprobe_json(data: dict[str, Any], target: str) -> ProbeResult:
 
 
 async def probe(target: str, *, timeout: float = 30.0) -> ProbeResult:
-    """Probe a local path or an http(s) URL with ffprobe; ``ProbeError`` if it cannot."""
-    _check_local(target)
+    """Probe a local media file with ffprobe; ``ProbeError`` if it cannot, and
+    ``MediaFormatRefused`` (a ``ProbeError``) if it is not a media container we read."""
+    return await _probe(untrusted_input(_check_local(target)), target, timeout)
+
+
+async def probe_own_hls(playlist: str, *, timeout: float = 30.0) -> ProbeResult:
+    """Probe a VOD playlist ``prepare`` wrote (QA): HLS of local segments only."""
+    return await _probe(own_hls_input(_check_local(playlist)), playlist, timeout)
+
+
+async def _probe(inputs: list[str], target: str, timeout: float) -> ProbeResult:
     args = [
-        FFPROBE,
-        "-v",
-        "error",
-        *_network_args(target, timeout),
-        "-print_format",
-        "json",
-        "-show_format",
-        "-show_streams",
-        target,
-    ]
+        FFPROBE, "-v", "error", *inputs,
+        "-print_format", "json", "-show_format", "-show_streams",
+    ]  # fmt: skip
     try:
         result = await run_tool(args, timeout=timeout, what=target)
     except MediaError as exc:
+        refused = refusal_from_stderr(exc.stderr_tail.replace(" | ", "\n"), target)
+        if refused is not None:
+            raise refused from exc
         raise ProbeError(f"probe {target}: {exc}") from exc
     try:
         data = json.loads(result.stdout or b"{}")
@@ -231,10 +245,8 @@ async def count_decoded_frames(
     args = ffmpeg_args(
         "-v",
         "error",
-        *_network_args(target, timeout),
         *limit,
-        "-i",
-        target,
+        *untrusted_input(_check_local(target)),
         "-map",
         "0:V:0",
         "-f",
@@ -262,6 +274,8 @@ async def confirm_hd(
     """
     try:
         info = await probe(target, timeout=timeout)
+    except MediaFormatRefused as exc:
+        return HDCheck(False, exc.reason, None, FORMAT_REFUSED)
     except ProbeError as exc:
         return HDCheck(False, exc.reason, None)
     if not info.has_video:
@@ -275,6 +289,8 @@ async def confirm_hd(
         )
     try:
         frames, errors = await count_decoded_frames(target, seconds=seconds, timeout=timeout)
+    except ProbeError as exc:  # the file went away or changed under us
+        return HDCheck(False, exc.reason, height)
     except MediaError as exc:
         return HDCheck(False, f"{target}: decode failed: {exc}", height)
     if errors:

@@ -20,10 +20,11 @@ import attrs
 
 from vvtv.core.model import QAReport
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
+from vvtv.media.formats import own_hls_input
 from vvtv.media.loudness import LoudnessMeasure, ebur128_filter, parse_ebur128_summary
 from vvtv.media.playlist import parse_vod_playlist
 from vvtv.media.prepare import Prepared
-from vvtv.media.probe import ProbeError, probe
+from vvtv.media.probe import ProbeError, probe_own_hls
 from vvtv.ownercard.card import QualityPolicy
 
 # blackdetect: a frame is black when ≥98 % of its pixels are darker than 10 % luma;
@@ -76,7 +77,7 @@ async def decode_pass(playlist: str, *, timeout: float) -> DecodeMeasures:
         f"silencedetect=n={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_SEC}[a]"
     )
     args = ffmpeg_args(
-        "-loglevel", "level+info", "-i", playlist,
+        "-loglevel", "level+info", *own_hls_input(playlist),
         "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
         "-f", "null", "-progress", "pipe:1", "-nostats", "-",
     )  # fmt: skip
@@ -115,7 +116,7 @@ async def qa_check(
     except (OSError, ValueError) as exc:
         reasons.append(f"playlist refused: {exc}")
     try:
-        out = await probe(playlist, timeout=limit)
+        out = await probe_own_hls(playlist, timeout=limit)
         width, height, fps = out.width, out.height, out.fps
     except ProbeError as exc:
         reasons.append(f"output does not probe: {exc.reason}")
