@@ -76,7 +76,10 @@ def time_screen(size: int, runs: int) -> tuple[float, int]:
     rng = random.Random(7)
     card = OwnerCard(
         search_policy=SearchPolicy(
-            allowlist_domains=("example.com",), blocked_keywords=("gore", "violence", "nsfw")
+            allowlist_domains=("example.com",),
+            blocked_keywords=("gore", "violence", "nsfw"),
+            # One source of 3,000: screen them all, as before the per-source cap existed.
+            max_candidates_per_source=size,
         ),
         safety_policy=SafetyPolicy(require_hd_playback_confirmation=False),
     )

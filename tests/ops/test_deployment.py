@@ -24,6 +24,20 @@ def test_the_systemd_unit_restarts_on_failure_stops_with_sigterm_and_reloads_wit
     assert lines["NoNewPrivileges"] == "yes" and lines["ProtectSystem"] == "strict"
 
 
+def test_the_systemd_unit_bounds_memory_and_denies_link_local_and_metadata_addresses() -> None:
+    unit = (OPS / "systemd" / "vvtv.service").read_text()
+    lines = {
+        line.split("=", 1)[0]: line.split("=", 1)[1]
+        for line in unit.splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert lines["MemoryMax"] == "3G" and lines["MemoryHigh"] == "2G"
+    denied = lines["IPAddressDeny"].split()
+    assert {"169.254.0.0/16", "fe80::/10"} <= set(denied)
+    assert "IPAddressAllow" not in lines  # an operator's drop-in, never the default
+    assert "allow_private_addresses" in unit  # the comment says what a LAN source needs
+
+
 def _env_file(path: Path) -> dict[str, str]:
     pairs = (
         line.split("=", 1) for line in path.read_text().splitlines() if line and line[0] != "#"

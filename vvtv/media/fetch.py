@@ -18,7 +18,13 @@ Media hosts are untrusted (ARCHITECTURE "Trust boundaries"), so every download:
 
 ``fetch_head`` is the same vetted path for discovery's probe: it fetches a bounded head (and,
 for an MP4 whose index sits at the end, the tail) into a local file that ffprobe then reads;
-ffprobe itself never opens a URL (``vvtv.media.probe``).
+ffprobe itself never opens a URL (``vvtv.media.probe``). This was chosen over an in-process
+relay that ffprobe would reach over HTTP: with a local file, ffmpeg's own network stack (its
+redirects, reconnects, protocol handlers) is out of the picture entirely, the protocol
+whitelist can be ``file`` for every run without exception, and the cost is bounded and known
+(``HEAD_BYTES`` + ``TAIL_BYTES`` per probe, the probes per window capped by the card). What a
+relay would do better (seek anywhere in the file) is only needed for non-"faststart" MP4s,
+which the tail range covers.
 """
 
 from __future__ import annotations
