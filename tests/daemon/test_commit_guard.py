@@ -42,8 +42,8 @@ async def test_a_playlist_posing_as_mp4_is_refused_and_its_private_segment_never
     secret = make_secret_ts(tmp_path / "private" / "secret.ts")
     web = await start_loopback(nursery)
     playlist = hls_playlist(secret.as_uri())
-    main_url = web.serve("/x.mp4", playlist, "video/mp4")
-    spare_url = web.serve("/grid.mp4", media["grid"], "video/mp4")
+    main_url = web.serve("/x.mp4", playlist, content_type="video/mp4")
+    spare_url = web.serve("/grid.mp4", media["grid"], content_type="video/mp4")
     settings = make_settings(tmp_path / "channel", slate_template)
     with offload.inline():
         ch = await boot(settings)
@@ -80,7 +80,7 @@ async def test_a_drip_host_cannot_hold_the_commit_window(
     # reserve of the hour takes the slot. Time advances only while the fetch waits.
     web = await start_loopback(nursery)
     main_url = web.serve("/drip.mp4", Reply(body=drip(b"\x00", times=10**6, every=2.0)))
-    spare_url = web.serve("/grid.mp4", media["grid"], "video/mp4")
+    spare_url = web.serve("/grid.mp4", media["grid"], content_type="video/mp4")
     settings = make_settings(
         tmp_path,
         slate_template,

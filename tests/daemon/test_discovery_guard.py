@@ -16,7 +16,8 @@ import trio
 
 from actors.daemon import boot
 from actors.discovery import Discovery
-from tests.daemon.harness import make_settings
+from tests.daemon.harness import CARD, make_settings
+from tests.support.cards import feed_source
 from tests.support.hostile import hls_playlist, internal_host, make_secret_ts, second_host
 from tests.support.loopback import Reply, redirect, start_loopback
 from vvtv.core import offload
@@ -24,17 +25,15 @@ from vvtv.core.clock import TrioClock, utc
 from vvtv.core.messages import RunDiscovery
 
 EPOCH = utc(2026, 3, 2, 12)
-STRICT_SEARCH = "allow_private_addresses: []"
-ALLOWED_SEARCH = "allow_private_addresses: [127.0.0.0/8]"
 
 
-def with_feed(settings, url: str, *, allow_loopback: bool) -> None:
-    card = Path(settings.owner_card_path)
-    text = card.read_text()
-    assert ALLOWED_SEARCH in text
-    if not allow_loopback:
-        text = text.replace(ALLOWED_SEARCH, STRICT_SEARCH)
-    card.write_text(text + f"  - {{name: news, kind: jsonfeed, location: '{url}'}}\n")
+def card_with_feed(url: str, **search: object) -> dict[str, object]:
+    """The whole-channel tests' card plus a JSON Feed source, its search policy changed."""
+    return {
+        **CARD,
+        "search_policy": {**CARD["search_policy"], **search},
+        "sources": [*CARD["sources"], feed_source("news", url, "jsonfeed")],
+    }
 
 
 async def test_a_feed_on_loopback_is_refused_by_default_and_read_once_allowed(
@@ -45,8 +44,9 @@ async def test_a_feed_on_loopback_is_refused_by_default_and_read_once_allowed(
     url = web.serve("/feed.json", Reply(body=json.dumps(doc).encode()))
     for allow in (False, True):
         root = tmp_path / ("allowed" if allow else "strict")
-        settings = make_settings(root, slate_template)
-        with_feed(settings, url, allow_loopback=allow)
+        private = ["127.0.0.0/8"] if allow else []  # the default: none
+        card = card_with_feed(url, allow_private_addresses=private)
+        settings = make_settings(root, slate_template, card)
         with offload.inline():
             ch = await boot(settings, clock=TrioClock(EPOCH))
             try:
@@ -76,10 +76,10 @@ async def test_hostile_items_of_a_feed_are_refused_alone_audited_and_reach_nothi
     internal = await internal_host(nursery)  # 127.0.0.1
     web = await second_host(nursery, internal.port)  # 127.0.0.2: the only allowed address
     secret = make_secret_ts(tmp_path / "private" / "secret.ts")
-    web.serve("/good.mp4", media["bars"], "video/mp4")
+    web.serve("/good.mp4", media["bars"], content_type="video/mp4")
     web.serve("/r.mp4", redirect(internal.url_for("/latest/meta-data/iam")))
-    web.serve("/p.mp4", hls_playlist(internal.url_for("/seg0.ts")), "video/mp4")
-    web.serve("/x.mp4", hls_playlist(secret.as_uri()), "video/mp4")
+    web.serve("/p.mp4", hls_playlist(internal.url_for("/seg0.ts")), content_type="video/mp4")
+    web.serve("/x.mp4", hls_playlist(secret.as_uri()), content_type="video/mp4")
     items = [
         {"title": title, "attachments": [{"url": path, "mime_type": "video/mp4"}]}
         for title, path in (
@@ -91,13 +91,14 @@ async def test_hostile_items_of_a_feed_are_refused_alone_audited_and_reach_nothi
     ]
     doc = {"version": "https://jsonfeed.org/version/1.1", "items": items}
     url = web.serve("/feed.json", Reply(body=json.dumps(doc).encode()))
-    settings = make_settings(tmp_path, slate_template)
-    card = Path(settings.owner_card_path)
-    text = card.read_text().replace(ALLOWED_SEARCH, "allow_private_addresses: [127.0.0.2/32]")
-    text = text.replace(
-        "allowlist_domains: [localhost, 127.0.0.1]", "allowlist_domains: [127.0.0.1, 127.0.0.2]"
+    # 127.0.0.1 is allowlisted by name (as the old sample card did); only 127.0.0.2's
+    # address is allowed: the internal host is refused by the address policy.
+    card = card_with_feed(
+        url,
+        allowlist_domains=["127.0.0.1", "127.0.0.2"],
+        allow_private_addresses=["127.0.0.2/32"],
     )
-    card.write_text(text + f"  - {{name: news, kind: jsonfeed, location: '{url}'}}\n")
+    settings = make_settings(tmp_path, slate_template, card)
 
     with offload.inline():
         ch = await boot(settings, clock=TrioClock(EPOCH))

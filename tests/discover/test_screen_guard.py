@@ -58,20 +58,27 @@ async def test_redirects_and_playlists_are_refused_and_the_internal_host_sees_no
     web, internal = await hosts(nursery)
     secret = make_secret_ts(tmp_path / "private" / "secret.ts")
     batch = [
-        item("Good", web.serve("/good.mp4", clips.hd720.read_bytes(), "video/mp4")),
+        item("Good", web.serve("/good.mp4", clips.hd720.read_bytes(), content_type="video/mp4")),
         item(
             "To metadata", web.serve("/r.mp4", redirect(internal.url_for("/latest/meta-data/iam")))
         ),
         item("Off the list", web.serve("/o.mp4", redirect("http://evil.example.net/x.mp4"))),
         item(
             "Segments elsewhere",
-            web.serve("/p.mp4", hls_playlist(internal.url_for("/seg.ts")), "video/mp4"),
+            web.serve(
+                "/p.mp4", hls_playlist(internal.url_for("/seg.ts")), content_type="video/mp4"
+            ),
         ),
-        item("Local secret", web.serve("/x.mp4", hls_playlist(secret.as_uri()), "video/mp4")),
+        item(
+            "Local secret",
+            web.serve("/x.mp4", hls_playlist(secret.as_uri()), content_type="video/mp4"),
+        ),
         item(
             "Declared playlist",
             web.serve(
-                "/live.m3u8", hls_playlist(internal.url_for("/a.ts")), "application/x-mpegURL"
+                "/live.m3u8",
+                hls_playlist(internal.url_for("/a.ts")),
+                content_type="application/x-mpegURL",
             ),
         ),
     ]
@@ -99,7 +106,7 @@ async def test_at_most_n_candidates_per_source_per_window(
     nursery: trio.Nursery, clips: Clips
 ) -> None:
     web, _ = await hosts(nursery)
-    url = web.serve("/good.mp4", clips.hd720.read_bytes(), "video/mp4")
+    url = web.serve("/good.mp4", clips.hd720.read_bytes(), content_type="video/mp4")
     batch = [
         *(item(f"A{i}", f"{url}?a={i}", "a") for i in range(4)),
         item("B0", f"{url}?b=0", "b"),
@@ -119,7 +126,7 @@ async def test_probes_stop_at_the_window_budget_and_the_rest_are_not_fetched(
     nursery: trio.Nursery, clips: Clips
 ) -> None:
     web, _ = await hosts(nursery)
-    url = web.serve("/good.mp4", clips.hd720.read_bytes(), "video/mp4")
+    url = web.serve("/good.mp4", clips.hd720.read_bytes(), content_type="video/mp4")
     batch = [item(f"V{i}", f"{url}?v={i}") for i in range(3)]
     result = await screen(batch, card(max_probes_per_window=2), is_known=lambda *_: False, now=NOW)
     assert len(result.accepted) == 2

@@ -40,7 +40,7 @@ async def test_a_media_host_on_loopback_is_refused_by_default_before_any_request
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     web = await start_loopback(nursery)
-    url = web.serve("/clip.mp4", BODY, "video/mp4")
+    url = web.serve("/clip.mp4", BODY, content_type="video/mp4")
     with pytest.raises(FetchError) as info:
         await fetch(url, tmp_path, max_bytes=10 << 20)
     assert info.value.reason_code == "ADDRESS_REFUSED"
@@ -174,7 +174,7 @@ async def test_a_head_is_a_local_file_of_the_real_size_and_probes_like_the_file(
     clip = clip_cache.clip(seconds=4)
     data = clip.read_bytes()
     web = await start_loopback(nursery)
-    url = web.serve("/clip.mp4", data, "video/mp4")
+    url = web.serve("/clip.mp4", data, content_type="video/mp4")
     head_bytes = 192 << 10
     assert len(data) > head_bytes
     head = await fetch_head(
@@ -196,7 +196,7 @@ async def test_an_mp4_with_its_index_at_the_end_gets_its_tail_too(
     data = clip.read_bytes()
     assert data.find(b"moov") > len(data) // 2
     web = await start_loopback(nursery)
-    url = web.serve("/clip.mp4", data, "video/mp4")
+    url = web.serve("/clip.mp4", data, content_type="video/mp4")
     heads = tmp_path / "heads"
     head = await fetch_head(url, heads, max_bytes=1 << 30, head_bytes=96 << 10, addresses=LOOPBACK)
     ranges = [r.headers["range"] for r in web.requests]
@@ -212,8 +212,8 @@ async def test_a_head_of_a_playlist_is_refused_by_the_probe_not_followed(
     internal = await internal_host(nursery)
     web = await second_host(nursery, internal.port)
     playlist = hls_playlist(internal.url_for("/seg.ts"))
-    as_mp4 = web.serve("/x.mp4", playlist, "video/mp4")
-    as_hls = web.serve("/x.m3u8", playlist, "application/vnd.apple.mpegurl")
+    as_mp4 = web.serve("/x.mp4", playlist, content_type="video/mp4")
+    as_hls = web.serve("/x.m3u8", playlist, content_type="application/vnd.apple.mpegurl")
     head = await fetch_head(as_mp4, tmp_path, max_bytes=1 << 30, addresses=ONLY_127_0_0_2)
     with pytest.raises(MediaFormatRefused):
         await probe(str(head))
@@ -239,7 +239,7 @@ async def test_a_file_over_the_download_cap_is_refused_at_its_head(
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     web = await start_loopback(nursery)
-    url = web.serve("/clip.mp4", BODY, "video/mp4")
+    url = web.serve("/clip.mp4", BODY, content_type="video/mp4")
     with pytest.raises(FetchError) as info:
         await fetch_head(url, tmp_path, max_bytes=1000, head_bytes=100, addresses=LOOPBACK)
     assert info.value.reason_code == "TOO_LARGE"
