@@ -4,8 +4,10 @@ Owns: the persisted ``AlertState`` of every code, the ``webhook`` outbox topic.
 Receives: ``EvaluateAlerts`` (any actor may nudge it after a metrics change); it
 also evaluates on its own at least every ``interval_s`` (60 s).
 Sends: webhook notifications (high and critical only, SPEC §5) through the
-durable outbox, delivered in order with retries; the active alert list to the
-``alerts`` topic and the shared ``AlertBoard`` behind ``/v1/alerts``.
+durable outbox, delivered in order with retries; the same notifications to the edge
+(``/v1/ingest/alerts``) on CloudSync's ``cloud`` topic when a cloud is configured; the
+active alert list to the ``alerts`` topic and the shared ``AlertBoard`` behind
+``/v1/alerts``.
 
 Each evaluation is one transaction: the changed states and the notifications they
 produce are committed together, so a crash either loses both (and the next
@@ -39,6 +41,7 @@ from vvtv.notify.alerts import (
     evaluate,
     step,
 )
+from vvtv.notify.cloud import enqueue_alert
 from vvtv.notify.delivery import (
     DELIVERY_RETRY,
     Deliverer,
@@ -128,7 +131,10 @@ class Alerter(Actor):
         pump_policy: PumpPolicy | None = None,
         for_seconds: Mapping[str, float] | None = None,
         retry: RetryPolicy = DELIVERY_RETRY,
+        cloud_wake: PumpSignal | None = None,
     ) -> None:
+        """``cloud_wake``: with one (CloudSync's), notifications also go to the edge on the
+        ``cloud`` outbox topic, and the signal wakes CloudSync's pump."""
         if cooldown_s < 0:
             raise ValueError(f"alert cooldown must be >= 0 s, got {cooldown_s}")
         if not 0 < interval_s <= 60:
@@ -148,6 +154,7 @@ class Alerter(Actor):
         self.pump_policy = pump_policy or PumpPolicy()
         self.for_seconds = for_seconds
         self.retry = retry
+        self.cloud_wake = cloud_wake
         self.states: dict[str, AlertState] = {}
         self._lock = trio.Lock()
         self._wake = PumpSignal()
@@ -199,11 +206,16 @@ class Alerter(Actor):
             if self.webhook_url is not None:
                 for note in notes:
                     self.store.enqueue(WEBHOOK_TOPIC, note.payload(), now=now)
+            if self.cloud_wake is not None:
+                for note in notes:
+                    enqueue_alert(self.store, note.payload(), now)
         if self.metrics is not None:
             for note in notes:
                 self.metrics.alerts_notified.labels(note.code, note.event).inc()
         if notes:
             self._wake.set()
+            if self.cloud_wake is not None:
+                self.cloud_wake.set()
 
     def _publish(self) -> None:
         if self.metrics is not None:

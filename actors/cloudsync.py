@@ -14,7 +14,14 @@ circuit breaker; a cloud outage only grows the outbox:
 - status snapshots coalesce: only the latest pending one is sent;
 - a daily report is enqueued once per date, a weekly one once per ISO week
   (dedupe keys), so a re-run nightly job never publishes twice;
-- a document the cloud refuses (4xx other than 429) is audited and skipped.
+- the Alerter enqueues its notifications on the same topic (``vvtv.notify.cloud``), in
+  the transaction that records them, and wakes the pump through the shared ``wake``;
+- a document the cloud refuses (4xx other than 401 and 429) is audited and skipped;
+  a 401 (a credential rotated on one side only, a clock more than 300 s off) is not the
+  document's fault: it stays at the head and is retried with the pump's backoff, the
+  breaker counts the failure and CLOUD_SYNC_FAILING says why (ops/runbook.md);
+- every request carries a fresh nonce inside its signature (the edge accepts each
+  signature once), and every failed delivery nudges the Alerter.
 
 With no base URL (dev) the actor accepts messages and drops them: the channel
 runs the same with or without a cloud.
@@ -22,21 +29,32 @@ runs the same with or without a cloud.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import httpx
+import trio
 
-from supervisors import Actor, ActorContext
+from supervisors import Actor, ActorContext, ActorError
 from vvtv.core import tls
 from vvtv.core.audit import AuditType
 from vvtv.core.clock import Clock
-from vvtv.core.convert import to_jsonable
-from vvtv.core.messages import PublishDaily, PublishStatus, PublishWeekly
+from vvtv.core.messages import EvaluateAlerts, PublishDaily, PublishStatus, PublishWeekly
 from vvtv.core.model import AuditEvent, new_id
 from vvtv.core.retry import RetryPolicy
+from vvtv.notify.cloud import (
+    CLOUD_HOLD_STATUSES,
+    CLOUD_TOPIC,
+    DAILY_PATH,
+    STATUS_PATH,
+    WEEKLY_PATH,
+    enqueue_daily,
+    enqueue_status,
+    enqueue_weekly,
+)
 from vvtv.notify.delivery import (
     DELIVERY_RETRY,
     CircuitBreaker,
@@ -50,10 +68,8 @@ from vvtv.notify.delivery import (
 from vvtv.observe.metrics import ChannelMetrics
 from vvtv.store import Store
 
-CLOUD_TOPIC = "cloud"
-STATUS_PATH = "/v1/ingest/status"
-DAILY_PATH = "/v1/ingest/daily"
-WEEKLY_PATH = "/v1/ingest/weekly"
+__all__ = ["CLOUD_TOPIC", "DAILY_PATH", "STATUS_PATH", "WEEKLY_PATH", "CloudSync", "check_week"]
+
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -86,6 +102,7 @@ class CloudSync(Actor):
         metrics: ChannelMetrics | None = None,
         pump_policy: PumpPolicy | None = None,
         retry: RetryPolicy = DELIVERY_RETRY,
+        wake: PumpSignal | None = None,
     ) -> None:
         self.base_url = base_url or None
         if self.base_url is not None:
@@ -103,7 +120,11 @@ class CloudSync(Actor):
         self.metrics = metrics
         self.pump_policy = pump_policy or PumpPolicy()
         self.retry = retry
-        self._wake = PumpSignal()
+        # Shared with the Alerter when the composition root passes one: it enqueues
+        # alert notifications on this topic and wakes the pump.
+        self._wake = wake if wake is not None else PumpSignal()
+        self._ctx: ActorContext | None = None
+        self._failed_since_delivery = False
         if metrics is not None:
             self.breaker.on_change = lambda state: metrics.cloud_circuit.state(str(state))
 
@@ -119,6 +140,7 @@ class CloudSync(Actor):
     # --- lifecycle -------------------------------------------------------------------
 
     async def started(self, ctx: ActorContext) -> None:
+        self._ctx = ctx
         if self.enabled:
             self._refresh_depth()
             ctx.start_soon(self._deliver)
@@ -129,21 +151,9 @@ class CloudSync(Actor):
             return None
         now = self.clock.now()
         if isinstance(msg, PublishStatus):
-            item = self.store.enqueue(
-                CLOUD_TOPIC,
-                {"path": STATUS_PATH, "body": to_jsonable(msg.snapshot)},
-                coalesce_key="status",
-                now=now,
-            )
+            item = enqueue_status(self.store, msg.snapshot, now)
         elif isinstance(msg, PublishDaily):
-            day = msg.day.isoformat()
-            body = {"date": day, "summary": msg.summary, "metrics": msg.metrics}
-            item = self.store.enqueue(
-                CLOUD_TOPIC,
-                {"path": DAILY_PATH, "body": to_jsonable(body)},
-                dedupe_key=f"daily:{day}",
-                now=now,
-            )
+            item = enqueue_daily(self.store, msg.day.isoformat(), msg.summary, msg.metrics, now)
         else:
             try:
                 week = check_week(msg.week)
@@ -154,13 +164,7 @@ class CloudSync(Actor):
                     AuditType.CLOUD_PUBLISH_INVALID, "CLOUD_PUBLISH_INVALID", {"error": str(exc)}
                 )
                 return None
-            body = {"week": week, "summary": msg.summary, "metrics": msg.metrics}
-            item = self.store.enqueue(
-                CLOUD_TOPIC,
-                {"path": WEEKLY_PATH, "body": to_jsonable(body)},
-                dedupe_key=f"weekly:{week}",
-                now=now,
-            )
+            item = enqueue_weekly(self.store, week, msg.summary, msg.metrics, now)
         self._refresh_depth()
         self._wake.set()
         return item
@@ -181,6 +185,8 @@ class CloudSync(Actor):
                 retry=self.retry,
                 breaker=self.breaker,
                 on_attempt=self._attempted,
+                nonce=True,
+                hold_statuses=CLOUD_HOLD_STATUSES,
             )
             await pump(
                 self.store,
@@ -192,6 +198,7 @@ class CloudSync(Actor):
                 signal=self._wake,
                 body_for=lambda item: item.payload["body"],
                 on_permanent=self._refused,
+                on_delivered=self._delivered,
                 after_round=self._refresh_depth,
             )
 
@@ -200,13 +207,31 @@ class CloudSync(Actor):
             self.metrics.cloud_attempts.labels(path).inc()
             if not ok:
                 self.metrics.cloud_failures.labels(path).inc()
+        if not ok:
+            self._failed_since_delivery = True
+            self._nudge_alerter()
+
+    def _delivered(self, item: Any, result: DeliveryResult) -> None:
+        if self._failed_since_delivery:
+            # The delivery that ends a failure: CLOUD_SYNC_FAILING clears now.
+            self._failed_since_delivery = False
+            self._nudge_alerter()
+
+    def _nudge_alerter(self) -> None:
+        """Let the Alerter look now: CLOUD_SYNC_FAILING follows the breaker, and the
+        Alerter's own minute would make a short outage invisible or its end late."""
+        if self._ctx is None:
+            return
+        # The Alerter evaluates on its own schedule too: a full mailbox loses nothing.
+        with contextlib.suppress(ActorError, trio.WouldBlock):
+            self._ctx.ref("alerter").cast_nowait(EvaluateAlerts(reason="cloud delivery"))
 
     def _refresh_depth(self) -> None:
         if self.metrics is not None:
             self.metrics.cloud_outbox_depth.set(self.store.pending_count(CLOUD_TOPIC))
 
     def _refused(self, item: Any, result: DeliveryResult) -> None:
-        """The cloud refused a document (4xx other than 429): audited, never retried."""
+        """The cloud refused a document (4xx other than 401 and 429): audited, never retried."""
         self._audit(
             AuditType.CLOUD_DELIVERY_REFUSED,
             "CLOUD_REJECTED",

@@ -31,7 +31,7 @@ from actors.scheduler import Scheduler
 from supervisors import ChildSpec, Restart, Strategy, Supervisor
 from vvtv.core import tls
 from vvtv.notify.alerts import AlertThresholds
-from vvtv.notify.delivery import CircuitBreaker
+from vvtv.notify.delivery import CircuitBreaker, PumpSignal
 
 
 def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Supervisor:
@@ -39,6 +39,8 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
     settings = ch.settings
     board = board or AlertBoard()
     breaker = CircuitBreaker()
+    # The cloud outbox's pump wakes when CloudSync or the Alerter enqueues on it.
+    cloud_wake = PumpSignal() if settings.cloudflare_base_url else None
     thresholds = AlertThresholds(
         qa_min=settings.alert_qa_min,
         fallback_abs=settings.alert_fallback_abs,
@@ -59,6 +61,7 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
             board=board,
             topics=ch.topics,
             metrics=ch.metrics,
+            cloud_wake=cloud_wake,
         )
 
     def cloudsync() -> CloudSync:
@@ -70,6 +73,7 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
             secret=settings.cloudflare_secret,
             breaker=breaker,
             metrics=ch.metrics,
+            wake=cloud_wake,
         )
 
     def pipeline() -> Supervisor:

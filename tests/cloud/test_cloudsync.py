@@ -160,6 +160,29 @@ async def test_a_cloud_that_says_not_now_is_retried_one_that_says_no_is_not(
     assert audit.details["status"] == 403 and audit.details["path"] == "/v1/ingest/daily"
 
 
+async def test_a_401_keeps_the_report_and_says_so_until_the_credential_is_fixed(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
+) -> None:
+    """A rotated credential or a clock 300 s off is not the report's fault: never dropped."""
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    breaker = CircuitBreaker()
+    receiver.answer_always(json_reply(401))
+    factory = make(store, clock, receiver.url, breaker=breaker)
+    async with running(factory) as rt:
+        await rt.ref("cloudsync").call(daily(1))
+        await rt.ref("cloudsync").call(daily(2))
+        await trio.sleep(600)
+        assert store.pending_count("cloud") == 2
+        assert breaker.failing and "HTTP 401" in breaker.last_error
+        refused = {r.json()["date"] for r in receiver.requests}
+        assert refused == {"2026-03-01"}  # the head waits; nothing behind it jumps the queue
+        receiver.answer_always(json_reply())  # the credential is fixed
+        await trio.sleep(400)
+    assert [r.json()["date"] for r in receiver.accepted] == ["2026-03-01", "2026-03-02"]
+    assert not breaker.failing
+    assert store.query_audit(event_type="cloud_delivery_refused") == []
+
+
 async def test_a_slow_cloud_never_blocks_senders(
     autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
 ) -> None:

@@ -167,6 +167,31 @@ async def test_4xx_other_than_429_is_permanent_and_not_retried(
     assert d.breaker.state(clock.now()) is BreakerState.CLOSED
 
 
+async def test_a_hold_status_fails_the_delivery_without_a_retry_and_counts_on_the_breaker(
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
+) -> None:
+    """CloudSync's 401: not the document's fault, so neither dropped nor hammered."""
+    receiver.answer_always(json_reply(401))
+    d = deliverer(receiver, client, clock, hold_statuses=frozenset({401}))
+    result = await d.post("/v1/ingest/daily", {"date": "x"})
+    assert result.outcome is Outcome.FAILED and result.attempts == 1 and result.status == 401
+    assert len(receiver.requests) == 1
+    assert d.breaker.failing and "HTTP 401" in d.breaker.last_error
+
+
+async def test_with_nonces_each_attempt_is_signed_with_a_fresh_one(
+    autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
+) -> None:
+    receiver.then(json_reply(503), json_reply(503))
+    d = deliverer(receiver, client, clock, nonce=True)
+    assert (await d.post("/v1/ingest/status", {"n": 1})).ok
+    nonces = [r.headers["x-vvtv-nonce"] for r in receiver.requests]
+    assert len(nonces) == 3 and len(set(nonces)) == 3
+    verifier = Verifier(TOKEN, SECRET)
+    for req in receiver.requests:
+        verifier.verify("POST", req.path, req.headers, req.body, clock.now().timestamp())
+
+
 async def test_the_circuit_opens_after_3_failed_deliveries_fails_fast_and_closes_after_30_s(
     autojump_clock: MockClock, receiver: Loopback, client: httpx.AsyncClient, clock: TrioClock
 ) -> None:

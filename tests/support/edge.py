@@ -33,12 +33,11 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from vvtv.core.signing import SIGNATURE_HEADER, TS_HEADER, sign
+from vvtv.core.signing import signed_headers
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER_DIR = REPO / "cloud" / "worker"
 SERVE = WORKER_DIR / "test" / "serve.mjs"
-NONCE_HEADER = "x-vvtv-nonce"
 ROLES = ("ingest", "control")
 
 
@@ -62,16 +61,15 @@ def edge_headers(
     now: float | None = None,
 ) -> dict[str, str]:
     """The edge's signed headers: SPEC §3's, plus ``x-vvtv-nonce`` (signed as ``TS:NONCE``)."""
-    ts = str(int(time.time() if now is None else now))
-    ts_field = ts if nonce is None else f"{ts}:{nonce}"
-    headers = {
-        "Authorization": f"Bearer {credential.token}",
-        TS_HEADER: ts,
-        SIGNATURE_HEADER: sign(credential.secret, method, path, ts_field, body),
-    }
-    if nonce is not None:
-        headers[NONCE_HEADER] = nonce
-    return headers
+    return signed_headers(
+        credential.token,
+        credential.secret,
+        method,
+        path,
+        body,
+        time.time() if now is None else now,
+        nonce=nonce,
+    )
 
 
 class EdgeWorker:

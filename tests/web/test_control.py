@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.web.conftest import NOW, Served, StubChannel
-from vvtv.core.signing import sign
+from vvtv.core.signing import sign, signed_headers
 
 EMERGENCY = "/v1/control/emergency-mode"
 CURATOR = "/v1/control/curator-mode"
@@ -138,6 +138,38 @@ async def test_signature_of_the_original_clients_format_is_accepted(served: Serv
     sig = sign("test-secret", "POST", EMERGENCY, ts, body)
     headers = {"authorization": "Bearer test-token", "x-vvtv-ts": ts, "x-vvtv-signature": sig}
     assert (await _post(served, headers, body)).status_code == 200
+
+
+async def test_a_nonce_inside_the_signature_lets_the_same_call_repeat_in_one_second(
+    served: Served, channel: StubChannel
+) -> None:
+    """The edge's scheme (cloud/worker/PROTOCOL.md §2): TS:NONCE is signed in place of TS."""
+    body = b'{"enabled": true}'
+    now = NOW.timestamp()
+    for nonce in ("first-nonce", "second-nonce"):
+        headers = signed_headers("test-token", "test-secret", "POST", EMERGENCY, body, now,
+                                 nonce=nonce)  # fmt: skip
+        assert (await _post(served, headers, body)).status_code == 200
+    # The nonce is signed: another one in the header breaks the signature.
+    headers = signed_headers("test-token", "test-secret", "POST", EMERGENCY, body, now,
+                             nonce="third-nonce")  # fmt: skip
+    headers["x-vvtv-nonce"] = "fourth-nonce"
+    r = await _post(served, headers, body)
+    assert (r.status_code, r.json()) == (401, {"error": "signature mismatch"})
+    assert len(channel.audits) == 2
+
+
+@pytest.mark.parametrize("nonce", ["short", "x" * 129, "has space!", "ünïcode-nonce"])
+async def test_a_malformed_nonce_is_401(served: Served, nonce: str) -> None:
+    body = b'{"enabled": true}'
+    headers = signed_headers("test-token", "test-secret", "POST", EMERGENCY, body,
+                             NOW.timestamp())  # fmt: skip
+    headers["x-vvtv-nonce"] = nonce
+    r = await served.client.post(
+        EMERGENCY, content=body, headers={k: v.encode() for k, v in headers.items()}
+    )
+    assert r.status_code == 401
+    assert r.json() == {"error": "x-vvtv-nonce must be 8 to 128 characters of A-Z a-z 0-9 _ -"}
 
 
 # --- bodies -------------------------------------------------------------------------------

@@ -5,6 +5,12 @@ Compatible with the original clients: ``Authorization: Bearer <token>``,
 ``METHOD + "\\n" + PATH + "\\n" + TS + "\\n" + BODY``, PATH without its query string.
 Unlike the original, BODY is the real request body, every comparison is
 constant-time, and a signature is accepted only once inside its window.
+
+An optional nonce (``x-vvtv-nonce``, 8-128 characters of ``A-Z a-z 0-9 _ -``) lets a client
+repeat the same request within one second: it is signed as ``TS + ":" + NONCE`` in place of
+``TS`` (``signed_ts``), so without one the signed string is exactly the original's. The edge
+(cloud/worker/PROTOCOL.md §2) accepts it; the channel signs every request to the edge with a
+fresh one.
 """
 
 from __future__ import annotations
@@ -12,12 +18,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
+import secrets
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Protocol
 
 TS_HEADER = "x-vvtv-ts"
 SIGNATURE_HEADER = "x-vvtv-signature"
+NONCE_HEADER = "x-vvtv-nonce"
+NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
 WINDOW_SECONDS = 300
 
 
@@ -44,16 +54,37 @@ def sign(secret: str, method: str, path: str, ts: str, body: bytes) -> str:
     return hmac.new(secret.encode(), canonical(method, path, ts, body), hashlib.sha256).hexdigest()
 
 
+def signed_ts(ts: str, nonce: str | None = None) -> str:
+    """The TS field of the signed string: ``TS``, or ``TS:NONCE`` when a nonce is sent."""
+    return ts if nonce is None else f"{ts}:{nonce}"
+
+
+def new_nonce() -> str:
+    """A fresh random nonce (24 characters of ``A-Z a-z 0-9 _ -``)."""
+    return secrets.token_urlsafe(18)
+
+
 def signed_headers(
-    token: str, secret: str, method: str, path: str, body: bytes, now: float
+    token: str,
+    secret: str,
+    method: str,
+    path: str,
+    body: bytes,
+    now: float,
+    *,
+    nonce: str | None = None,
 ) -> dict[str, str]:
-    """The three headers that authenticate one request at unix time ``now``."""
+    """The headers that authenticate one request at unix time ``now`` (three, or four with
+    a nonce)."""
     ts = str(int(now))
-    return {
+    headers = {
         "Authorization": f"Bearer {token}",
         TS_HEADER: ts,
-        SIGNATURE_HEADER: sign(secret, method, path, ts, body),
+        SIGNATURE_HEADER: sign(secret, method, path, signed_ts(ts, nonce), body),
     }
+    if nonce is not None:
+        headers[NONCE_HEADER] = nonce
+    return headers
 
 
 class ReplayMemory(Protocol):
@@ -129,7 +160,10 @@ class Verifier:
             raise AuthError(f"{TS_HEADER} must be unix seconds")
         if abs(now - int(ts)) > self._window:
             raise AuthError(f"{TS_HEADER} outside the {self._window}s window")
-        expected = sign(self._secret, method, path, ts, body)
+        nonce = lower.get(NONCE_HEADER)
+        if nonce is not None and not NONCE.fullmatch(nonce):
+            raise AuthError(f"{NONCE_HEADER} must be 8 to 128 characters of A-Z a-z 0-9 _ -")
+        expected = sign(self._secret, method, path, signed_ts(ts, nonce), body)
         if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
             raise AuthError("signature mismatch")
         if not self._memory.remember_signature(

@@ -10,7 +10,13 @@
   ``MockClock`` runs them instantly; retried on 5xx, 429 (and 408, 425) and transport
   errors (connection refused, reset, timeout), a ``Retry-After`` honoured up to 10 s;
   any other 4xx is a *permanent* failure that retrying cannot fix, returned at once
-  for the caller to audit;
+  for the caller to audit — except the statuses a caller names as ``hold_statuses``
+  (CloudSync: 401, a rotated credential or a clock gone astray), which fail the delivery
+  without a retry in the round, so the document keeps its place and is sent again later
+  while the breaker (and CLOUD_SYNC_FAILING) says something is wrong;
+- with ``nonce=True`` every attempt carries a fresh ``x-vvtv-nonce`` inside its signature
+  (the edge remembers every signature it accepted: a nonce keeps two identical documents
+  sent within one second apart; a webhook receiver of the original scheme gets none);
 - a circuit breaker counts consecutive failed *deliveries* (not attempts): after
   ``breaker_threshold`` (3) it opens for ``breaker_open_s`` (30 s), during which
   ``post`` fails fast without touching the network; then one half-open probe
@@ -38,7 +44,14 @@ import trio
 
 from vvtv.core.clock import Clock
 from vvtv.core.retry import RetryPolicy, exponential, retry_after
-from vvtv.core.signing import SIGNATURE_HEADER, TS_HEADER, sign
+from vvtv.core.signing import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TS_HEADER,
+    new_nonce,
+    sign,
+    signed_ts,
+)
 
 DELIVERY_ID_HEADER = "x-vvtv-delivery-id"
 
@@ -178,6 +191,8 @@ class Deliverer:
         breaker: CircuitBreaker | None = None,
         timeout: float = 10.0,
         on_attempt: Callable[[str, bool], None] | None = None,
+        nonce: bool = False,
+        hold_statuses: frozenset[int] = frozenset(),
     ) -> None:
         check_base_url(base_url)
         if token and not secret:
@@ -192,6 +207,8 @@ class Deliverer:
         self.breaker = breaker or CircuitBreaker(breaker_threshold, breaker_open_s)
         self.timeout = timeout
         self.on_attempt = on_attempt
+        self.nonce = nonce
+        self.hold_statuses = frozenset(hold_statuses)
 
     def url_for(self, path: str) -> str:
         """``base_url`` + ``path``; an empty path posts to the URL exactly as configured
@@ -209,8 +226,13 @@ class Deliverer:
             # The receiver signs the path it sees, which includes any base path prefix.
             path = urlsplit(url).path or "/"
             ts = int(self.clock.now().timestamp()) if ts is None else ts
+            nonce = new_nonce() if self.nonce else None
             headers[TS_HEADER] = str(ts)
-            headers[SIGNATURE_HEADER] = sign(self.secret, "POST", path, str(ts), body)
+            headers[SIGNATURE_HEADER] = sign(
+                self.secret, "POST", path, signed_ts(str(ts), nonce), body
+            )
+            if nonce is not None:
+                headers[NONCE_HEADER] = nonce
             if self.token is not None:
                 headers["authorization"] = f"Bearer {self.token}"
         return headers
@@ -257,6 +279,10 @@ class Deliverer:
                 if delivered:
                     self.breaker.record_success(self.clock.now())
                     return DeliveryResult(Outcome.DELIVERED, attempts, status)
+                if status is not None and status in self.hold_statuses:
+                    # Answered, but not with a verdict on the document: asking again at
+                    # once cannot help, and dropping it would lose it. Keep it for later.
+                    break
                 if status is not None and not self.retry.retries_status(status):
                     # The receiver is up and answered: that says nothing bad about
                     # the link, so the breaker counts it as reachable.
