@@ -2,7 +2,8 @@
 
 ``Store.open(path)`` checks, migrates and returns the store; ``store.recover(now)``
 loads what the daemon needs to continue where it stopped. Each entity family
-lives in its own module (plans, assets, queue, audit, control, outbox); the
+lives in its own module (plans, assets, queue, audit, control, outbox,
+commands); the
 threading model and start-up safety are described in ``vvtv.store.base``, the
 schema and its conventions in ``vvtv.store.schema``.
 """
@@ -18,6 +19,7 @@ from vvtv.core.model import AlertState, AssetItem, PlanItem, PlanState, QueueEnt
 from vvtv.store.assets import AssetsMixin
 from vvtv.store.audit import AuditMixin, RetentionCounts
 from vvtv.store.base import RESTORE_HINT, FencingError, NotFoundError, StoreError
+from vvtv.store.commands import CommandRecord, CommandsMixin
 from vvtv.store.control import CardVersion, ControlMixin, LiveCounters, LockInfo
 from vvtv.store.outbox import OutboxItem, OutboxMixin
 from vvtv.store.plans import IN_FLIGHT, Page, PlansMixin
@@ -42,7 +44,9 @@ class RecoveredState:
     schema_version: int
 
 
-class Store(PlansMixin, AssetsMixin, QueueMixin, ControlMixin, AuditMixin, OutboxMixin):
+class Store(
+    PlansMixin, AssetsMixin, QueueMixin, ControlMixin, AuditMixin, OutboxMixin, CommandsMixin
+):
     """The state database. Methods are synchronous and short; see ``vvtv.store.base``."""
 
     def recover(self, now: datetime) -> RecoveredState:
@@ -79,6 +83,7 @@ __all__ = [
     "RESTORE_HINT",
     "SCHEMA_VERSION",
     "CardVersion",
+    "CommandRecord",
     "FencingError",
     "LiveCounters",
     "LockInfo",

@@ -192,8 +192,27 @@ CREATE TABLE seen_signatures (
 CREATE INDEX ix_seen_signatures_ts ON seen_signatures(ts);
 """
 
+# Commands the edge relayed to this channel (cloud/worker/PROTOCOL.md §6), by the edge's id:
+# a row is written (state 'applying') before a command is applied and completed after, so a
+# command handed out again — after a restart, a SIGKILL between apply and ack, or a lost
+# result — is never applied twice; its recorded result is posted again instead.
+V5 = """
+CREATE TABLE edge_commands (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL,     -- applying | applied | expired
+    received_at TEXT NOT NULL,
+    deadline_at TEXT NOT NULL,     -- local receipt time + the edge's expires_in_s
+    status      INTEGER,           -- the local control call's HTTP status
+    result      TEXT,              -- its JSON reply
+    done_at     TEXT,
+    reported_at TEXT               -- when the edge recorded the result
+);
+CREATE INDEX ix_edge_commands_received ON edge_commands(received_at);
+"""
+
 # MIGRATIONS[i] takes the database from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables whose integrity is checked at every open: everything recovery reads.
@@ -209,4 +228,5 @@ RECOVERY_TABLES: tuple[str, ...] = (
     "owner_card_versions",
     "outbox",
     "live_state",
+    "edge_commands",
 )

@@ -14,7 +14,6 @@ the ASGI layer (``reads.py``). Rules every route follows:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from typing import Any, Protocol
@@ -27,14 +26,10 @@ from werkzeug.exceptions import HTTPException
 from vvtv.core.signing import AuthError, Verifier
 from vvtv.observe.topics import DEFAULT_CHUNK, Pacer
 from vvtv.web import audience
+from vvtv.web.control import apply_control
 from vvtv.web.headers import COMMON, DASHBOARD_CSP, page_headers
 from vvtv.web.openapi import openapi_document
-from vvtv.web.params import (
-    BadInput,
-    check_segment,
-    curator_body,
-    emergency_body,
-)
+from vvtv.web.params import BadInput, check_segment
 from vvtv.web.port import ChannelPort
 from vvtv.web.public_url import HostGuard
 from vvtv.web.reads import ReadEndpoints, dump_json, known_method
@@ -93,25 +88,6 @@ def _json(body: Any, status: int = 200) -> Response:
 
 def _error(status: int, message: str, **extra: Any) -> Response:
     return _json({"error": message, **extra}, status)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _parse_json(body: bytes, *, allow_empty: bool) -> Any:
-    """Strict JSON (no NaN/Infinity) -> value; an empty body -> None when allowed."""
-    if not body.strip():
-        if allow_empty:
-            return None
-        raise BadInput(400, "request body must be JSON")
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadInput(400, f"malformed JSON body: {exc}") from None
-    except RecursionError:
-        # "[[[[…" a few thousand deep fits in the size limit; it is the client's fault.
-        raise BadInput(400, "malformed JSON body: nested too deeply") from None
 
 
 def create_app(
@@ -241,46 +217,24 @@ def create_app(
         fingerprint = hashlib.sha256(token.encode()).hexdigest()[:12]
         return body, f"token:{fingerprint}@{request.remote_addr or 'unknown'}"
 
+    async def control(kind: str) -> Response:
+        body, who = await authenticated_body()
+        reply = await apply_control(port, kind, body, who)
+        return _json(reply.body, reply.status)
+
+    # One route per call (each is its own rule in the metrics and the OpenAPI document);
+    # what they do is vvtv.web.control, shared with the commands relayed by the edge.
     @app.post("/v1/control/reload-owner-card")
     async def reload_owner_card() -> Response:
-        _, who = await authenticated_body()
-        ok, errors, diff = await port.reload_owner_card()
-        await port.audit_control(
-            who, "reload-owner-card", {"ok": ok, "errors": errors, "diff": diff}
-        )
-        if not ok:
-            return _error(
-                422, "invalid owner card; the previous card stays in force", errors=errors
-            )
-        return _json({"ok": True, "diff": diff})
+        return await control("reload-owner-card")
 
     @app.post("/v1/control/emergency-mode")
     async def emergency_mode() -> Response:
-        body, who = await authenticated_body()
-        enabled = emergency_body(_parse_json(body, allow_empty=True))
-        new_status = await port.set_emergency(enabled)
-        await port.audit_control(
-            who,
-            "emergency-mode",
-            {"requested": "release" if enabled is None else enabled, "status": new_status},
-        )
-        return _json(new_status)
+        return await control("emergency-mode")
 
     @app.post("/v1/control/curator-mode")
     async def curator_mode() -> Response:
-        body, who = await authenticated_body()
-        mode, limits = curator_body(_parse_json(body, allow_empty=False))
-        try:
-            result = await port.set_curator_mode(mode, limits)
-        except ValueError as exc:
-            await port.audit_control(
-                who, "curator-mode", {"mode": mode, "limits": limits, "rejected": str(exc)}
-            )
-            raise BadInput(422, str(exc)) from None
-        await port.audit_control(
-            who, "curator-mode", {"mode": mode, "limits": limits, "result": result}
-        )
-        return _json(result)
+        return await control("curator-mode")
 
     # ---- live websockets ---------------------------------------------------------------
 
