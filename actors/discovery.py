@@ -36,6 +36,7 @@ from vvtv.discover.screening import (
 )
 from vvtv.discover.sources.candidate import SourceError
 from vvtv.discover.sources.collect import fetch_all
+from vvtv.discover.sources.http import FEED_MAX_REDIRECTS
 from vvtv.guard import http as guarded
 from vvtv.media.fetch import Pace
 from vvtv.nightly.autotune import TuneWeights
@@ -83,7 +84,9 @@ class Discovery(Actor):
         media = ch.media
         # Feed hosts are untrusted: every connection (each redirect hop too) goes only to
         # an address the card allows (vvtv.guard).
-        async with guarded.client(address_policy(card), follow_redirects=True) as client:
+        async with guarded.client(
+            address_policy(card), follow_redirects=True, max_redirects=FEED_MAX_REDIRECTS
+        ) as client:
             candidates, errors = await fetch_all(card.sources, client, prober=media.probe)
         now = ch.clock.now()
         events = [self._source_failed(err, now, msg.trace_id) for err in errors]

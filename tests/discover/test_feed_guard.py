@@ -16,6 +16,7 @@ from tests.support.hostile import gzip_bomb, internal_host, second_host
 from tests.support.loopback import Reply, redirect, start_loopback
 from tests.support.memory import peak_growth
 from vvtv.discover.sources import fetch_all
+from vvtv.discover.sources.http import FEED_MAX_REDIRECTS
 from vvtv.guard import http as guarded
 from vvtv.guard.addresses import STRICT, AddressPolicy
 from vvtv.ownercard.card import SourceSpec
@@ -28,7 +29,9 @@ ONLY_127_0_0_2 = AddressPolicy.from_entries(["127.0.0.2/32"])
 
 
 async def read(sources: list[SourceSpec], policy: AddressPolicy):
-    async with guarded.client(policy, follow_redirects=True) as client:
+    async with guarded.client(
+        policy, follow_redirects=True, max_redirects=FEED_MAX_REDIRECTS
+    ) as client:
         return await fetch_all(sources, client, timeout=FAST)
 
 
@@ -107,3 +110,14 @@ async def test_the_feed_client_offers_only_encodings_it_can_bound(nursery: trio.
     await read([SourceSpec("f", "rss", url)], LOOPBACK)
     (request,) = web.requests
     assert request.headers["accept-encoding"] == "gzip, deflate"
+
+
+async def test_a_feed_may_move_five_hops_and_no_more(nursery: trio.Nursery) -> None:
+    web = await start_loopback(nursery)
+    web.serve("/feed.xml", Reply(body=feeds.RSS_MRSS, content_type="application/rss+xml"))
+    for hop in range(6):
+        web.serve(f"/hop{hop}", redirect(f"/hop{hop + 1}" if hop < 5 else "/feed.xml"))
+    found, errors = await read([SourceSpec("moved", "rss", web.url_for("/hop1"))], LOOPBACK)
+    assert errors == [] and found  # five redirects: read
+    found, [error] = await read([SourceSpec("wander", "rss", web.url_for("/hop0"))], LOOPBACK)
+    assert found == [] and "too many redirects" in error.reason  # six: refused

@@ -18,6 +18,7 @@ from vvtv.discover.sources.http import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
+    FEED_MAX_REDIRECTS,
     FEED_RETRY,
     fetch_feed,
 )
@@ -124,7 +125,9 @@ async def fetch_all(
     redirects (each hop checked).
     """
     if client is None:
-        async with guarded.client(addresses, follow_redirects=True) as own:
+        async with guarded.client(
+            addresses, follow_redirects=True, max_redirects=FEED_MAX_REDIRECTS
+        ) as own:
             return await fetch_all(
                 sources,
                 own,

@@ -32,6 +32,9 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 #: trickling bytes just under the read timeout cannot hold discovery forever.
 DEFAULT_TOTAL_TIMEOUT = 60.0
 USER_AGENT = "vvtv-discovery/0.1"
+#: A feed may move (http to https, a new path), but not wander: five hops, each one's
+#: address checked by the guarded client.
+FEED_MAX_REDIRECTS = 5
 #: Two more tries after 1 and 2 s (+ up to 20 % jitter); a feed asking for more than
 #: 10 s waits for the next discovery window instead.
 FEED_RETRY = RetryPolicy(retries=2, base_s=1.0, cap_s=10.0, jitter=0.2)
