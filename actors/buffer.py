@@ -602,13 +602,7 @@ class Buffer(Actor):
             ),
         )
         ch.store.record_metrics(sample)
-        m = ch.metrics
-        m.plans_created.set(sample.plans_created)
-        m.plans_committed.set(sample.plans_committed)
-        m.qa_pass_rate.set(sample.qa_pass_rate)
-        m.fallback_rate.set(sample.fallback_rate)
-        m.curator_actions.set(sample.curator_actions)
-        m.stream_disruptions.set(sample.stream_disruptions)
+        ch.metrics.record(sample)
 
     def status(self) -> dict[str, Any]:
         """The published state. ``buffer_minutes`` counts ready programming, not the

@@ -2,14 +2,16 @@
 
 Every ``ChannelMetrics`` owns a private ``CollectorRegistry`` (never the process-wide
 default), so tests can build as many channels as they like and the daemon's
-``/metrics`` shows exactly what this channel registered. The supervision runtime
-keeps its per-actor metrics on its own registry; ``include(registry)`` adds it to
-what ``render()`` returns.
+``/metrics`` shows exactly what this channel registered. The daemon hands this registry
+to the supervision runtime, so its per-actor metrics are on ``/metrics`` too.
 
-The seven gauges of the original keep their names (SPEC §5). Everything else is a
-counter or a histogram with a small, fixed set of label values: producers call
-``metrics.<attribute>.labels(...).inc()`` / ``.observe()`` / ``.set()`` directly
-(prometheus-client objects are the API; nothing is wrapped).
+The seven gauges of the original keep their names (SPEC §5). Each HELP text says what
+the gauge counts and over which span, as ``vvtv.observe.stats.pipeline_metrics`` measures
+it at every sample: two are all-time figures of the state database (``vvtv_plans_created``,
+``vvtv_plans_committed``), four are rolling 24-hour figures, one is live (the buffer).
+Everything else is a counter or a histogram with a small, fixed set of label values:
+producers call ``metrics.<attribute>.labels(...).inc()`` / ``.observe()`` / ``.set()``
+directly (prometheus-client objects are the API; nothing is wrapped).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from vvtv.core.model import PipelineMetrics
 
 # generate_latest() writes the classic text format (underscore escaping), which is 0.0.4.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -54,32 +58,52 @@ class ChannelMetrics:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
 
-        # --- the original's seven gauges (SPEC §5) ---
+        # --- the original's seven gauges (SPEC §5): ``record`` sets six of them from each
+        # metric sample; the Buffer sets ``buffer_minutes`` whenever it publishes ---
         self.buffer_minutes = Gauge(
-            "vvtv_buffer_minutes", "Minutes of contiguous ready content ahead", registry=r
+            "vvtv_buffer_minutes",
+            "Minutes of contiguous ready programming ahead of the playhead "
+            "(emergency fillers not counted)",
+            registry=r,
         )
         self.plans_created = Gauge(
-            "vvtv_plans_created", "Plans created by the latest discovery window", registry=r
+            "vvtv_plans_created",
+            "Plans stored since the state database was created, in every state "
+            "(all time: plans are never deleted)",
+            registry=r,
         )
         self.plans_committed = Gauge(
-            "vvtv_plans_committed", "Plans committed by the latest commit window", registry=r
+            "vvtv_plans_committed",
+            "Plans committed and not dropped since: COMMITTED or AIRED now (all time)",
+            registry=r,
         )
-        self.qa_pass_rate = Gauge("vvtv_qa_pass_rate", "QA pass rate (0..1)", registry=r)
+        self.qa_pass_rate = Gauge(
+            "vvtv_qa_pass_rate",
+            "Share of QA results that passed in the last 24 hours (0..1; 1 when none)",
+            registry=r,
+        )
         self.fallback_rate = Gauge(
-            "vvtv_fallback_rate", "Share of slots that needed a fallback (0..1)", registry=r
+            "vvtv_fallback_rate",
+            "Share of items that went on air in the last 24 hours from a fallback "
+            "(reserve, emergency pool or slate; 0..1)",
+            registry=r,
         )
         self.curator_actions = Gauge(
-            "vvtv_curator_actions", "Curator actions applied in the latest window", registry=r
+            "vvtv_curator_actions", "Curator actions applied in the last 24 hours", registry=r
         )
         self.stream_disruptions = Gauge(
-            "vvtv_stream_disruptions", "Stream disruptions counted in the latest window", registry=r
+            "vvtv_stream_disruptions",
+            "Stream disruptions recorded in the last 24 hours",
+            registry=r,
         )
 
         # --- pipeline ---
         self.windows = Counter(
             "vvtv_windows", "Scheduler windows run", ["window", "outcome"], registry=r
         )
-        self.fetches = Counter("vvtv_fetches", "Media fetches", ["outcome"], registry=r)
+        self.fetches = Counter(
+            "vvtv_fetches", "Media fetches (download or folder copy)", ["outcome"], registry=r
+        )
         self.prepares = Counter("vvtv_prepares", "Media preparations", ["outcome"], registry=r)
         self.prepare_seconds = Histogram(
             "vvtv_prepare_duration_seconds",
@@ -91,7 +115,8 @@ class ChannelMetrics:
         self.qa_outcomes = Counter("vvtv_qa_outcomes", "QA gate results", ["outcome"], registry=r)
         self.fallback_levels = Counter(
             "vvtv_fallback_level_used",
-            "Slots filled per fallback level (0 main, 1 reserve, 2 emergency pool, 3 slate)",
+            "Items that started airing, by fallback level (0 main, 1 reserve, 2 emergency pool, "
+            "3 slate)",
             ["level"],
             registry=r,
         )
@@ -99,7 +124,7 @@ class ChannelMetrics:
             "vvtv_emergency_active", "1 while emergency mode is on", registry=r
         )
         self.emergency_seconds = Counter(
-            "vvtv_emergency_seconds", "Time spent in emergency mode", registry=r
+            "vvtv_emergency_seconds", "Seconds spent in emergency mode", registry=r
         )
         self.curator_decisions = Counter(
             "vvtv_curator_decisions",
@@ -162,6 +187,15 @@ class ChannelMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+
+    def record(self, sample: PipelineMetrics) -> None:
+        """Set the sampled gauges from one metric sample (``vvtv.observe.stats``)."""
+        self.plans_created.set(sample.plans_created)
+        self.plans_committed.set(sample.plans_committed)
+        self.qa_pass_rate.set(sample.qa_pass_rate)
+        self.fallback_rate.set(sample.fallback_rate)
+        self.curator_actions.set(sample.curator_actions)
+        self.stream_disruptions.set(sample.stream_disruptions)
 
     def render(self) -> bytes:
         """Prometheus text exposition (``CONTENT_TYPE``) of the registry, which also holds
