@@ -68,7 +68,12 @@ class LivePort:
     def status(self) -> dict:
         status = self.topics["buffer"].latest
         if status is None:
-            return {"state": "STARTING", "buffer_minutes": 0.0, "timestamp": self.now().isoformat()}
+            return {
+                "state": "STARTING",
+                "buffer_minutes": 0.0,
+                "timestamp": self.now().isoformat(),
+                "card_warnings": list(self.ch.cards.loaded.warnings),
+            }
         return aged_status(status, self.now())
 
     def queue(self) -> list[dict]:

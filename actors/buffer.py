@@ -607,7 +607,8 @@ class Buffer(Actor):
     def status(self) -> dict[str, Any]:
         """The published state. ``buffer_minutes`` counts ready programming, not the
         emergency fillers queued behind it (the figure emergency mode and BUFFER_CRITICAL
-        follow); ``air_covered_minutes`` counts everything that will air, fillers included."""
+        follow); ``air_covered_minutes`` counts everything that will air, fillers included;
+        ``card_warnings`` are the warnings of the OwnerCard in force."""
         policy = self.ch.card.schedule_policy
         now = self.ch.clock.now()
         frame = self._frame
@@ -633,6 +634,9 @@ class Buffer(Actor):
         status["last_segment_age_s"] = (
             round((self.ch.clock.now() - last).total_seconds(), 3) if last else None
         )
+        # What the card in force asks for that vvtv does not do (and its other warnings):
+        # the dashboard shows them, so a setting that does nothing is never silent.
+        status["card_warnings"] = list(self.ch.cards.loaded.warnings)
         return status
 
     def _publish(self, now: datetime) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import trio_websocket
 
-from tests.daemon.harness import looped_asset, running_channel
+from tests.daemon.harness import CARD, looped_asset, make_settings, running_channel
 from tests.support.waiting import wait_until
 from vvtv.core.messages import AssetReady
 from vvtv.core.settings import Settings
@@ -178,3 +178,38 @@ async def test_live_stream_reads_and_websocket_follow_the_channel(settings: Sett
             assert first["topic"] == "buffer" and "buffer_minutes" in first["data"]
             second = json.loads(await ws.get_message())
             assert second["seq"] > first["seq"]
+
+
+async def test_status_carries_the_cards_warnings_and_a_reload_updates_them(
+    tmp_path: Path, slate_template: Path
+) -> None:
+    """A setting vvtv does not implement is shown, by name, in the live status the
+    dashboard reads; the card put in force by a reload replaces the list."""
+    field = "safety_policy.reject_suspicious_watermark"
+    card = {**CARD, "safety_policy": {"reject_suspicious_watermark": True}}
+    settings = make_settings(tmp_path, slate_template, card=card)
+    card_path = Path(settings.owner_card_path)
+    async with running_channel(settings) as daemon:
+        async with httpx.AsyncClient(base_url=daemon.ch.api_url) as client:
+
+            async def warnings() -> list[str]:
+                return (await client.get("/v1/status")).json().get("card_warnings", [])
+
+            await wait_until("the buffer's status", lambda: daemon.ch.topics["buffer"].latest)
+            shown = await warnings()
+            assert [w for w in shown if w.startswith(field + ": true is not implemented")]
+
+            card_path.write_text(
+                card_path.read_text().replace(
+                    "reject_suspicious_watermark: true", "reject_suspicious_watermark: false"
+                )
+            )
+            ok = await post(client, settings, "/v1/control/reload-owner-card", None)
+            assert ok.status_code == 200, ok.text
+            await wait_until(
+                "the warning gone",
+                lambda: not any(
+                    field in w for w in daemon.ch.topics["buffer"].latest["card_warnings"]
+                ),
+            )
+            assert not [w for w in await warnings() if field in w]

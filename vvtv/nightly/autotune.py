@@ -16,7 +16,7 @@ The rules, from yesterday's ``DayStats``:
 - ``quality_weight`` (the +0.05 per quality signal): up when the QA pass rate is under
   90 %, down at 98 % or more.
 - ``mood_weight`` (the +0.08 per preferred mood): up when under 20 % of aired items matched
-  a preferred mood while ``block_music_ratio`` asks for more, down above 60 %.
+  a preferred mood, down above 60 %.
 
 The size of each step is proportional to how far the signal is beyond its threshold, and
 reaches the full allowance at twice the threshold distance. Without a signal (no items

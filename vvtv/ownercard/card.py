@@ -73,10 +73,30 @@ class QualityPolicy:
     max_silence_ratio: float = 0.9
 
 
+#: Tags (and themes) that mark a programme as music, unless the card names its own.
+#: English and Portuguese (the original channel's language), compared case-insensitively.
+DEFAULT_MUSIC_TAGS: tuple[str, ...] = (
+    "music",
+    "music video",
+    "concert",
+    "live music",
+    "song",
+    "dj set",
+    "música",
+    "musica",
+    "videoclipe",
+    "clipe musical",
+)
+
+
 @attrs.frozen
 class MusicPolicy:
     preferred_moods: tuple[str, ...] = ()
+    # At most this share of the planned airtime is music (1.0: no cap; 0.0: no music);
+    # the planner holds it at every point of the grid (``vvtv.plan.grid``).
     block_music_ratio: float = 0.2
+    # vvtv addition: what makes a programme music (``vvtv.plan.music``).
+    music_tags: tuple[str, ...] = DEFAULT_MUSIC_TAGS
 
 
 @attrs.frozen

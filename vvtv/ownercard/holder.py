@@ -4,10 +4,14 @@
 keeps the previous card on any error, and records every applied version (text, SHA-256,
 time) with its diff (``diff_cards``) in the store's audit trail. At boot an invalid file falls
 back to the last applied version, so a bad edit cannot stop the channel.
+
+The warnings of the card put in force (unknown keys, settings vvtv does not implement, ...)
+are logged at boot and at every reload, whatever asked for it (API, SIGHUP, file change).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +24,14 @@ from vvtv.core.convert import to_jsonable
 from vvtv.core.model import AuditEvent, new_id
 from vvtv.ownercard.card import OwnerCard
 from vvtv.ownercard.load import LoadedCard, OwnerCardError, load_owner_card_file, parse_owner_card
+
+log = logging.getLogger(__name__)
+
+
+def log_warnings(loaded: LoadedCard) -> None:
+    """Log each warning of a card being put in force, naming the card."""
+    for warning in loaded.warnings:
+        log.warning("OwnerCard %s: %s", loaded.source, warning)
 
 
 def _diff(old: Any, new: Any, path: str, out: dict[str, tuple[Any, Any]]) -> None:
@@ -117,8 +129,10 @@ class OwnerCardHolder:
                 parse_owner_card(previous.text, source=f"stored version {previous.id}"), store
             )
             holder._audit_rejection(path, exc.errors, now, who)
+            log_warnings(holder.loaded)
             return holder, exc.errors
         holder = cls(loaded, store)
+        log_warnings(loaded)
         if store is not None:
             previous = store.latest_card_version()
             if previous is None or previous.sha256 != loaded.sha256:
@@ -146,6 +160,7 @@ class OwnerCardHolder:
                 loaded.sha256, loaded.text, now, applied_by=who, diff=_jsonable_diff(diff)
             )
         self._loaded = loaded
+        log_warnings(loaded)
         return ReloadResult(True, [], diff, loaded.warnings, loaded.sha256)
 
     def _audit_rejection(

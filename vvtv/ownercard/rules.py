@@ -1,14 +1,21 @@
 """The OwnerCard's rules (SPEC §2): ranges, cross-field rules and warnings on a typed card.
 
 ``check_rules`` lists every rule a well-typed card breaks, each message naming the field
-path; ``rule_warnings`` what is allowed but probably not meant. Shape and types are checked
+path; ``rule_warnings`` what is allowed but probably not meant, and every setting the card
+asks for that vvtv does not implement (``NOT_IMPLEMENTED``). Shape and types are checked
 before, while loading (``vvtv.ownercard.load``); these rules see a complete ``OwnerCard``.
+
+Every field of the card either acts somewhere in the channel or is listed in
+``NOT_IMPLEMENTED`` with what it would need; ``tests/ownercard/test_card_fields.py`` walks
+the card's fields and fails on one that nothing reads.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -135,9 +142,10 @@ def check_rules(card: OwnerCard) -> list[str]:
     for i, word in enumerate(search.blocked_keywords):
         if not word.strip():
             errors.append(f"search_policy.blocked_keywords[{i}] must not be empty")
-    for i, mood in enumerate(card.music_policy.preferred_moods):
-        if not mood.strip():
-            errors.append(f"music_policy.preferred_moods[{i}] must not be empty")
+    for field in ("preferred_moods", "music_tags"):
+        for i, word in enumerate(getattr(card.music_policy, field)):
+            if not word.strip():
+                errors.append(f"music_policy.{field}[{i}] must not be empty")
     errors += _check_sources(card.sources)
     ch = card.channel
     for dim in ("width", "height"):
@@ -228,9 +236,32 @@ def _check_sources(sources: tuple[SourceSpec, ...]) -> list[str]:
     return errors
 
 
+#: Fields of the original card that vvtv reads and validates but does not act on, each with
+#: the condition under which the card asks for the missing behaviour and why it is missing.
+#: When the condition holds, every reader of the card says so by the field's name: ``vvtv
+#: owner-card validate``, the daemon's log at start and at every reload, and the dashboard's
+#: card warnings (``card_warnings`` in ``/v1/status``).
+NOT_IMPLEMENTED: Mapping[str, tuple[Callable[[OwnerCard], bool], str]] = MappingProxyType(
+    {
+        "safety_policy.reject_suspicious_watermark": (
+            lambda card: card.safety_policy.reject_suspicious_watermark,
+            "true is not implemented: vvtv does not look for watermarks in video (that is "
+            "computer vision it does not have), so no video is rejected for one; set it to "
+            "false to silence this warning",
+        ),
+    }
+)
+
+
+def not_implemented(card: OwnerCard) -> list[str]:
+    """A warning, naming the field, for each setting the card asks for that vvtv lacks."""
+    return [f"{path}: {why}" for path, (asked, why) in NOT_IMPLEMENTED.items() if asked(card)]
+
+
 def rule_warnings(card: OwnerCard) -> list[str]:
-    """What a valid card allows but probably does not mean (a newer schema, no sources...)."""
-    warnings: list[str] = []
+    """What a valid card allows but probably does not mean (a newer schema, no sources...),
+    and what it asks for that vvtv does not implement (``not_implemented``)."""
+    warnings: list[str] = not_implemented(card)
     if card.schema_version > SUPPORTED_SCHEMA_VERSION:
         warnings.append(
             f"schema_version {card.schema_version} is newer than this vvtv knows "

@@ -18,6 +18,13 @@ Choosing the next scheduled plan (greedy, one slot at a time):
 - When no plan is allowed (the pool lacks themes), the guardrails relax step by step:
   a shorter look-back, then the run limit. Dead air is worse than repetition, so the
   grid stays contiguous as long as any plan is left.
+- Music is capped, never relaxed: with ``R = music_policy.block_music_ratio`` below 1, a
+  music plan (``vvtv.plan.music``) is allowed next only when the music airtime of the grid
+  planned so far, itself included, stays at or under ``R`` of its whole airtime, so the
+  cap holds at every point of the grid, not only at its end. Each step looks at the best
+  music plan only (if it is too long to fit, the step takes no music). A pool with
+  nothing but music left ends the grid early rather than break the cap; the emergency
+  pool covers what follows, as for any pool that runs out.
 
 Feasibility (proved by the property tests): the guardrails hold on the whole grid
 whenever, with ``n`` an upper bound on the number of scheduled plans
@@ -28,7 +35,9 @@ plans each when ``U <= 1``. Each theme then appears at most once per ``U`` slots
 
 Reserves: the main grid is filled first (the channel airs the main grid; reserves only
 cover failures), then each hour window, earliest first, gets
-``schedule_policy.reserves_per_hour`` plans from what is left. A reserve is
+``schedule_policy.reserves_per_hour`` plans from what is left. A reserve may stand in for
+any programme of its hour, so with the music cap on (``R < 1``) no music plan is kept as a
+reserve: a failure never raises the music share. A reserve is
 *compatible* with a slot of its hour when putting it there keeps the guardrails;
 reserves that fit more slots of their hour win, then themes not already reserved for
 that hour, then value (score and closeness to the hour's mean slot duration).
@@ -53,6 +62,7 @@ import attrs
 
 from vvtv.core.model import MAX_PLAN_DURATION_SEC, PlanItem, PlanState, SlotType
 from vvtv.ownercard.card import OwnerCard
+from vvtv.plan.music import is_music, music_marks
 
 BALANCE_WEIGHT = 0.2
 HOUR = timedelta(hours=1)
@@ -129,6 +139,7 @@ class _Pool:
     themes keyed by their best remaining score (an upper bound of any plan's value)."""
 
     def __init__(self, plans: Sequence[PlanItem]) -> None:
+        self.size = len(plans)
         self.by_theme: dict[str, list[PlanItem]] = {}
         for plan in sorted(plans, key=lambda p: (-p.score, p.plan_id)):
             self.by_theme.setdefault(plan.theme, []).append(plan)
@@ -147,6 +158,11 @@ class _Pool:
         self.all_span = (
             (min(lo for lo, _ in spans), max(hi for _, hi in spans)) if spans else (0.0, 0.0)
         )
+
+    @property
+    def left(self) -> bool:
+        """Whether any plan of the pool is still unused."""
+        return len(self.used) < self.size
 
     def top_score(self, theme: str) -> float | None:
         plans = self.by_theme[theme]
@@ -259,24 +275,42 @@ def plan_grid(
     start = now if committed_tail_end is None else max(now, committed_tail_end)
     tail = [t for t in committed_tail_themes]
     history = list(tail)
-    remaining = _Pool(pool)
+    ratio = card.music_policy.block_music_ratio
+    capped = ratio < 1.0
+    marks = music_marks(card) if capped else frozenset()
+    music_ids = {p.plan_id for p in pool if capped and is_music(p, marks)}
+    # Music in a pool of its own: the cap decides, at each step, whether it may compete.
+    remaining = _Pool([p for p in pool if p.plan_id not in music_ids])
+    music = _Pool([p for p in pool if p.plan_id in music_ids])
     order: list[tuple[PlanItem, datetime]] = []
     cursor = start
-    total = 0.0
+    total = music_total = 0.0
     # Relaxation levels: full guardrails first, then a shorter look-back, then no run limit.
     levels: list[tuple[int, int | None]] = [(lb, max_run) for lb in range(lookback, -1, -1)]
     levels.append((0, None))
-    while cursor < horizon_end and len(remaining.used) < len(pool):
+    while cursor < horizon_end and (remaining.left or music.left):
         wanted = max(target * (len(order) + 1) - total, target / 4)
+        # The longest music plan that keeps music_total / total <= ratio once added.
+        room = (ratio * total - music_total) / (1.0 - ratio) if capped and ratio > 0 else 0.0
         choice = None
         for lb, run in levels:
-            choice = remaining.best(_blocked(history, lb, run), wanted, target)
+            blocked = _blocked(history, lb, run)
+            choice = remaining.best(blocked, wanted, target)
+            if music.left and room > 0:
+                tune = music.best(blocked, wanted, target)
+                if tune is not None and tune[1].duration_sec <= room * (1 + 1e-9):
+                    if choice is None or tune[0] > choice[0]:
+                        choice = tune
             if choice is not None:
                 break
-        if choice is None:  # pragma: no cover - the last level blocks nothing
+        if choice is None:  # only music is left, and the cap holds it back
             break
         plan = choice[1]
-        remaining.take(plan)
+        if plan.plan_id in music_ids:
+            music.take(plan)
+            music_total += plan.duration_sec
+        else:
+            remaining.take(plan)
         order.append((plan, cursor))
         history.append(plan.theme)
         total += plan.duration_sec
@@ -292,8 +326,9 @@ def plan_grid(
         )
         for plan, at in order
     ]
+    # Reserves come from the pool without music (all of it when music is not capped).
     reserves = _pick_reserves(scheduled, tail, remaining, card, now, lookback, max_run)
-    chosen = remaining.used
+    chosen = remaining.used | music.used
     unplanned = [_back_to_pool(p, now) for p in pool if p.plan_id not in chosen]
     return Grid(scheduled=scheduled, reserves=reserves, unplanned=unplanned)
 

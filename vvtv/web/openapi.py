@@ -62,6 +62,15 @@ _SCHEMAS: dict[str, Any] = {
             "next": {"type": ["object", "null"]},
             "emergency_override": {"type": ["boolean", "null"]},
             "last_segment_age_s": {"type": ["number", "null"]},
+            "card_warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": (
+                    "warnings of the OwnerCard in force, each naming its field: unknown keys, "
+                    "and settings the card asks for that vvtv does not implement (e.g. "
+                    "safety_policy.reject_suspicious_watermark: true)"
+                ),
+            },
         },
         "additionalProperties": True,
     },

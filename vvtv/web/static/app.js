@@ -85,6 +85,26 @@ function applyStatus(status) {
   const age = status.last_segment_age_s;
   $("segment-age").textContent = typeof age === "number" ? `${age.toFixed(1)} s` : "—";
   renderNowPlaying();
+  renderCardWarnings(status.card_warnings);
+}
+
+// What the OwnerCard in force asks for that vvtv does not do (each names its field).
+function renderCardWarnings(warnings) {
+  const list = Array.isArray(warnings) ? warnings.filter((w) => typeof w === "string") : [];
+  $("card-warnings-panel").hidden = list.length === 0;
+  $("card-warnings-count").textContent = list.length;
+  const shown = $("card-warnings");
+  if (shown.dataset.key === JSON.stringify(list)) return; // republished every second
+  shown.dataset.key = JSON.stringify(list);
+  shown.replaceChildren(
+    ...list.map((w) => {
+      // "field.path: what is wrong": the field in bold, as alerts show their code.
+      const cut = w.indexOf(": ");
+      return cut > 0
+        ? el("li", {}, el("div", { class: "code" }, w.slice(0, cut)), el("div", { class: "msg" }, w.slice(cut + 2)))
+        : el("li", {}, el("div", { class: "msg" }, w));
+    }),
+  );
 }
 
 // Semicircle from angle 180° (left, 0 min) to 0° (right, max minutes).
