@@ -189,27 +189,27 @@ async def test_status_carries_the_cards_warnings_and_a_reload_updates_them(
     card = {**CARD, "safety_policy": {"reject_suspicious_watermark": True}}
     settings = make_settings(tmp_path, slate_template, card=card)
     card_path = Path(settings.owner_card_path)
-    async with running_channel(settings) as daemon:
-        async with httpx.AsyncClient(base_url=daemon.ch.api_url) as client:
+    async with (
+        running_channel(settings) as daemon,
+        httpx.AsyncClient(base_url=daemon.ch.api_url) as client,
+    ):
 
-            async def warnings() -> list[str]:
-                return (await client.get("/v1/status")).json().get("card_warnings", [])
+        async def warnings() -> list[str]:
+            return (await client.get("/v1/status")).json().get("card_warnings", [])
 
-            await wait_until("the buffer's status", lambda: daemon.ch.topics["buffer"].latest)
-            shown = await warnings()
-            assert [w for w in shown if w.startswith(field + ": true is not implemented")]
+        await wait_until("the buffer's status", lambda: daemon.ch.topics["buffer"].latest)
+        shown = await warnings()
+        assert [w for w in shown if w.startswith(field + ": true is not implemented")]
 
-            card_path.write_text(
-                card_path.read_text().replace(
-                    "reject_suspicious_watermark: true", "reject_suspicious_watermark: false"
-                )
+        card_path.write_text(
+            card_path.read_text().replace(
+                "reject_suspicious_watermark: true", "reject_suspicious_watermark: false"
             )
-            ok = await post(client, settings, "/v1/control/reload-owner-card", None)
-            assert ok.status_code == 200, ok.text
-            await wait_until(
-                "the warning gone",
-                lambda: not any(
-                    field in w for w in daemon.ch.topics["buffer"].latest["card_warnings"]
-                ),
-            )
-            assert not [w for w in await warnings() if field in w]
+        )
+        ok = await post(client, settings, "/v1/control/reload-owner-card", None)
+        assert ok.status_code == 200, ok.text
+        await wait_until(
+            "the warning gone",
+            lambda: not any(field in w for w in daemon.ch.topics["buffer"].latest["card_warnings"]),
+        )
+        assert not [w for w in await warnings() if field in w]

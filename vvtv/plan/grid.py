@@ -298,9 +298,12 @@ def plan_grid(
             choice = remaining.best(blocked, wanted, target)
             if music.left and room > 0:
                 tune = music.best(blocked, wanted, target)
-                if tune is not None and tune[1].duration_sec <= room * (1 + 1e-9):
-                    if choice is None or tune[0] > choice[0]:
-                        choice = tune
+                if (
+                    tune is not None
+                    and tune[1].duration_sec <= room * (1 + 1e-9)
+                    and (choice is None or tune[0] > choice[0])
+                ):
+                    choice = tune
             if choice is not None:
                 break
         if choice is None:  # only music is left, and the cap holds it back
