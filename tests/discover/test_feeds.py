@@ -80,11 +80,24 @@ def test_json_feed_attachments_tags_and_the_vvtv_extension():
     ("data", "reason"),
     [
         (feeds.MALFORMED_XML, "malformed XML: mismatched tag: line 1"),
-        (b"", "malformed XML"),
-        (b"<html><body>hello</body></html>", "not an RSS 2.0 or Atom feed (root element <html>)"),
-        (b"<rss version='2.0'></rss>", "RSS document without a <channel>"),
-        (feeds.BILLION_LAUGHS, "unsafe XML refused: a DOCTYPE (DTD) is not allowed"),
-        (feeds.EXTERNAL_ENTITY, "unsafe XML refused: a DOCTYPE (DTD) is not allowed"),
+        (b"", "empty document"),
+        (b" \n\t", "empty document"),
+        (
+            b"<html><body>hello</body></html>",
+            "not an RSS, RSS 1.0 or Atom feed (root element <html>)",
+        ),
+        (
+            feeds.BILLION_LAUGHS,
+            "unsafe XML refused: entity declarations are not allowed (entity 'lol')",
+        ),
+        (
+            feeds.EXTERNAL_ENTITY,
+            "unsafe XML refused: entity declarations are not allowed (entity 'secret')",
+        ),
+        (
+            b"<?xml version='1.0' encoding='bogus'?><rss/>",
+            "unknown character encoding 'bogus' (in the XML declaration)",
+        ),
     ],
 )
 def test_bad_xml_fails_the_feed_with_its_name_and_the_problem(data: bytes, reason: str):
@@ -94,6 +107,14 @@ def test_bad_xml_fails_the_feed_with_its_name_and_the_problem(data: bytes, reaso
     assert (error.source_name, error.domain) == ("ocean", "feeds.example.com")
     assert error.reason.startswith(FEED + ": ")
     assert reason in error.reason
+
+
+def test_a_feed_without_items_is_an_empty_feed_not_an_error():
+    assert parse_feed(b"<rss version='2.0'></rss>", source_name="o", feed_url=FEED) == ([], [])
+    assert parse_feed(b"<rss version='2.0'><channel/></rss>", source_name="o", feed_url=FEED) == (
+        [],
+        [],
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,7 +171,7 @@ GOOD_ITEM = {"title": "Good", "attachments": [{"url": "good.mp4", "duration_in_s
         (
             {"_vvtv": {"duration_sec": 10**400}, "attachments": [{"url": "a.mp4"}]},
             "_vvtv.duration_sec",
-            "duration inf s is not a positive number",
+            "duration inf s is not a finite number",
         ),
         (
             {"_vvtv": {"height": 10**12}, "attachments": [{"url": "a.mp4"}]},

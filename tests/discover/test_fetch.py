@@ -75,7 +75,12 @@ FAILURES = [
     ("malformed_json", Reply(body=feeds.MALFORMED_JSON), "jsonfeed", "malformed JSON"),
     ("xml_bomb", Reply(body=feeds.BILLION_LAUGHS), "rss", "unsafe XML refused"),
     ("external_entity", Reply(body=feeds.EXTERNAL_ENTITY), "rss", "unsafe XML refused"),
-    ("not_a_feed", Reply(body=b"<html/>", content_type="text/html"), "rss", "not an RSS 2.0"),
+    (
+        "not_a_feed",
+        Reply(body=b"<html/>", content_type="text/html"),
+        "rss",
+        "not an RSS, RSS 1.0 or Atom feed",
+    ),
 ]
 
 

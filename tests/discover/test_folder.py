@@ -119,7 +119,7 @@ HOSTILE_SIDECARS = {
     # name: (sidecar file, content, field, what the reason says)
     "deep_json": ("json", "[" * 30_000 + "]" * 30_000, "sidecar", "nested more than 64"),
     "deeper_json": ("json", "[" * 100_000, "sidecar", "larger than 65536 bytes"),
-    "deep_yaml": ("yaml", "tags: " + "[" * 30_000 + "]" * 30_000, "sidecar", "nested too deeply"),
+    "deep_yaml": ("yaml", "tags: " + "[" * 30_000 + "]" * 30_000, "sidecar", "nested more than 64"),
     "huge_int_yaml": ("yaml", "tags: [" + "9" * 5000 + "]", "sidecar", "unreadable value"),
     "unhashable_yaml": ("yaml", "? [a, b]\n: c\n", "sidecar", "malformed YAML"),
     "oversized": ("yaml", "title: " + "x" * 70_000, "sidecar", "larger than 65536 bytes"),

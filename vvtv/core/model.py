@@ -27,7 +27,9 @@ def duration_defect(value: object, *, ceiling: float = MAX_PLAN_DURATION_SEC) ->
     """Why ``value`` cannot be a programme's duration in seconds, or ``None`` if it can."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"duration {value!r} is not a number"
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value):
+        return f"duration {value!r} s is not a finite number of seconds"
+    if value <= 0:
         return f"duration {value!r} s is not a positive number of seconds"
     if value > ceiling:
         return f"duration {value:g} s is over the {ceiling:g} s ceiling"

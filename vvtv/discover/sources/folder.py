@@ -93,10 +93,13 @@ def _load(path: Path) -> Any:
         text = raw.decode("utf-8")
         if path.suffix == ".json":
             return values.load_json(text)
+        # PyYAML composes recursively, and slowly: 3,000 nested brackets take seconds.
+        if values.nesting_depth(text) > values.MAX_JSON_DEPTH:
+            raise values.TooDeep(f"nested more than {values.MAX_JSON_DEPTH} levels deep")
         return yaml.safe_load(text)
     except UnicodeDecodeError as exc:
         raise SidecarError(f"{path}: cannot read ({exc})") from None
-    except values.JSONTooDeep as exc:
+    except values.TooDeep as exc:
         raise SidecarError(f"{path}: {kind} refused: {exc}") from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise SidecarError(f"{path}: malformed {kind}: {exc}") from None

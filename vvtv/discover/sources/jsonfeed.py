@@ -20,9 +20,7 @@ items are read. Only a document that is not a JSON Feed at all (not JSON, nested
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from vvtv.discover.sources import values
 from vvtv.discover.sources.candidate import Candidate, SourceError, SourceFailure, domain_of
@@ -102,7 +100,7 @@ def _item(item: Any, *, source_name: str, base: str) -> Candidate | None:
     url, att = found
     title = values.title_text(_string(item.get("title"), "title"))
     if not title:
-        title = PurePosixPath(unquote(urlsplit(url).path)).stem.replace("_", " ") or url
+        title = values.title_from_url(url)
     theme = values.plain_text(_string(ext.get("theme"), "_vvtv.theme"))
     quality = [q.strip() for q in _strings(ext.get("quality"), "_vvtv.quality") if q.strip()]
     height = ext.get("height")
@@ -110,11 +108,14 @@ def _item(item: Any, *, source_name: str, base: str) -> Candidate | None:
         if values.height_number(height) is None:
             raise ItemProblem("_vvtv.height", f"{values.describe(height)} is not a picture height")
         quality += values.quality_signals(height)
-    duration = values.duration_number(ext.get("duration_sec"), "_vvtv.duration_sec")
-    if duration is None:
-        duration = values.duration_number(
-            att.get("duration_in_seconds"), "attachments.duration_in_seconds"
-        )
+    try:
+        duration = values.duration_number(ext.get("duration_sec"), "_vvtv.duration_sec")
+        if duration is None:
+            duration = values.duration_number(
+                att.get("duration_in_seconds"), "attachments.duration_in_seconds"
+            )
+    except ItemProblem as exc:
+        raise exc.about(url) from None
     return Candidate(
         title=title,
         media_url=url,
@@ -136,7 +137,7 @@ def parse_jsonfeed(
     the feed was fetched from after redirects), else ``feed_url``."""
     try:
         doc = values.load_json(data)
-    except values.JSONTooDeep as exc:
+    except values.TooDeep as exc:
         raise _fail(source_name, feed_url, f"JSON refused: {exc}") from None
     except ValueError as exc:
         raise _fail(source_name, feed_url, f"malformed JSON: {exc}") from None
@@ -162,7 +163,7 @@ def parse_jsonfeed(
                 SourceError(
                     source_name,
                     domain,
-                    f"{feed_url}: items[{index}]: {problem.field}: {problem.reason}",
+                    f"{feed_url}: items[{index}]: {problem}",
                     item=f"items[{index}]",
                     field=problem.field,
                 )

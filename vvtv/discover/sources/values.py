@@ -21,8 +21,9 @@ import html
 import json
 import re
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from vvtv.core.model import duration_defect
 
@@ -43,12 +44,22 @@ MAX_INT_DIGITS = 30
 
 
 class ItemProblem(ValueError):
-    """One item's value that refuses the item: ``field`` names it, ``reason`` says why."""
+    """One item's value that refuses the item: ``field`` names it, ``reason`` says why, and
+    ``url`` is the item's media URL when it has a usable one (the audit names it)."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, url: str | None = None) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.url = url
+
+    def about(self, url: str) -> ItemProblem:
+        """The same problem, naming the item's media URL."""
+        return ItemProblem(self.field, self.reason, url)
+
+    def __str__(self) -> str:
+        where = f" (media {self.url})" if self.url else ""
+        return f"{self.field}: {self.reason}{where}"
 
 
 # --- durations ----------------------------------------------------------------------------
@@ -161,17 +172,31 @@ def media_url(raw: str, base: str, field: str = "media_url") -> str:
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
-def plain_text(text: str, *, markup: bool = False) -> str:
-    """One line of plain text: markup dropped (when ``markup``: escaped HTML, as Atom's
-    ``type="html"`` carries it), entities decoded, whitespace collapsed."""
-    if markup or _TAG.search(text):
+def plain_text(text: str, *, markup: bool | None = None) -> str:
+    """One line of plain text, whitespace collapsed. ``markup=True``: ``text`` is HTML (as
+    Atom's ``type="html"`` carries it): tags dropped, entities decoded. ``False``: it is
+    plain text already. ``None``: HTML if it looks like HTML (RSS does not say)."""
+    if markup is None:
+        markup = bool(_TAG.search(text))
+    if markup:
         text = html.unescape(_TAG.sub(" ", text))
     return " ".join(text.split())
 
 
-def title_text(text: str, *, markup: bool = False) -> str:
+def title_text(text: str, *, markup: bool | None = None) -> str:
     title = plain_text(text, markup=markup)
     return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
+
+
+def title_from_url(url: str) -> str:
+    """A title for media whose source gave none: its file name, else the URL (both cut
+    like any title)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = url
+    name = PurePosixPath(unquote(path)).stem.replace("_", " ").replace("-", " ")
+    return title_text(name, markup=False) or title_text(url, markup=False)
 
 
 def tag_list(values: Iterable[str]) -> tuple[str, ...]:
@@ -204,7 +229,7 @@ def describe(value: Any) -> str:
 # --- JSON -----------------------------------------------------------------------------------
 
 
-class JSONTooDeep(ValueError):
+class TooDeep(ValueError):
     pass
 
 
@@ -214,16 +239,16 @@ def _bounded_int(digits: str) -> int | float:
 
 
 def load_json(data: bytes | str) -> Any:
-    """``json.loads`` with bounds: nesting (``JSONTooDeep``) and integer size (see
+    """``json.loads`` with bounds: nesting (``TooDeep``) and integer size (see
     ``MAX_INT_DIGITS``). Raises ``ValueError`` (``json.JSONDecodeError`` included) for
     anything that is not JSON."""
     text = _json_text(data) if isinstance(data, bytes) else data
-    if _max_depth(text) > MAX_JSON_DEPTH:
-        raise JSONTooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    if nesting_depth(text) > MAX_JSON_DEPTH:
+        raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         return json.loads(text, parse_int=_bounded_int)
     except RecursionError:  # pragma: no cover - the depth check comes first
-        raise JSONTooDeep("nested too deeply") from None
+        raise TooDeep("nested too deeply") from None
 
 
 def _json_text(data: bytes) -> str:
@@ -243,8 +268,10 @@ _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]+")
 
 
-def _max_depth(text: str) -> int:
-    """How deep ``[`` and ``{`` nest outside strings (a linear scan; no recursion)."""
+def nesting_depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest outside double-quoted strings (a linear scan, no
+    recursion; it stops counting past ``MAX_JSON_DEPTH``). For YAML it is an upper bound
+    of the flow-style nesting (brackets in single-quoted or plain scalars count too)."""
     deepest = depth = 0
     for run in _BRACKETS.findall(_STRINGS.sub("", text)):
         for char in run:
