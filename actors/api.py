@@ -175,6 +175,19 @@ class LivePort:
             )
         )
 
+    async def audit_refusal(self, who: str, action: str, details: dict) -> None:
+        # Rate-limited by the web layer (vvtv/web/refusals.py): a flood writes a few rows.
+        self.ch.store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=self.now(),
+                event_type=AuditType.CONTROL_REFUSED,
+                reason_code=str(details.get("kind", "")),
+                actor="api",
+                details={"who": who, "action": action, **_jsonable(details)},
+            )
+        )
+
     async def _call_buffer(self, msg: object) -> dict:
         try:
             reply = await self.runtime.ref("buffer").call(msg, timeout=CONTROL_TIMEOUT_S)

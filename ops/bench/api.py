@@ -144,6 +144,9 @@ class BenchChannel:
     async def audit_control(self, who: str, action: str, details: dict) -> None:
         return None
 
+    async def audit_refusal(self, who: str, action: str, details: dict) -> None:
+        return None
+
 
 STATUS_BODY = json.dumps(BenchChannel().status(), separators=(",", ":")).encode()
 

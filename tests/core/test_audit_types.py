@@ -29,7 +29,7 @@ STORED_NAMES = {
     "entry_skipped", "aired_started", "aired_finished", "stream_disruption",
     "emergency_entered", "emergency_exited", "curator_mode", "curator_suggested",
     "curator_applied", "nightly", "autotune", "owner_card_applied", "owner_card_rejected",
-    "control_call", "alert_notified", "alert_cleared", "webhook_refused",
+    "control_call", "control_refused", "alert_notified", "alert_cleared", "webhook_refused",
     "cloud_delivery_refused", "cloud_publish_invalid",
 }  # fmt: skip
 

@@ -11,6 +11,7 @@ import trio_websocket
 
 from tests.daemon.harness import CARD, looped_asset, make_settings, running_channel
 from tests.support.waiting import wait_until
+from vvtv.core.audit import AuditType
 from vvtv.core.messages import AssetReady
 from vvtv.core.settings import Settings
 from vvtv.core.signing import signed_headers
@@ -118,7 +119,12 @@ async def test_a_signed_call_replayed_after_a_restart_is_refused(settings: Setti
     ):
         again = await client.post(path, content=raw, headers=headers)
         assert again.status_code == 401
-        assert "replayed" in again.text
+        # The caller learns only that it was refused; the audit says why, and from where.
+        [refused] = daemon.ch.store.query_audit(event_type=AuditType.CONTROL_REFUSED, limit=None)
+        assert refused.reason_code == "replayed"
+        assert refused.details["who"] == "127.0.0.1"
+        assert refused.details["action"] == "curator-mode"
+        assert headers["x-vvtv-signature"] not in json.dumps(refused.details)
 
 
 async def test_curator_mode_is_validated_against_the_owner_card(settings: Settings) -> None:

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from tests.proof.daemon_process import Channel
 from tests.proof.test_badinput_ownercard import HOSTILE
-from vvtv.core.signing import signed_headers
+from vvtv.core.signing import sign, signed_headers
 
 TOKEN = "fuzz-token"
 SECRET = "fuzz-secret"
@@ -37,7 +37,16 @@ CONTROL = [
     "/v1/control/reload-owner-card",
 ]
 MODES = ["valid", "unsigned", "bad_signature", "stale", "future", "wrong_token", "other_body",
-         "other_path", "no_timestamp", "no_signature", "lowercase_bearer"]  # fmt: skip
+         "other_path", "no_timestamp", "no_signature", "lowercase_bearer", "huge_timestamp",
+         "float_timestamp", "negative_timestamp", "word_timestamp"]  # fmt: skip
+# Timestamps that are not unix seconds, each signed correctly over its own value: only its
+# shape can refuse it (a 5,000-digit one was a 500 and a traceback per request).
+MALFORMED_TS = {
+    "huge_timestamp": lambda now: "9" * 5000,
+    "float_timestamp": lambda now: f"{now:.3f}",
+    "negative_timestamp": lambda now: f"-{int(now)}",
+    "word_timestamp": lambda now: "now",
+}
 CURATOR_MODES = ["auto", "advise", "off", "manual", "AUTO", ""]
 FUZZ = settings(
     max_examples=150,
@@ -121,7 +130,11 @@ def headers_for(mode: str, method: str, path: str, body: bytes) -> dict[str, str
     elif mode == "other_path":
         signed_path = "/v1/control/other"
     headers = signed_headers(token, secret, method, signed_path, signed_body, when)
-    if mode == "no_timestamp":
+    if mode in MALFORMED_TS:
+        ts = MALFORMED_TS[mode](now)
+        headers["x-vvtv-ts"] = ts
+        headers["x-vvtv-signature"] = sign(secret, method, signed_path, ts, signed_body)
+    elif mode == "no_timestamp":
         headers.pop("x-vvtv-ts")
     elif mode == "no_signature":
         headers.pop("x-vvtv-signature")

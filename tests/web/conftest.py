@@ -42,6 +42,7 @@ class StubChannel:
         self.curator = {"mode": "auto", "min_confidence": 0.75, "max_reorders_per_hour": 4}
         self.card_errors: list[str] = []
         self.audits: list[tuple[str, str, dict]] = []
+        self.refusals: list[tuple[str, str, dict]] = []
         self.plan_calls: list[tuple[str | None, int, int]] = []
         self.ready = {"store": True, "tree": True, "slate": True}
         self.active_alerts: list[dict] = []
@@ -153,6 +154,9 @@ class StubChannel:
 
     async def audit_control(self, who: str, action: str, details: dict) -> None:
         self.audits.append((who, action, details))
+
+    async def audit_refusal(self, who: str, action: str, details: dict) -> None:
+        self.refusals.append((who, action, details))
 
 
 @pytest.fixture

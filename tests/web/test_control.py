@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from tests.web.conftest import NOW, Served, StubChannel
 from vvtv.core.signing import sign, signed_headers
+from vvtv.web.app import UNAUTHORIZED
 
 EMERGENCY = "/v1/control/emergency-mode"
 CURATOR = "/v1/control/curator-mode"
@@ -50,7 +52,7 @@ async def test_empty_emergency_body_toggles_for_old_clients(
     assert [a[2]["requested"] for a in channel.audits] == ["toggle", "toggle"]
 
 
-# --- the signing matrix: each case is refused with 401 and a JSON reason ---------------
+# --- the signing matrix: each case is refused with one 401; the reason is audited -------
 
 
 def _headers(served: Served, path: str, body: bytes) -> dict[str, str]:
@@ -58,42 +60,89 @@ def _headers(served: Served, path: str, body: bytes) -> dict[str, str]:
 
 
 async def _post(served: Served, headers: dict[str, str], body: bytes, path: str = EMERGENCY):
-    return await served.client.post(path, content=body, headers=headers)
+    # As raw UTF-8 bytes: httpx would refuse to send a value outside latin-1 as text.
+    raw = {name: value.encode() for name, value in headers.items()}
+    return await served.client.post(path, content=body, headers=raw)
+
+
+def assert_refused(r: httpx.Response, channel: StubChannel, kind: str, reason: str) -> None:
+    """One generic 401 for the caller; the precise reason in the refusal audit, and nothing
+    of what the caller sent (token, signature) in either."""
+    assert (r.status_code, r.json()) == (401, {"error": UNAUTHORIZED})
+    who, action, details = channel.refusals[-1]
+    assert who == "127.0.0.1"
+    assert action == r.request.url.path.removeprefix("/v1/control/")
+    assert (details["kind"], details["reason"]) == (kind, reason)
+    sent = {v for k, v in r.request.headers.items() if k.startswith(("authorization", "x-vvtv"))}
+    recorded = json.dumps(channel.refusals)
+    assert not [value for value in sent if len(value) > 8 and value in recorded]
 
 
 @pytest.mark.parametrize(
-    ("change", "reason"),
+    ("change", "kind", "reason"),
     [
-        ({"Authorization": "Bearer wrong-token"}, "invalid token"),
-        ({"Authorization": "Basic dGVzdA=="}, "invalid token"),
-        ({"x-vvtv-signature": "0" * 64}, "signature mismatch"),
-        ({"x-vvtv-ts": "soon"}, "x-vvtv-ts must be unix seconds"),
+        ({"Authorization": "Bearer wrong-token"}, "bad_token", "invalid token"),
+        ({"Authorization": "Basic dGVzdA=="}, "bad_token", "invalid token"),
+        ({"x-vvtv-signature": "0" * 64}, "bad_signature", "signature mismatch"),
+        ({"x-vvtv-signature": "é" * 64}, "bad_signature", "signature mismatch"),
     ],
 )
-async def test_wrong_credentials_are_401(served: Served, change: dict, reason: str) -> None:
+async def test_wrong_credentials_are_401(
+    served: Served, channel: StubChannel, change: dict, kind: str, reason: str
+) -> None:
     body = b'{"enabled": true}'
     headers = {**_headers(served, EMERGENCY, body), **change}
     r = await _post(served, headers, body)
-    assert (r.status_code, r.json()) == (401, {"error": reason})
+    assert_refused(r, channel, kind, reason)
+    assert channel.emergency_override is None and channel.audits == []
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "soon",
+        "9" * 5000,  # int() of it raises in Python: once a 500 and a traceback per request
+        "1" * 13,
+        "1772366400.5",
+        "-1772366400",
+        "+1772366400",
+        "1772366400 1772366400",
+        "١٧٧٢٣٦٦٤٠٠",  # Arabic-Indic digits, as UTF-8 bytes
+        "0x69a42c40",
+        "1_772_366_400",
+        "",
+    ],
+)
+async def test_a_malformed_timestamp_is_401_never_500(
+    served: Served, channel: StubChannel, ts: str
+) -> None:
+    body = b""
+    headers = {**_headers(served, EMERGENCY, body), "x-vvtv-ts": ts}
+    r = await _post(served, headers, body)
+    assert r.status_code == 401
+    assert r.json() == {"error": UNAUTHORIZED}
+    assert channel.refusals[-1][2]["kind"] in ("bad_timestamp", "missing_header")
 
 
 @pytest.mark.parametrize("missing", ["Authorization", "x-vvtv-ts", "x-vvtv-signature"])
-async def test_each_missing_header_is_401(served: Served, missing: str) -> None:
+async def test_each_missing_header_is_401(
+    served: Served, channel: StubChannel, missing: str
+) -> None:
     body = b""
     headers = _headers(served, EMERGENCY, body)
     del headers[missing]
     r = await _post(served, headers, body)
-    assert r.status_code == 401
-    assert r.json() == {"error": f"missing {missing} header"}
+    assert_refused(r, channel, "missing_header", f"missing {missing} header")
 
 
 @pytest.mark.parametrize("skew", [-301, 301, -3600, 86400])
-async def test_stale_and_future_timestamps_are_401(served: Served, skew: int) -> None:
+async def test_stale_and_future_timestamps_are_401(
+    served: Served, channel: StubChannel, skew: int
+) -> None:
     body = b""
     headers = served.signed(EMERGENCY, body, now=NOW + timedelta(seconds=skew))
     r = await _post(served, headers, body)
-    assert r.status_code == 401
-    assert "window" in r.json()["error"]
+    assert_refused(r, channel, "stale_timestamp", "x-vvtv-ts outside the 300s window")
 
 
 @pytest.mark.parametrize("skew", [-300, 300])
@@ -105,15 +154,15 @@ async def test_timestamps_at_the_window_edge_are_accepted(served: Served, skew: 
 async def test_tampered_body_is_401(served: Served, channel: StubChannel) -> None:
     headers = _headers(served, EMERGENCY, b'{"enabled": false}')
     r = await _post(served, headers, b'{"enabled": true}')
-    assert (r.status_code, r.json()) == (401, {"error": "signature mismatch"})
+    assert_refused(r, channel, "bad_signature", "signature mismatch")
     assert channel.emergency_override is None
     assert channel.audits == []
 
 
-async def test_tampered_path_is_401(served: Served) -> None:
+async def test_tampered_path_is_401(served: Served, channel: StubChannel) -> None:
     headers = _headers(served, CURATOR, b"")
     r = await _post(served, headers, b"", path=EMERGENCY)
-    assert (r.status_code, r.json()) == (401, {"error": "signature mismatch"})
+    assert_refused(r, channel, "bad_signature", "signature mismatch")
 
 
 async def test_query_string_is_not_part_of_the_signed_path(served: Served) -> None:
@@ -127,7 +176,7 @@ async def test_replayed_signature_is_401(served: Served, channel: StubChannel) -
     headers = _headers(served, EMERGENCY, body)
     assert (await _post(served, headers, body)).status_code == 200
     r = await _post(served, headers, body)
-    assert (r.status_code, r.json()) == (401, {"error": "replayed signature"})
+    assert_refused(r, channel, "replayed", "replayed signature")
     assert len(channel.audits) == 1
 
 
@@ -155,21 +204,19 @@ async def test_a_nonce_inside_the_signature_lets_the_same_call_repeat_in_one_sec
                              nonce="third-nonce")  # fmt: skip
     headers["x-vvtv-nonce"] = "fourth-nonce"
     r = await _post(served, headers, body)
-    assert (r.status_code, r.json()) == (401, {"error": "signature mismatch"})
+    assert_refused(r, channel, "bad_signature", "signature mismatch")
     assert len(channel.audits) == 2
 
 
 @pytest.mark.parametrize("nonce", ["short", "x" * 129, "has space!", "ünïcode-nonce"])
-async def test_a_malformed_nonce_is_401(served: Served, nonce: str) -> None:
+async def test_a_malformed_nonce_is_401(served: Served, channel: StubChannel, nonce: str) -> None:
     body = b'{"enabled": true}'
     headers = signed_headers("test-token", "test-secret", "POST", EMERGENCY, body,
                              NOW.timestamp())  # fmt: skip
     headers["x-vvtv-nonce"] = nonce
-    r = await served.client.post(
-        EMERGENCY, content=body, headers={k: v.encode() for k, v in headers.items()}
-    )
-    assert r.status_code == 401
-    assert r.json() == {"error": "x-vvtv-nonce must be 8 to 128 characters of A-Z a-z 0-9 _ -"}
+    r = await _post(served, headers, body)
+    reason = "x-vvtv-nonce must be 8 to 128 characters of A-Z a-z 0-9 _ -"
+    assert_refused(r, channel, "bad_nonce", reason)
 
 
 # --- bodies -------------------------------------------------------------------------------
@@ -262,8 +309,57 @@ async def test_invalid_owner_card_is_422_with_every_error(
     assert channel.audits[-1][2]["ok"] is False
 
 
-async def test_unsigned_control_calls_are_refused_on_every_endpoint(served: Served) -> None:
+async def test_unsigned_control_calls_are_refused_on_every_endpoint(
+    served: Served, channel: StubChannel
+) -> None:
     for path in (EMERGENCY, CURATOR, RELOAD):
         r = await served.client.post(path, content=b'{"mode": "off"}')
-        assert r.status_code == 401
-        assert r.json() == {"error": "missing Authorization header"}
+        assert_refused(r, channel, "missing_header", "missing Authorization header")
+    assert channel.audits == []
+
+
+async def test_a_flood_of_refused_calls_writes_a_few_audit_rows_and_counts_them_all(
+    served: Served, channel: StubChannel
+) -> None:
+    """200 bad tokens in one minute: every one is a 401 and counted, at most 10 are
+    audited; the first audited refusal of the next minute says how many were left out.
+    A good call in the middle of the flood is still accepted."""
+    body = b'{"enabled": true}'
+    for i in range(200):
+        headers = {**_headers(served, EMERGENCY, body), "Authorization": f"Bearer guess-{i}"}
+        assert (await _post(served, headers, body)).status_code == 401
+    assert (await served.control(EMERGENCY, body)).status_code == 200
+    assert len(channel.refusals) == 10
+    counted = channel.metrics.registry.get_sample_value(
+        "vvtv_control_refused_total", {"kind": "bad_token"}
+    )
+    assert counted == 200
+    channel.clock = NOW + timedelta(minutes=1)
+    headers = served.signed(EMERGENCY, body, now=channel.clock)
+    headers["Authorization"] = "Bearer one-more-guess"
+    assert (await _post(served, headers, body)).status_code == 401
+    assert channel.refusals[-1][2]["suppressed"] == 190
+    assert "guess" not in json.dumps(channel.refusals)
+
+
+async def test_each_kind_of_refusal_has_its_own_allowance(
+    served: Served, channel: StubChannel
+) -> None:
+    """A flood of one kind does not hide a refusal of another kind (a replay is still
+    written down while bad tokens pour in)."""
+    body = b""
+    for _ in range(30):
+        bad = {**_headers(served, EMERGENCY, body), "Authorization": "Bearer nope"}
+        await _post(served, bad, body)
+    headers = _headers(served, EMERGENCY, body)
+    assert (await _post(served, headers, body)).status_code == 200
+    assert (await _post(served, headers, body)).status_code == 401
+    assert channel.refusals[-1][2]["kind"] == "replayed"
+
+
+async def test_an_oversized_unsigned_body_is_a_refusal_too(
+    served: Served, channel: StubChannel
+) -> None:
+    r = await served.client.post(EMERGENCY, content=b"x" * 5000)
+    assert r.status_code == 413
+    assert channel.refusals[-1][2]["kind"] == "body_too_large"

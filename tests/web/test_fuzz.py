@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.web.conftest import NOW, SECRET, TOKEN, StubChannel
-from vvtv.core.signing import Verifier, signed_headers
+from vvtv.core.signing import Verifier, sign, signed_headers
 from vvtv.web import create_app, serve
+from vvtv.web.app import UNAUTHORIZED
 
 FUZZ = settings(
     max_examples=120,
@@ -147,22 +148,58 @@ def test_signed_control_bodies_never_cause_a_5xx(
 _header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=80).map(
     str.strip
 )
+# What a timestamp must not be: thousands of digits (int() of them raises), floats,
+# signs, exponents, other scripts' digits (str.isdigit() accepts them), nonsense bytes.
+_timestamps = st.one_of(
+    st.integers(0, 2**40).map(str),
+    st.integers(13, 6000).map(lambda n: "9" * n),
+    st.from_regex(r"[-+]?[0-9]{1,30}(\.[0-9]{0,6})?([eE][-+]?[0-9]{1,4})?", fullmatch=True),
+    st.text(st.characters(categories=["Nd"]), min_size=1, max_size=20),
+    st.binary(min_size=1, max_size=40).map(lambda b: b.decode("latin-1")),
+)
+
+
+def _sendable(value: str) -> bytes | None:
+    """``value`` as header bytes, or None when HTTP/1.1 cannot carry it at all (control
+    characters, edge whitespace: h11 refuses to send it, so no server would ever see it)."""
+    raw = value.encode()
+    if not raw or raw != raw.strip() or any((c < 0x20 and c != 0x09) or c == 0x7F for c in raw):
+        return None
+    return raw
 
 
 @FUZZ
 @given(
     auth=st.none() | _header_text,
-    ts=st.none() | _header_text | st.integers(0, 2**40).map(str),
+    ts=st.none() | _header_text | _timestamps,
     sig=st.none() | _header_text | st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+    path=st.sampled_from(
+        ["/v1/control/emergency-mode", "/v1/control/curator-mode", "/v1/control/reload-owner-card"]
+    ),
 )
 def test_forged_signing_headers_are_always_401(
-    client: httpx.Client, auth: str | None, ts: str | None, sig: str | None
+    client: httpx.Client, auth: str | None, ts: str | None, sig: str | None, path: str
 ) -> None:
     headers = {
-        k: v
+        k: raw
         for k, v in {"Authorization": auth, "x-vvtv-ts": ts, "x-vvtv-signature": sig}.items()
-        if v is not None
+        if v is not None and (raw := _sendable(v)) is not None
     }
-    r = client.post("/v1/control/emergency-mode", content=b"", headers=headers)
-    assert r.status_code == 401
+    r = client.post(path, content=b'{"mode": "off"}', headers=headers)
+    assert (r.status_code, r.json()) == (401, {"error": UNAUTHORIZED}), r.text
     assert_no_server_error(r)
+
+
+@FUZZ
+@given(ts=_timestamps)
+def test_a_correctly_signed_malformed_timestamp_is_401(client: httpx.Client, ts: str) -> None:
+    """Signed with the right secret over the malformed value itself: only the shape of the
+    timestamp can refuse it, and it must be a 401, never a 500."""
+    raw = _sendable(ts)
+    if raw is None or (ts.isascii() and ts.isdigit() and len(ts) <= 12):
+        return
+    path = "/v1/control/emergency-mode"
+    signature = sign(SECRET, "POST", path, raw.decode("latin-1"), b"")
+    headers = {"Authorization": f"Bearer {TOKEN}", "x-vvtv-signature": signature}
+    r = client.post(path, content=b"", headers={**headers, "x-vvtv-ts": raw})
+    assert (r.status_code, r.json()) == (401, {"error": UNAUTHORIZED}), r.text

@@ -57,6 +57,7 @@ class AuditType(enum.StrEnum):
 
     # --- control, alerts and the cloud ---
     CONTROL_CALL = "control_call"
+    CONTROL_REFUSED = "control_refused"  # a refused control call (rate-limited per kind)
     ALERT_NOTIFIED = "alert_notified"
     ALERT_CLEARED = "alert_cleared"
     WEBHOOK_REFUSED = "webhook_refused"

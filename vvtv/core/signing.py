@@ -29,6 +29,9 @@ SIGNATURE_HEADER = "x-vvtv-signature"
 NONCE_HEADER = "x-vvtv-nonce"
 NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
 WINDOW_SECONDS = 300
+# Unix seconds have 10 digits until the year 2286; 12 leave room and keep ``int()`` of an
+# attacker's 5,000-digit "timestamp" from ever running (Python refuses it with ValueError).
+MAX_TS_DIGITS = 12
 
 
 class Headers(Protocol):
@@ -38,11 +41,20 @@ class Headers(Protocol):
 
 
 class AuthError(Exception):
-    """A request that must be refused with 401; ``reason`` says why, for the JSON body."""
+    """A request that must be refused with 401.
 
-    def __init__(self, reason: str) -> None:
+    ``reason`` says why in words and ``kind`` names the failure in a few stable letters
+    (``missing_header``, ``bad_token``, ``bad_timestamp``, ``stale_timestamp``,
+    ``bad_nonce``, ``bad_signature``, ``replayed``): both are for the operator (log, audit,
+    metrics), never for the caller, who learns only that it was refused (an answer that told a wrong
+    token from a wrong signature would tell an attacker when the token is right). Neither
+    ever holds a header's value.
+    """
+
+    def __init__(self, reason: str, kind: str = "refused") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
 
 
 def canonical(method: str, path: str, ts: str, body: bytes) -> bytes:
@@ -146,27 +158,31 @@ class Verifier:
         ts = lower.get(TS_HEADER)
         signature = lower.get(SIGNATURE_HEADER)
         if auth is None:
-            raise AuthError("missing Authorization header")
+            raise AuthError("missing Authorization header", "missing_header")
         if ts is None:
-            raise AuthError(f"missing {TS_HEADER} header")
+            raise AuthError(f"missing {TS_HEADER} header", "missing_header")
         if signature is None:
-            raise AuthError(f"missing {SIGNATURE_HEADER} header")
+            raise AuthError(f"missing {SIGNATURE_HEADER} header", "missing_header")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             token.strip().encode(), self._token.encode()
         ):
-            raise AuthError("invalid token")
-        if not ts.isascii() or not ts.isdigit():
-            raise AuthError(f"{TS_HEADER} must be unix seconds")
+            raise AuthError("invalid token", "bad_token")
+        if not (ts.isascii() and ts.isdigit() and len(ts) <= MAX_TS_DIGITS):
+            raise AuthError(
+                f"{TS_HEADER} must be unix seconds (1 to {MAX_TS_DIGITS} digits)", "bad_timestamp"
+            )
         if abs(now - int(ts)) > self._window:
-            raise AuthError(f"{TS_HEADER} outside the {self._window}s window")
+            raise AuthError(f"{TS_HEADER} outside the {self._window}s window", "stale_timestamp")
         nonce = lower.get(NONCE_HEADER)
         if nonce is not None and not NONCE.fullmatch(nonce):
-            raise AuthError(f"{NONCE_HEADER} must be 8 to 128 characters of A-Z a-z 0-9 _ -")
+            raise AuthError(
+                f"{NONCE_HEADER} must be 8 to 128 characters of A-Z a-z 0-9 _ -", "bad_nonce"
+            )
         expected = sign(self._secret, method, path, signed_ts(ts, nonce), body)
         if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
-            raise AuthError("signature mismatch")
+            raise AuthError("signature mismatch", "bad_signature")
         if not self._memory.remember_signature(
             expected, int(ts), forget_before=math.floor(now) - self._window
         ):
-            raise AuthError("replayed signature")
+            raise AuthError("replayed signature", "replayed")

@@ -170,6 +170,13 @@ class ChannelMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.control_refused = Counter(
+            "vvtv_control_refused",
+            "Control calls refused before acting (bad token, signature or timestamp, replay, "
+            "body too large), by kind",
+            ["kind"],
+            registry=r,
+        )
         self.websocket_clients = Gauge(
             "vvtv_websocket_clients", "Connected websocket clients", ["topic"], registry=r
         )

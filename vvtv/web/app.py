@@ -7,7 +7,9 @@ the ASGI layer (``reads.py``). Rules every route follows:
 - every error is JSON ``{"error": ...}`` (plus ``errors`` for an invalid OwnerCard);
   bad input is a 4xx, never a 5xx;
 - control calls are verified (SPEC §3) against the real body, size-limited (413),
-  parsed strictly (400), validated (422) and audited through the port;
+  parsed strictly (400), validated (422) and audited through the port; a refused one is
+  a 401 saying only that (the precise reason goes to the log and the audit, rate-limited:
+  ``refusals.py``);
 - HTTP requests are counted by route, method and status, and timed by route.
 """
 
@@ -33,6 +35,7 @@ from vvtv.web.params import BadInput, check_segment
 from vvtv.web.port import ChannelPort
 from vvtv.web.public_url import HostGuard
 from vvtv.web.reads import ReadEndpoints, dump_json, known_method
+from vvtv.web.refusals import RefusalLimiter
 from vvtv.web.tuner import TunerStream
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,12 @@ LIVE_TOPICS = ("buffer", "alerts", "runtime")
 # Segment names are unique per asset and never rewritten: cache them hard.
 SEGMENT_CACHE = "public, max-age=86400, immutable"
 WS_GOING_AWAY = 1001
+CONTROL_PREFIX = "/v1/control/"
+# One answer for every refused signature: which check failed is the operator's business.
+UNAUTHORIZED = (
+    "unauthorized: check the control token and secret, the clock (x-vvtv-ts within 300 s) "
+    "and that the request is not a replay"
+)
 
 
 class Closable(Protocol):
@@ -106,6 +115,7 @@ def create_app(
     """
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
+    refusals = RefusalLimiter()
     app = QuartTrio(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
@@ -166,6 +176,8 @@ def create_app(
     async def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         if status == 413:
+            if request.path.startswith(CONTROL_PREFIX):
+                await refuse("body_too_large", f"body over {max_body_bytes} bytes")
             response = _error(413, f"request body larger than {max_body_bytes} bytes")
             # The rest of the body is still on the wire, unread: this connection cannot
             # carry another request (the client's next one would hang behind it).
@@ -203,6 +215,26 @@ def create_app(
 
     # ---- signed control endpoints ------------------------------------------------------
 
+    async def refuse(kind: str, reason: str) -> None:
+        """Count a refused control call; log and audit it unless its kind is flooding."""
+        metrics.control_refused.labels(kind).inc()
+        suppressed = refusals.admit(kind, port.now().timestamp())
+        if suppressed is None:
+            return
+        client = request.remote_addr or "unknown"
+        action = request.path.removeprefix(CONTROL_PREFIX)[:64]
+        log.warning(
+            "refused control call %s %s from %s: %s (%d more like it not logged)",
+            request.method,
+            request.path[:128],
+            client,
+            reason,
+            suppressed,
+        )
+        # Never a header's value: no token, no signature, not even their fingerprints.
+        details = {"method": request.method, "kind": kind, "reason": reason}
+        await port.audit_refusal(client, action, {**details, "suppressed": suppressed})
+
     async def authenticated_body() -> tuple[bytes, str]:
         """The verified raw body and who sent it; 413 / 401 otherwise."""
         # raises 413 past MAX_CONTENT_LENGTH
@@ -212,7 +244,8 @@ def create_app(
                 request.method, request.path, request.headers, body, port.now().timestamp()
             )
         except AuthError as exc:
-            raise BadInput(401, exc.reason) from None
+            await refuse(exc.kind, exc.reason)
+            raise BadInput(401, UNAUTHORIZED) from None
         token = request.headers.get("Authorization", "").partition(" ")[2].strip()
         fingerprint = hashlib.sha256(token.encode()).hexdigest()[:12]
         return body, f"token:{fingerprint}@{request.remote_addr or 'unknown'}"

@@ -205,8 +205,11 @@ _SIGNING_HEADERS = [
         "name": "x-vvtv-ts",
         "in": "header",
         "required": True,
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        "description": "unix seconds; refused outside ±300 s of the channel clock",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+        "description": (
+            "unix seconds (1 to 12 ASCII digits: no sign, fraction or exponent); refused "
+            "outside ±300 s of the channel clock"
+        ),
     },
     {
         "name": "x-vvtv-signature",
@@ -230,8 +233,14 @@ def _control(summary: str, body: dict[str, Any] | None, ok: dict[str, Any]) -> d
         "responses": {
             "200": ok,
             "400": _error("malformed JSON body"),
-            "401": _error("missing/wrong token, missing header, stale ts, bad signature, replay"),
-            "413": _error("body larger than the limit"),
+            "401": _error(
+                "refused: a missing or wrong token, a missing header, a malformed or stale "
+                "timestamp, a bad signature or a replay. Every refusal carries the same "
+                "message; which check failed goes to the channel's log and audit "
+                "(control_refused, at most 10 a minute per kind) and to the metric "
+                "vvtv_control_refused_total{kind}"
+            ),
+            "413": _error("body larger than the limit (counted and audited as a refusal)"),
             "422": _error("well-formed but invalid request"),
         },
     }
