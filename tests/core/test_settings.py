@@ -10,11 +10,11 @@ from vvtv.core.settings import Settings, SettingsError, process_env
 
 PROD_OK = {
     "VVTV_ENV": "prod",
-    "VVTV_CONTROL_TOKEN": "t0k3n-real",
-    "VVTV_CONTROL_SECRET": "s3cr3t-real",
+    "VVTV_CONTROL_TOKEN": "t0k3n-real-" + "t" * 24,
+    "VVTV_CONTROL_SECRET": "s3cr3t-real-" + "s" * 24,
     "VVTV_CLOUDFLARE_BASE_URL": "https://api.voulezvous.tv",
     "VVTV_CLOUDFLARE_TOKEN": "cf-token",
-    "VVTV_CLOUDFLARE_SECRET": "cf-secret",
+    "VVTV_CLOUDFLARE_SECRET": "cf-secret-" + "c" * 24,
 }
 
 
@@ -245,3 +245,159 @@ def test_a_child_process_gets_this_environment_plus_overrides(
     monkeypatch.setenv("VVTV_API_URL", "http://127.0.0.1:7071")
     env = process_env(VVTV_RUN_ONCE="1")
     assert env["VVTV_API_URL"] == "http://127.0.0.1:7071" and env["VVTV_RUN_ONCE"] == "1"
+
+
+# --- the browser-facing settings (SPEC §10) ------------------------------------------
+
+
+def test_the_http_face_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.public_hosts == () and s.allowed_origins == ()
+    assert (s.http_max_connections, s.http_keepalive_secs, s.http_read_timeout_secs) == (
+        1024,
+        5.0,
+        10.0,
+    )
+    assert (s.http_max_header_bytes, s.http_h2c) == (16 * 1024, False)
+    assert (s.ws_max_clients, s.ws_max_clients_per_address, s.ws_max_message_bytes) == (
+        1024,
+        64,
+        4096,
+    )
+
+
+def test_public_hosts_and_allowed_origins_are_lists_normalised() -> None:
+    s = Settings.from_env(
+        {
+            "VVTV_PUBLIC_HOSTS": "TV.Example.com, box.lan  192.168.1.20,[::1]",
+            "VVTV_ALLOWED_ORIGINS": "https://Ops.Example.com,http://[::1]:8080",
+        }
+    )
+    assert s.public_hosts == ("tv.example.com", "box.lan", "192.168.1.20", "::1")
+    assert s.allowed_origins == ("https://ops.example.com:443", "http://[::1]:8080")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "bad"),
+    [
+        ("VVTV_PUBLIC_HOSTS", "tv.example.com,https://tv.example.com", "'https://tv.example.com'"),
+        ("VVTV_PUBLIC_HOSTS", "tv.example.com:443", "'tv.example.com:443'"),
+        ("VVTV_PUBLIC_HOSTS", "*.example.com", "'*.example.com'"),
+        ("VVTV_ALLOWED_ORIGINS", "ops.example.com", "'ops.example.com'"),
+        ("VVTV_ALLOWED_ORIGINS", "https://ops.example.com/app", "'https://ops.example.com/app'"),
+        ("VVTV_ALLOWED_ORIGINS", "null", "'null'"),
+    ],
+)
+def test_a_malformed_host_or_origin_is_refused_naming_the_variable(
+    name: str, value: str, bad: str
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({name: value})
+    [error] = info.value.errors
+    assert error.startswith(f"{name}: {bad} is not")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("VVTV_HTTP_MAX_CONNECTIONS", "0"),
+        ("VVTV_HTTP_KEEPALIVE_SECS", "0"),
+        ("VVTV_HTTP_READ_TIMEOUT_SECS", "-1"),
+        ("VVTV_HTTP_MAX_HEADER_BYTES", "100"),
+        ("VVTV_HTTP_H2C", "perhaps"),
+        ("VVTV_WS_MAX_CLIENTS", "0"),
+        ("VVTV_WS_MAX_CLIENTS_PER_ADDRESS", "x"),
+        ("VVTV_WS_MAX_MESSAGE_BYTES", "12"),
+    ],
+)
+def test_a_malformed_limit_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({name: value})
+    [error] = info.value.errors
+    assert error.startswith(f"{name}={value!r}")
+
+
+# --- safe defaults at start ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:7070", "[::]:7070", "192.168.1.20:7070", "box:7070"])
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_dev_credentials_never_guard_a_port_other_machines_reach(bind: str, env: str) -> None:
+    """VVTV_API_BIND=0.0.0.0 alone would expose signed control with the public dev-token and
+    dev-secret: refused in every environment, naming the variables."""
+    base = {"VVTV_ENV": env, "VVTV_API_BIND": bind}
+    if env == "prod":
+        base = {**PROD_OK, **base}
+        del base["VVTV_CONTROL_TOKEN"], base["VVTV_CONTROL_SECRET"]
+    [exposed] = [e for e in problems(base) if "VVTV_API_BIND" in e]
+    assert exposed.startswith(f"VVTV_API_BIND={bind} reaches beyond this machine")
+    assert "VVTV_CONTROL_TOKEN and VVTV_CONTROL_SECRET are still the public dev value" in exposed
+    # Only the secret left at its dev value: still refused, naming just that one.
+    only_secret = {**base, "VVTV_CONTROL_TOKEN": "x" * 40}
+    [exposed] = [e for e in problems(only_secret) if "VVTV_API_BIND" in e]
+    assert "VVTV_CONTROL_SECRET is still the public dev value" in exposed
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:7070", "127.0.0.2:0", "localhost:7070", "[::1]:7070"])
+def test_the_dev_credentials_are_fine_on_a_loopback_bind_in_dev(bind: str) -> None:
+    assert Settings.from_env({"VVTV_API_BIND": bind}).startup_problems() == []
+
+
+def test_real_credentials_may_bind_anywhere() -> None:
+    env = {**PROD_OK, "VVTV_API_BIND": "0.0.0.0:7070"}
+    assert Settings.from_env(env).startup_problems() == []
+    dev = {"VVTV_API_BIND": "0.0.0.0:7070", "VVTV_CONTROL_TOKEN": "a" * 32}
+    assert Settings.from_env({**dev, "VVTV_CONTROL_SECRET": "b" * 32}).startup_problems() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("VVTV_CONTROL_TOKEN", "short-token"),
+        ("VVTV_CONTROL_SECRET", "s" * 31),
+        ("VVTV_CONTROL_SECRET", "é" * 15),  # 30 bytes in UTF-8, 15 characters
+        ("VVTV_CLOUDFLARE_SECRET", "cf-secret"),
+        ("VVTV_ALERT_WEBHOOK_SECRET", "hook"),
+    ],
+)
+def test_outside_dev_a_secret_shorter_than_32_bytes_is_refused(name: str, value: str) -> None:
+    [error] = problems({**PROD_OK, name: value})
+    assert error.startswith(f"{name} is {len(value.encode())} bytes; VVTV_ENV=prod requires")
+    assert "at least 32" in error and "secrets.token_urlsafe(32)" in error
+
+
+def test_outside_dev_token_and_secret_must_differ() -> None:
+    same = "x" * 40
+    [error] = problems({**PROD_OK, "VVTV_CONTROL_TOKEN": same, "VVTV_CONTROL_SECRET": same})
+    assert error.startswith("VVTV_CONTROL_TOKEN and VVTV_CONTROL_SECRET are the same value")
+    [error] = problems({**PROD_OK, "VVTV_CLOUDFLARE_TOKEN": PROD_OK["VVTV_CLOUDFLARE_SECRET"]})
+    assert error.startswith("VVTV_CLOUDFLARE_TOKEN and VVTV_CLOUDFLARE_SECRET are the same")
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "refused"),
+    [
+        ("VVTV_CLOUDFLARE_BASE_URL", "http://api.voulezvous.tv", True),
+        ("VVTV_CLOUDFLARE_BASE_URL", "http://10.0.0.5:8787", True),
+        ("VVTV_ALERT_WEBHOOK_URL", "http://hooks.example.com/x", True),
+        ("VVTV_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook", False),
+        ("VVTV_ALERT_WEBHOOK_URL", "http://localhost:9/hook", False),
+        ("VVTV_CLOUDFLARE_BASE_URL", "http://[::1]:8787", False),
+        ("VVTV_ALERT_WEBHOOK_URL", "https://hooks.example.com/x", False),
+    ],
+)
+def test_outside_dev_cleartext_urls_off_the_machine_are_refused(
+    name: str, url: str, refused: bool
+) -> None:
+    env = {**PROD_OK, name: url}
+    if refused:
+        [error] = problems(env)
+        assert error.startswith(f"{name}={url} is cleartext http:// to another machine")
+    else:
+        assert Settings.from_env(env).startup_problems() == []
+
+
+def test_in_dev_only_the_exposure_rule_applies() -> None:
+    env = {"VVTV_CONTROL_TOKEN": "same", "VVTV_CONTROL_SECRET": "same"}
+    env["VVTV_ALERT_WEBHOOK_URL"] = "http://hooks.example.com/x"
+    assert Settings.from_env(env).startup_problems() == []

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import trio
 
 from tests.daemon.harness import make_settings
@@ -78,6 +79,44 @@ async def test_run_refuses_to_start_with_a_clear_message_on_bad_settings(tmp_pat
     assert done.returncode == 2
     assert "VVTV_CONTROL_TOKEN" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+GOOD_PROD = {
+    "VVTV_ENV": "production",
+    "VVTV_CONTROL_TOKEN": "token-" + "t" * 32,
+    "VVTV_CONTROL_SECRET": "secret-" + "s" * 32,
+    "VVTV_CLOUDFLARE_BASE_URL": "https://api.voulezvous.tv",
+    "VVTV_CLOUDFLARE_TOKEN": "cf-token",
+    "VVTV_CLOUDFLARE_SECRET": "cf-secret-" + "c" * 32,
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        # The public dev credentials on a port other machines reach: refused even in dev.
+        ({"VVTV_API_BIND": "0.0.0.0:0"}, ["VVTV_API_BIND", "VVTV_CONTROL_TOKEN"]),
+        ({**GOOD_PROD, "VVTV_CONTROL_SECRET": "too-short"}, ["VVTV_CONTROL_SECRET", "32"]),
+        (
+            {**GOOD_PROD, "VVTV_CONTROL_SECRET": GOOD_PROD["VVTV_CONTROL_TOKEN"]},
+            ["VVTV_CONTROL_TOKEN and VVTV_CONTROL_SECRET are the same"],
+        ),
+        (
+            {**GOOD_PROD, "VVTV_ALERT_WEBHOOK_URL": "http://hooks.example.com/x"},
+            ["VVTV_ALERT_WEBHOOK_URL", "https://"],
+        ),
+    ],
+)
+async def test_run_refuses_unsafe_settings_with_exit_code_2_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], names: list[str]
+) -> None:
+    done = await trio.to_thread.run_sync(lambda: run_vvtv(tmp_path, "run", **env))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.startswith("vvtv: cannot start:")
+    for name in names:
+        assert name in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runtime" / "state" / "vvtv.db").exists()  # refused before anything
 
 
 async def test_run_refuses_a_corrupt_state_database(tmp_path: Path, slate_template: Path) -> None:

@@ -27,8 +27,13 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from vvtv.core.hostnames import is_loopback, normal_name, parse_origin
+
 DEV_TOKEN = "dev-token"
 DEV_SECRET = "dev-secret"
+# Outside dev, control and signing secrets are at least this long (a 256-bit HMAC key).
+MIN_SECRET_BYTES = 32
+GENERATE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 T = TypeVar("T")
 
@@ -66,6 +71,17 @@ class Settings:
     # by grace + size / rate in total: a host dripping bytes cannot hold the committer.
     download_min_rate_kb_s: int = 256
     download_grace_secs: float = 30.0
+    # The HTTP face against browsers and slow clients (vvtv/web/limits.py, ops/runbook.md).
+    public_hosts: tuple[str, ...] = ()  # VVTV_PUBLIC_HOSTS: names besides localhost and IPs
+    allowed_origins: tuple[str, ...] = ()  # VVTV_ALLOWED_ORIGINS: pages that may open websockets
+    http_max_connections: int = 1024
+    http_keepalive_secs: float = 5.0  # idle: waiting for a request's headers, or between requests
+    http_read_timeout_secs: float = 10.0  # a request's body, from its headers to its end
+    http_max_header_bytes: int = 16 * 1024
+    http_h2c: bool = False
+    ws_max_clients: int = 1024
+    ws_max_clients_per_address: int = 64
+    ws_max_message_bytes: int = 4096
     # alerts (SPEC §5)
     alert_qa_min: float = 0.85
     alert_fallback_abs: float = 0.30
@@ -185,6 +201,16 @@ class Settings:
             max_download_mb=p.integer("VVTV_MAX_DOWNLOAD_MB", 2048, minimum=1),
             download_min_rate_kb_s=p.integer("VVTV_DOWNLOAD_MIN_RATE_KB_S", 256, minimum=1),
             download_grace_secs=p.number("VVTV_DOWNLOAD_GRACE_SECS", 30.0, 0.0, 3600.0),
+            public_hosts=p.items("VVTV_PUBLIC_HOSTS", _check_host_name),
+            allowed_origins=p.items("VVTV_ALLOWED_ORIGINS", _check_origin),
+            http_max_connections=p.integer("VVTV_HTTP_MAX_CONNECTIONS", 1024, minimum=1),
+            http_keepalive_secs=p.number("VVTV_HTTP_KEEPALIVE_SECS", 5.0, 0.1, 3600.0),
+            http_read_timeout_secs=p.number("VVTV_HTTP_READ_TIMEOUT_SECS", 10.0, 0.1, 3600.0),
+            http_max_header_bytes=p.integer("VVTV_HTTP_MAX_HEADER_BYTES", 16 * 1024, minimum=1024),
+            http_h2c=p.flag("VVTV_HTTP_H2C", False),
+            ws_max_clients=p.integer("VVTV_WS_MAX_CLIENTS", 1024, minimum=1),
+            ws_max_clients_per_address=p.integer("VVTV_WS_MAX_CLIENTS_PER_ADDRESS", 64, minimum=1),
+            ws_max_message_bytes=p.integer("VVTV_WS_MAX_MESSAGE_BYTES", 4096, minimum=125),
             alert_qa_min=p.number("VVTV_ALERT_QA_MIN", 0.85, 0.0, 1.0),
             alert_fallback_abs=p.number("VVTV_ALERT_FALLBACK_ABS", 0.30, 0.0, 1.0),
             alert_fallback_growth=p.number("VVTV_ALERT_FALLBACK_GROWTH", 0.15, 0.0, 1.0),
@@ -217,10 +243,16 @@ class Settings:
         return settings
 
     def startup_problems(self) -> list[str]:
-        """SPEC §4's fail-fast rules; always empty in dev."""
+        """The start-up rules (SPEC §4 and §10); each problem names its variable.
+
+        In every environment: the public dev credentials never guard a port other machines
+        can reach. Outside dev, besides: real control credentials of at least
+        ``MIN_SECRET_BYTES`` bytes, token and secret different, the cloud configured, and
+        no cleartext ``http://`` cloud or webhook URL off this machine.
+        """
+        problems = self._exposure_problems()
         if self.is_dev:
-            return []
-        problems: list[str] = []
+            return problems
         where = f"VVTV_ENV={self.env}"
         if self.control_token == DEV_TOKEN:
             problems.append(
@@ -232,16 +264,66 @@ class Settings:
                 f"VVTV_CONTROL_SECRET is unset or still '{DEV_SECRET}' "
                 f"({where} requires a real secret)"
             )
+        for name, value in (
+            ("VVTV_CONTROL_TOKEN", self.control_token),
+            ("VVTV_CONTROL_SECRET", self.control_secret),
+            ("VVTV_CLOUDFLARE_SECRET", self.cloudflare_secret),
+            ("VVTV_ALERT_WEBHOOK_SECRET", self.alert_webhook_secret),
+        ):
+            if value and value not in (DEV_TOKEN, DEV_SECRET) and _short(value):
+                problems.append(
+                    f"{name} is {len(value.encode())} bytes; {where} requires at least "
+                    f"{MIN_SECRET_BYTES} (generate one: {GENERATE_SECRET})"
+                )
+        if self.control_token == self.control_secret:
+            problems.append(
+                "VVTV_CONTROL_TOKEN and VVTV_CONTROL_SECRET are the same value: the token is "
+                "sent with every request, so the signing secret would travel with it"
+            )
+        if self.cloudflare_token and self.cloudflare_token == self.cloudflare_secret:
+            problems.append("VVTV_CLOUDFLARE_TOKEN and VVTV_CLOUDFLARE_SECRET are the same value")
         if not self.cloudflare_base_url:
             problems.append(f"VVTV_CLOUDFLARE_BASE_URL is unset ({where} requires it)")
         else:
-            for name, value in (
+            for name, secret in (
                 ("VVTV_CLOUDFLARE_TOKEN", self.cloudflare_token),
                 ("VVTV_CLOUDFLARE_SECRET", self.cloudflare_secret),
             ):
-                if not value:
+                if not secret:
                     problems.append(f"{name} is unset but VVTV_CLOUDFLARE_BASE_URL is set")
+        for name, url in (
+            ("VVTV_CLOUDFLARE_BASE_URL", self.cloudflare_base_url),
+            ("VVTV_ALERT_WEBHOOK_URL", self.alert_webhook_url),
+        ):
+            if url and _cleartext_off_machine(url):
+                problems.append(
+                    f"{name}={url} is cleartext http:// to another machine: signed bodies "
+                    f"and bearer tokens would cross the network readable; use https:// "
+                    f"({where} allows http:// only to localhost/127.0.0.1/[::1])"
+                )
         return problems
+
+    def _exposure_problems(self) -> list[str]:
+        """The public dev credentials on a bind other machines can reach (any environment)."""
+        if is_loopback(_split_bind(self.api_bind)[0]):
+            return []
+        dev = [
+            name
+            for name, value, default in (
+                ("VVTV_CONTROL_TOKEN", self.control_token, DEV_TOKEN),
+                ("VVTV_CONTROL_SECRET", self.control_secret, DEV_SECRET),
+            )
+            if value == default
+        ]
+        if not dev:
+            return []
+        return [
+            f"VVTV_API_BIND={self.api_bind} reaches beyond this machine, but "
+            f"{' and '.join(dev)} {'is' if len(dev) == 1 else 'are'} still the public dev "
+            f"value ('{DEV_TOKEN}'/'{DEV_SECRET}' are in the source): anyone who can reach "
+            f"the port could sign control calls. Set real ones ({GENERATE_SECRET}) or bind "
+            "127.0.0.1"
+        ]
 
     def validate_for_startup(self) -> Settings:
         """Raise ``SettingsError`` listing every SPEC §4 rule broken; returns self when fine."""
@@ -292,6 +374,19 @@ class _Parser:
         except ValueError as exc:
             self.errors.append(f"{name}={value!r}: {exc}")
             return default
+
+    def items(self, name: str, check: Callable[[str], str]) -> tuple[str, ...]:
+        """A comma- or space-separated list; each item checked, every bad one reported."""
+        value = self.text(name)
+        if value is None:
+            return ()
+        out: list[str] = []
+        for item in value.replace(",", " ").split():
+            try:
+                out.append(check(item))
+            except ValueError as exc:
+                self.errors.append(f"{name}: {item!r} {exc}")
+        return tuple(out)
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.text(name)
@@ -366,6 +461,33 @@ def _check_log_level(value: str) -> str:
     if level not in _LOG_LEVELS or not isinstance(logging.getLevelName(level), int):
         raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
     return level
+
+
+def _check_host_name(value: str) -> str:
+    name = normal_name(value)
+    if name is None:
+        raise ValueError(
+            "is not a host name or IP address (no scheme, port or path: e.g. tv.example.com)"
+        )
+    return name
+
+
+def _check_origin(value: str) -> str:
+    parsed = parse_origin(value)
+    if parsed is None:
+        raise ValueError("is not an origin: scheme://host[:port], e.g. https://ops.example.com")
+    scheme, host, port = parsed
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+def _short(secret: str) -> bool:
+    return len(secret.encode()) < MIN_SECRET_BYTES
+
+
+def _cleartext_off_machine(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and not is_loopback(parts.hostname or "")
 
 
 def _split_bind(value: str) -> tuple[str, int]:
