@@ -128,6 +128,7 @@ class Element:
     text_size: int = 0
     children: list[Element] = attrs.Factory(list)
     line: int = 0
+    first: dict[tuple[str, str], Element] | None = None
 
     @property
     def text(self) -> str:
@@ -137,7 +138,13 @@ class Element:
         return (c for c in self.children if c.ns == ns and c.name == name)
 
     def find(self, ns: str, name: str) -> Element | None:
-        return next(self.find_all(ns, name), None)
+        """The first child ``ns:name`` (from an index built on first use: an item is
+        asked for a dozen names)."""
+        if self.first is None:
+            self.first = {}
+            for child in self.children:
+                self.first.setdefault((child.ns, child.name), child)
+        return self.first.get((ns, name))
 
 
 @attrs.frozen
@@ -220,22 +227,25 @@ class _Reader:
         if self.depth > MAX_DEPTH:
             raise _TooDeep(f"elements nested more than {MAX_DEPTH} deep at line {self._line()}")
         scope = self.scopes[-1]
-        declared = [(k, v) for k, v in raw_attrs.items() if k == "xmlns" or k.startswith("xmlns:")]
-        if declared:
-            scope = dict(scope)
-            for k, v in declared:
-                scope[k[6:] if k.startswith("xmlns:") else ""] = _namespace_key(v)
-        self.scopes.append(scope)
-        attributes: dict[str, str] = {}
-        for k, v in raw_attrs.items():
-            if k == "xmlns" or k.startswith("xmlns:"):
-                continue
-            ns, local = self._resolve(k, scope, element=False)
-            attributes[f"{ns}:{local}" if ns else local] = v[:MAX_ATTRIBUTE]
         base = self.bases[-1]
-        xml_base = attributes.get("xml:base")
-        if xml_base is not None:
-            base = _join(base, xml_base)
+        attributes: dict[str, str] = {}
+        if raw_attrs:  # most elements have none: the fast path skips all of this
+            if any(k == "xmlns" or k.startswith("xmlns:") for k in raw_attrs):
+                scope = dict(scope)
+                for k, v in raw_attrs.items():
+                    if k == "xmlns":
+                        scope[""] = _namespace_key(v)
+                    elif k.startswith("xmlns:"):
+                        scope[k[6:]] = _namespace_key(v)
+            for k, v in raw_attrs.items():
+                if k == "xmlns" or k.startswith("xmlns:"):
+                    continue
+                ns, local = self._resolve(k, scope, element=False)
+                attributes[f"{ns}:{local}" if ns else local] = v[:MAX_ATTRIBUTE]
+            xml_base = attributes.get("xml:base")
+            if xml_base is not None:
+                base = _join(base, xml_base)
+        self.scopes.append(scope)
         self.bases.append(base)
         key = self._resolve(qname, scope, element=True)
         if self.root is None:

@@ -155,7 +155,8 @@ def media_url(raw: str, base: str, field: str = "media_url") -> str:
     if _CONTROL.search(ref):
         raise ItemProblem(field, f"URL {describe(ref)} holds control characters")
     try:
-        url = urljoin(base, ref)
+        absolute = ref[:8].lower().startswith(("http://", "https://"))
+        url = ref if absolute else urljoin(base, ref)
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
