@@ -220,10 +220,11 @@ class Committer(Actor):
             )
         try:
             started = trio.current_time()
-            prepared = await media.prepare(fetched.path, ch.hls_root, asset_id, card)
+            prepared, report = await media.make_ready(
+                fetched.path, ch.hls_root, asset_id, card, plan.duration_sec or None
+            )
             ch.metrics.prepares.labels(outcome="ok").inc()
             ch.metrics.prepare_seconds.labels(outcome="ok").observe(trio.current_time() - started)
-            report = await media.qa(prepared, card, plan.duration_sec or None)
         except MediaFormatRefused as exc:
             # Not a media container (a playlist naming other files, text…): refused
             # before ffmpeg opened it; a reserve takes the slot.

@@ -145,6 +145,17 @@ class InstantMedia:
         path.write_bytes(data)
         return Fetched(path=path, sha256=digest, size_bytes=len(data), content_type="video/mp4")
 
+    async def make_ready(
+        self,
+        source: Path,
+        hls_root: Path,
+        asset_id: str,
+        card: OwnerCard,
+        expected_duration: float | None,
+    ) -> tuple[Prepared, QAReport]:
+        prepared = await self.prepare(source, hls_root, asset_id, card)
+        return prepared, await self.qa(prepared, card, expected_duration)
+
     async def prepare(
         self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
     ) -> Prepared:

@@ -2,6 +2,8 @@
 
 ``FfmpegMedia`` is the real thing (ffprobe, vetted httpx downloads, ffmpeg prepare and QA).
 Probes read local files only: a remote candidate's head is fetched first (``fetch_head``).
+Prepare and QA are one call, ``make_ready``, so the loudness of a copied audio track is measured
+once, by the QA gate's own pass over the prepared file (see ``vvtv.media.ready``).
 The port exists so the proof can swap in instant media for a simulated week without
 touching any actor: nothing else in the channel knows how media is made.
 """
@@ -14,9 +16,9 @@ from typing import Protocol
 from vvtv.core.model import QAReport
 from vvtv.guard.addresses import STRICT, AddressPolicy
 from vvtv.media.fetch import DEFAULT_PACE, Fetched, Pace, UrlCheck, fetch, fetch_head
-from vvtv.media.prepare import Prepared, load_prepared, prepare
+from vvtv.media.prepare import Prepared, load_prepared
 from vvtv.media.probe import HDCheck, ProbeResult, confirm_hd, probe
-from vvtv.media.qa import qa_check
+from vvtv.media.ready import judge, prepare_for_air
 from vvtv.ownercard.card import OwnerCard
 
 
@@ -52,13 +54,19 @@ class MediaPort(Protocol):
         ``probe``/``confirm_hd`` (which read only local files). The caller deletes it."""
         ...
 
-    async def prepare(
-        self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
-    ) -> Prepared: ...
+    async def make_ready(
+        self,
+        source: Path,
+        hls_root: Path,
+        asset_id: str,
+        card: OwnerCard,
+        expected_duration: float | None,
+    ) -> tuple[Prepared, QAReport]:
+        """Prepare ``source`` into ``<hls_root>/<asset_id>/`` and QA it against the card.
 
-    async def qa(
-        self, prepared: Prepared, card: OwnerCard, expected_duration: float | None
-    ) -> QAReport: ...
+        ``MediaError`` (or ``OSError``) when it cannot be prepared; a bad asset is a failed
+        report. Cancelled, it kills its ffmpeg children and leaves nothing published."""
+        ...
 
     def load(self, asset_dir: Path) -> Prepared: ...
 
@@ -102,15 +110,28 @@ class FfmpegMedia:
             url, dest_dir, max_bytes=max_bytes, allowed=allowed, addresses=addresses, pace=pace
         )
 
+    async def make_ready(
+        self,
+        source: Path,
+        hls_root: Path,
+        asset_id: str,
+        card: OwnerCard,
+        expected_duration: float | None,
+    ) -> tuple[Prepared, QAReport]:
+        prepared = await self.prepare(source, hls_root, asset_id, card)
+        return prepared, await self.qa(prepared, card, expected_duration)
+
+    # The two steps of make_ready, apart so a test can step in between (a damaged playlist).
+
     async def prepare(
         self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
     ) -> Prepared:
-        return await prepare(source, hls_root, asset_id, card.channel, card.quality_policy)
+        return await prepare_for_air(source, hls_root, asset_id, card.channel, card.quality_policy)
 
     async def qa(
         self, prepared: Prepared, card: OwnerCard, expected_duration: float | None
     ) -> QAReport:
-        return await qa_check(prepared, card.quality_policy, expected_duration)
+        return await judge(prepared, card.quality_policy, expected_duration)
 
     def load(self, asset_dir: Path) -> Prepared:
         return load_prepared(asset_dir)

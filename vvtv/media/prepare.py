@@ -9,6 +9,12 @@ One call, at most three ffmpeg runs:
    ``segment_seconds``; the audio is copied when it conforms and is already within 0.5 LU of
    target, otherwise normalised (pass 2) and re-encoded.
 
+With ``defer_loudness`` (what the channel does: ``vvtv.media.ready``), a remux whose audio could be
+copied skips step 2: the audio is copied as it is and ``Prepared.loudness_pending`` says so. Its
+loudness is then measured on the prepared file by the QA gate's own audio pass, so a clip already on
+target is decoded once, not twice; a clip that is not goes through ``renormalise``, which re-cuts
+the same video with the audio normalised from that measurement (the copied audio *is* the source's).
+
 A remux can only cut where the source has keyframes: if the resulting segments are longer than the
 target, the remux is thrown away and the asset is transcoded (a remux costs about 1 % of that).
 
@@ -30,12 +36,14 @@ import math
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import trio
 
+from vvtv.media.decode import DecodeMeasures
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
 from vvtv.media.formats import MediaFormatRefused, lavfi_input, untrusted_input
 from vvtv.media.loudness import (
@@ -79,6 +87,12 @@ class Prepared:
     audio_filter: str  # what pass 2 applied: "copy", "volume=…", "loudnorm=…", "silence"
     source: ProbeResult  # the source before conforming (QA checks its height too)
     source_errors: tuple[str, ...] = ()  # what ffmpeg reported while reading the source
+    # The audio was copied unmeasured (``defer_loudness``): measure it on this output, then keep
+    # it or ``renormalise``.
+    loudness_pending: bool = False
+    # What an audio-only pass measured on these very files (a kept copied track): the QA gate
+    # reuses it instead of decoding the audio again. Not part of the manifest.
+    output_audio: DecodeMeasures | None = attrs.field(default=None, eq=False)
 
     @property
     def playlist(self) -> Path:
@@ -215,29 +229,29 @@ async def prepare(
     *,
     x264_preset: str = DEFAULT_X264_PRESET,
     timeout: float | None = None,
+    defer_loudness: bool = False,
 ) -> Prepared:
     """Conform ``source`` into ``<hls_root>/<asset_id>/`` and return what was made.
 
     Raises ``MediaError`` (a ``ProbeError`` as its cause) when the source cannot be probed,
     has no video, or ffmpeg fails. ``timeout`` bounds each ffmpeg run (default: three times the
     source duration, at least two minutes). An existing asset directory of the same id is
-    replaced atomically.
+    replaced atomically. ``defer_loudness``: see the module's docstring.
     """
     check_asset_id(asset_id)
-    info, measured = await _probe_and_measure(source, asset_id, timeout)
-    limit = timeout if timeout is not None else max(120.0, 3 * (info.duration_sec or 0))
 
-    if measured is not None:
-        target = quality.target_audio_lufs
-        ceiling = quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
-        if audio_conforms(info, profile) and within_target(
-            measured, target, ceiling, COPY_AUDIO_TOLERANCE_LU
-        ):
-            audio = "copy"
-        else:
-            audio = normalise_filter(measured, target, ceiling) or ""
-    else:
-        audio = "silence"
+    def copy_unmeasured(info: ProbeResult) -> bool:
+        return defer_loudness and conforms(info, profile) and audio_conforms(info, profile)
+
+    info, measured = await _probe_and_measure(
+        source, asset_id, timeout, skip=copy_unmeasured, deferrable=defer_loudness
+    )
+    limit = timeout if timeout is not None else max(120.0, 3 * (info.duration_sec or 0))
+    audio = (
+        "copy"
+        if measured is None and info.has_audio
+        else _audio_plan(info, measured, profile, quality)
+    )
 
     hls_root.mkdir(parents=True, exist_ok=True)
     work = hls_root / f"{_TEMP_PREFIX}{asset_id}-{uuid.uuid4().hex[:8]}"
@@ -256,6 +270,10 @@ async def prepare(
                 _clear(work)
                 remuxed = False
         if not remuxed:
+            if measured is None and info.has_audio:
+                # Deferred for a remux; a transcode measures first (only a remux is re-cut).
+                measured = await _measure(source, asset_id, limit)
+                audio = _audio_plan(info, measured, profile, quality)
             errors = await _segment(
                 source, work, info, profile, _Plan(False, audio), x264_preset, limit
             )
@@ -269,6 +287,7 @@ async def prepare(
             audio_filter=audio or "resample",
             source=info,
             source_errors=errors,
+            loudness_pending=info.has_audio and measured is None,
         )
         (work / MANIFEST).write_text(json.dumps(_to_json(prepared), indent=1))
         _publish(work, hls_root / asset_id)
@@ -278,40 +297,169 @@ async def prepare(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _audio_plan(
+    info: ProbeResult,
+    measured: LoudnessMeasure | None,
+    profile: ChannelProfile,
+    quality: QualityPolicy,
+) -> str:
+    """ "copy", "silence", or the pass-2 filter ("" to resample only)."""
+    if measured is None:
+        return "silence"
+    target = quality.target_audio_lufs
+    ceiling = quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
+    if audio_conforms(info, profile) and within_target(
+        measured, target, ceiling, COPY_AUDIO_TOLERANCE_LU
+    ):
+        return "copy"
+    return normalise_filter(measured, target, ceiling) or ""
+
+
+def keeps_copied_audio(measured: LoudnessMeasure, quality: QualityPolicy) -> bool:
+    """Whether audio copied unmeasured (``loudness_pending``) can stay as it is: on target, or
+    digital silence (no gain can help; QA rejects it)."""
+    ceiling = quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
+    return measured.is_silent or within_target(
+        measured, quality.target_audio_lufs, ceiling, COPY_AUDIO_TOLERANCE_LU
+    )
+
+
+def settle_loudness(prepared: Prepared, measured: LoudnessMeasure) -> Prepared:
+    """Record the loudness measured on ``prepared``'s copied audio, which stays as it is."""
+    if not prepared.loudness_pending:
+        raise ValueError(f"asset {prepared.asset_id}: loudness is not pending")
+    settled = attrs.evolve(prepared, measured=measured, loudness_pending=False)
+    _write_manifest(settled)
+    return settled
+
+
+async def renormalise(
+    prepared: Prepared,
+    source: Path,
+    measured: LoudnessMeasure,
+    profile: ChannelProfile,
+    quality: QualityPolicy,
+    *,
+    timeout: float | None = None,
+) -> Prepared:
+    """Re-cut a remux whose copied audio measured ``measured`` (on the prepared file: the same
+    audio as ``source``'s), with the audio normalised; replaces the asset atomically."""
+    if not (prepared.loudness_pending and prepared.remuxed):
+        raise ValueError(f"asset {prepared.asset_id}: not a remux with its loudness pending")
+    info = prepared.source
+    limit = timeout if timeout is not None else max(120.0, 3 * (info.duration_sec or 0))
+    audio = normalise_filter(
+        measured, quality.target_audio_lufs, quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
+    )
+    hls_root = prepared.dir.parent
+    work = hls_root / f"{_TEMP_PREFIX}{prepared.asset_id}-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    try:
+        errors = await _segment(
+            source, work, info, profile, _Plan(True, audio or ""), DEFAULT_X264_PRESET, limit
+        )
+        segments = _read_segments(work)
+        if not fits_target(segments, profile.segment_seconds):
+            raise MediaError(f"renormalise {prepared.asset_id}: the re-cut segments do not fit")
+        renormalised = attrs.evolve(
+            prepared,
+            segments=segments,
+            duration_sec=round(sum(s.duration_sec for s in segments), 3),
+            measured=measured,
+            audio_filter=audio or "resample",
+            source_errors=errors,
+            loudness_pending=False,
+        )
+        (work / MANIFEST).write_text(json.dumps(_to_json(renormalised), indent=1))
+        _publish(work, prepared.dir)
+        return renormalised
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_manifest(prepared: Prepared) -> None:
+    """Rewrite a published asset's manifest atomically (a crash leaves the old or the new)."""
+    manifest = prepared.dir / MANIFEST
+    scratch = manifest.with_name(f"{_TEMP_PREFIX}{MANIFEST}")
+    scratch.write_text(json.dumps(_to_json(prepared), indent=1))
+    scratch.replace(manifest)
+
+
+async def _probe(source: Path, asset_id: str) -> ProbeResult:
+    try:
+        info = await probe(str(source))
+    except ProbeError as exc:
+        raise _probe_failure(exc, asset_id) from exc
+    if not info.has_video:
+        raise MediaError(f"prepare {asset_id}: {source} has no video stream")
+    return info
+
+
+def _probe_failure(error: ProbeError, asset_id: str) -> MediaError:
+    if isinstance(error, MediaFormatRefused):
+        # Not a media container (a playlist naming other files, text…): ffmpeg never
+        # opened it, and the reason code says so (MEDIA_FORMAT_REFUSED).
+        return MediaFormatRefused(f"prepare {asset_id}: {error.reason}")
+    return MediaError(f"prepare {asset_id}: {error.reason}")
+
+
+async def _measure(source: Path, asset_id: str, timeout: float) -> LoudnessMeasure:
+    try:
+        return await measure_loudness(source, timeout=timeout)
+    except MediaError as exc:
+        raise MediaError(f"prepare {asset_id}: loudness pass failed: {exc}") from exc
+
+
 async def _probe_and_measure(
-    source: Path, asset_id: str, timeout: float | None
+    source: Path,
+    asset_id: str,
+    timeout: float | None,
+    *,
+    skip: Callable[[ProbeResult], bool],
+    deferrable: bool,
 ) -> tuple[ProbeResult, LoudnessMeasure | None]:
     """ffprobe and the loudness pass side by side: they are independent, and on two cores the
-    pair costs as much wall time as the measurement alone (the remux budget is that tight)."""
+    pair costs as much wall time as the measurement alone (the remux budget is that tight).
+    When the probe may say the measurement is not wanted (``skip``: deferred to the output), the
+    probe goes first instead: a measurement started and then cancelled would still have decoded
+    part of the audio once more. There is no measurement of a source without audio."""
+    if deferrable:
+        probed = await _probe(source, asset_id)
+        if skip(probed) or not probed.has_audio:
+            return probed, None
+        return probed, await _measure(source, asset_id, timeout or _MEASURE_TIMEOUT)
     found: dict[str, Any] = {}
 
-    async def probe_it(cancel: trio.CancelScope) -> None:
+    async def probe_it(nursery: trio.Nursery, measuring: trio.CancelScope) -> None:
         try:
-            found["info"] = await probe(str(source))
+            info = found["info"] = await probe(str(source))
         except ProbeError as exc:
             found["probe_error"] = exc
-            cancel.cancel()  # nothing to measure in a file that does not probe
+            nursery.cancel_scope.cancel()  # nothing to measure in a file that does not probe
+            return
+        if skip(info) or not info.has_audio:
+            measuring.cancel()
 
-    async def measure_it() -> None:
-        try:
-            found["measured"] = await measure_loudness(source, timeout=timeout or _MEASURE_TIMEOUT)
-        except MediaError as exc:
-            found["measure_error"] = exc
+    async def measure_it(measuring: trio.CancelScope) -> None:
+        with measuring:
+            try:
+                found["measured"] = await measure_loudness(
+                    source, timeout=timeout or _MEASURE_TIMEOUT
+                )
+            except MediaError as exc:
+                found["measure_error"] = exc
 
+    measuring = trio.CancelScope()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(probe_it, nursery.cancel_scope)
-        nursery.start_soon(measure_it)
+        nursery.start_soon(probe_it, nursery, measuring)
+        nursery.start_soon(measure_it, measuring)
     if "probe_error" in found:
         error: ProbeError = found["probe_error"]
-        if isinstance(error, MediaFormatRefused):
-            # Not a media container (a playlist naming other files, text…): ffmpeg never
-            # opened it, and the reason code says so (MEDIA_FORMAT_REFUSED).
-            raise MediaFormatRefused(f"prepare {asset_id}: {error.reason}") from error
-        raise MediaError(f"prepare {asset_id}: {error.reason}") from error
+        raise _probe_failure(error, asset_id) from error
     info: ProbeResult = found["info"]
     if not info.has_video:
         raise MediaError(f"prepare {asset_id}: {source} has no video stream")
-    if not info.has_audio:
+    if not info.has_audio or skip(info):
         return info, None
     if "measure_error" in found:
         raise MediaError(f"prepare {asset_id}: loudness pass failed: {found['measure_error']}")
@@ -340,6 +488,7 @@ def _publish(work: Path, final: Path) -> None:
 def _to_json(prepared: Prepared) -> dict[str, Any]:
     data = attrs.asdict(prepared, recurse=True)
     data["dir"] = prepared.dir.name
+    del data["output_audio"]
     if prepared.measured is not None:  # JSON has no infinity: digital silence's peak
         data["measured"] = {
             k: (None if isinstance(v, float) and math.isinf(v) else v)
@@ -370,6 +519,7 @@ def load_prepared(asset_dir: Path) -> Prepared:
             audio_filter=str(data["audio_filter"]),
             source=ProbeResult(**source),
             source_errors=tuple(data.get("source_errors", ())),
+            loudness_pending=bool(data.get("loudness_pending", False)),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise MediaError(f"{manifest}: not a usable prepared-asset manifest ({exc})") from exc

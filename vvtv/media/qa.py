@@ -1,11 +1,12 @@
-"""The QA gate: measure the prepared output, in one decoding pass, against the OwnerCard.
+"""The QA gate: measure the prepared output against the OwnerCard, decoding each stream once.
 
 ``qa_check`` reads the output playlist with the parser the Buffer airs it with
-(``vvtv.media.playlist``), probes it (size, frame rate: ffprobe reads headers only) and then
-decodes everything once with several filters side by side: ``blackdetect`` on the video,
-``ebur128`` and ``silencedetect`` on the audio, with ffmpeg logging at ``level+info`` so every
-decoder error line is tagged ``[error]`` and can be counted. Every failed check becomes a reason
-naming the measure, the value and the threshold.
+(``vvtv.media.playlist``) and probes it (size, frame rate: ffprobe reads headers only) while one
+decoding pass (``vvtv.media.decode``) measures black frames, loudness, silence, duration and decoder
+errors. When the audio was already measured on this same prepared file (a copied audio track,
+measured on the output before deciding whether to keep it: ``vvtv.media.ready``), those audio
+measures are passed in and only the video is decoded. Every failed check becomes a reason naming
+the measure, the value and the threshold.
 
 Resolution is checked on the *source* as well as on the output: conforming upscales a 480p source
 to 720p, and the channel's minimum is about the picture the owner gets, not the frame size.
@@ -14,79 +15,18 @@ to 720p, and the channel's minimum is about the picture the owner gets, not the 
 from __future__ import annotations
 
 import math
-import re
 
-import attrs
+import trio
 
 from vvtv.core.model import QAReport
-from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
-from vvtv.media.formats import own_hls_input
-from vvtv.media.loudness import LoudnessMeasure, ebur128_filter, parse_ebur128_summary
+from vvtv.media.decode import DecodeMeasures, combine, decode_pass, parse_decode_pass
+from vvtv.media.ffmpeg import MediaError
 from vvtv.media.playlist import parse_vod_playlist
 from vvtv.media.prepare import Prepared
-from vvtv.media.probe import ProbeError, probe_own_hls
+from vvtv.media.probe import ProbeError, ProbeResult, probe_own_hls
 from vvtv.ownercard.card import QualityPolicy
 
-# blackdetect: a frame is black when ≥98 % of its pixels are darker than 10 % luma;
-# silencedetect: quieter than -50 dBFS. Runs shorter than this are not counted.
-BLACK_MIN_SEC = 0.5
-SILENCE_NOISE_DB = -50
-SILENCE_MIN_SEC = 0.5
-
-_BLACK = re.compile(r"black_duration:\s*([0-9.]+)")
-_SILENCE = re.compile(r"silence_duration:\s*([0-9.]+)")
-_OUT_TIME = re.compile(r"^out_time_us=(\d+)\s*$", re.MULTILINE)
-_ERROR_LEVELS = ("[error]", "[fatal]", "[panic]")
-
-
-@attrs.frozen
-class DecodeMeasures:
-    """What one decoding pass over a prepared asset measured."""
-
-    duration_sec: float
-    loudness: LoudnessMeasure | None
-    black_sec: float
-    silence_sec: float
-    errors: tuple[str, ...]
-
-
-def parse_decode_pass(stderr: str, progress: str, what: str) -> DecodeMeasures:
-    times = _OUT_TIME.findall(progress)
-    duration = int(times[-1]) / 1e6 if times else 0.0
-    try:
-        loudness: LoudnessMeasure | None = parse_ebur128_summary(stderr, what)
-    except MediaError:
-        loudness = None
-    errors = tuple(
-        line.strip() for line in stderr.splitlines() if any(t in line for t in _ERROR_LEVELS)
-    )
-    return DecodeMeasures(
-        duration_sec=duration,
-        loudness=loudness,
-        black_sec=sum(float(x) for x in _BLACK.findall(stderr)),
-        silence_sec=sum(float(x) for x in _SILENCE.findall(stderr)),
-        errors=errors,
-    )
-
-
-async def decode_pass(playlist: str, *, timeout: float) -> DecodeMeasures:
-    """Decode the whole asset once: black, loudness, silence, duration and decoder errors."""
-    graph = (
-        f"[0:v:0]blackdetect=d={BLACK_MIN_SEC}:pix_th=0.10[v];"
-        f"[0:a:0]{ebur128_filter()},"
-        f"silencedetect=n={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_SEC}[a]"
-    )
-    args = ffmpeg_args(
-        "-loglevel", "level+info", *own_hls_input(playlist),
-        "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
-        "-f", "null", "-progress", "pipe:1", "-nostats", "-",
-    )  # fmt: skip
-    result = await run_tool(args, timeout=timeout, check=False, what=playlist)
-    measures = parse_decode_pass(result.stderr, result.stdout.decode("ascii", "replace"), playlist)
-    if result.returncode != 0:
-        failure = f"ffmpeg exited with {result.returncode}"
-        measures = attrs.evolve(measures, errors=(*measures.errors, failure))
-    return measures
+__all__ = ["DecodeMeasures", "decode_pass", "parse_decode_pass", "qa_check"]
 
 
 def _finite(value: float | None) -> float | None:
@@ -99,32 +39,60 @@ async def qa_check(
     expected_duration: float | None,
     *,
     timeout: float | None = None,
+    audio: DecodeMeasures | None = None,
 ) -> QAReport:
     """Measure ``prepared`` and judge it against ``quality``; never raises for a bad asset.
 
     ``expected_duration`` is what the plan announced (None: only the source's own duration is
     compared). ``timeout`` bounds the decode (default: twice the duration, at least a minute).
+    ``audio``: an audio-only ``decode_pass`` already run on this same prepared file; only the
+    video is decoded then.
     """
     reasons: list[str] = []
     playlist = str(prepared.playlist)
     limit = timeout if timeout is not None else max(60.0, 2 * prepared.duration_sec)
-    width = height = None
-    fps = None
+    if audio is not None and audio.streams != "a":
+        raise ValueError(f"qa_check: audio measures must come from an audio-only pass ({audio})")
     try:
         # What the Buffer will read to air it: an asset it would refuse must not pass.
         parse_vod_playlist(prepared.playlist.read_text(), playlist)
     except (OSError, ValueError) as exc:
         reasons.append(f"playlist refused: {exc}")
-    try:
-        out = await probe_own_hls(playlist, timeout=limit)
+    found: dict[str, object] = {}
+
+    async def probe_output() -> None:
+        try:
+            found["out"] = await probe_own_hls(playlist, timeout=limit)
+        except ProbeError as exc:
+            found["probe_error"] = exc
+
+    async def decode_output() -> None:
+        try:
+            found["m"] = await decode_pass(playlist, timeout=limit, audio=audio is None)
+        except MediaError as exc:
+            found["decode_error"] = exc
+
+    # Independent reads of the same file: the probe costs no wall time beside the decode.
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(probe_output)
+        nursery.start_soon(decode_output)
+    width = height = None
+    fps = None
+    if "probe_error" in found:
+        error = found["probe_error"]
+        assert isinstance(error, ProbeError)
+        reasons.append(f"output does not probe: {error.reason}")
+    else:
+        out = found["out"]
+        assert isinstance(out, ProbeResult)
         width, height, fps = out.width, out.height, out.fps
-    except ProbeError as exc:
-        reasons.append(f"output does not probe: {exc.reason}")
-    try:
-        m = await decode_pass(playlist, timeout=limit)
-    except MediaError as exc:
-        reasons.append(f"output does not decode: {exc}")
+    if "decode_error" in found:
+        reasons.append(f"output does not decode: {found['decode_error']}")
         return QAReport(passed=False, reasons=tuple(reasons), width=width, height=height, fps=fps)
+    m = found["m"]
+    assert isinstance(m, DecodeMeasures)
+    if audio is not None:
+        m = combine(m, audio)
 
     min_h = quality.min_resolution_height
     if height is None or height < min_h:

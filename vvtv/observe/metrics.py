@@ -107,7 +107,7 @@ class ChannelMetrics:
         self.prepares = Counter("vvtv_prepares", "Media preparations", ["outcome"], registry=r)
         self.prepare_seconds = Histogram(
             "vvtv_prepare_duration_seconds",
-            "Wall time of one preparation (conform, loudness, segment)",
+            "Wall time of one preparation with its QA (conform, loudness, segment, QA gate)",
             ["outcome"],
             buckets=_PREPARE_BUCKETS,
             registry=r,
