@@ -8,12 +8,24 @@ with its reason audited and a reserve of the same hour window takes its slot. A 
 that runs twice, or a restart in the middle of one, never fetches or queues an item
 twice: a plan is committed exactly once, and assets are named by their checksum.
 
+Items are made ready concurrently, at most ``Settings.prepare_concurrency`` at a time
+(default: the cores; each runs its own ffmpeg, so disk holds at most that many
+downloads at once), and committed strictly in air order: an item is committed, and
+handed to the buffer, only once every item before it is committed or has failed. So
+the queue's order is the selection's, and after a crash the committed plans are always
+a prefix of the window: the next window picks up exactly the rest. Reserves are chosen
+in air order too (a failed main's reserve is made ready ahead of any main still
+waiting), and the same bytes under two URLs are prepared once (the second is a
+``DUPLICATE_CHECKSUM``). Cancelling a window kills its ffmpeg children.
+
 Receives: ``RunCommitWindow`` (reply ``CommitOutcome``).
 Sends: ``AssetReady`` to buffer, ``PublishStatus`` to cloudsync.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,6 +78,99 @@ class Ready:
     asset: AssetItem
 
 
+@attrs.frozen
+class _Produced:
+    """A plan made ready (fetched, prepared, QA passed), waiting for its turn to commit."""
+
+    plan: PlanItem  # the main plan, or the reserve that took its slot
+    asset: AssetItem
+    slot_type: SlotType
+    level: FallbackLevel
+
+
+@attrs.define
+class _Slot:
+    """One selected plan's place in the window."""
+
+    plan: PlanItem
+    ready: _Produced | None = None
+    skipped: bool = False  # no longer SCHEDULED when its turn came
+    # Set once its main's content is claimed, refused as a duplicate, or never fetched.
+    claimed: trio.Event = attrs.Factory(trio.Event)
+    settled: trio.Event = attrs.Factory(trio.Event)
+
+
+@attrs.define
+class _Claim:
+    plan_id: str
+    in_use: bool = True  # its fetched file is still being prepared
+
+
+class _Turns:
+    """At most ``limit`` places held at once, granted lowest turn first.
+
+    A ticket is taken synchronously (``ticket``), so the window can queue every main in air
+    order before any of them runs; a reserve's ticket, taken later with its slot's turn,
+    goes ahead of every main still waiting (Trio's ``CapacityLimiter`` is first come, first
+    served, and its waiters queue in whatever order their tasks happen to run).
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"concurrency must be at least 1, got {limit}")
+        self.limit = limit
+        self.holders = 0
+        self._pending: list[tuple[int, int, _Ticket]] = []
+        self._seq = itertools.count()
+
+    def ticket(self, turn: int) -> _Ticket:
+        ticket = _Ticket(self)
+        heapq.heappush(self._pending, (turn, next(self._seq), ticket))
+        self._grant()
+        return ticket
+
+    def _grant(self) -> None:
+        while self.holders < self.limit and self._pending:
+            _, _, ticket = heapq.heappop(self._pending)
+            if not ticket.abandoned:
+                self.holders += 1
+                ticket.granted.set()
+
+    def _release(self) -> None:
+        self.holders -= 1
+        self._grant()
+
+
+class _Ticket:
+    """One place in ``_Turns``: ``async with`` waits until it is granted, holds it inside."""
+
+    def __init__(self, turns: _Turns) -> None:
+        self.turns = turns
+        self.granted = trio.Event()
+        self.abandoned = False
+
+    async def __aenter__(self) -> None:
+        try:
+            await self.granted.wait()
+        except BaseException:
+            self.abandoned = True
+            if self.granted.is_set():  # granted, then cancelled before it ran: pass it on
+                self.turns._release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.turns._release()
+
+
+@attrs.define
+class _Window:
+    """What the slots of one window share."""
+
+    turns: _Turns
+    slots: list[_Slot] = attrs.Factory(list)  # in air order
+    checksums: dict[str, _Claim] = attrs.Factory(dict)  # content made ready in this window
+
+
 class Committer(Actor):
     mailbox_size: ClassVar[int] = 8
     accepts: ClassVar[tuple[type, ...]] = (RunCommitWindow,)
@@ -95,31 +200,64 @@ class Committer(Actor):
     async def run_window(self, trace_id: str) -> CommitOutcome:
         ch = self.ch
         selected = self.select(ch.clock.now())
+        slots = [_Slot(plan) for plan in selected]
+        window = _Window(_Turns(ch.settings.prepare_concurrency), slots)
         queued = fell_back = failed = 0
-        for plan in selected:
-            # A re-plan may have moved this plan since selection; take the stored one.
-            current = ch.store.get_plan(plan.plan_id)
-            if current is None or current.state is not PlanState.SCHEDULED:
-                continue
-            ready = await self._main_or_reserve(current, trace_id)
-            if ready is None:
-                failed += 1
-                continue
-            queued += 1
-            if ready.plan.plan_id != current.plan_id:
-                fell_back += 1
+        async with trio.open_nursery() as nursery:
+            for turn, slot in enumerate(slots):
+                ticket = window.turns.ticket(turn)  # places go in air order
+                nursery.start_soon(self._make_main_ready, turn, slot, ticket, window, trace_id)
+            # In air order: a failed main's reserve is chosen (reserves go to the earliest
+            # slots first, as they always did), then the slot is committed, each as soon as
+            # everything before it is settled.
+            for turn, slot in enumerate(slots):
+                await slot.settled.wait()
+                if slot.skipped:
+                    continue
+                if slot.ready is None:
+                    slot.ready = await self._reserve_ready(turn, slot.plan, window, trace_id)
+                if slot.ready is None:
+                    failed += 1
+                    continue
+                ready = self._commit(slot.ready, slot.plan, trace_id)
+                queued += 1
+                if ready.plan.plan_id != slot.plan.plan_id:
+                    fell_back += 1
         # The window's record is the Scheduler's ``window_commit`` audit, which carries
         # this outcome with the slot and whether the window succeeded.
         return CommitOutcome(
             selected=len(selected), queued=queued, fell_back=fell_back, failed=failed
         )
 
-    async def _main_or_reserve(self, plan: PlanItem, trace_id: str) -> Ready | None:
-        ch = self.ch
+    async def _make_main_ready(
+        self, turn: int, slot: _Slot, ticket: _Ticket, window: _Window, trace_id: str
+    ) -> None:
+        """Fetch, prepare and QA the slot's own plan (concurrently with the other slots,
+        within the window's limit); a failure is dropped here, the reserve and the commit
+        are run_window's, in order."""
         try:
-            return await self._commit(plan, SlotType.MAIN, FallbackLevel.MAIN, plan, trace_id)
-        except Failed as failure:
-            self._drop(plan, failure, trace_id)
+            async with ticket:
+                # A re-plan may have moved this plan since selection; take the stored one.
+                current = self.ch.store.get_plan(slot.plan.plan_id)
+                if current is None or current.state is not PlanState.SCHEDULED:
+                    slot.skipped = True
+                    return
+                slot.plan = current
+                try:
+                    asset = await self._produce(current, window, trace_id, main_turn=turn)
+                except Failed as failure:
+                    self._drop(current, failure, trace_id)
+                    return
+                slot.ready = _Produced(current, asset, SlotType.MAIN, FallbackLevel.MAIN)
+        finally:
+            slot.claimed.set()
+            slot.settled.set()
+
+    async def _reserve_ready(
+        self, turn: int, plan: PlanItem, window: _Window, trace_id: str
+    ) -> _Produced | None:
+        """A reserve made ready for ``plan``'s slot, or None (audited) when none is left."""
+        ch = self.ch
         hour = plan.hour_window
         if hour is None:
             assert plan.start_at is not None, "a plan in the window has a start or an hour"
@@ -128,13 +266,13 @@ class Committer(Actor):
         # never left to the emergency pool while any reserve exists.
         for reserve in ch.store.reserves_nearest(hour):
             try:
-                ready = await self._commit(
-                    reserve, SlotType.RESERVE, FallbackLevel.RESERVE, plan, trace_id
-                )
+                # Ahead of every main still waiting: the commits behind it wait for it.
+                async with window.turns.ticket(turn):
+                    asset = await self._produce(reserve, window, trace_id)
             except Failed as failure:
                 self._drop(reserve, failure, trace_id)
                 continue
-            return ready
+            return _Produced(reserve, asset, SlotType.RESERVE, FallbackLevel.RESERVE)
         self._audit(
             AuditType.SLOT_UNFILLED,
             "NO_RESERVE_LEFT",
@@ -145,17 +283,10 @@ class Committer(Actor):
         )
         return None
 
-    async def _commit(
-        self,
-        plan: PlanItem,
-        slot_type: SlotType,
-        level: FallbackLevel,
-        slot_of: PlanItem,
-        trace_id: str,
-    ) -> Ready:
-        """Fetch, prepare, QA, persist, and hand to the buffer; ``Failed`` on any step."""
+    def _commit(self, produced: _Produced, slot_of: PlanItem, trace_id: str) -> Ready:
+        """Persist a made-ready plan as COMMITTED and hand it to the buffer."""
         ch = self.ch
-        asset = await self._produce(plan, trace_id)
+        plan, asset, slot_type = produced.plan, produced.asset, produced.slot_type
         now = ch.clock.now()
         with ch.store.transaction():
             ch.fence()
@@ -180,13 +311,21 @@ class Committer(Actor):
                 duration_sec=asset.duration_sec,
                 planned_start=committed.start_at,
                 slot_type=slot_type,
-                fallback_level=level,
+                fallback_level=produced.level,
                 trace_id=committed.trace_id or trace_id,
             ),
         )
         return Ready(committed, asset)
 
-    async def _produce(self, plan: PlanItem, trace_id: str) -> AssetItem:
+    async def _produce(
+        self, plan: PlanItem, window: _Window, trace_id: str, *, main_turn: int | None = None
+    ) -> AssetItem:
+        """Fetch, prepare and QA ``plan``'s media; the passed asset, or ``Failed``.
+
+        The same bytes twice in a window are made ready once, by the slot first in air
+        order: a main (``main_turn``) decides only once every main before it has claimed
+        its content (or failed to fetch any); a reserve comes after every main before it.
+        """
         ch = self.ch
         card = ch.card
         media = ch.media
@@ -211,13 +350,29 @@ class Committer(Actor):
             raise Failed(code or f"FETCH_{exc.reason_code}", str(exc)) from exc
         ch.metrics.fetches.labels(outcome="ok").inc()
         asset_id = f"a{fetched.sha256[:20]}"
+        if main_turn is not None:
+            for earlier in window.slots[:main_turn]:
+                await earlier.claimed.wait()
+        holder = window.checksums.get(fetched.sha256)
         existing = ch.store.asset_by_checksum(fetched.sha256)
+        if holder is not None and holder.plan_id != plan.plan_id:
+            # The same bytes, fetched to the same file, by another slot of this window: the
+            # file is that slot's to remove, unless it is done with it.
+            if not holder.in_use:
+                remove_source(fetched.path)
+            raise Failed(
+                "DUPLICATE_CHECKSUM",
+                f"same bytes as plan {holder.plan_id}, made ready in this window",
+            )
         if existing is not None and existing.plan_id != plan.plan_id:
-            await _remove(fetched.path)
+            remove_source(fetched.path)
             raise Failed(
                 "DUPLICATE_CHECKSUM",
                 f"same bytes as asset {existing.asset_id} of plan {existing.plan_id}",
             )
+        claim = window.checksums[fetched.sha256] = _Claim(plan.plan_id)
+        if main_turn is not None:
+            window.slots[main_turn].claimed.set()
         try:
             started = trio.current_time()
             prepared, report = await media.make_ready(
@@ -234,7 +389,9 @@ class Committer(Actor):
             ch.metrics.prepares.labels(outcome="failed").inc()
             raise Failed("PREPARE_FAILED", str(exc)) from exc
         finally:
-            await _remove(fetched.path)
+            # Synchronous: runs even when the window is being cancelled.
+            remove_source(fetched.path)
+            claim.in_use = False
         asset = AssetItem(
             asset_id=asset_id,
             plan_id=plan.plan_id,
@@ -321,10 +478,6 @@ class Committer(Actor):
             # The buffer reconciles committed plans with the queue when it (re)starts,
             # so a hand-off lost here is recovered, not lost.
             log.warning("could not hand %s to %s: %s", type(msg).__name__, name, exc)
-
-
-async def _remove(path: Path) -> None:
-    await offload.run_sync(remove_source, path)
 
 
 def _rmtree(path: Path) -> None:

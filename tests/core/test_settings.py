@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,7 @@ def test_an_empty_environment_gives_the_spec_defaults() -> None:
     assert s.max_download_mb == 2048 and s.max_download_bytes == 2048 * 1024 * 1024
     assert (s.download_min_rate_kb_s, s.download_min_rate_bytes) == (256, 256 * 1024)
     assert s.download_grace_secs == 30.0
+    assert s.prepare_concurrency == len(os.sched_getaffinity(0))  # the cores it may use
     assert (s.soak_hours, s.soak_interval_secs, s.soak_max_samples) == (24.0, 60.0, 0)
     assert (s.canary_soak_hours, s.canary_auto_rollback, s.canary_auto_promote) == (
         1.0,
@@ -92,6 +94,7 @@ def test_flags_and_numbers_are_parsed() -> None:
             "VVTV_ALERT_COOLDOWN_SECS": "60",
             "VVTV_SOAK_HOURS": "0",
             "VVTV_SOAK_MAX_SAMPLES": "3",
+            "VVTV_PREPARE_CONCURRENCY": "3",
             "VVTV_API_BIND": "0.0.0.0:8080",
             "VVTV_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
             "VVTV_LOG_LEVEL": "debug",
@@ -106,6 +109,7 @@ def test_flags_and_numbers_are_parsed() -> None:
     assert (s.alert_qa_min, s.alert_cooldown_secs) == (0.9, 60)
     assert (s.soak_hours, s.soak_max_samples) == (0.0, 3)
     assert s.api_bind == "0.0.0.0:8080"
+    assert s.prepare_concurrency == 3
     assert s.alert_webhook_url == "http://127.0.0.1:9/hook"
 
 
@@ -128,6 +132,9 @@ def test_flags_and_numbers_are_parsed() -> None:
             "VVTV_DOWNLOAD_GRACE_SECS='-5' must be between 0.0 and 3600.0",
         ),
         ("VVTV_DOWNLOAD_GRACE_SECS", "soon", "VVTV_DOWNLOAD_GRACE_SECS='soon' is not a number"),
+        ("VVTV_PREPARE_CONCURRENCY", "0", "VVTV_PREPARE_CONCURRENCY='0' must be at least 1"),
+        ("VVTV_PREPARE_CONCURRENCY", "65", "VVTV_PREPARE_CONCURRENCY='65' must be at most 64"),
+        ("VVTV_PREPARE_CONCURRENCY", "two", "VVTV_PREPARE_CONCURRENCY='two' is not an integer"),
         ("VVTV_SOAK_MAX_SAMPLES", "-1", "VVTV_SOAK_MAX_SAMPLES='-1' must be at least 0"),
         ("VVTV_RUN_ONCE", "maybe", "VVTV_RUN_ONCE='maybe' is not a boolean"),
         ("VVTV_FORCE_NIGHTLY", "2", "VVTV_FORCE_NIGHTLY='2' is not a boolean"),

@@ -143,6 +143,10 @@ def test_sigkill_in_the_middle_of_a_commit_window_neither_repeats_nor_loses_item
         wait_all_committed(channel)
         assert_queue_consistent(channel)
         assert first_run <= {e[1] for e in channel.main_entries()}, "a queued item was lost"
+        # The window prepares items side by side but queues them in their planned order.
+        planned = dict(channel.query("SELECT plan_id, start_at FROM plans"))
+        queued = [planned[e[1]] for e in channel.main_entries()]
+        assert queued == sorted(queued), "the queue is out of the planned air order"
         assert_no_actor_failed(channel)
     finally:
         channel.stop()

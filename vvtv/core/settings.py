@@ -30,6 +30,8 @@ import attrs
 from vvtv.core.hostnames import is_loopback, normal_name, parse_origin
 
 DEV_TOKEN = "dev-token"
+# More concurrent prepares than this only adds ffmpeg processes competing for the same cores.
+MAX_PREPARE_CONCURRENCY = 64
 DEV_SECRET = "dev-secret"
 # Outside dev, control and signing secrets are at least this long (a 256-bit HMAC key).
 MIN_SECRET_BYTES = 32
@@ -44,6 +46,14 @@ class SettingsError(ValueError):
     def __init__(self, errors: list[str]) -> None:
         self.errors = list(errors)
         super().__init__("invalid vvtv settings:\n" + "\n".join(f"  - {e}" for e in errors))
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity, e.g. under a systemd CPUAffinity=)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @attrs.frozen
@@ -82,6 +92,9 @@ class Settings:
     ws_max_clients: int = 1024
     ws_max_clients_per_address: int = 64
     ws_max_message_bytes: int = 4096
+    # Commit-window items fetched and prepared at once (each runs its own ffmpeg); default:
+    # the cores this process may use. Disk holds at most this many downloads at a time.
+    prepare_concurrency: int = attrs.field(factory=usable_cores)
     # alerts (SPEC §5)
     alert_qa_min: float = 0.85
     alert_fallback_abs: float = 0.30
@@ -211,6 +224,12 @@ class Settings:
             ws_max_clients=p.integer("VVTV_WS_MAX_CLIENTS", 1024, minimum=1),
             ws_max_clients_per_address=p.integer("VVTV_WS_MAX_CLIENTS_PER_ADDRESS", 64, minimum=1),
             ws_max_message_bytes=p.integer("VVTV_WS_MAX_MESSAGE_BYTES", 4096, minimum=125),
+            prepare_concurrency=p.integer(
+                "VVTV_PREPARE_CONCURRENCY",
+                usable_cores(),
+                minimum=1,
+                maximum=MAX_PREPARE_CONCURRENCY,
+            ),
             alert_qa_min=p.number("VVTV_ALERT_QA_MIN", 0.85, 0.0, 1.0),
             alert_fallback_abs=p.number("VVTV_ALERT_FALLBACK_ABS", 0.30, 0.0, 1.0),
             alert_fallback_growth=p.number("VVTV_ALERT_FALLBACK_GROWTH", 0.15, 0.0, 1.0),
@@ -399,7 +418,9 @@ class _Parser:
         self.errors.append(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no)")
         return default
 
-    def integer(self, name: str, default: T, *, minimum: int | None = None) -> int | T:
+    def integer(
+        self, name: str, default: T, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int | T:
         value = self.text(name)
         if value is None:
             return default
@@ -410,6 +431,9 @@ class _Parser:
             return default
         if minimum is not None and number < minimum:
             self.errors.append(f"{name}={value!r} must be at least {minimum}")
+            return default
+        if maximum is not None and number > maximum:
+            self.errors.append(f"{name}={value!r} must be at most {maximum}")
             return default
         return number
 
