@@ -224,13 +224,13 @@ class Api(Actor):
         self.shutdown.set()
 
     async def _publish_runtime(self, port: LivePort) -> None:
-        last = ""
+        last: dict | None = None
         while True:
             snapshot = port.runtime_snapshot()
-            text = json.dumps(snapshot, sort_keys=True, default=str)
-            if text != last:
+            # Plain data: comparing it costs far less than serialising it to compare.
+            if snapshot != last:
                 self.ch.topics["runtime"].publish(snapshot)
-                last = text
+                last = snapshot
             watched = self.ch.topics["runtime"].subscriber_count > 0
             await trio.sleep(RUNTIME_PUBLISH_S if watched else RUNTIME_IDLE_S)
 

@@ -37,6 +37,26 @@ def test_a_frame_is_serialised_once_for_all_subscribers() -> None:
     assert a.receive_nowait() is b.receive_nowait()
 
 
+def test_with_nobody_subscribed_an_update_is_serialised_only_when_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vvtv.observe import topics
+
+    encoded: list[int] = []
+    real = topics.encode
+    monkeypatch.setattr(topics, "encode", lambda t, seq, d: encoded.append(seq) or real(t, seq, d))
+    topic = Topic("buffer")
+    for minutes in range(100):
+        topic.publish({"buffer_minutes": minutes})
+    assert encoded == []  # nobody watches: nothing serialised
+    assert json.loads(topic.latest_frame)["data"] == {"buffer_minutes": 99}
+    assert topic.latest_frame is topic.latest_frame and encoded == [100]  # once, kept
+    sub = topic.subscribe()  # the snapshot is that same frame
+    topic.publish({"buffer_minutes": 100})  # watched: serialised as published
+    assert encoded == [100, 101]
+    assert [f["seq"] for f in frames_of(sub)] == [100, 101]
+
+
 def test_first_frame_of_a_subscription_is_the_latest_state() -> None:
     topic = Topic("buffer")
     for minutes in range(5):

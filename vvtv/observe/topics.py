@@ -5,7 +5,10 @@ A ``Topic`` keeps the latest value of one kind of live state ("buffer", "alerts"
 ``{"topic", "seq", "data"}`` exactly once and drops the same string into every
 subscriber's small bounded queue. Costs measured on this stack (STACK-NOTES) make
 both choices matter: serialising per subscriber or awaiting per delivery caps
-fan-out at a few thousand messages a second.
+fan-out at a few thousand messages a second. With nobody subscribed, the frame is not
+made until someone asks for it (a new subscriber's snapshot, ``latest_frame``): most
+updates of a channel nobody watches are never serialised at all. Published data must
+not be changed afterwards (every publisher builds a fresh value per update).
 
 Conflation. Live state is "latest wins": a subscriber whose queue is full is not
 worth slowing the producer for, and the updates it missed are superseded anyway.
@@ -274,6 +277,9 @@ class Topic:
 
     @property
     def latest_frame(self) -> str | None:
+        """The latest update's wire frame, serialised now if nobody needed it yet."""
+        if self._latest is None and self._seq:
+            self._latest = encode(self.name, self._seq, self._latest_data)
         return self._latest
 
     @property
@@ -289,9 +295,12 @@ class Topic:
         if self._closed:
             raise TopicClosed(f"topic {self.name!r} is closed")
         self._seq += 1
+        self._latest_data = data
+        if not self._subscribers:
+            self._latest = None  # serialised on demand (latest_frame)
+            return self._seq
         frame = encode(self.name, self._seq, data)
         self._latest = frame
-        self._latest_data = data
         for sub in self._subscribers:
             sub._offer(frame)
         return self._seq
@@ -305,8 +314,9 @@ class Topic:
         """
         maxlen = self._queue_size if queue_size is None else queue_size
         sub = Subscription(self, maxlen, pacer)
-        if self._latest is not None:
-            sub._offer(self._latest)
+        snapshot = self.latest_frame
+        if snapshot is not None:
+            sub._offer(snapshot)
         if self._closed:
             sub._topic_closed()
             return sub
