@@ -80,7 +80,8 @@ def per_call_us(fn: Callable[[int], object], n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
-def run_once(ticks: int, hours: float) -> dict[str, float]:
+def make_tick(hours: float) -> Callable[[int], None]:
+    """One Buffer tick's pure work at simulated second ``k`` over a fresh timeline."""
     entries, segments = build(hours)
     items = live_playlist.airing_items(entries, segments)
     slate = AssetItem("slate", "", "", "", "", T0, duration_sec=30, qa_status=QAStatus.PASSED)
@@ -96,6 +97,26 @@ def run_once(ticks: int, hours: float) -> dict[str, float]:
         status.buffer_state(entries, now, state, target_minutes=60, critical_minutes=20)
         cursor, window = live_playlist.advance(cursor, items, now, min_window_sec=3 * TARGET)
         live_playlist.render(window, TARGET)
+
+    return tick
+
+
+def tick_cpu_us(ticks: int = 2000, hours: float = 4.0) -> float:
+    """CPU microseconds of one tick (``make_tick``): a reference workload other benchmarks
+    divide by, so that a slower machine boot does not read as a regression (simweek.py)."""
+    tick = make_tick(hours)
+    start = time.process_time()
+    for k in range(ticks):
+        tick(k)
+    return (time.process_time() - start) / ticks * 1e6
+
+
+def run_once(ticks: int, hours: float) -> dict[str, float]:
+    entries, segments = build(hours)
+    items = live_playlist.airing_items(entries, segments)
+    tick = make_tick(hours)
+    slate = AssetItem("slate", "", "", "", "", T0, duration_sec=30, qa_status=QAStatus.PASSED)
+    cursor: live_playlist.LiveCursor | None = None
 
     def advance_only(k: int) -> None:
         nonlocal cursor

@@ -1,21 +1,45 @@
-"""Benchmark: preparing media for air (issue 5).
+"""Benchmark: preparing media for air, against the bare ffmpeg a user would run by hand.
 
-Prepares a 60-second 1080p25 clip (transcode to 720p25) and a 60-second conforming 720p25 clip
-(remux), three times each, and reports medians. The sources are generated first (not timed):
-``testsrc2`` with temporal grain (``noise``), so x264 has real detail to encode rather than flat
-test colours, and a tone mixed with pink noise at a level far from the target, so both clips go
-through the loudness measurement and a normalising second pass.
+Three generated 60-second sources (made first, not timed): a 1080p25 clip (transcoded to the
+720p25 profile), a conforming 720p25 clip whose audio is 4 LU under target (remuxed, audio
+normalised) and the same clip with its audio already at target (remuxed, audio copied). The video
+is ``testsrc2`` with temporal grain so x264 has real detail to encode; the audio is a tone mixed
+with pink noise.
 
-Also measured: the remux when the audio is already at target (copied, not re-encoded), and the
-CPU seconds the ffmpeg children used: the machine is shared and often loaded (the load average is
-printed), so ``cpu_bound_realtime_factor`` (media seconds per CPU second × 2 cores) says what two
-otherwise idle cores would give.
+Every run times, on the same clip and seconds apart, vvtv as the channel runs it (``make_ready``:
+prepare, then the QA gate, which measures a copied audio track's loudness on the prepared file), the
+bare tool, and vvtv's previous flow (loudness measured on the source first, then a full QA pass).
+"vvtv" in the ratios is the wall time until the asset that airs exists: everything ``make_ready``
+does but the QA of that asset (the loudness pass over a copied audio track is that QA's audio
+measurement when the track is kept, and counts as pass 1 of the normalisation when it is not).
 
-Last line: one JSON object with ``transcode_realtime_factor``, ``remux_realtime_factor``,
-``remux_audio_copied_realtime_factor``, ``loudness_error_lu`` (worst |measured - target| after
-prepare, over every run), the targets, and the raw runs.
+- ``transcode_vs_ffmpeg``: the 1080p clip ÷ one plain ``ffmpeg`` transcode to HLS with the same
+  profile (720p25, bitrate, keyframe interval) and the same x264 preset (target ≤ 1.25);
+- ``remux_vs_ffmpeg``: the conforming clip whose audio needs normalising ÷ plain
+  ``ffmpeg -c:v copy -c:a aac`` to HLS (target ≤ 1.5);
+- ``remux_audio_on_target_realtime``: media seconds per wall second for the conforming clip whose
+  audio is already at target (target ≥ 100);
+- ``loudness_error_lu``: worst |integrated loudness - target| of the prepared outputs (≤ 0.5);
+- as information: ``with_qa_vs_before`` (prepare and QA together, now ÷ the previous flow),
+  ``measure_first_vs_ffmpeg`` (the previous flow's prepare ÷ the same bare tool),
+  each step's seconds (``steps_s``), the absolute real-time factors, and the CPU seconds of the
+  ffmpeg children (``cpu_s``).
 
-    .venv/bin/python ops/bench/prep.py [--seconds 60] [--runs 3]
+And a commit window: ``window_speedup`` is the wall time of the real ``Committer`` making 8 clips
+ready one at a time (``VVTV_PREPARE_CONCURRENCY=1``, what it did before) ÷ the same window with the
+default concurrency (the cores), each on a fresh channel (real store, real media, the clips in its
+folder source); target ≥ 1.7 on 2 cores. The window mixes 4 1080p clips (transcoded) and 4
+conforming clips (remuxed, audio normalised), ``--window-seconds`` long each; also reported: the
+CPU seconds of the ffmpeg children per mode, and how many cores each mode kept busy.
+
+Which of the three goes first turns round from run to run, and the ratios are medians of the
+per-run ratios: the machine is shared, and a ratio of two timings taken seconds apart holds where
+absolute figures move with the load (printed: the 1-minute load average before and after).
+
+Last line: one JSON object. ``--seconds``/``--window-seconds`` shorten the clips for a smoke run;
+``--only clips|window`` runs one half.
+
+    nice -n 5 .venv/bin/python ops/bench/prep.py [--seconds 60] [--runs 3] [--window-seconds 20]
 """
 
 from __future__ import annotations
@@ -24,45 +48,101 @@ import argparse
 import json
 import os
 import resource
-import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from actors.committer import Committer
+from actors.daemon import boot
+from tests.daemon.harness import commit_plan, make_settings
+from vvtv.core.model import QAReport
+from vvtv.core.settings import usable_cores
+from vvtv.media.ffmpeg import ffmpeg_args, run_tool
 from vvtv.media.loudness import measure_loudness
-from vvtv.media.prepare import DEFAULT_X264_PRESET, prepare
+from vvtv.media.prepare import DEFAULT_X264_PRESET, SEGMENT_PATTERN, Prepared, prepare
+from vvtv.media.qa import qa_check
+from vvtv.media.ready import make_ready
+from vvtv.media.slate import ensure_slate
 from vvtv.ownercard.card import ChannelProfile, QualityPolicy
 
 PROFILE = ChannelProfile()
 QUALITY = QualityPolicy()
-CORES = 2
+TARGETS = {
+    "transcode_vs_ffmpeg": 1.25,
+    "remux_vs_ffmpeg": 1.5,
+    "remux_audio_on_target_realtime": 100,
+    "loudness_error_lu": 0.5,
+    "window_speedup": 1.7,
+}
 
 
-def make_source(path: Path, size: str, seconds: float, level_db: float) -> None:
+async def make_source(path: Path, size: str, seconds: float, level_db: float) -> None:
     audio = (
         f"sine=f=220:sample_rate=48000:d={seconds}[t];"
         f"anoisesrc=color=pink:amplitude=0.3:sample_rate=48000:d={seconds}[n];"
         f"[t][n]amix=inputs=2,volume={level_db}dB"
     )
-    video = f"testsrc2=s={size}:r=25:d={seconds},noise=alls=12:allf=t"
     rate = "3M" if size == "1280x720" else "6M"
-    q = shlex.quote
-    cmd = (
-        f"ffmpeg -hide_banner -nostdin -v error -y -f lavfi -i {q(video)}"
-        f" -filter_complex {q(audio)} -map 0:v -ac 2 -c:v libx264 -preset veryfast -b:v {rate}"
-        " -pix_fmt yuv420p -g 150 -keyint_min 150 -sc_threshold 0"
-        f" -c:a aac -b:a 128k -ar 48000 {q(str(path))}"
-    )
-    subprocess.run(shlex.split(cmd), check=True)
+    args = ffmpeg_args(
+        "-v", "error",
+        "-f", "lavfi", "-i", f"testsrc2=s={size}:r=25:d={seconds},noise=alls=12:allf=t",
+        "-filter_complex", audio, "-map", "0:v", "-ac", "2",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", rate, "-pix_fmt", "yuv420p",
+        "-g", "150", "-keyint_min", "150", "-sc_threshold", "0",
+        "-c:a", "aac", "-b:a", "128k", "-ar", "48000", str(path),
+    )  # fmt: skip
+    await run_tool(args, timeout=600)
+
+
+async def level_to(source: Path, out: Path, lufs: float) -> None:
+    """A copy of ``source`` (video copied) whose audio measures ``lufs``."""
+    m = await measure_loudness(source, timeout=120)
+    gain = lufs - m.integrated_lufs
+    args = ffmpeg_args(
+        "-v", "error", "-i", str(source), "-c:v", "copy", "-af", f"volume={gain:.2f}dB",
+        "-c:a", "aac", "-b:a", "128k", "-ar", "48000", str(out),
+    )  # fmt: skip
+    await run_tool(args, timeout=120)
+
+
+def bare_hls(out: Path) -> list[str]:
+    return [
+        "-f", "hls", "-hls_time", str(PROFILE.segment_seconds), "-hls_playlist_type", "vod",
+        "-hls_segment_filename", str(out / SEGMENT_PATTERN), str(out / "index.m3u8"),
+    ]  # fmt: skip
+
+
+def bare_transcode(source: Path, out: Path) -> list[str]:
+    """What a user would type: scale to the profile, same preset, bitrate and keyframes."""
+    p = PROFILE
+    gop = str(p.fps * p.segment_seconds)
+    return ffmpeg_args(
+        "-v", "error", "-i", str(source),
+        "-vf", f"fps={p.fps},scale={p.width}:{p.height}",
+        "-c:v", "libx264", "-preset", DEFAULT_X264_PRESET, "-profile:v", "high",
+        "-b:v", f"{p.video_bitrate_kbps}k", "-maxrate", f"{p.video_bitrate_kbps * 3 // 2}k",
+        "-bufsize", f"{p.video_bitrate_kbps * 2}k",
+        "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+        "-c:a", "aac", "-b:a", f"{p.audio_bitrate_kbps}k", *bare_hls(out),
+    )  # fmt: skip
+
+
+def bare_remux(source: Path, out: Path) -> list[str]:
+    return ffmpeg_args(
+        "-v", "error", "-i", str(source), "-c:v", "copy",
+        "-c:a", "aac", "-b:a", f"{PROFILE.audio_bitrate_kbps}k", *bare_hls(out),
+    )  # fmt: skip
 
 
 def children_cpu() -> float:
@@ -71,85 +151,280 @@ def children_cpu() -> float:
 
 
 @attrs.frozen
-class Run:
-    wall: float  # seconds
+class Timing:
+    wall: float
     cpu: float  # CPU seconds of the ffmpeg/ffprobe children
-    loudness_error: float  # |measured - target| on the output, LU
+
+
+async def timed(step: Callable[[], Awaitable[Any]]) -> tuple[Timing, Any]:
+    cpu0, t0 = children_cpu(), time.perf_counter()
+    result = await step()
+    return Timing(time.perf_counter() - t0, children_cpu() - cpu0), result
+
+
+@attrs.frozen
+class Pair:
+    """One run of one kind: the bare tool, vvtv, and vvtv's previous flow on the same clip."""
+
+    bare: Timing
+    ready: Timing  # make_ready: prepare and the QA gate, as the committer runs them
+    steps: dict[str, float]  # make_ready's own split: prepare, loudness, renormalise, qa
+    before: Timing  # the previous flow: loudness measured on the source, then a full QA
+    before_prepare: float  # its prepare alone (measure-first), wall seconds
+    loudness_error: float
     remuxed: bool
+    audio: str
+
+    @property
+    def prepared_s(self) -> float:
+        """Wall seconds until the asset that airs exists: everything but its QA. The loudness
+        pass over a copied audio track is that QA's audio measurement when the track is kept,
+        and pass 1 of the normalisation (counted here) when the track is cut again."""
+        qa = self.steps["qa"] + (
+            0.0 if "renormalise" in self.steps else self.steps.get("loudness", 0)
+        )
+        return self.ready.wall - qa
+
+    @property
+    def ratio(self) -> float:
+        return self.prepared_s / self.bare.wall
 
 
-async def prepare_once(source: Path, root: Path, asset_id: str) -> Run:
-    cpu0, start = children_cpu(), time.perf_counter()
-    prepared = await prepare(source, root, asset_id, PROFILE, QUALITY)
-    wall, cpu = time.perf_counter() - start, children_cpu() - cpu0
+async def one_pair(kind: str, source: Path, work: Path, run: int) -> Pair:
+    bare_out = work / f"bare-{kind}-{run}"
+    bare_out.mkdir()
+    root = work / f"hls-{kind}-{run}"
+    make_bare = bare_transcode if kind == "transcode" else bare_remux
+    steps: dict[str, float] = {}
+
+    async def bare() -> None:
+        await run_tool(make_bare(source, bare_out), timeout=1800)
+
+    async def ours() -> tuple[Prepared, QAReport]:
+        return await make_ready(source, root, kind, PROFILE, QUALITY, None, timings=steps)
+
+    async def before() -> float:
+        t0 = time.perf_counter()
+        old = await prepare(source, root, f"{kind}-before", PROFILE, QUALITY)
+        prepared = time.perf_counter() - t0
+        await qa_check(old, QUALITY, None)
+        return prepared
+
+    # Which goes first turns round from run to run (the machine's load drifts).
+    order = [bare, ours, before]
+    order = order[run % 3 :] + order[: run % 3]
+    timings: dict[str, Timing] = {}
+    results: dict[str, Any] = {}
+    for step in order:
+        timings[step.__name__], results[step.__name__] = await timed(step)
+    prepared, report = results["ours"]
+    assert report.passed, report.reasons
     after = await measure_loudness(prepared.playlist, timeout=120, own_hls=True)
-    error = abs(after.integrated_lufs - QUALITY.target_audio_lufs)
-    return Run(wall, cpu, error, prepared.remuxed)
-
-
-async def level_at_target(source: Path, out: Path) -> None:
-    """A copy of ``source`` whose audio is already at the target loudness (video copied)."""
-    m = await measure_loudness(source, timeout=120)
-    gain = QUALITY.target_audio_lufs - m.integrated_lufs
-    cmd = (
-        f"ffmpeg -hide_banner -nostdin -v error -y -i {shlex.quote(str(source))} -c:v copy"
-        f" -af volume={gain:.2f}dB -c:a aac -b:a 128k -ar 48000 {shlex.quote(str(out))}"
+    shutil.rmtree(bare_out)
+    shutil.rmtree(root)
+    return Pair(
+        bare=timings["bare"],
+        ready=timings["ours"],
+        steps=steps,
+        before=timings["before"],
+        before_prepare=results["before"],
+        loudness_error=abs(after.integrated_lufs - QUALITY.target_audio_lufs),
+        remuxed=prepared.remuxed,
+        audio=prepared.audio_filter.split("=")[0],
     )
-    subprocess.run(shlex.split(cmd), check=True)
+
+
+async def make_window_clips(folder: Path, seconds: float, count: int) -> list[Path]:
+    """``count`` distinct clips, half 1080p (transcoded), half conforming 720p (remuxed)."""
+    folder.mkdir(parents=True)
+    clips = []
+    for i in range(count):
+        size = "1920x1080" if i % 2 == 0 else "1280x720"
+        clip = folder / f"clip{i}.mp4"
+        await make_source(clip, size, seconds, -20.0 - i)  # distinct audio: distinct bytes
+        clips.append(clip)
+    return clips
+
+
+@attrs.frozen
+class WindowRun:
+    concurrency: int
+    wall: float
+    cpu: float
+    queued: int
+
+
+async def one_window(
+    work: Path, slate: Path, clips: list[Path], seconds: float, concurrency: int, tag: str
+) -> WindowRun:
+    """The real committer's window over ``clips`` on a fresh channel."""
+    root = work / f"window-{tag}"
+    library = root / "library"
+    library.mkdir(parents=True)
+    settings = make_settings(root, slate, VVTV_PREPARE_CONCURRENCY=str(concurrency))
+    ch = await boot(settings)
+    start = ch.clock.now() + timedelta(minutes=30)
+    plans = []
+    for i, clip in enumerate(clips):
+        linked = library / clip.name
+        os.link(clip, linked)
+        plan = commit_plan(linked.as_uri(), clip.stem, start + timedelta(seconds=seconds * i))
+        plans.append(attrs.evolve(plan, duration_sec=seconds))
+    ch.store.insert_plans(plans)
+    try:
+        timing, outcome = await timed(lambda: Committer(ch).run_window(f"bench-{tag}"))
+    finally:
+        ch.store.close()
+    shutil.rmtree(root)
+    return WindowRun(concurrency, timing.wall, timing.cpu, outcome.queued)
+
+
+async def window_bench(work: Path, seconds: float, count: int, runs: int) -> dict[str, Any]:
+    slate = Path((await ensure_slate(work / "slate", PROFILE)).dir)
+    clips = await make_window_clips(work / "window-clips", seconds, count)
+    concurrent = usable_cores()
+    pairs: list[tuple[WindowRun, WindowRun]] = []
+    for run in range(runs):
+        modes = [1, concurrent] if run % 2 == 0 else [concurrent, 1]
+        done = {}
+        for mode in modes:
+            done[mode] = await one_window(work, slate, clips, seconds, mode, f"{run}-{mode}")
+            print(f"window run {run + 1}: {done[mode]}", file=sys.stderr)
+        assert done[1].queued == done[concurrent].queued == count, done
+        pairs.append((done[1], done[concurrent]))
+
+    def med(values: Any) -> float:
+        return round(statistics.median(list(values)), 3)
+
+    return {
+        "window_speedup": med(seq.wall / con.wall for seq, con in pairs),
+        "window_clips": count,
+        "window_clip_seconds": seconds,
+        "window_concurrency": concurrent,
+        "window_wall_s": {
+            "sequential": [round(seq.wall, 2) for seq, _ in pairs],
+            "concurrent": [round(con.wall, 2) for _, con in pairs],
+        },
+        "window_cpu_s": {
+            "sequential": med(seq.cpu for seq, _ in pairs),
+            "concurrent": med(con.cpu for _, con in pairs),
+        },
+        "window_cores_busy": {
+            "sequential": med(seq.cpu / seq.wall for seq, _ in pairs),
+            "concurrent": med(con.cpu / con.wall for _, con in pairs),
+        },
+    }
+
+
+async def bench(seconds: float, runs: int, work: Path) -> dict[str, Any]:
+    full_hd = work / "src_1080p.mp4"
+    conforming = work / "src_720p.mp4"
+    off_target = work / "src_720p_off_target.mp4"
+    on_target = work / "src_720p_on_target.mp4"
+    await make_source(full_hd, "1920x1080", seconds, -14.0)
+    await make_source(conforming, "1280x720", seconds, -20.0)
+    await level_to(conforming, off_target, QUALITY.target_audio_lufs - 4.0)
+    await level_to(conforming, on_target, QUALITY.target_audio_lufs)
+    conforming.unlink()
+    sources = {"transcode": full_hd, "remux": off_target, "remux_audio_on_target": on_target}
+
+    load_before = os.getloadavg()[0]
+    pairs: dict[str, list[Pair]] = {kind: [] for kind in sources}
+    for run in range(runs):
+        for kind, source in sources.items():
+            pair = await one_pair(kind, source, work, run)
+            pairs[kind].append(pair)
+            print(f"run {run + 1} {kind}: ratio {pair.ratio:.3f} {pair}", file=sys.stderr)
+    load_after = os.getloadavg()[0]
+
+    def med(values: Any) -> float:
+        return statistics.median(list(values))
+
+    def ratio(kind: str) -> float:
+        return round(med(p.ratio for p in pairs[kind]), 3)
+
+    def realtime(kind: str) -> float:
+        return round(seconds / med(p.prepared_s for p in pairs[kind]), 1)
+
+    def before_ratio(kind: str) -> float:
+        return round(med(p.before_prepare / p.bare.wall for p in pairs[kind]), 3)
+
+    def step_ratio(kind: str) -> float:
+        return round(med(p.ready.wall / p.before.wall for p in pairs[kind]), 3)
+
+    return {
+        "media_seconds": seconds,
+        "runs": runs,
+        "load_avg_1m": [round(load_before, 2), round(load_after, 2)],
+        "transcode_vs_ffmpeg": ratio("transcode"),
+        "remux_vs_ffmpeg": ratio("remux"),
+        "remux_audio_on_target_realtime": realtime("remux_audio_on_target"),
+        "loudness_error_lu": round(max(p.loudness_error for ps in pairs.values() for p in ps), 2),
+        "targets": TARGETS,
+        "remux_audio_on_target_vs_ffmpeg": ratio("remux_audio_on_target"),
+        "with_qa_vs_before": {kind: step_ratio(kind) for kind in pairs},
+        # The previous flow's prepare alone (loudness measured on the source first), same run.
+        "measure_first_vs_ffmpeg": {kind: before_ratio(kind) for kind in pairs},
+        "realtime": {
+            kind: {
+                "vvtv": realtime(kind),
+                "ffmpeg": round(seconds / med(p.bare.wall for p in pairs[kind]), 1),
+            }
+            for kind in pairs
+        },
+        "steps_s": {
+            kind: {
+                step: round(med(p.steps.get(step, 0.0) for p in ps), 3)
+                for step in ("prepare", "loudness", "renormalise", "qa")
+            }
+            for kind, ps in pairs.items()
+        },
+        "cpu_s": {
+            kind: {
+                "ffmpeg": round(med(p.bare.cpu for p in ps), 3),
+                "vvtv_with_qa": round(med(p.ready.cpu for p in ps), 3),
+                "before_with_qa": round(med(p.before.cpu for p in ps), 3),
+            }
+            for kind, ps in pairs.items()
+        },
+        "wall_s": {
+            kind: {
+                "ffmpeg": [round(p.bare.wall, 3) for p in ps],
+                "vvtv_prepared": [round(p.prepared_s, 3) for p in ps],
+                "vvtv_with_qa": [round(p.ready.wall, 3) for p in ps],
+                "before_with_qa": [round(p.before.wall, 3) for p in ps],
+            }
+            for kind, ps in pairs.items()
+        },
+        "path": {k: {"remuxed": ps[0].remuxed, "audio": ps[0].audio} for k, ps in pairs.items()},
+        "x264_preset": DEFAULT_X264_PRESET,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--window-seconds", type=float, default=20.0)
+    parser.add_argument("--window-clips", type=int, default=8)
+    parser.add_argument("--only", choices=("clips", "window"), help="run one half only")
     args = parser.parse_args()
-    seconds = args.seconds
+    if args.seconds <= 0 or args.runs < 1 or args.window_seconds <= 0 or args.window_clips < 1:
+        parser.error("--seconds and --window-seconds must be > 0, --runs and --window-clips >= 1")
     work = Path(tempfile.mkdtemp(prefix="vvtv-bench-prep-"))
+    summary: dict[str, Any] = {}
     try:
-        full_hd = work / "src_1080p.mp4"
-        conforming = work / "src_720p.mp4"
-        at_target = work / "src_720p_at_target.mp4"
-        make_source(full_hd, "1920x1080", seconds, -14.0)
-        make_source(conforming, "1280x720", seconds, -20.0)
-        trio.run(level_at_target, conforming, at_target)
-
-        sources = {"transcode": full_hd, "remux": conforming, "remux_audio_copied": at_target}
-        runs: dict[str, list[Run]] = {kind: [] for kind in sources}
-        for i in range(args.runs):
-            for kind, source in sources.items():
-                root = work / f"hls-{kind}-{i}"
-                run = trio.run(prepare_once, source, root, kind)
-                runs[kind].append(run)
-                shutil.rmtree(root)
-                print(f"run {i + 1} {kind}: {run}", file=sys.stderr)
-
-        def factor(kind: str) -> float:
-            return round(seconds / statistics.median(r.wall for r in runs[kind]), 1)
-
-        def cpu_factor(kind: str) -> float:
-            # What two otherwise idle cores would give if the work used both fully.
-            return round(seconds / (statistics.median(r.cpu for r in runs[kind]) / CORES), 1)
-
-        summary = {
-            "media_seconds": seconds,
-            "runs": args.runs,
-            "load_average_1m": round(os.getloadavg()[0], 2),
-            "transcode_realtime_factor": factor("transcode"),
-            "remux_realtime_factor": factor("remux"),
-            "remux_audio_copied_realtime_factor": factor("remux_audio_copied"),
-            "loudness_error_lu": round(
-                max(r.loudness_error for rs in runs.values() for r in rs), 2
-            ),
-            "cpu_bound_realtime_factor": {kind: cpu_factor(kind) for kind in runs},
-            "remuxed": {k: all(r.remuxed for r in rs) for k, rs in runs.items()},
-            "targets": {"transcode": 4, "remux": 100, "loudness_error_lu": 0.5},
-            "wall_seconds": {k: [round(r.wall, 3) for r in rs] for k, rs in runs.items()},
-            "cpu_seconds": {k: [round(r.cpu, 3) for r in rs] for k, rs in runs.items()},
-            "x264_preset": DEFAULT_X264_PRESET,
-        }
-        print(json.dumps(summary))
+        if args.only != "window":
+            summary.update(trio.run(bench, args.seconds, args.runs, work))
+        if args.only != "clips":
+            load_before = os.getloadavg()[0]
+            summary.update(
+                trio.run(window_bench, work, args.window_seconds, args.window_clips, args.runs)
+            )
+            summary["window_load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
