@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +21,9 @@ import trio
 from actors.committer import Committer
 from actors.daemon import boot
 from tests.daemon.harness import commit_plan, make_settings
-from tests.media.loopback import Reply, start_server
+from tests.support.loopback import Reply, start_loopback
 from tests.support.media import ClipCache
+from tests.support.waiting import wait_until
 from vvtv.core.clock import TrioClock
 from vvtv.core.model import PlanItem, PlanState, QAReport
 from vvtv.core.settings import Settings
@@ -118,12 +118,11 @@ async def test_items_are_made_ready_side_by_side_up_to_the_limit_and_committed_i
 async def test_the_same_bytes_twice_are_made_ready_once_by_the_earlier_slot_even_if_it_is_slower(
     settings: Settings, media: dict[str, bytes], nursery: trio.Nursery
 ) -> None:
-    server = await start_server(nursery)
+    server = await start_loopback(nursery)
     # The earlier slot's host is slow; its mirror, later in air order, answers at once.
-    server.routes["/slow-bars.mp4"] = lambda _n: Reply(200, media["bars"], stall_before_body=1.5)
-    slow = server.url("/slow-bars.mp4")
-    fast = server.serve_bytes("/bars.mp4", media["bars"])
-    other = server.serve_bytes("/grid.mp4", media["grid"])
+    slow = server.serve("/slow-bars.mp4", Reply(200, media["bars"], stall_before_body=1.5))
+    fast = server.serve("/bars.mp4", media["bars"])
+    other = server.serve("/grid.mp4", media["grid"])
     ch = await boot(attrs.evolve(settings, prepare_concurrency=3))
     soon = ch.clock.now() + timedelta(hours=1)
     first = commit_plan(slow, "Bars", soon)
@@ -171,9 +170,12 @@ async def test_cancelling_a_window_mid_prepare_kills_every_ffmpeg_and_publishes_
     ch.store.insert_plans(plans)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(Committer(ch).run_window, "trace-cancelled")
-        with trio.fail_after(60):  # real time: until two items' ffmpeg run side by side
-            while len([c for c in children_of(os.getpid()) if c[1] == "ffmpeg"]) < 2:
-                await trio.sleep(0.01)
+        await wait_until(  # real time
+            "two items' ffmpeg running side by side",
+            lambda: len([c for c in children_of(os.getpid()) if c[1] == "ffmpeg"]) >= 2,
+            within=60,
+            step=0.01,
+        )
         nursery.cancel_scope.cancel()
 
     assert children_of(os.getpid()) == []  # no ffmpeg (or ffprobe) survives the cancel
@@ -214,11 +216,12 @@ async def test_a_window_sigkilled_mid_way_then_run_again_commits_every_item_once
 
     proc = start_window(tmp_path, slate_template, "first")
     try:
-        deadline = time.monotonic() + 120
-        while first_quick not in qa_done():
+
+        def quick_item_judged() -> bool:
             assert proc.poll() is None, (tmp_path / "first.log").read_text()
-            assert time.monotonic() < deadline, "the quick item never got through QA"
-            await trio.sleep(0.02)
+            return first_quick in qa_done()
+
+        await wait_until("the quick item through QA", quick_item_judged, within=120)  # real time
         assert slow not in qa_done(), "the slow item finished first: nothing to show"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)

@@ -19,6 +19,7 @@ import trio
 from tests.media.conftest import PROFILE, QUALITY, Clips
 from tests.media.test_prepare import processes_mentioning
 from tests.support.media import ClipCache
+from tests.support.waiting import wait_until
 from vvtv.media.ffmpeg import MediaError
 from vvtv.media.loudness import measure_loudness
 from vvtv.media.prepare import load_prepared, prepare, renormalise, settle_loudness
@@ -186,9 +187,11 @@ async def test_cancelled_mid_qa_kills_ffmpeg_and_leaves_nothing_published(
     hls = tmp_path / "hls"
     async with trio.open_nursery() as nursery:
         nursery.start_soon(make_ready, source, hls, "cancelled", PROFILE, QUALITY, 30.0)
-        with trio.fail_after(60):  # real time: wait until QA's ffmpeg reads the published asset
-            while not processes_mentioning(str(hls / "cancelled" / "index.m3u8")):
-                await trio.sleep(0.02)
+        await wait_until(  # real time
+            "QA's ffmpeg reading the published asset",
+            lambda: processes_mentioning(str(hls / "cancelled" / "index.m3u8")),
+            within=60,
+        )
         nursery.cancel_scope.cancel()
     assert processes_mentioning(str(hls)) == []
     assert list(hls.iterdir()) == []
