@@ -5,6 +5,8 @@
   the Nth message, and logs its lifecycle into a shared ``Recording`` that survives restarts.
 - ``CrashOnNth``: wraps any actor and raises ``InjectedCrash`` on its Nth message.
 - ``running(root)``: run a tree for the duration of an ``async with`` block.
+- ``inject_fault(runtime, name)``: crash the running incarnation of any actor, as a bug in it
+  would, without touching its code (chaos tests over a real tree).
 - ``wait_restarts`` / ``wait_state`` / ``assert_restarts``: wait for and check supervision.
 
 Time: use pytest-trio's ``autojump_clock`` fixture (a ``MockClock(autojump_threshold=0)``), so
@@ -22,7 +24,7 @@ import trio
 import trio.testing
 
 from supervisors.actor import Actor, ActorContext
-from supervisors.errors import CallTimeout
+from supervisors.errors import ActorUnavailable, CallTimeout
 from supervisors.node import Down
 from supervisors.runtime import Runtime
 from supervisors.supervisor import Supervisor
@@ -216,6 +218,28 @@ async def running(root: Supervisor, **runtime_options: Any) -> AsyncIterator[Run
             runtime.shutdown()
 
 
+def inject_fault(runtime: Runtime, name: str, error: Exception | None = None) -> int:
+    """Crash the running incarnation of the actor ``name``; its incarnation number.
+
+    ``error`` (default ``InjectedCrash``) is raised in a new task of the incarnation's own task
+    group, the path an unexpected exception in one of its background tasks takes: the
+    incarnation fails, its pending calls get ``ActorDied``, and its supervisor decides by its
+    strategy and intensity exactly as after a real bug. Works on any actor, whatever it is
+    doing; ``ActorUnavailable`` when it is not running.
+    """
+    node = runtime.node(name)
+    cell = node.cell
+    if node.kind != "actor" or cell is None or not cell.accepting or node.state != "running":
+        raise ActorUnavailable(f"cannot inject a fault: {name!r} is not a running actor")
+    fault = error if error is not None else InjectedCrash(f"{name}: fault injected")
+
+    async def fail() -> None:
+        raise fault
+
+    cell.start_soon(fail)
+    return cell.incarnation
+
+
 async def wait_state(runtime: Runtime, name: str, state: str, timeout: float = 60.0) -> None:
     """Wait until ``name`` is in ``state`` (``running``, ``stopped``, ``failed``, ...)."""
     node = runtime.node(name)
@@ -267,6 +291,7 @@ __all__ = [
     "Stop",
     "assert_restarts",
     "crash_on_nth",
+    "inject_fault",
     "restarts",
     "running",
     "settle",

@@ -5,13 +5,21 @@ OwnerCard whose folder source is ``library``). ``Hosted`` runs ``actors.daemon.r
 in its own cancel scope so a test can stop it gracefully or "kill" it: a kill cancels
 the run after forgetting the fencing token, so, as after a SIGKILL, the scheduler lock
 is left held until its TTL runs out (``run`` releases only a lock it knows it holds).
+
+What the chaos tests look at: ``api_ok`` (``/v1/status`` over real HTTP), ``on_air`` (the
+live playlist's media sequence as the Buffer published it), ``single`` (the exception a
+stopped daemon ended with, as ``vvtv run`` reports it).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
+import httpx
 import trio
+import trio.testing
 
 from actors.context import ChannelContext
 from actors.daemon import Daemon, run
@@ -82,3 +90,52 @@ class Hosted:
         else:
             self.scope.cancel()
         await self.done.wait()
+
+
+async def get(url: str) -> httpx.Response | str:
+    """A real request from a worker thread (the server is in this Trio run); or the error.
+
+    Simulated time stands still meanwhile: the autojump clock would otherwise leap while
+    the server waits for the request's bytes, and fire its read timeouts in no real time.
+    """
+
+    def fetch() -> httpx.Response | str:
+        try:
+            return httpx.get(url, timeout=10)
+        except httpx.HTTPError as exc:
+            return repr(exc)
+
+    clock = trio.lowlevel.current_clock()
+    assert isinstance(clock, trio.testing.MockClock)
+    threshold, clock.autojump_threshold = clock.autojump_threshold, math.inf
+    try:
+        return await trio.to_thread.run_sync(fetch)
+    finally:
+        clock.autojump_threshold = threshold
+
+
+async def api_ok(ch: ChannelContext) -> str:
+    """ "" when ``/v1/status`` answers 200, else what went wrong."""
+    if not ch.api_url:
+        return "the API has no address"
+    reply = await get(f"{ch.api_url}/v1/status")
+    if isinstance(reply, str):
+        return reply
+    return "" if reply.status_code == 200 else f"{reply.status_code} {reply.text[:300]}"
+
+
+def media_sequence(playlist: str) -> int | None:
+    found = re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", playlist)
+    return int(found.group(1)) if found else None
+
+
+def on_air(ch: ChannelContext) -> int | None:
+    """The sequence of the playlist the Buffer last published (what the API serves)."""
+    return media_sequence(ch.live.playlist or "")
+
+
+def single(exc: BaseException | int | None) -> BaseException | int | None:
+    """The one exception inside nested single-member groups (as ``vvtv run`` reports it)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from supervisors import (
     ActorDied,
+    ActorUnavailable,
     Backoff,
     ChildSpec,
     Down,
@@ -30,6 +31,7 @@ from supervisors.testing import (
     Stop,
     assert_restarts,
     crash_on_nth,
+    inject_fault,
     running,
     settle,
     wait_restarts,
@@ -469,3 +471,41 @@ async def test_crash_on_nth_crashes_every_incarnation_on_exactly_that_message(
         assert [(inc, m) for _, inc, m in rec.received] == [(1, 1), (1, 2), (2, 4), (2, 5)]
         assert_restarts(rt, {"w": 1})
         assert ref == rt.ref("w")
+
+
+async def test_an_injected_fault_crashes_the_running_incarnation_as_a_bug_would(
+    autojump_clock: object,
+) -> None:
+    """The fault reaches the actor through its own task group: a pending call gets ActorDied,
+    the failure is recorded with its message, and the strategy restarts the right siblings."""
+    rec = Recording()
+    root = Supervisor(
+        "root",
+        [ChildSpec(n, lambda: Probe(rec)) for n in ("a", "b", "c")],
+        strategy=Strategy.REST_FOR_ONE,
+        backoff=NO_BACKOFF,
+    )
+    async with running(root) as rt, trio.open_nursery() as nursery:
+        died: list[BaseException] = []
+
+        async def pending_call() -> None:
+            try:
+                await rt.ref("b").call(Sleep(100), timeout=None)
+            except ActorDied as exc:
+                died.append(exc)
+
+        nursery.start_soon(pending_call)
+        await settle()
+        assert inject_fault(rt, "b", RuntimeError("disk on fire")) == 1
+        await wait_restarts(rt, "b", 1)
+        await wait_state(rt, "c", "running")
+        await settle()
+        assert died, "the call in progress was not failed"
+        assert_restarts(rt, {"a": 0, "b": 1, "c": 1})
+        assert rt.node("b").last_failure is not None
+        assert rt.node("b").last_failure["message"] == "disk on fire"
+        assert rt.node("b").incarnation == 2
+        with pytest.raises(ActorUnavailable, match="not a running actor"):
+            inject_fault(rt, "root")
+        with pytest.raises(ActorUnavailable, match="not a running actor"):
+            inject_fault(rt, "nobody")
