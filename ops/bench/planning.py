@@ -9,33 +9,59 @@ Measures, several times each, and reports medians:
 - ``screen`` on 3,000 candidates with HD confirmation off and durations known (host
   rules, keywords, normalisation, dedupe, scoring: no subprocess).
 
+Baselines, measured in the same run on the same pools, alternating with the timed code so
+machine noise hits both (absolute times are information only: the machine is shared):
+
+- ``naive_grid``: the same pool sorted by score and laid end to end until the horizon, then
+  the next ``reserves_per_hour`` plans per hour kept as reserves, every plan moved to its state
+  with ``PlanItem.transition`` as ``plan_grid`` does: the same output without the theme
+  guardrails, the duration balancing, the music cap or the reserves' fit.
+  ``grid_<n>_vs_naive`` = ``plan_grid`` ÷ that.
+- ``naive_screen``: the same candidates through the same checks written the obvious way
+  (``urlsplit`` host against the allowlist, a lowercased keyword ``in`` the title, the URL
+  without its ``utm_`` parameters and the lowercased title in sets for dedupe, a fixed score),
+  no rejection records; it keeps the same candidates on this batch (both counts printed).
+  ``screen_3000_vs_naive`` = ``screen`` ÷ that.
+
+Times are this process's CPU time (``time.process_time``; on a shared machine wall time also
+counts the time other processes held the core), each call after a ``gc.collect()`` so
+neither side pays for the other's garbage; the ratios are medians of per-run ratios.
+
+No targets were set for these (issue 4 asked for the figures); see ops/PERFORMANCE.md.
+
     .venv/bin/python ops/bench/planning.py [--runs N]
 
-Last line: JSON with one entry per case (seconds, median of N runs).
+Last line: JSON with one entry per case (seconds, median of N runs) and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from vvtv.core.model import PlanItem
+from vvtv.core.model import PlanItem, PlanState, SlotType
 from vvtv.discover.screening import screen
 from vvtv.discover.sources import Candidate
 from vvtv.ownercard.card import OwnerCard, SafetyPolicy, SearchPolicy
-from vvtv.plan.grid import plan_grid
+from vvtv.plan.grid import floor_hour, plan_grid
 
 NOW = datetime(2026, 3, 1, 12, 7, tzinfo=UTC)
+T = TypeVar("T")
 
 
 def pool(size: int, themes: int | None, durations: tuple[int, int], seed: int) -> list[PlanItem]:
@@ -54,25 +80,105 @@ def pool(size: int, themes: int | None, durations: tuple[int, int], seed: int) -
     ]
 
 
-def time_grid(plans: list[PlanItem], runs: int) -> tuple[float, int, int]:
-    card = OwnerCard()
-    samples = []
-    grid = None
-    for _ in range(runs):
-        t = time.perf_counter()
-        grid = plan_grid(
-            plans,
-            now=NOW,
-            horizon_end=NOW + timedelta(hours=24),
-            committed_tail_end=None,
-            card=card,
+def naive_grid(plans: list[PlanItem], card: OwnerCard) -> tuple[list[PlanItem], list[PlanItem]]:
+    """The baseline: best score first, end to end until the horizon, then reserves by hour."""
+    ranked = sorted(plans, key=lambda p: (-p.score, p.plan_id))
+    end = NOW + timedelta(hours=24)
+    scheduled: list[PlanItem] = []
+    cursor = NOW
+    i = 0
+    while i < len(ranked) and cursor < end:
+        plan = ranked[i]
+        scheduled.append(
+            plan.transition(
+                PlanState.SCHEDULED,
+                NOW,
+                start_at=cursor,
+                slot_type=SlotType.MAIN,
+                hour_window=floor_hour(cursor),
+            )
         )
-        samples.append(time.perf_counter() - t)
+        cursor += timedelta(seconds=plan.duration_sec)
+        i += 1
+    reserves: list[PlanItem] = []
+    per_hour = card.schedule_policy.reserves_per_hour
+    hour = floor_hour(NOW)
+    while hour < cursor and i + per_hour <= len(ranked):
+        for plan in ranked[i : i + per_hour]:
+            reserves.append(
+                plan.transition(
+                    PlanState.RESERVED, NOW, slot_type=SlotType.RESERVE, hour_window=hour
+                )
+            )
+        i += per_hour
+        hour += timedelta(hours=1)
+    return scheduled, reserves
+
+
+def cpu_timed(fn: Callable[[], T]) -> tuple[float, T]:
+    """CPU seconds of one call of ``fn`` (after a full collection) and its result."""
+    gc.collect()
+    t = time.process_time()
+    result = fn()
+    return time.process_time() - t, result
+
+
+def time_grid(plans: list[PlanItem], runs: int) -> dict[str, float]:
+    """Medians of ``plan_grid`` and of the naive baseline, timed alternately."""
+    card = OwnerCard()
+    samples, naive, ratios = [], [], []
+    naive_grid(plans, card)  # warm-up: the first call of either pays for first-use costs
+    grid = plan_grid(
+        plans, now=NOW, horizon_end=NOW + timedelta(hours=24), committed_tail_end=None, card=card
+    )
+    for _ in range(runs):
+        secs, grid = cpu_timed(
+            lambda: plan_grid(
+                plans,
+                now=NOW,
+                horizon_end=NOW + timedelta(hours=24),
+                committed_tail_end=None,
+                card=card,
+            )
+        )
+        samples.append(secs)
+        naive.append(cpu_timed(lambda: naive_grid(plans, card))[0])
+        ratios.append(samples[-1] / naive[-1])
     assert grid is not None
-    return statistics.median(samples), len(grid.scheduled), len(grid.reserves)
+    return {
+        "s": statistics.median(samples),
+        "naive_s": statistics.median(naive),
+        "vs_naive": statistics.median(ratios),
+        "slots": len(grid.scheduled),
+        "reserves": len(grid.reserves),
+    }
 
 
-def time_screen(size: int, runs: int) -> tuple[float, int]:
+def naive_screen(batch: list[Candidate], known: set[str]) -> list[tuple[str, str, float]]:
+    """The baseline: the same checks the obvious way, kept candidates only."""
+    allow, blocked = "example.com", ("gore", "violence", "nsfw")
+    seen_urls: set[str] = set()
+    seen_titles: set[str] = set()
+    kept = []
+    for cand in batch:
+        parts = urlsplit(cand.media_url)
+        host = (parts.hostname or "").lower()
+        if not (host == allow or host.endswith("." + allow)):
+            continue
+        title = cand.title.lower()
+        if any(word in title for word in blocked):
+            continue
+        query = "&".join(q for q in parts.query.split("&") if not q.startswith("utm_"))
+        url = f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+        if url in known or url in seen_urls or title in seen_titles:
+            continue
+        seen_urls.add(url)
+        seen_titles.add(title)
+        kept.append((url, title, 0.5 + 0.05 * len(cand.quality)))
+    return kept
+
+
+def time_screen(size: int, runs: int) -> dict[str, float]:
     rng = random.Random(7)
     card = OwnerCard(
         search_policy=SearchPolicy(
@@ -96,37 +202,69 @@ def time_screen(size: int, runs: int) -> tuple[float, int]:
         for i in range(size)
     ]
     known = {f"https://cdn.example.com/v/{i}.mp4?id={i}" for i in range(0, size, 10)}
-    samples = []
-    accepted = 0
+    samples, naive, ratios = [], [], []
+    accepted = naive_kept = 0
+    naive_screen(batch, known)  # warm-up, as for the grid
     for _ in range(runs):
-        t = time.perf_counter()
-        result = trio.run(
-            lambda: screen(batch, card, is_known=lambda url, _title: url in known, now=NOW)
+        secs, result = cpu_timed(
+            lambda: trio.run(
+                lambda: screen(batch, card, is_known=lambda url, _title: url in known, now=NOW)
+            )
         )
-        samples.append(time.perf_counter() - t)
+        samples.append(secs)
         accepted = len(result.accepted)
-    return statistics.median(samples), accepted
+        secs, kept = cpu_timed(lambda: naive_screen(batch, known))
+        naive.append(secs)
+        naive_kept = len(kept)
+        ratios.append(samples[-1] / naive[-1])
+    return {
+        "s": statistics.median(samples),
+        "naive_s": statistics.median(naive),
+        "vs_naive": statistics.median(ratios),
+        "accepted": accepted,
+        "naive_kept": naive_kept,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    out: dict[str, object] = {"runs": args.runs}
+    out: dict[str, object] = {"runs": args.runs, "load_avg_1m_start": round(os.getloadavg()[0], 2)}
     for size in (1000, 3000, 5000):
-        secs, slots, reserves = time_grid(pool(size, 30, (120, 1800), size), args.runs)
-        out[f"grid_{size}_30themes_s"] = round(secs, 4)
-        out[f"grid_{size}_slots"] = slots
-        out[f"grid_{size}_reserves"] = reserves
-        print(f"plan_grid pool={size} themes=30: {secs * 1000:.1f} ms, {slots} slots", flush=True)
-    secs, slots, reserves = time_grid(pool(3000, None, (60, 300), 1), args.runs)
-    out["grid_3000_unique_themes_short_s"] = round(secs, 4)
-    out["grid_3000_unique_themes_short_slots"] = slots
-    print(f"plan_grid pool=3000 unique themes: {secs * 1000:.1f} ms, {slots} slots", flush=True)
-    secs, accepted = time_screen(3000, args.runs)
-    out["screen_3000_s"] = round(secs, 4)
-    out["screen_3000_accepted"] = accepted
-    print(f"screen 3000 candidates (no probes): {secs * 1000:.1f} ms", flush=True)
+        g = time_grid(pool(size, 30, (120, 1800), size), args.runs)
+        out[f"grid_{size}_30themes_s"] = round(g["s"], 4)
+        out[f"grid_{size}_naive_s"] = round(g["naive_s"], 4)
+        out[f"grid_{size}_vs_naive"] = round(g["vs_naive"], 2)
+        out[f"grid_{size}_slots"] = g["slots"]
+        out[f"grid_{size}_reserves"] = g["reserves"]
+        print(
+            f"plan_grid pool={size} themes=30: {g['s'] * 1000:.1f} ms, {g['slots']} slots; "
+            f"naive {g['naive_s'] * 1000:.1f} ms (x{g['vs_naive']:.1f})",
+            flush=True,
+        )
+    g = time_grid(pool(3000, None, (60, 300), 1), args.runs)
+    out["grid_3000_unique_themes_short_s"] = round(g["s"], 4)
+    out["grid_3000_unique_themes_short_naive_s"] = round(g["naive_s"], 4)
+    out["grid_3000_unique_themes_short_vs_naive"] = round(g["vs_naive"], 2)
+    out["grid_3000_unique_themes_short_slots"] = g["slots"]
+    print(
+        f"plan_grid pool=3000 unique themes: {g['s'] * 1000:.1f} ms, {g['slots']} slots; "
+        f"naive {g['naive_s'] * 1000:.1f} ms (x{g['vs_naive']:.1f})",
+        flush=True,
+    )
+    sc = time_screen(3000, args.runs)
+    out["screen_3000_s"] = round(sc["s"], 4)
+    out["screen_3000_naive_s"] = round(sc["naive_s"], 4)
+    out["screen_3000_vs_naive"] = round(sc["vs_naive"], 2)
+    out["screen_3000_accepted"] = sc["accepted"]
+    out["screen_3000_naive_kept"] = sc["naive_kept"]
+    print(
+        f"screen 3000 candidates (no probes): {sc['s'] * 1000:.1f} ms; "
+        f"naive {sc['naive_s'] * 1000:.1f} ms (x{sc['vs_naive']:.1f})",
+        flush=True,
+    )
+    out["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(out))
 
 
