@@ -8,7 +8,9 @@ run every few minutes, not every second).
 
 Baseline: a naive live window that flattens every segment of the timeline on each tick
 and keeps the newest ones whose start has passed; ``window_speedup`` is its time over
-``live_playlist.advance``'s. Medians of ``--runs`` runs; the last line printed is one JSON object.
+``live_playlist.advance``'s (the ratio that holds on a noisy machine). Medians of ``--runs`` runs;
+``tick_cpu_us`` is a tick's CPU time (the reference unit ``simweek.py`` divides by). The last
+line printed is one JSON object.
 
     .venv/bin/python ops/bench/air.py [--runs 5] [--ticks 2000] [--hours 4]
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -69,7 +72,7 @@ def naive_window(items: list[live_playlist.AiringItem], now: datetime, count: in
         for off, seg in zip(item.segments.offsets, item.segments.segments, strict=True):
             start = item.start_at + timedelta(seconds=off)
             if start <= now and off < item.duration_sec:
-                listed.append((item.entry_id, seg.name, start))
+                listed.append((item.entry_id, seg.path_name, start))
     return listed[-count:]
 
 
@@ -162,6 +165,11 @@ def main() -> None:
         print(json.dumps({k: round(v, 2) for k, v in r.items()}))
     med["window_speedup"] = med["naive_window_us"] / med["advance_us"]
     med["ticks_per_s"] = 1e6 / med["tick_us"]
+    # The CPU figure simweek.py divides by (wall time above also counts other processes).
+    med["tick_cpu_us"] = statistics.median(
+        tick_cpu_us(args.ticks, args.hours) for _ in range(args.runs)
+    )
+    med["load_avg_1m"] = os.getloadavg()[0]
     print(json.dumps({"runs": args.runs, **{k: round(v, 2) for k, v in med.items()}}))
 
 
