@@ -14,7 +14,18 @@ do for the daemon; imports do not) on the same runtime directory with a fresh co
 prepared database, so every run recovers the same state. The tree is shut down at the
 started signal: the discovery and commit windows the scheduler starts right after
 start-up are not timed. Reports the median.
-Target: recover_s <= 2.0.
+
+Baseline, same run, same database copy: ``bare_read_s``, a fresh process (imports not
+counted either) that opens the database with Python's bare ``sqlite3`` and SELECTs the rows
+a restart needs (the timeline from five minutes ago, its assets, the emergency pool, the
+plans in flight, the cursors, the alert states), decodes each row's JSON and reads each of
+those assets' playlist files: the data, without the daemon. ``recover_vs_bare_read`` =
+``recover_s`` ÷ that, the median of per-run ratios (boots and bare reads alternate, so a
+burst of load from elsewhere hits both). What the daemon does on top: the store's quick
+check and migrations, the OwnerCard, the slate, typed rows (cattrs), parsed playlists,
+the scheduler lock, the API bound, every actor started.
+Target: recover_s <= 2.0 (the issue's, absolute: information on a shared machine);
+``recover_vs_bare_read`` has no target yet (see ops/PERFORMANCE.md).
 
     .venv/bin/python ops/bench/recovery.py [--audit N] [--plans N] [--queue N] [--runs N]
         [--db PATH]
@@ -29,7 +40,8 @@ snapshot, which the daemon itself does not call) and, on the big database, the m
 cost of one plan transition (with its audit event) and of one audit append, the quick
 writes actors make on the event loop.
 
-Last line: JSON with audit_events, plans, queue_entries, recover_s, db_mb (+ details).
+Last line: JSON with audit_events, plans, queue_entries, recover_s, bare_read_s,
+recover_vs_bare_read, db_mb (+ details).
 """
 
 from __future__ import annotations
@@ -311,9 +323,57 @@ def child(runtime: Path) -> None:
     print(json.dumps(trio.run(timed_boot, runtime)))
 
 
-def run_child(runtime: Path) -> dict[str, Any]:
+def bare_read(runtime: Path) -> dict[str, Any]:
+    """The baseline: the rows a restart recovers, with the bare sqlite3 module and json."""
+    import sqlite3
+
+    from actors.buffer import HISTORY_S, POOL_KEEP
+    from vvtv.store.rows import ts
+
+    since = ts(NOW - timedelta(seconds=HISTORY_S))
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(runtime / "state" / "vvtv.db")
+
+    def rows(sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return [json.loads(r[0]) for r in conn.execute(sql, params)]
+
+    queue = rows(
+        "SELECT data FROM queue_entries WHERE end_at > ? AND status != 'SKIPPED' "
+        "ORDER BY start_at, entry_id",
+        (since,),
+    )
+    ids = tuple(e["asset_id"] for e in queue)
+    assets = rows(f"SELECT data FROM assets WHERE asset_id IN ({','.join('?' * len(ids))})", ids)
+    pool = rows(
+        "SELECT data FROM assets WHERE qa_status = 'PASSED' AND emergency_eligible = 1 "
+        "ORDER BY last_aired_at IS NOT NULL, last_aired_at, asset_id LIMIT ?",
+        (POOL_KEEP,),
+    )
+    plans = rows(
+        "SELECT data FROM plans WHERE state IN ('SCHEDULED', 'RESERVED', 'COMMITTED') "
+        "ORDER BY start_at IS NULL, start_at, plan_id"
+    )
+    cursors = conn.execute("SELECT name, at FROM scheduler_cursors").fetchall()
+    alerts = rows("SELECT data FROM alert_states ORDER BY code")
+    playlist_bytes = sum(
+        len((Path(a["segments_dir"]) / "index.m3u8").read_bytes()) for a in (*assets, *pool)
+    )
+    conn.close()
+    return {
+        "bare_read_s": time.perf_counter() - t0,
+        "queue": len(queue),
+        "assets": len(assets),
+        "pool": len(pool),
+        "plans_in_flight": len(plans),
+        "cursors": len(cursors),
+        "alerts": len(alerts),
+        "playlist_bytes": playlist_bytes,
+    }
+
+
+def run_child(runtime: Path, mode: str = "--child") -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(runtime)],
+        [sys.executable, __file__, mode, str(runtime)],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -361,9 +421,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--db", type=Path, default=None, help="the cached database (built if missing)")
     ap.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--bare-child", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
         child(args.child)
+        return
+    if args.bare_child is not None:
+        print(json.dumps(bare_read(args.bare_child)))
         return
 
     import trio
@@ -383,9 +447,10 @@ def main() -> None:
                 path.with_name(path.name + extra).unlink(missing_ok=True)
             shutil.copyfile(pristine, path)
 
-        runs = []
+        runs, bares = [], []
         for _ in range(args.runs):
             restore()
+            bares.append(run_child(runtime, "--bare-child"))  # reads only
             runs.append(run_child(runtime))
         load_after = os.getloadavg()
         restore()
@@ -405,6 +470,15 @@ def main() -> None:
             "stop_s": med("stop_s"),
             "imports_s": med("imports_s"),
             "all_recover_s": [round(r["recover_s"], 4) for r in runs],
+            "bare_read_s": round(statistics.median(b["bare_read_s"] for b in bares), 4),
+            "all_bare_read_s": [round(b["bare_read_s"], 4) for b in bares],
+            "recover_vs_bare_read": round(
+                statistics.median(
+                    r["recover_s"] / b["bare_read_s"] for r, b in zip(runs, bares, strict=True)
+                ),
+                1,
+            ),
+            "bare_read_rows": {k: v for k, v in bares[0].items() if k != "bare_read_s"},
             "runs": args.runs,
             "buffer_entries": runs[0]["buffer_entries"],
             "buffer_playlists": runs[0]["buffer_playlists"],
