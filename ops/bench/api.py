@@ -10,7 +10,10 @@
    time); delivery latency = receive time - send time, measured by the clients. Once
    with every client reading, once with one more client stalled (a raw socket with a
    4 KiB receive buffer that completes the handshake and never reads again); the
-   slowdown ratio compares the delivery p99 of the two (medians over ``--runs``).
+   slowdown ratio compares the delivery p99 of the two (medians over ``--runs``). Baseline,
+   same run: the same clients on hypercorn-trio with a bare ASGI websocket app that sends
+   each published frame to every connection (no topics, pacing or framework);
+   ``ws_delivery_vs_bare`` = vvtv's delivery p99 (every client reading) ÷ the bare one's.
    The readers (lean raw-socket websocket clients, so the load generator costs far
    less than the server) are spread over ``--ws-procs`` load processes.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import re
@@ -151,8 +155,39 @@ class BenchChannel:
 STATUS_BODY = json.dumps(BenchChannel().status(), separators=(",", ":")).encode()
 
 
+# The bare websocket baseline's subscribers: one frame channel per connection.
+BARE_SUBSCRIBERS: set[trio.MemorySendChannel[str]] = set()
+
+
+async def bare_websocket(receive: Any, send: Any) -> None:
+    """The websocket baseline: accept, then send every published frame, nothing else (no
+    topics, no pacing, no conflation, no framework)."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    frames_in, frames_out = trio.open_memory_channel[str](8)
+    BARE_SUBSCRIBERS.add(frames_in)
+    try:
+        async for frame in frames_out:
+            await send({"type": "websocket.send", "text": frame})
+    except Exception:  # the client went away: the connection ends
+        return
+    finally:
+        BARE_SUBSCRIBERS.discard(frames_in)
+
+
+def bare_publish(frame: str) -> None:
+    for subscriber in list(BARE_SUBSCRIBERS):
+        # A reader 8 frames behind misses this one.
+        with contextlib.suppress(trio.WouldBlock):
+            subscriber.send_nowait(frame)
+
+
 async def bare_app(scope: dict, receive: Any, send: Any) -> None:
     """The baseline: hypercorn-trio with the smallest possible ASGI app, same body size."""
+    if scope["type"] == "websocket":
+        await bare_websocket(receive, send)
+        return
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
@@ -202,7 +237,11 @@ async def run_server(kind: str, port_file: Path, publish: bool) -> None:
 
     async def publisher() -> None:
         while True:
-            channel.topics.publish("buffer", channel.status(sent_at=time.time()))
+            if kind == "bare":
+                data = channel.status(sent_at=time.time())
+                bare_publish(json.dumps({"topic": "buffer", "data": data}))
+            else:
+                channel.topics.publish("buffer", channel.status(sent_at=time.time()))
             await trio.sleep(1.0)
 
     async with trio.open_nursery() as nursery:
@@ -419,10 +458,10 @@ async def ws_load(port: int, clients: int, seconds: float, stall: bool) -> dict:
     return {"clients": connected, "latencies": latencies}
 
 
-def ws_run(clients: int, seconds: float, stall: bool, procs: int = 2) -> dict:
+def ws_run(clients: int, seconds: float, stall: bool, procs: int = 2, kind: str = "vvtv") -> dict:
     """One websocket phase: a fresh server, ``clients`` readers spread over ``procs``
     load processes (the first also holds the stalled socket when ``stall``)."""
-    with Server("vvtv", publish=True) as port:
+    with Server(kind, publish=True) as port:
         loads = []
         for i in range(procs):
             share = clients // procs + (1 if i < clients % procs else 0)
@@ -497,17 +536,19 @@ def main() -> None:
             status.append(got["vvtv"])
             pair_ratios.append(got["vvtv"][0] / got["bare"][0])
 
-    free, stalled = [], []
+    free, stalled, bare_ws = [], [], []
     for run in range(args.runs):
-        for stall, sink in ((False, free), (True, stalled)):
-            result = ws_run(args.clients, args.ws_seconds, stall, args.ws_procs)
+        phases = (("vvtv", False, free), ("vvtv", True, stalled), ("bare", False, bare_ws))
+        for kind, stall, sink in phases:
+            result = ws_run(args.clients, args.ws_seconds, stall, args.ws_procs, kind)
             sink.append(result)
-            print(f"run {run + 1} ws stall={stall}: {result}", file=sys.stderr)
+            print(f"run {run + 1} ws {kind} stall={stall}: {result}", file=sys.stderr)
 
     bare_rps = statistics.median(r for r, _ in bare)
     status_rps = statistics.median(r for r, _ in status)
     free_p99 = statistics.median(r["p99_ms"] for r in free)
     stalled_p99 = statistics.median(r["p99_ms"] for r in stalled)
+    bare_ws_p99 = statistics.median(r["p99_ms"] for r in bare_ws)
     print(
         json.dumps(
             {
@@ -527,6 +568,14 @@ def main() -> None:
                 "ws_delivery_p99_ms": round(stalled_p99, 2),
                 "ws_delivery_p99_ms_no_stall": round(free_p99, 2),
                 "stalled_slowdown_ratio": round(stalled_p99 / free_p99, 3),
+                "bare_ws_delivery_p99_ms": round(bare_ws_p99, 2),
+                "ws_delivery_vs_bare": round(free_p99 / bare_ws_p99, 3),
+                "ws_delivery_vs_bare_median_of_runs": round(
+                    statistics.median(
+                        f["p99_ms"] / b["p99_ms"] for f, b in zip(free, bare_ws, strict=True)
+                    ),
+                    3,
+                ),
             }
         )
     )
