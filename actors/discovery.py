@@ -24,13 +24,14 @@ from vvtv.air import timeline
 from vvtv.core import offload
 from vvtv.core.audit import AuditType
 from vvtv.core.messages import DiscoveryOutcome, RunDiscovery
-from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
+from vvtv.core.model import AuditEvent, PlanItem, new_id
 from vvtv.discover.screening import (
     PROBE_REJECTIONS,
     RejectReason,
     address_policy,
     duration_outside,
     normalize_url,
+    plan_scorer,
     screen,
     url_allowed,
 )
@@ -42,13 +43,9 @@ from vvtv.media.fetch import Pace
 from vvtv.nightly.autotune import TuneWeights
 from vvtv.nightly.job import KEY_WEIGHTS
 from vvtv.ownercard.card import OwnerCard
-from vvtv.plan.grid import Grid, plan_grid
+from vvtv.plan.grid import MAX_POOL, PLANNABLE, Grid, plan_grid
 from vvtv.store.plans import ITEM_REJECTED
 
-# Planning considers the best candidates only: enough for days of programming, and
-# it keeps each re-plan fast however large the pool grows.
-MAX_POOL = 2000
-REPLANNABLE = (PlanState.CANDIDATE, PlanState.SCHEDULED, PlanState.RESERVED)
 # Rejections that recur every hour for the same item are counted, not audited one by one.
 # Counted in the discovery summary, not audited one by one: they recur every hour.
 QUIET_REJECTIONS = frozenset(
@@ -195,7 +192,7 @@ class Discovery(Actor):
         tail_end = timeline.programming_end(queued, now)
         programme = [e.theme for e in queued if e.plan_id is not None]
         tail_themes = programme[-card.editorial_profile.min_unique_themes_per_block :]
-        page = store.list_plans(REPLANNABLE, limit=MAX_POOL * 4)
+        page = store.list_plans(PLANNABLE, limit=MAX_POOL * 4)
         refused = list(page.refused)
         usable = []
         for plan in page.items:
@@ -210,22 +207,27 @@ class Discovery(Actor):
             with store.transaction():
                 ch.fence()
                 store.refuse_plan(plan_id, why, now, actor="discovery")
-        pool = _best(usable, MAX_POOL)
+        weights = self._weights()
         horizon_end = now + timedelta(hours=card.schedule_policy.planning_horizon_hours)
-        card = with_tuned_reserves(card, self._weights())
-        # Planning a few thousand candidates takes a noticeable fraction of a second:
-        # keep it off the event loop.
-        grid = await offload.run_sync(
-            lambda: plan_grid(
+
+        def score_and_plan() -> Grid:
+            # Scores under the card and the autotuned weights in force now, not those of
+            # the day each plan was found: tonight's autotune changes tomorrow's grid.
+            pool = _best(_rescored(usable, card, weights), MAX_POOL)
+            return plan_grid(
                 pool,
                 now=now,
                 horizon_end=horizon_end,
                 committed_tail_end=tail_end,
                 card=card,
                 committed_tail_themes=tail_themes,
+                reserve_ratio=weights.reserve_ratio,
             )
-        )
-        self._persist(grid, pool, now)
+
+        # Scoring and planning a few thousand candidates take a noticeable fraction of a
+        # second: keep them off the event loop.
+        grid = await offload.run_sync(score_and_plan)
+        self._persist(grid, {p.plan_id: p for p in usable}, now)
         return grid
 
     def _weights(self) -> TuneWeights:
@@ -233,14 +235,14 @@ class Discovery(Actor):
         stored = self.ch.store.get_live_value(KEY_WEIGHTS)
         return TuneWeights.from_dict(stored) if stored else TuneWeights()
 
-    def _persist(self, grid: Grid, pool: list[PlanItem], now: datetime) -> None:
-        before = {p.plan_id: p for p in pool}
+    def _persist(self, grid: Grid, before: dict[str, PlanItem], now: datetime) -> None:
+        """Write the plans whose slot or score changed; ``before``: as stored."""
         store = self.ch.store
         with store.transaction():
             self.ch.fence()
             for plan in [*grid.scheduled, *grid.reserves, *grid.unplanned]:
                 old = before.get(plan.plan_id)
-                if old is not None and _same_slot(old, plan):
+                if old is not None and _same_slot(old, plan) and old.score == plan.score:
                     continue
                 if old is not None and _changed_since(store.get_plan(plan.plan_id), old):
                     # Committed or dropped while the grid was being planned (a slow window
@@ -249,16 +251,14 @@ class Discovery(Actor):
                 store.upsert_plan(attrs.evolve(plan, updated_at=now))
 
 
-def with_tuned_reserves(card: OwnerCard, weights: TuneWeights) -> OwnerCard:
-    """The card with reserves per hour scaled up by the nightly autotune's reserve ratio.
-
-    The card's ``reserves_per_hour`` is the owner's floor: autotune adds reserves when
-    fallbacks grow, and never plans fewer than the card asks for.
-    """
-    ratio = weights.reserve_ratio
-    policy = card.schedule_policy
-    reserves = max(policy.reserves_per_hour, round(policy.reserves_per_hour * ratio))
-    return attrs.evolve(card, schedule_policy=attrs.evolve(policy, reserves_per_hour=reserves))
+def _rescored(plans: list[PlanItem], card: OwnerCard, weights: TuneWeights) -> list[PlanItem]:
+    """The plans scored under today's card and weights (the same objects when unchanged)."""
+    scored = plan_scorer(card, weights)
+    out = []
+    for plan in plans:
+        worth = scored(plan)
+        out.append(plan if worth == plan.score else attrs.evolve(plan, score=worth))
+    return out
 
 
 def _best(plans: list[PlanItem], n: int) -> list[PlanItem]:

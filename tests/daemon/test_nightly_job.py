@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import trio
 import trio.testing
 
@@ -30,6 +29,7 @@ from vvtv.core.model import (
     EntryStatus,
     FallbackLevel,
     PipelineMetrics,
+    PlanItem,
     QueueEntry,
     new_id,
 )
@@ -84,6 +84,17 @@ def seed_week(store: Store, now: datetime) -> None:
     store.record_metrics(PipelineMetrics(at=young, buffer_minutes=2.0))
 
 
+def candidate_with_quality(now: datetime) -> PlanItem:
+    return PlanItem(
+        plan_id="plan-crisp",
+        source_url="https://videos.example.org/crisp.mp4",
+        title="Crisp",
+        duration_sec=900.0,
+        discovered_at=now - timedelta(days=1),
+        quality_signals=2,
+    )
+
+
 async def test_monday_nightly_saves_the_weekly_report_applies_retention_and_audits_autotune(
     settings: Settings, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -91,6 +102,8 @@ async def test_monday_nightly_saves_the_weekly_report_applies_retention_and_audi
         ch = await boot(settings, clock=TrioClock(NIGHT))
         try:
             seed_week(ch.store, NIGHT)
+            # A candidate with quality signals: the quality weight changes its score.
+            ch.store.insert_plans([candidate_with_quality(NIGHT)])
             result = await run_nightly(
                 ch.store, ch.cards, ch.clock, ch.tz, MONDAY, settings.exports_dir
             )
@@ -120,14 +133,14 @@ async def test_monday_nightly_saves_the_weekly_report_applies_retention_and_audi
             samples = store.metrics_between(NIGHT - timedelta(days=365), NIGHT)
             assert [m.buffer_minutes for m in samples] == [2.0]
 
-            # Autotune: no fallbacks → fewer reserves; a 50 % QA pass rate → more weight
-            # on quality; each bounded by 5 % a day, audited with before/after/deltas.
+            # Autotune: a 50 % QA pass rate → more weight on quality, bounded by 5 % a day,
+            # audited with before/after/deltas. No fallbacks would trim reserves, but the
+            # ratio is at the card's own number already: nothing to trim, no delta.
             tuned = store.query_audit(event_type="autotune")
             assert len(tuned) == 1
             details = tuned[0].details
-            assert set(details["deltas"]) == {"reserve_ratio", "quality_weight"}
-            assert details["before"]["reserve_ratio"] == 1.0
-            assert details["after"]["reserve_ratio"] == pytest.approx(0.975)
+            assert set(details["deltas"]) == {"quality_weight"}
+            assert details["after"]["reserve_ratio"] == details["before"]["reserve_ratio"] == 1.0
             assert 0.05 < details["after"]["quality_weight"] <= 0.05 * 1.05
             assert details["deltas"]["quality_weight"]["before"] == 0.05
             assert store.get_live_value(KEY_WEIGHTS) == details["after"]

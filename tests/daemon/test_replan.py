@@ -10,12 +10,10 @@ import pytest
 
 import actors.discovery as discovery_module
 from actors.daemon import LOCK_TTL_S, boot, take_leadership
-from actors.discovery import Discovery, with_tuned_reserves
+from actors.discovery import Discovery
 from vvtv.core.messages import RunDiscovery
 from vvtv.core.model import FallbackLevel, PlanItem, PlanState, QueueEntry, SlotType, new_id
 from vvtv.core.settings import Settings
-from vvtv.nightly.autotune import TuneWeights
-from vvtv.ownercard.card import OwnerCard
 from vvtv.store import FencingError
 
 
@@ -82,16 +80,6 @@ async def test_a_leader_that_lost_the_lock_cannot_write_its_grid(settings: Setti
         await Discovery(ch).replan(now)
     assert ch.store.count_plans()[PlanState.SCHEDULED] == 0
     ch.store.close()
-
-
-def test_autotune_adds_reserves_but_never_plans_fewer_than_the_card_asks() -> None:
-    card = OwnerCard()
-    floor = card.schedule_policy.reserves_per_hour
-    assert floor >= 2
-    fewer = with_tuned_reserves(card, TuneWeights(reserve_ratio=0.5))
-    more = with_tuned_reserves(card, TuneWeights(reserve_ratio=2.0))
-    assert fewer.schedule_policy.reserves_per_hour == floor
-    assert more.schedule_policy.reserves_per_hour == 2 * floor
 
 
 async def test_a_plan_committed_while_the_grid_is_planned_keeps_its_commit(

@@ -3,17 +3,22 @@ the scoring formula (examples computed by hand), URL and title normalisation."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
 import pytest
 
+from vvtv.core.model import PlanItem
 from vvtv.discover.screening import (
     ScoreWeights,
     blocked_keyword,
+    count_quality_signals,
     duration_closeness,
     host_allowed,
     normalize_title,
     normalize_url,
+    plan_score,
     score,
     url_allowed,
 )
@@ -180,6 +185,32 @@ def test_autotuned_weights_replace_the_spec_weights_but_not_the_caps():
     # 0.5 + 0.1 × 1 + 0.05 × 2 (two tags at most) + 0.02 × 3 (three signals at most)
     assert score(candidate, card, tuned) == pytest.approx(0.76)
     assert score(candidate, card, ScoreWeights()) == score(candidate, card)
+
+
+def test_a_stored_plan_scores_again_under_todays_card_and_weights():
+    """What the planner ranks by: the plan's facts (duration, tags, quality signals kept at
+    discovery) under the card and the autotuned weights in force at the re-plan."""
+    card = make_card(moods=("calm",))
+    candidate = cand(900, ("calm", "sea"), ("4k", "1080p", "mono"))
+    found = PlanItem(
+        plan_id="plan-1",
+        source_url="https://example.com/v.mp4",
+        title="v",
+        duration_sec=900.0,
+        discovered_at=datetime(2026, 3, 1, tzinfo=UTC),
+        score=score(candidate, card),
+        tags=candidate.tags,
+        quality_signals=count_quality_signals(candidate.quality),
+    )
+    assert found.quality_signals == 2
+    assert plan_score(found, card) == found.score == pytest.approx(0.5 + 0.2 + 0.08 + 0.1)
+    tuned = TuneWeights(duration_weight=0.1, mood_weight=0.12, quality_weight=0.02)
+    assert plan_score(found, card, tuned) == score(candidate, card, tuned)
+    # A card that now prefers other moods takes the mood bonus away from the stored plan.
+    assert plan_score(found, make_card(moods=("night",))) == pytest.approx(0.8)
+    # A plan stored before quality signals were kept keeps the score it was given.
+    legacy = attrs.evolve(found, quality_signals=None, score=0.66)
+    assert plan_score(legacy, card, tuned) == 0.66
 
 
 def test_a_candidate_refuses_a_lone_string_for_its_tags():

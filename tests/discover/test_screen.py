@@ -112,7 +112,14 @@ async def test_hosts_keywords_and_duplicates_are_screened_before_any_probe():
 async def test_accepted_candidates_become_scored_candidate_plans():
     batch = [
         cand("Calm Sea", "https://A.example.com/sea.mp4#t=3", tags=("Calm", "ocean")),
-        cand("Forest", "https://example.com/forest.mp4", 450.0, theme="Woods", tags=("green",)),
+        cand(
+            "Forest",
+            "https://example.com/forest.mp4",
+            450.0,
+            theme="Woods",
+            tags=("green",),
+            quality=("1080p", "Stereo", "mono"),
+        ),
         cand("Untagged", "https://example.com/u.mp4", 30.0),
     ]
     result = await screen(batch, make_card(), is_known=Known(), now=NOW)
@@ -135,11 +142,13 @@ async def test_accepted_candidates_become_scored_candidate_plans():
             hd_confirmed=False,
             updated_at=NOW,
             trace_id="",
+            quality_signals=0,  # kept, so the planner can score it again (autotune)
         )
     )
     assert sea.plan_id.startswith("plan-") and sea.trace_id.startswith("trace-")
     assert forest.theme == "woods"
-    assert forest.score == pytest.approx(0.6)  # 0.5 + 0.2 × 0.5
+    assert forest.quality_signals == 2
+    assert forest.score == pytest.approx(0.7)  # 0.5 + 0.2 × 0.5 + 2 × 0.05
     assert (untagged.theme, untagged.score) == ("", 0.5)
     assert len({p.plan_id for p in result.accepted}) == 3
 

@@ -29,9 +29,20 @@ def test_time_in_emergency_asks_for_more_reserves_even_with_few_fallbacks():
     assert 1.0 < new.reserve_ratio <= 1.05
 
 
-def test_a_quiet_day_trims_reserves_a_little():
-    new, _ = autotune(TuneWeights(), DayStats(items_aired=90, fallback_rate=0.0), POLICY)
-    assert new.reserve_ratio == pytest.approx(1.0 * (1 - 0.025))
+def test_a_quiet_day_trims_reserves_a_little_but_never_below_the_cards_number():
+    quiet = DayStats(items_aired=90, fallback_rate=0.0)
+    new, _ = autotune(TuneWeights(reserve_ratio=1.5), quiet, POLICY)
+    assert new.reserve_ratio == pytest.approx(1.5 * (1 - 0.025))
+    # At the card's own number (ratio 1) there is nothing to trim: no change, no delta.
+    assert autotune(TuneWeights(), quiet, POLICY) == (TuneWeights(), [])
+
+
+def test_weights_stored_below_the_floor_by_an_earlier_version_read_as_the_floor():
+    """Earlier versions let the ratio sink to 0.5, where it changed nothing."""
+    assert TuneWeights.from_dict({"reserve_ratio": 0.975}).reserve_ratio == 1.0
+    assert TuneWeights.from_dict({"reserve_ratio": 0.5}).reserve_ratio == 1.0
+    with pytest.raises(ValueError, match=r"reserve_ratio must be between 1\.0 and 3\.0"):
+        TuneWeights.from_dict({"reserve_ratio": 0.2})
 
 
 def test_low_qa_pass_rate_raises_the_quality_weight():
@@ -81,7 +92,7 @@ def test_bad_stats_are_refused(stats, message):
 
 
 def test_bad_weights_and_policy_are_refused():
-    with pytest.raises(ValueError, match=r"reserve_ratio must be between 0\.5 and 3\.0"):
+    with pytest.raises(ValueError, match=r"reserve_ratio must be between 1\.0 and 3\.0"):
         autotune(TuneWeights(reserve_ratio=9), DayStats(items_aired=1), POLICY)
     with pytest.raises(ValueError, match=r"max_daily_adjustment_pct must be 0\.\.20"):
         autotune(

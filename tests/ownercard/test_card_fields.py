@@ -58,7 +58,10 @@ READERS: dict[str, tuple[str, ...]] = {
     "quality_policy.duration_tolerance_sec": ("vvtv/media/qa.py",),
     "quality_policy.max_black_ratio": ("vvtv/media/qa.py",),
     "quality_policy.max_silence_ratio": ("vvtv/media/qa.py",),
-    "music_policy.preferred_moods": ("vvtv/discover/screening.py",),
+    "music_policy.preferred_moods": (
+        "vvtv/discover/screening.py",
+        "vvtv/nightly/autotune.py",
+    ),
     "music_policy.block_music_ratio": ("vvtv/plan/grid.py",),
     "music_policy.music_tags": ("vvtv/plan/music.py",),
     "curator_policy.auto_apply": ("vvtv/air/curator.py",),

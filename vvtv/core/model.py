@@ -132,6 +132,9 @@ class PlanItem:
     hour_window: datetime | None = None
     updated_at: datetime | None = None
     trace_id: str = ""
+    # How many of its source's quality signals scored (SPEC §1.1: 4k/1080/stereo/clean), so
+    # planning can score it again under today's weights. None: stored before this was kept.
+    quality_signals: int | None = None
 
     def transition(self, to: PlanState, at: datetime, **changes: Any) -> PlanItem:
         """The plan in state ``to``; raises ``IllegalTransition`` if SPEC §1.2 forbids it."""

@@ -273,23 +273,68 @@ def duration_closeness(duration_sec: float, target_sec: float) -> float:
     return max(0.0, 1.0 - abs(duration_sec - target_sec) / target_sec)
 
 
+def count_quality_signals(quality: Iterable[str]) -> int:
+    """How many of a source's quality signals contain 4k/1080/stereo/clean (any case)."""
+    return sum(1 for q in quality if any(word in q.casefold() for word in QUALITY_WORDS))
+
+
+def _moods(card: OwnerCard) -> frozenset[str]:
+    return frozenset(m.strip().casefold() for m in card.music_policy.preferred_moods if m.strip())
+
+
+def preferred_mood_tags(tags: Iterable[str], card: OwnerCard) -> int:
+    """How many distinct tags match one of ``music_policy.preferred_moods`` (any case)."""
+    return len({t.strip().casefold() for t in tags} & _moods(card))
+
+
+def _score(
+    duration: float | None,
+    tags: Iterable[str],
+    signals: int,
+    target: float,
+    moods: frozenset[str],
+    weights: ScoringWeights,
+) -> float:
+    total = BASE_SCORE
+    if duration is not None and duration > DURATION_MIN_SEC:
+        total += weights.duration_weight * duration_closeness(duration, target)
+    matching = len({t.strip().casefold() for t in tags} & moods)
+    total += weights.mood_weight * min(MOOD_MAX_TAGS, matching)
+    total += weights.quality_weight * min(QUALITY_MAX_SIGNALS, signals)
+    return min(1.0, max(0.0, round(total, 10)))
+
+
 def score(candidate: Candidate, card: OwnerCard, weights: ScoringWeights = SPEC_WEIGHTS) -> float:
     """SPEC §1.1: 0.5 base; +0.2 × duration closeness (only > 60 s); +0.08 per tag
     matching a preferred mood (max 0.16, two tags); +0.05 per quality signal containing
     4k/1080/stereo/clean (max 0.15, three signals); clamped to [0, 1]. Matching ignores
     case. ``weights`` replaces 0.2/0.08/0.05 with autotuned values."""
-    total = BASE_SCORE
-    d = candidate.duration_sec
-    if d is not None and d > DURATION_MIN_SEC:
-        target = card.editorial_profile.target_avg_duration_sec
-        total += weights.duration_weight * duration_closeness(d, target)
-    moods = {m.strip().casefold() for m in card.music_policy.preferred_moods if m.strip()}
-    matching_tags = {t.strip().casefold() for t in candidate.tags} & moods
-    total += weights.mood_weight * min(MOOD_MAX_TAGS, len(matching_tags))
-    signals = [q.casefold() for q in candidate.quality]
-    good = sum(1 for q in signals if any(word in q for word in QUALITY_WORDS))
-    total += weights.quality_weight * min(QUALITY_MAX_SIGNALS, good)
-    return min(1.0, max(0.0, round(total, 10)))
+    target = card.editorial_profile.target_avg_duration_sec
+    signals = count_quality_signals(candidate.quality)
+    return _score(candidate.duration_sec, candidate.tags, signals, target, _moods(card), weights)
+
+
+def plan_scorer(
+    card: OwnerCard, weights: ScoringWeights = SPEC_WEIGHTS
+) -> Callable[[PlanItem], float]:
+    """``score`` of stored plans under the card and weights in force now, so a change of
+    either (the nightly autotune, a reload) reaches the candidates already in the pool,
+    not only the next ones found. A plan stored before its quality signals were kept
+    (``quality_signals`` None) keeps the score it was given."""
+    target = card.editorial_profile.target_avg_duration_sec
+    moods = _moods(card)
+
+    def scored(plan: PlanItem) -> float:
+        if plan.quality_signals is None:
+            return plan.score
+        return _score(plan.duration_sec, plan.tags, plan.quality_signals, target, moods, weights)
+
+    return scored
+
+
+def plan_score(plan: PlanItem, card: OwnerCard, weights: ScoringWeights = SPEC_WEIGHTS) -> float:
+    """One plan's ``plan_scorer`` score."""
+    return plan_scorer(card, weights)(plan)
 
 
 # --- normalisation ------------------------------------------------------------------
@@ -527,6 +572,7 @@ async def screen(
             discovered_at=now,
             state=PlanState.CANDIDATE,
             score=score(cand, card, weights),
+            quality_signals=count_quality_signals(cand.quality),
             theme=theme_of(cand),
             tags=tuple(cand.tags),
             source_name=cand.source_name,

@@ -5,36 +5,50 @@ an OwnerCard field (structural settings such as horizons, thresholds and guardra
 the owner's). Each weight moves by at most ``autotune_policy.max_daily_adjustment_pct``
 percent of its current value per day, and stays within its absolute bounds.
 
-The rules, from yesterday's ``DayStats``:
+The rules, from yesterday's ``DayStats`` (``aired_signals`` measures the two that come
+from the programmes that aired: their durations against the card's target, and their
+tags against its preferred moods):
 
-- ``reserve_ratio`` (multiplier on ``schedule_policy.reserves_per_hour``): up when the
-  fallback rate is above 10 % or the channel spent any minute in emergency — more reserves
-  mean fewer slates; down when the fallback rate is under 2 % with no emergency — reserves
-  cost downloads.
+- ``reserve_ratio`` (multiplier on ``schedule_policy.reserves_per_hour``, at least 1: the
+  card's number is the owner's floor): up when the fallback rate is above 10 % or the
+  channel spent any minute in emergency — more reserves mean fewer slates; down, back
+  toward the card's number, when the fallback rate is under 2 % with no emergency —
+  reserves cost downloads.
 - ``duration_weight`` (the +0.2 × duration closeness of scoring): up when the aired items'
   mean relative distance from the target duration exceeds 25 %, down under 10 %.
 - ``quality_weight`` (the +0.05 per quality signal): up when the QA pass rate is under
   90 %, down at 98 % or more.
 - ``mood_weight`` (the +0.08 per preferred mood): up when under 20 % of aired items matched
-  a preferred mood, down above 60 %.
+  a preferred mood, down above 60 % (no preferred moods in the card: no signal).
 
 The size of each step is proportional to how far the signal is beyond its threshold, and
 reaches the full allowance at twice the threshold distance. Without a signal (no items
 aired) a weight stays put. Disabled → unchanged, no deltas.
+
+Every change must change what is planned next (``with_effect``): the planner scores the
+pool under the weights in force at each re-plan (``vvtv.discover.screening.plan_score``)
+and keeps ``reserves_per_hour × reserve_ratio`` reserves an hour
+(``vvtv.plan.grid.reserves_in_hour``). A step that would move no plan's score (no plan in
+the pool has a preferred mood, say) or no reserve within the planning horizon is held:
+the weight stays, the nightly summary says why, and nothing is audited as a change.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
 
-from vvtv.core.model import DailyReport
-from vvtv.ownercard.card import AutotunePolicy
+from vvtv.core.model import DailyReport, EntryStatus, PlanItem, QueueEntry, SlotType
+from vvtv.discover.screening import plan_scorer, preferred_mood_tags
+from vvtv.ownercard.card import AutotunePolicy, OwnerCard
+from vvtv.plan.grid import reserve_count
 
 BOUNDS: dict[str, tuple[float, float]] = {
-    "reserve_ratio": (0.5, 3.0),
+    "reserve_ratio": (1.0, 3.0),
     "duration_weight": (0.05, 0.4),
     "mood_weight": (0.02, 0.16),
     "quality_weight": (0.01, 0.1),
@@ -67,9 +81,19 @@ class TuneWeights:
         unknown = sorted(set(data) - set(BOUNDS))
         if unknown:
             raise ValueError(f"unknown tune weight(s): {', '.join(unknown)}")
-        weights = cls(**{k: float(v) if _num(v) else v for k, v in data.items()})
+        values = {k: float(v) if _num(v) else v for k, v in data.items()}
+        ratio = values.get("reserve_ratio")
+        if isinstance(ratio, float) and LEGACY_RESERVE_FLOOR <= ratio < 1.0:
+            # Stored by a version that let the ratio sink below the card's number, where it
+            # changed nothing: read as the floor it really was.
+            values["reserve_ratio"] = 1.0
+        weights = cls(**values)
         weights.validate()
         return weights
+
+
+#: The lowest reserve ratio earlier versions stored (they allowed 0.5..1, to no effect).
+LEGACY_RESERVE_FLOOR = 0.5
 
 
 def _num(v: Any) -> bool:
@@ -214,3 +238,94 @@ def autotune(
             changes[name] = after
             deltas.append(Delta(name, before, after, reason))
     return attrs.evolve(weights, **changes), deltas
+
+
+# --- the day's signals from what aired -------------------------------------------------
+
+
+def aired_signals(
+    aired: Sequence[QueueEntry], plans: Mapping[str, PlanItem], card: OwnerCard
+) -> tuple[float | None, float | None]:
+    """``(duration_deviation, mood_match_rate)`` of the programmes that aired.
+
+    Programmes are the entries that went on air with a plan behind them (main slots and
+    reserves standing in; not the emergency pool's fillers nor the slate, which scoring
+    did not choose). ``duration_deviation`` is the mean of ``|duration - target| / target``
+    over their real durations; ``mood_match_rate`` the share whose plan has a tag among the
+    card's preferred moods (``None`` when the card prefers none, or a plan is unknown).
+    Both are ``None`` when no programme aired.
+    """
+    shown = [
+        e
+        for e in aired
+        if e.plan_id
+        and e.status in (EntryStatus.AIRED, EntryStatus.AIRING)
+        and e.slot_type is not SlotType.EMERGENCY
+    ]
+    if not shown:
+        return None, None
+    target = float(card.editorial_profile.target_avg_duration_sec)
+    deviation = sum(abs(e.duration_sec - target) / target for e in shown) / len(shown)
+    known = [p for e in shown if (p := plans.get(e.plan_id or "")) is not None]
+    if not any(m.strip() for m in card.music_policy.preferred_moods) or not known:
+        return deviation, None
+    matched = sum(1 for p in known if preferred_mood_tags(p.tags, card) > 0)
+    return deviation, matched / len(known)
+
+
+# --- only changes that change the plan --------------------------------------------------
+
+
+@attrs.frozen
+class Held:
+    """A step autotune computed but did not take: it would change nothing planned."""
+
+    delta: Delta
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.delta.to_dict(), "held": self.why}
+
+
+def with_effect(
+    weights: TuneWeights,
+    deltas: Sequence[Delta],
+    *,
+    pool: Sequence[PlanItem],
+    card: OwnerCard,
+    start: datetime,
+) -> tuple[TuneWeights, list[Delta], list[Held]]:
+    """The weights with only the ``deltas`` that change what the next re-plan does, those
+    deltas, and the ones held back with why.
+
+    ``reserve_ratio``: the reserves kept over the card's planning horizon from ``start``
+    must differ. A scoring weight: the score of at least one plan of ``pool`` (the plans
+    the next re-plan considers) must differ.
+    """
+    taken: list[Delta] = []
+    held: list[Held] = []
+    for delta in deltas:
+        trial = attrs.evolve(weights, **{delta.field: delta.after})
+        if delta.field == "reserve_ratio":
+            policy = card.schedule_policy
+            hours = policy.planning_horizon_hours
+            before, after = (
+                reserve_count(start, hours, policy.reserves_per_hour, w.reserve_ratio)
+                for w in (weights, trial)
+            )
+            if before == after:
+                held.append(Held(delta, f"{before} reserves over the next {hours} h either way"))
+                continue
+        elif not _moves_a_score(pool, card, weights, trial):
+            held.append(Held(delta, f"no plan in the pool ({len(pool)}) would score differently"))
+            continue
+        taken.append(delta)
+    tuned = attrs.evolve(weights, **{d.field: d.after for d in taken})
+    return tuned, taken, held
+
+
+def _moves_a_score(
+    pool: Sequence[PlanItem], card: OwnerCard, before: TuneWeights, after: TuneWeights
+) -> bool:
+    old, new = plan_scorer(card, before), plan_scorer(card, after)
+    return any(old(p) != new(p) for p in pool)

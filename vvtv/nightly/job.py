@@ -17,10 +17,18 @@ import attrs
 from vvtv.core import offload
 from vvtv.core.audit import AuditType
 from vvtv.core.clock import Clock
-from vvtv.core.model import AuditEvent, DailyReport, EntryStatus, WeeklyReport, new_id
-from vvtv.nightly.autotune import DayStats, TuneWeights, autotune
+from vvtv.core.model import (
+    AuditEvent,
+    DailyReport,
+    EntryStatus,
+    QueueEntry,
+    WeeklyReport,
+    new_id,
+)
+from vvtv.nightly.autotune import DayStats, TuneWeights, aired_signals, autotune, with_effect
 from vvtv.nightly.reports import daily_report, day_bounds, iso_week_of, weekly_report
 from vvtv.ownercard.holder import OwnerCardHolder
+from vvtv.plan.grid import MAX_POOL, PLANNABLE
 from vvtv.store import Store
 
 RETENTION_DAYS = 90
@@ -38,6 +46,8 @@ class NightlyResult:
     daily: DailyReport
     weekly: WeeklyReport | None
     tune_deltas: dict[str, Any]
+    # Steps autotune computed but did not take, because they would change nothing planned.
+    tune_held: dict[str, Any] = attrs.field(factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -46,10 +56,14 @@ class NightlyResult:
             "retention": self.retention,
             "weekly": self.weekly.week if self.weekly else None,
             "autotune": self.tune_deltas,
+            "autotune_held": self.tune_held,
         }
 
 
-def _report_day(store: Store, day: date, tz: ZoneInfo, now: datetime) -> DailyReport:
+def _report_day(
+    store: Store, day: date, tz: ZoneInfo, now: datetime
+) -> tuple[DailyReport, list[QueueEntry]]:
+    """The day's report, and the entries that started airing that day."""
     start, end = day_bounds(day, tz)
     aired = [
         e
@@ -58,7 +72,8 @@ def _report_day(store: Store, day: date, tz: ZoneInfo, now: datetime) -> DailyRe
     ]
     events = store.query_audit(since=start, until=end, limit=None)
     samples = store.metrics_between(start, end)
-    return daily_report(day, aired, events, samples, now, tz=tz)
+    started = [e for e in aired if start <= e.start_at < end]
+    return daily_report(day, aired, events, samples, now, tz=tz), started
 
 
 def _nightly_sync(
@@ -72,7 +87,7 @@ def _nightly_sync(
     day = local_date - timedelta(days=1)
     export_path = store.export_audit(day, exports, tz=tz)
     counts = store.apply_retention(now, days=RETENTION_DAYS)
-    daily = _report_day(store, day, tz, now)
+    daily, aired = _report_day(store, day, tz, now)
     store.save_daily_report(daily)
     weekly = None
     if local_date.isoweekday() == 1:  # Monday: the ISO week that ended yesterday
@@ -81,22 +96,36 @@ def _nightly_sync(
         days = [store.get_daily_report(monday + timedelta(days=i)) for i in range(7)]
         weekly = weekly_report(week, [d for d in days if d is not None], now)
         store.save_weekly_report(weekly)
-    deltas = _autotune(store, cards, daily, now)
-    return NightlyResult(day, export_path, attrs.asdict(counts), daily, weekly, deltas)
+    deltas, held = _autotune(store, cards, daily, aired, now)
+    return NightlyResult(day, export_path, attrs.asdict(counts), daily, weekly, deltas, held)
 
 
 def _autotune(
-    store: Store, cards: OwnerCardHolder, daily: DailyReport, now: datetime
-) -> dict[str, Any]:
+    store: Store,
+    cards: OwnerCardHolder,
+    daily: DailyReport,
+    aired: list[QueueEntry],
+    now: datetime,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Adjust the fine weights within the OwnerCard's daily bound, once per report day;
-    audit every change."""
+    keep and audit only the changes that change what is planned next, and say which
+    steps were held (``autotune.with_effect``)."""
     if store.get_live_value(KEY_TUNED_ON) == daily.date.isoformat():
-        return {}
-    policy = cards.card.autotune_policy
+        return {}, {}
+    card = cards.card
     stored = store.get_live_value(KEY_WEIGHTS)
     weights = TuneWeights.from_dict(stored) if stored else TuneWeights()
-    new, changes = autotune(weights, DayStats.from_daily_report(daily), policy)
+    plans = {
+        pid: p for pid in {e.plan_id for e in aired if e.plan_id} if (p := store.get_plan(pid))
+    }
+    deviation, moods = aired_signals(aired, plans, card)
+    stats = DayStats.from_daily_report(daily, duration_deviation=deviation, mood_match_rate=moods)
+    _, steps = autotune(weights, stats, card.autotune_policy)
+    # The plans the next re-plan considers (``actors.discovery``): a change must move them.
+    pool = store.list_plans(PLANNABLE, limit=MAX_POOL * 4).items if steps else []
+    new, changes, held_back = with_effect(weights, steps, pool=pool, card=card, start=now)
     deltas = {d.field: d.to_dict() for d in changes}
+    held = {h.delta.field: h.to_dict() for h in held_back}
     store.set_live_value(KEY_TUNED_ON, daily.date.isoformat())
     if new != weights:
         store.set_live_value(KEY_WEIGHTS, new.to_dict())
@@ -109,7 +138,7 @@ def _autotune(
                 details={"before": weights.to_dict(), "after": new.to_dict(), "deltas": deltas},
             )
         )
-    return deltas
+    return deltas, held
 
 
 async def run_nightly(

@@ -34,13 +34,16 @@ plans each when ``U <= 1``. Each theme then appears at most once per ``U`` slots
 ``U`` themes always have plans left and at most ``U - 1`` are blocked.
 
 Reserves: the main grid is filled first (the channel airs the main grid; reserves only
-cover failures), then each hour window, earliest first, gets
-``schedule_policy.reserves_per_hour`` plans from what is left. A reserve may stand in for
-any programme of its hour, so with the music cap on (``R < 1``) no music plan is kept as a
-reserve: a failure never raises the music share. A reserve is
-*compatible* with a slot of its hour when putting it there keeps the guardrails;
-reserves that fit more slots of their hour win, then themes not already reserved for
-that hour, then value (score and closeness to the hour's mean slot duration).
+cover failures), then each hour window, earliest first, gets its reserves from what is
+left: ``schedule_policy.reserves_per_hour`` times the nightly autotune's ``reserve_ratio``
+(at least 1: the card's number is the owner's floor). A fractional rate is spread over
+the hours (``reserves_in_hour``): 2.1 an hour keeps one more reserve every ten hours, so
+a change of the ratio that moves a whole reserve within the horizon changes the grid.
+A reserve may stand in for any programme of its hour, so with the music cap on
+(``R < 1``) no music plan is kept as a reserve: a failure never raises the music share.
+A reserve is *compatible* with a slot of its hour when putting it there keeps the
+guardrails; reserves that fit more slots of their hour win, then themes not already
+reserved for that hour, then value (score and closeness to the hour's mean slot duration).
 
 The hour windows are the UTC hours from the grid's start to the start of its last
 plan; a plan's ``hour_window`` is the hour its ``start_at`` falls in. An hour in which
@@ -66,7 +69,11 @@ from vvtv.plan.music import is_music, music_marks
 
 BALANCE_WEIGHT = 0.2
 HOUR = timedelta(hours=1)
-_PLANNABLE = frozenset({PlanState.CANDIDATE, PlanState.SCHEDULED, PlanState.RESERVED})
+#: Planning considers the best candidates only: enough for days of programming, and it
+#: keeps each re-plan fast however large the pool grows.
+MAX_POOL = 2000
+#: The states a plan can be (re)planned from: the pool of every re-plan.
+PLANNABLE = (PlanState.CANDIDATE, PlanState.SCHEDULED, PlanState.RESERVED)
 
 
 @attrs.frozen
@@ -94,6 +101,31 @@ def floor_hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def _check_ratio(ratio: float) -> None:
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 1.0 <= ratio < math.inf:
+        raise ValueError(
+            f"reserve_ratio must be a finite number >= 1 (the card's reserves_per_hour is the "
+            f"floor), got {ratio!r}"
+        )
+
+
+def reserves_in_hour(hour: datetime, per_hour: int, ratio: float = 1.0) -> int:
+    """How many reserves the UTC hour starting at ``hour`` keeps: ``per_hour × ratio`` on
+    average. Hour ``k`` since the epoch gets ``round(r(k+1)) - round(rk)``, so any run of
+    hours holds its share of a fractional rate to within one, and the count of an hour
+    does not depend on where a grid starts."""
+    _check_ratio(ratio)
+    rate = max(0, per_hour) * ratio
+    k = int(floor_hour(hour).timestamp()) // 3600
+    return math.floor(rate * (k + 1) + 0.5) - math.floor(rate * k + 0.5)
+
+
+def reserve_count(start: datetime, hours: int, per_hour: int, ratio: float = 1.0) -> int:
+    """Reserves kept over ``hours`` UTC hours from ``start``'s (``reserves_in_hour``)."""
+    first = floor_hour(start)
+    return sum(reserves_in_hour(first + k * HOUR, per_hour, ratio) for k in range(hours))
+
+
 def _validate(
     pool: Sequence[PlanItem], now: datetime, horizon_end: datetime, tail_end: datetime | None
 ) -> None:
@@ -106,7 +138,7 @@ def _validate(
             raise ValueError(f"plan_grid: {name} must be timezone-aware")
     seen: set[str] = set()
     for plan in pool:
-        if plan.state not in _PLANNABLE:
+        if plan.state not in PLANNABLE:
             raise ValueError(
                 f"plan_grid: plan {plan.plan_id} is {plan.state}; only CANDIDATE, SCHEDULED "
                 "and RESERVED plans can be (re)planned"
@@ -255,16 +287,20 @@ def plan_grid(
     committed_tail_end: datetime | None,
     card: OwnerCard,
     committed_tail_themes: Sequence[str] = (),
+    reserve_ratio: float = 1.0,
 ) -> Grid:
     """Plan ``pool`` from ``max(now, committed_tail_end)`` to ``horizon_end``.
 
     ``committed_tail_themes`` are the themes of the last committed plans in air order
-    (the guardrails continue across the seam). Raises ``ValueError`` for naive
+    (the guardrails continue across the seam); ``reserve_ratio`` scales the card's
+    reserves per hour (the nightly autotune's, at least 1). Raises ``ValueError`` for naive
     datetimes, plans that are not CANDIDATE/SCHEDULED/RESERVED, durations that are not
     positive or over ``MAX_PLAN_DURATION_SEC`` (the caller keeps those out: see
-    ``PlanItem.defect``) or duplicate plan ids. See the module docstring for how plans are chosen.
+    ``PlanItem.defect``), duplicate plan ids or a ratio below 1. See the module docstring
+    for how plans are chosen.
     """
     _validate(pool, now, horizon_end, committed_tail_end)
+    _check_ratio(reserve_ratio)
     editorial = card.editorial_profile
     lookback = max(0, editorial.min_unique_themes_per_block - 1)
     max_run = max(1, editorial.max_consecutive_same_theme)
@@ -330,7 +366,9 @@ def plan_grid(
         for plan, at in order
     ]
     # Reserves come from the pool without music (all of it when music is not capped).
-    reserves = _pick_reserves(scheduled, tail, remaining, card, now, lookback, max_run)
+    reserves = _pick_reserves(
+        scheduled, tail, remaining, card, now, lookback, max_run, reserve_ratio
+    )
     chosen = remaining.used | music.used
     unplanned = [_back_to_pool(p, now) for p in pool if p.plan_id not in chosen]
     return Grid(scheduled=scheduled, reserves=reserves, unplanned=unplanned)
@@ -412,6 +450,7 @@ def _pick_reserves(
     now: datetime,
     lookback: int,
     max_run: int,
+    ratio: float,
 ) -> list[PlanItem]:
     per_hour = max(0, card.schedule_policy.reserves_per_hour)
     if per_hour == 0 or not scheduled:
@@ -438,7 +477,7 @@ def _pick_reserves(
             return (-min(fits, 1), theme in taken, -fits)
 
         taken_here: set[str] = set()
-        for _ in range(per_hour):
+        for _ in range(reserves_in_hour(hour, per_hour, ratio)):
             scale = max(mean, 1.0)
             # The best rank: a theme that fits every slot of the hour, not yet reserved
             # for it. Most themes are there, and the pool's heap finds the best of them.
