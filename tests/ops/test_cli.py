@@ -212,6 +212,17 @@ def test_status_summarises_state_buffer_and_alerts(
     assert "BUFFER_CRITICAL: low" in out and "1 active" in out
     assert "now playing:  Ocean (from 2026-11-22T04:00:00Z)" in out
     assert "next:         Slate (+1 more)" in out
+    assert "card warnings" not in out
+
+
+def test_status_lists_the_cards_warnings_by_field(
+    ops_env: dict[str, Path], fake_api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warning = "safety_policy.reject_suspicious_watermark: true is not implemented: ..."
+    fake_api.status["card_warnings"] = [warning]
+    assert ops.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert f"card warnings: 1\n  {warning}\n" in out
 
 
 def test_status_of_a_stopped_daemon_exits_1_with_what_to_check(

@@ -49,6 +49,11 @@ def _status(args: argparse.Namespace) -> Fields | int:
     if status.get("last_segment_age_s") is not None:
         lines.append(f"  last segment: {status['last_segment_age_s']} s ago")
     lines.append(f"  as of:        {status.get('timestamp', '?')}")
+    # What the card in force asks for that vvtv does not do, unknown keys: each names its field.
+    card_warnings = [w for w in status.get("card_warnings") or [] if isinstance(w, str)]
+    if card_warnings:
+        lines.append(f"card warnings: {len(card_warnings)}")
+        lines += [f"  {warning}" for warning in card_warnings]
     if not alerts:
         lines.append("alerts: none")
     else:
