@@ -48,11 +48,15 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
         discovery_fail_count=settings.alert_discovery_fail_count,
     )
 
+    # Outlives the Alerter's restarts: its window of restart counts is the channel's, so a
+    # new Alerter does not take every restart since boot for a storm.
+    inputs = AlertInputsPort(ch, breaker)
+
     def alerter() -> Alerter:
         return Alerter(
             store=ch.store,
             clock=ch.clock,
-            inputs=AlertInputsPort(ch, breaker),
+            inputs=inputs,
             thresholds=thresholds,
             cooldown_s=settings.alert_cooldown_secs,
             webhook_url=settings.alert_webhook_url,

@@ -14,6 +14,7 @@ import trio.testing
 from actors.buffer import Buffer
 from actors.daemon import boot
 from actors.inputs import AlertInputsPort
+from supervisors.testing import inject_fault, wait_restarts
 from tests.daemon.harness import looped_asset, make_settings, running_channel
 from tests.support.loopback import Loopback, json_reply
 from vvtv.core import offload
@@ -78,6 +79,33 @@ async def test_an_actor_that_keeps_crashing_raises_actor_restart_storm_and_it_cl
             if e.reason_code == "ACTOR_RESTART_STORM"
         ]
         assert trail == ["alert_notified", "alert_cleared"]
+
+
+async def test_a_restarted_alerter_remembers_which_restarts_are_old(
+    settings: Settings, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Restarts long past are no storm, even to an Alerter that was itself just restarted:
+    the restart window belongs to the channel, not to one Alerter incarnation (a new one
+    used to count every restart since boot as recent, and paged a storm for ten minutes)."""
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        runtime = daemon.runtime
+        await trio.sleep(60)
+        for n in range(1, 4):
+            inject_fault(runtime, "buffer")
+            await wait_restarts(runtime, "buffer", n)
+            await trio.sleep(30)
+        await trio.sleep(90)
+        assert active(daemon, "ACTOR_RESTART_STORM") is not None, active_codes(daemon)
+
+        await trio.sleep(12 * 60)  # the buffer's restarts leave the ten-minute window
+        assert "ACTOR_RESTART_STORM" not in active_codes(daemon)
+        inject_fault(runtime, "alerter")
+        await wait_restarts(runtime, "alerter", 1)
+        for _ in range(5):  # five evaluations of the new Alerter
+            await trio.sleep(60)
+            assert "ACTOR_RESTART_STORM" not in active_codes(daemon), active(
+                daemon, "ACTOR_RESTART_STORM"
+            )
 
 
 async def test_cloud_sync_failing_follows_the_ingest_api_answering_500(
