@@ -7,8 +7,9 @@ subprocess. Each control request is sent unsigned, signed correctly, or signed w
 path, missing headers); bodies are random bytes, random JSON, or near-valid documents.
 Rules: a forged or unsigned request is always 401 and changes nothing; a correctly
 signed one is accepted only when its body is valid for the endpoint; no answer is a 5xx;
-the daemon is alive and answering afterwards. The default run sends two thousand control
-requests; ``-m slow`` sends twenty thousand.
+the daemon is alive and answering afterwards. The default run gives each fuzzer a few seconds
+(``tests/support/fuzz.py``); ``-m slow`` sends twenty thousand control requests and ten
+thousand requests of any method, path and query.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.proof.daemon_process import Channel
 from tests.proof.test_badinput_ownercard import HOSTILE
+from tests.support.fuzz import budget, deep, deeper
 from vvtv.core.signing import sign, signed_headers
 
 TOKEN = "fuzz-token"
@@ -48,13 +50,6 @@ MALFORMED_TS = {
     "word_timestamp": lambda now: "now",
 }
 CURATOR_MODES = ["auto", "advise", "off", "manual", "AUTO", ""]
-FUZZ = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-THOUSANDS = settings(FUZZ, max_examples=2000)  # the default suite: ~8 s
-MANY = settings(FUZZ, max_examples=20000)  # -m slow
 PADDING = itertools.count(1)
 
 
@@ -173,7 +168,7 @@ def control_call(client: httpx.Client, mode: str, path: str, body: bytes) -> htt
     return reply
 
 
-@THOUSANDS
+@budget()
 @given(mode=st.sampled_from(MODES), path=st.sampled_from(CONTROL), body=bodies)
 @example(mode="valid", path="/v1/control/emergency-mode", body=b'{"enabled": null}')  # release
 @example(mode="valid", path="/v1/control/emergency-mode", body=b'{"enabled": 1}')
@@ -183,8 +178,7 @@ def test_control_calls_are_accepted_only_signed_and_valid(
     control_call(client, mode, path, body)
 
 
-@pytest.mark.slow
-@MANY
+@deep(20_000)
 @given(mode=st.sampled_from(MODES), path=st.sampled_from(CONTROL), body=bodies)
 def test_tens_of_thousands_of_control_calls_are_accepted_only_signed_and_valid(
     client: httpx.Client, mode: str, path: str, body: bytes
@@ -204,7 +198,7 @@ def bounded_request(client: httpx.Client, method: str, path: str, **kw: Any) -> 
         return reply.status_code, body.decode("utf-8", "replace")
 
 
-@FUZZ
+@budget()
 @given(
     data=st.data(),
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]),
@@ -224,6 +218,11 @@ def test_any_method_path_or_query_never_causes_a_5xx(
     assert status < 500, f"{method} {path} {query}: {status} {text}"
     if path in CONTROL and method == "POST":
         assert status == 401
+
+
+test_any_method_path_or_query_ten_thousand_times_never_causes_a_5xx = deeper(
+    test_any_method_path_or_query_never_causes_a_5xx
+)
 
 
 def test_an_oversized_signed_body_is_refused_not_read(client: httpx.Client) -> None:

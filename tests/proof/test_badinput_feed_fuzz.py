@@ -15,9 +15,9 @@ at all, and folder sidecars of random YAML and JSON. The rules:
   no duration, or a positive finite one under the ceiling; a title of at most 300
   characters; at most 50 tags of at most 100 characters.
 
-The default run makes a few hundred inputs of each kind (about 20 s); ``-m slow`` ten
-thousand of each (a quarter of an hour on two busy cores: it found the NUL in an encoding
-label that made Python's codec lookup raise).
+The default run gives each fuzzer a few seconds (``tests/support/fuzz.py``); ``-m slow``
+makes ten thousand inputs of each kind (a quarter of an hour on two busy cores: it found the
+NUL in an encoding label that made Python's codec lookup raise).
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.fuzz import budget, deep
 from vvtv.core.model import MAX_PLAN_DURATION_SEC
 from vvtv.discover.screening import normalize_title, normalize_url
 from vvtv.discover.sources import Candidate, SourceError, SourceFailure
@@ -44,10 +45,6 @@ CORPUS = Path(__file__).resolve().parents[1] / "discover" / "corpus"
 SEEDS = sorted(
     p.read_bytes() for folder in ("wild", "written") for p in (CORPUS / folder).rglob("*.*")
 )
-
-QUICK = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
-DEEP = settings(max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
-
 
 # --- the rules -----------------------------------------------------------------------------------
 
@@ -214,27 +211,26 @@ def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
     return bytes(data)
 
 
-@QUICK
+@budget()
 @given(rss_documents())
 def test_any_rss_document_is_read_sanely_or_refused(doc: tuple[bytes, str | None]):
     check_feed(*doc)
 
 
-@QUICK
+@budget()
 @given(mutated(SEEDS))
 def test_any_edit_of_a_real_feed_is_read_sanely_or_refused(data: bytes):
     check_feed(data)
 
 
-@QUICK
+@budget()
 @given(st.binary(max_size=2048))
 def test_any_bytes_are_read_or_refused(data: bytes):
     check_feed(data)
     check_feed(b'<?xml version="1.0"?><rss><channel><item>' + data)
 
 
-@pytest.mark.slow
-@DEEP
+@deep()
 @given(st.one_of(rss_documents(), mutated(SEEDS).map(lambda d: (d, None))))
 def test_ten_thousand_feeds_are_read_sanely_or_refused(doc: tuple[bytes, str | None]):
     check_feed(*doc)
@@ -299,14 +295,13 @@ def json_feeds(draw: st.DrawFn) -> bytes:
     return data
 
 
-@QUICK
+@budget()
 @given(json_feeds())
 def test_any_json_feed_is_read_sanely_or_refused(data: bytes):
     check_json(data)
 
 
-@pytest.mark.slow
-@DEEP
+@deep()
 @given(json_feeds())
 def test_ten_thousand_json_feeds_are_read_sanely_or_refused(data: bytes):
     check_json(data)
@@ -357,7 +352,7 @@ def check_sidecar(folder: Path, kind: str, data: bytes) -> None:
     assert len(sidecar.tags) <= 50 and len(sidecar.quality) <= 50
 
 
-@QUICK
+@budget()
 @given(sidecars())
 def test_any_sidecar_is_read_or_refused_naming_the_file(
     sidecar_dir: Path, sidecar: tuple[str, bytes]
@@ -365,8 +360,7 @@ def test_any_sidecar_is_read_or_refused_naming_the_file(
     check_sidecar(sidecar_dir, *sidecar)
 
 
-@pytest.mark.slow
-@DEEP
+@deep()
 @given(sidecars(max_depth=40_000))
 def test_ten_thousand_sidecars_are_read_or_refused(sidecar_dir: Path, sidecar: tuple[str, bytes]):
     check_sidecar(sidecar_dir, *sidecar)

@@ -6,7 +6,8 @@ swapped lines, inserted YAML punctuation, truncation) and known hostile YAML (ne
 thousands deep, alias bombs, Python tags, 5,000-digit integers, unhashable keys). The
 same hostile files go through ``vvtv owner-card validate``: an exit code and a message,
 never a traceback. (A running channel handed these keeps its card: test_badinput_api.)
-The default run edits the card two thousand ways; ``-m slow`` twenty thousand.
+The default run edits the card for a few seconds (``tests/support/fuzz.py``); ``-m slow``
+twenty thousand ways.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.fuzz import budget, deep
 from vvtv.ownercard.load import OwnerCardError, parse_owner_card
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,14 +95,13 @@ def mutated_cards(draw: st.DrawFn) -> str:
     return text[: draw(st.integers(0, len(text)))] if draw(st.booleans()) else text
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@budget()
 @given(mutated_cards())
 def test_a_randomly_edited_card_is_loaded_or_refused_never_a_crash(text: str) -> None:
     check(text)
 
 
-@pytest.mark.slow
-@settings(max_examples=20000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@deep(20_000)
 @given(mutated_cards())
 def test_many_randomly_edited_cards_are_loaded_or_refused(text: str) -> None:
     check(text)

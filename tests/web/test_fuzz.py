@@ -19,19 +19,16 @@ from urllib.parse import quote
 import httpx
 import pytest
 import trio
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.fuzz import budget, deeper
 from tests.web.conftest import NOW, SECRET, TOKEN, StubChannel
 from vvtv.core.signing import Verifier, sign, signed_headers
 from vvtv.web import create_app, serve
 from vvtv.web.app import UNAUTHORIZED
 
-FUZZ = settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = budget()  # a few seconds each; their deeper twins at the end run under -m slow
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +200,12 @@ def test_a_correctly_signed_malformed_timestamp_is_401(client: httpx.Client, ts:
     headers = {"Authorization": f"Bearer {TOKEN}", "x-vvtv-signature": signature}
     r = client.post(path, content=b"", headers={**headers, "x-vvtv-ts": raw})
     assert (r.status_code, r.json()) == (401, {"error": UNAUTHORIZED}), r.text
+
+
+# ---- deeper under -m slow ------------------------------------------------------------------
+
+test_query_parameters_deeper = deeper(test_query_parameters_never_cause_a_5xx)
+test_segment_paths_deeper = deeper(test_segment_paths_never_cause_a_5xx)
+test_signed_control_bodies_deeper = deeper(test_signed_control_bodies_never_cause_a_5xx)
+test_forged_signing_headers_deeper = deeper(test_forged_signing_headers_are_always_401)
+test_malformed_timestamps_deeper = deeper(test_a_correctly_signed_malformed_timestamp_is_401)
