@@ -7,7 +7,12 @@ Measures, several times each, and reports medians:
 - the same with every candidate its own theme and 1-5 minute durations (the worst case:
   ~500 slots and a theme heap as large as the pool);
 - ``screen`` on 3,000 candidates with HD confirmation off and durations known (host
-  rules, keywords, normalisation, dedupe, scoring: no subprocess).
+  rules, keywords, normalisation, dedupe, scoring: no subprocess);
+- the music cap: ``plan_grid`` on 3,000 candidates of which a fifth are music, capped at
+  ``block_music_ratio`` 0.2 against the same pool uncapped (``music_cap_ratio``);
+- scoring the pool again under the weights in force, as every re-plan does: 8,000 stored
+  plans (the most a re-plan lists) through ``plan_scorer``; ``rescore_vs_grid`` is that
+  over ``plan_grid`` on 3,000 (its share of a re-plan's pure work).
 
 Baselines, measured in the same run on the same pools, alternating with the timed code so
 machine noise hits both (absolute times are information only: the machine is shared):
@@ -55,16 +60,19 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from vvtv.core.model import PlanItem, PlanState, SlotType
-from vvtv.discover.screening import screen
+from vvtv.discover.screening import plan_scorer, screen
 from vvtv.discover.sources import Candidate
-from vvtv.ownercard.card import OwnerCard, SafetyPolicy, SearchPolicy
-from vvtv.plan.grid import floor_hour, plan_grid
+from vvtv.nightly.autotune import TuneWeights
+from vvtv.ownercard.card import MusicPolicy, OwnerCard, SafetyPolicy, SearchPolicy
+from vvtv.plan.grid import MAX_POOL, floor_hour, plan_grid
 
 NOW = datetime(2026, 3, 1, 12, 7, tzinfo=UTC)
 T = TypeVar("T")
 
 
-def pool(size: int, themes: int | None, durations: tuple[int, int], seed: int) -> list[PlanItem]:
+def pool(
+    size: int, themes: int | None, durations: tuple[int, int], seed: int, music: float = 0.0
+) -> list[PlanItem]:
     rng = random.Random(seed)
     return [
         PlanItem(
@@ -75,6 +83,8 @@ def pool(size: int, themes: int | None, durations: tuple[int, int], seed: int) -
             discovered_at=NOW,
             score=rng.random(),
             theme=f"t{rng.randrange(themes) if themes else i}",
+            tags=("music",) if rng.random() < music else ("calm",),
+            quality_signals=rng.randint(0, 3),
         )
         for i in range(size)
     ]
@@ -123,9 +133,9 @@ def cpu_timed(fn: Callable[[], T]) -> tuple[float, T]:
     return time.process_time() - t, result
 
 
-def time_grid(plans: list[PlanItem], runs: int) -> dict[str, float]:
+def time_grid(plans: list[PlanItem], runs: int, card: OwnerCard | None = None) -> dict[str, float]:
     """Medians of ``plan_grid`` and of the naive baseline, timed alternately."""
-    card = OwnerCard()
+    card = card or OwnerCard(music_policy=MusicPolicy(block_music_ratio=1.0))
     samples, naive, ratios = [], [], []
     naive_grid(plans, card)  # warm-up: the first call of either pays for first-use costs
     grid = plan_grid(
@@ -226,13 +236,28 @@ def time_screen(size: int, runs: int) -> dict[str, float]:
     }
 
 
+def time_rescore(plans: list[PlanItem], runs: int) -> float:
+    """Median CPU seconds to score ``plans`` again under changed weights."""
+    card = OwnerCard(music_policy=MusicPolicy(preferred_moods=("calm",)))
+    weights = TuneWeights(duration_weight=0.21, mood_weight=0.084, quality_weight=0.0525)
+
+    def rescore() -> None:
+        scored = plan_scorer(card, weights)
+        for plan in plans:
+            scored(plan)
+
+    return statistics.median(cpu_timed(rescore)[0] for _ in range(runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     out: dict[str, object] = {"runs": args.runs, "load_avg_1m_start": round(os.getloadavg()[0], 2)}
+    grid_s: dict[int, float] = {}
     for size in (1000, 3000, 5000):
         g = time_grid(pool(size, 30, (120, 1800), size), args.runs)
+        grid_s[size] = g["s"]
         out[f"grid_{size}_30themes_s"] = round(g["s"], 4)
         out[f"grid_{size}_naive_s"] = round(g["naive_s"], 4)
         out[f"grid_{size}_vs_naive"] = round(g["vs_naive"], 2)
@@ -253,6 +278,23 @@ def main() -> None:
         f"naive {g['naive_s'] * 1000:.1f} ms (x{g['vs_naive']:.1f})",
         flush=True,
     )
+    music = pool(3000, 30, (120, 1800), 3000, music=0.2)
+    free = time_grid(music, args.runs)["s"]
+    capped = time_grid(
+        music, args.runs, OwnerCard(music_policy=MusicPolicy(block_music_ratio=0.2))
+    )["s"]
+    out["grid_3000_music20_uncapped_s"] = round(free, 4)
+    out["grid_3000_music20_capped_s"] = round(capped, 4)
+    out["music_cap_ratio"] = round(capped / free, 3)
+    print(
+        f"plan_grid pool=3000 a fifth music: capped {capped * 1000:.1f} ms, uncapped "
+        f"{free * 1000:.1f} ms",
+        flush=True,
+    )
+    secs = time_rescore(pool(4 * MAX_POOL, 30, (120, 1800), 8), args.runs)
+    out["rescore_8000_s"] = round(secs, 4)
+    out["rescore_vs_grid"] = round(secs / grid_s[3000], 3)
+    print(f"rescore 8000 stored plans: {secs * 1000:.1f} ms", flush=True)
     sc = time_screen(3000, args.runs)
     out["screen_3000_s"] = round(sc["s"], 4)
     out["screen_3000_naive_s"] = round(sc["naive_s"], 4)
