@@ -46,6 +46,10 @@ credentials per channel and role (``edge.credential("main", "ingest")``), signed
 ``tests.support.channel``: ``channel_settings(root, slate_template, card={...})``, a
 throwaway channel on disk (runtime with the slate copied in, the card, ``Settings``).
 
+``tests.support.fuzz``: bounds for hypothesis fuzzers. ``@budget()`` above ``@given`` runs
+the fuzzer for ``QUICK_S`` seconds (the default suite) whatever one example costs;
+``deeper(test)`` (or ``@deep(n)``) is its ``slow`` twin making a fixed number of examples.
+
 Fixtures (``tests/conftest.py``): ``loopback``, ``receiver`` (a loopback server answering
 ``{"ok": true}``: a webhook, the cloud ingest API), ``clip_cache``, ``slate_template``,
 ``store``.
