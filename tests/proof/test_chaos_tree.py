@@ -26,8 +26,11 @@ the API is the actor being crashed).
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import socket
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import timedelta
@@ -51,6 +54,7 @@ from tests.proof.chaos_tree import (
     full_env,
     tree_actors,
 )
+from tests.proof.daemon_process import REPO, VVTV, Channel
 from tests.support.channel import channel_settings
 from tests.support.loopback import Loopback, json_reply, start_loopback
 from tests.support.waiting import wait_until
@@ -259,3 +263,40 @@ async def test_every_actor_crashed_is_restarted_by_its_strategy_storms_then_esca
                     assert f"{name} ×" in storm_message(ch)
                     await hosted.stop()
             outer.cancel_scope.cancel()
+
+
+@pytest.mark.slow
+def test_a_real_daemon_whose_api_can_never_start_exits_1_naming_it(
+    tmp_path: Path, slate: Path
+) -> None:
+    """The end of the escalation, in a real ``vvtv run`` on the real clock (~20 s of backoff):
+    the API's port is taken, so the API fails at every start; the root gives up past its
+    intensity, and the process exits 1 (systemd's ``Restart=on-failure`` starts it again;
+    only exit 2, a configuration refused, is not retried) with one line saying why."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        (tmp_path / "clips").mkdir()
+        channel = Channel(tmp_path, tmp_path / "clips", slate)
+        done = subprocess.run(
+            [str(VVTV), "run"],
+            cwd=REPO,
+            env={
+                **os.environ,
+                "VVTV_RUNTIME_DIR": str(channel.runtime),
+                "VVTV_OWNER_CARD_PATH": str(channel.card),
+                "VVTV_ENV": "dev",
+                "VVTV_API_BIND": f"127.0.0.1:{port}",
+            },
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert last.startswith("vvtv: stopped: supervisor 'root' gave up: more than 10 restarts"), last
+    assert "api: error: OSError" in last and "in use" in last, last
+    with closing(sqlite3.connect(channel.db_path)) as db:
+        holders = db.execute("SELECT owner FROM scheduler_lock").fetchall()
+    assert holders == [(None,)], "the next start would wait out the lock's TTL"
