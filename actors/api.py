@@ -36,6 +36,7 @@ from vvtv.observe.topics import TopicHub
 from vvtv.ownercard.card import OwnerCard, logo_is_url
 from vvtv.store import StoreError
 from vvtv.web.app import create_app
+from vvtv.web.limits import WebLimits
 from vvtv.web.params import TOGGLE, EmergencyCommand
 from vvtv.web.server import serve
 
@@ -210,7 +211,12 @@ class Api(Actor):
         settings = self.ch.settings
         # Accepted signatures live in the store: a replay stays refused across restarts.
         verifier = Verifier(settings.control_token, settings.control_secret, memory=self.ch.store)
-        app = create_app(port, verifier=verifier, public_base_url=settings.public_base_url)
+        app = create_app(
+            port,
+            verifier=verifier,
+            public_base_url=settings.public_base_url,
+            limits=WebLimits.from_settings(settings),
+        )
         self.url = await _start(ctx, serve, app, settings.api_bind, self.shutdown)
         self.ch.api_url = self.url
         log.info("vvtv API on %s", self.url)

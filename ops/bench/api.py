@@ -56,6 +56,7 @@ from vvtv.iptv.channel import ChannelInfo  # noqa: E402
 from vvtv.observe.metrics import ChannelMetrics  # noqa: E402
 from vvtv.observe.topics import TopicHub  # noqa: E402
 from vvtv.web import create_app  # noqa: E402
+from vvtv.web.limits import WebLimits  # noqa: E402
 from vvtv.web.server import hypercorn_config  # noqa: E402
 
 PY = sys.executable
@@ -224,7 +225,9 @@ async def run_server(kind: str, port_file: Path, publish: bool) -> None:
     channel = BenchChannel()
     app: Any = bare_app
     if kind == "vvtv":
-        app = create_app(channel, verifier=Verifier("bench-token", "bench-secret"))
+        # Every reader connects from 127.0.0.1: caps with room for all of them.
+        room = WebLimits(ws_max_clients=100_000, ws_max_clients_per_address=100_000)
+        app = create_app(channel, verifier=Verifier("bench-token", "bench-secret"), limits=room)
         tune_gc()  # as `vvtv run` does: this process stands for the daemon's web server
     elif kind == "quart":
         app = plain_quart_app()

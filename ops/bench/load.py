@@ -250,12 +250,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_daemon(root: Path, port: int, card: Path) -> subprocess.Popen:
+def start_daemon(root: Path, port: int, card: Path, clients: int) -> subprocess.Popen:
+    # Every dashboard connects from 127.0.0.1: the caps must leave room for all of them
+    # (and the HTTP client, the probe) or the bench would measure refusals.
+    room = str(clients + 64)
     env = {
         **os.environ,
         "VVTV_RUNTIME_DIR": str(root / "runtime"),
         "VVTV_API_BIND": f"127.0.0.1:{port}",
         "VVTV_OWNER_CARD_PATH": str(card),
+        "VVTV_WS_MAX_CLIENTS": room,
+        "VVTV_WS_MAX_CLIENTS_PER_ADDRESS": room,
+        "VVTV_HTTP_MAX_CONNECTIONS": room,
     }
     log = open(root / "daemon.log", "w")  # noqa: SIM115 (lives as long as the daemon)
     return subprocess.Popen([VVTV, "run"], env=env, stdout=log, stderr=log, cwd=root)
@@ -280,7 +286,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vvtv-load-") as tmp:
         root = Path(tmp)
         port = free_port()
-        proc = start_daemon(root, port, Path(args.card).resolve())
+        proc = start_daemon(root, port, Path(args.card).resolve(), args.clients)
         try:
             wait_ready(port, proc, args.startup_timeout)
             time.sleep(args.warmup)

@@ -8,6 +8,7 @@ real ChannelMetrics, recording what the control endpoints asked for.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -24,7 +25,11 @@ from vvtv.iptv.channel import ChannelInfo
 from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.topics import TopicHub
 from vvtv.web import create_app, serve
+from vvtv.web.hosts import HostPolicy
+from vvtv.web.limits import WebLimits
 
+# The names the test channel answers to besides localhost and IPs (VVTV_PUBLIC_HOSTS).
+PUBLIC_HOSTS = ("tv.lan", "my_box.lan")
 TOKEN = "test-token"
 SECRET = "test-secret"
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -198,12 +203,24 @@ class Served:
         return await self.client.post(path, content=body, headers=headers)
 
 
-@pytest.fixture
-async def served(channel: StubChannel, verifier: Verifier) -> AsyncIterator[Served]:
-    app = create_app(channel, verifier=verifier, max_body_bytes=4096)
+@asynccontextmanager
+async def serving(app: QuartTrio) -> AsyncIterator[Served]:
+    """``app`` served by real hypercorn on 127.0.0.1 (ephemeral port) until the block ends."""
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         url = await nursery.start(partial(serve, app, "127.0.0.1:0", shutdown=shutdown))
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             yield Served(app, url, client, shutdown)
         shutdown.set()
+
+
+def limits(**over: Any) -> WebLimits:
+    """The test app's limits: the defaults, the names in ``PUBLIC_HOSTS``, and ``over``."""
+    return WebLimits(**{"hosts": HostPolicy.build(public_hosts=PUBLIC_HOSTS), **over})
+
+
+@pytest.fixture
+async def served(channel: StubChannel, verifier: Verifier) -> AsyncIterator[Served]:
+    app = create_app(channel, verifier=verifier, max_body_bytes=4096, limits=limits())
+    async with serving(app) as running:
+        yield running

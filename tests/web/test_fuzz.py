@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.fuzz import budget, deeper
+from tests.support.wsclient import RawWebsocket
 from tests.web.conftest import NOW, SECRET, TOKEN, StubChannel
 from vvtv.core.signing import Verifier, sign, signed_headers
 from vvtv.web import create_app, serve
@@ -34,6 +36,7 @@ FUZZ = budget()  # a few seconds each; their deeper twins at the end run under -
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     channel = StubChannel(Path(tmp_path_factory.mktemp("segments")))
+    channel.topics.publish("buffer", channel.status())  # a live stream's snapshot
     app = create_app(channel, verifier=Verifier(TOKEN, SECRET), max_body_bytes=4096)
     urls: queue.Queue[str] = queue.Queue()
     stop = threading.Event()
@@ -202,6 +205,62 @@ def test_a_correctly_signed_malformed_timestamp_is_401(client: httpx.Client, ts:
     assert (r.status_code, r.json()) == (401, {"error": UNAUTHORIZED}), r.text
 
 
+# ---- websocket frames ----------------------------------------------------------------------
+
+_frames = st.lists(
+    st.tuples(
+        st.integers(0, 15),  # opcode: the defined ones and the reserved ones
+        st.booleans(),  # FIN
+        st.booleans(),  # RSV1 (compression, never agreed to)
+        st.binary(max_size=300) | st.integers(4097, 70_000).map(bytes),  # over the limit too
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+class _Errors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@FUZZ
+@given(frames=_frames)
+def test_websocket_frames_never_break_the_server(client: httpx.Client, frames: list) -> None:
+    """Whatever frames a client sends (reserved opcodes, fragments without an end, control
+    frames too long, compressed bits, messages over the limit), the server answers with a
+    close or drops the connection, logs no error, and the next client gets its snapshot."""
+    url = str(client.base_url).replace("http://", "ws://") + "/v1/ws/buffer"
+    errors = _Errors()
+    logging.getLogger().addHandler(errors)
+
+    async def hostile_then_good() -> None:
+        ws = await RawWebsocket.open(url)
+        assert ws.accepted
+        with trio.move_on_after(5):
+            try:
+                for opcode, fin, rsv1, payload in frames:
+                    await ws.send_frame(opcode, payload, fin=fin, rsv1=rsv1)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+        await ws.aclose()
+        good = await RawWebsocket.open(url)
+        frame = await good.receive_frame()
+        assert frame is not None and frame[0] == 0x1
+        await good.aclose()
+
+    try:
+        trio.run(hostile_then_good)
+    finally:
+        logging.getLogger().removeHandler(errors)
+    assert not errors.records, [r.getMessage() for r in errors.records]
+    assert client.get("/v1/status").status_code == 200
+
+
 # ---- deeper under -m slow ------------------------------------------------------------------
 
 test_query_parameters_deeper = deeper(test_query_parameters_never_cause_a_5xx)
@@ -209,3 +268,4 @@ test_segment_paths_deeper = deeper(test_segment_paths_never_cause_a_5xx)
 test_signed_control_bodies_deeper = deeper(test_signed_control_bodies_never_cause_a_5xx)
 test_forged_signing_headers_deeper = deeper(test_forged_signing_headers_are_always_401)
 test_malformed_timestamps_deeper = deeper(test_a_correctly_signed_malformed_timestamp_is_401)
+test_websocket_frames_deeper = deeper(test_websocket_frames_never_break_the_server, 2_000)

@@ -49,7 +49,15 @@ async def test_openapi_documents_every_route_and_nothing_else(
         for op in item.values():
             assert op["responses"], op["summary"]
     control = spec["paths"]["/v1/control/curator-mode"]["post"]
-    assert set(control["responses"]) == {"200", "400", "401", "413", "422"}
+    assert set(control["responses"]) == {
+        *("200", "400", "401", "413", "422"),
+        *("408", "421", "431", "503"),  # the HTTP face's guards, before the route
+    }
+    assert "same message" in control["responses"]["401"]["description"]
+    status = spec["paths"]["/v1/status"]["get"]["responses"]
+    assert {"421", "431", "503"} <= set(status) and "408" not in status
+    ws = spec["paths"]["/v1/ws/buffer"]["get"]
+    assert "403" in ws["responses"] and "1013" in ws["description"]
     assert control["requestBody"]["content"]["application/json"]["schema"]["required"] == ["mode"]
 
 

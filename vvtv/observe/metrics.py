@@ -177,6 +177,17 @@ class ChannelMetrics:
             ["kind"],
             registry=r,
         )
+        self.http_connections = Gauge(
+            "vvtv_http_connections", "Open HTTP connections (websockets included)", registry=r
+        )
+        self.http_refused = Counter(
+            "vvtv_http_refused",
+            "Requests and connections the HTTP face refused or cut (unknown or malformed "
+            "Host, foreign websocket Origin, websocket caps, body too slow, connection cap), "
+            "by reason",
+            ["reason"],
+            registry=r,
+        )
         self.websocket_clients = Gauge(
             "vvtv_websocket_clients", "Connected websocket clients", ["topic"], registry=r
         )

@@ -10,7 +10,12 @@ the ASGI layer (``reads.py``). Rules every route follows:
   parsed strictly (400), validated (422) and audited through the port; a refused one is
   a 401 saying only that (the precise reason goes to the log and the audit, rate-limited:
   ``refusals.py``);
-- HTTP requests are counted by route, method and status, and timed by route.
+- HTTP requests are counted by route, method and status, and timed by route;
+- in front of everything (ASGI middleware): the Host and websocket Origin checks
+  (``hosts.py``), the request body deadline (``body.py``) and the security headers of
+  every answer (``headers.py``); the limits are one ``WebLimits`` (``limits.py``);
+- live websockets are capped in all and per client address (``live_clients.py``), and
+  what a client sends on one is read and dropped.
 """
 
 from __future__ import annotations
@@ -26,14 +31,18 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from vvtv.core.signing import AuthError, Verifier
+from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.topics import DEFAULT_CHUNK, Pacer
 from vvtv.web import audience
+from vvtv.web.body import BodyDeadline
 from vvtv.web.control import apply_control
-from vvtv.web.headers import COMMON, DASHBOARD_CSP, page_headers
+from vvtv.web.headers import DASHBOARD_CSP, SecurityHeaders, page_headers
+from vvtv.web.hosts import HostGuard
+from vvtv.web.limits import WebLimits
+from vvtv.web.live_clients import TRY_AGAIN_LATER, LiveClients
 from vvtv.web.openapi import openapi_document
 from vvtv.web.params import BadInput, check_segment
 from vvtv.web.port import ChannelPort
-from vvtv.web.public_url import HostGuard
 from vvtv.web.reads import ReadEndpoints, dump_json, known_method
 from vvtv.web.refusals import RefusalLimiter
 from vvtv.web.tuner import TunerStream
@@ -46,6 +55,7 @@ LIVE_TOPICS = ("buffer", "alerts", "runtime")
 # Segment names are unique per asset and never rewritten: cache them hard.
 SEGMENT_CACHE = "public, max-age=86400, immutable"
 WS_GOING_AWAY = 1001
+CONNECTION_GONE = (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError)
 CONTROL_PREFIX = "/v1/control/"
 # One answer for every refused signature: which check failed is the operator's business.
 UNAUTHORIZED = (
@@ -91,6 +101,16 @@ def live_streams(app: QuartTrio) -> LiveStreams:
     return app.extensions["vvtv.air.live"]
 
 
+def web_limits(app: QuartTrio) -> WebLimits:
+    """The ``WebLimits`` an app made by ``create_app`` is served with."""
+    return app.extensions["vvtv.limits"]
+
+
+def web_metrics(app: QuartTrio) -> ChannelMetrics:
+    """The metrics an app made by ``create_app`` records into."""
+    return app.extensions["vvtv.metrics"]
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(dump_json(body), status=status, content_type=JSON_TYPE)
 
@@ -106,13 +126,17 @@ def create_app(
     max_body_bytes: int = 64 * 1024,
     ws_chunk: int = DEFAULT_CHUNK,
     public_base_url: str | None = None,
+    limits: WebLimits | None = None,
 ) -> QuartTrio:
     """The vvtv web app over ``port``; control calls are checked by ``verifier``.
 
     Live websocket handlers are woken ``ws_chunk`` at a time per update
     (``vvtv.observe.topics.Pacer``). ``public_base_url`` (``VVTV_PUBLIC_BASE_URL``) is
     where viewers and IPTV apps reach the channel; None = each request's own address.
+    ``limits`` (``WebLimits.from_settings``; defaults when None) are what the app and
+    ``serve`` hold clients to.
     """
+    limits = limits or WebLimits()
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
     refusals = RefusalLimiter()
@@ -127,12 +151,25 @@ def create_app(
     pacer = Pacer(ws_chunk)
     app.extensions["vvtv.pacer"] = pacer
     metrics = port.metrics
+    app.extensions["vvtv.limits"] = limits
+    app.extensions["vvtv.metrics"] = metrics
+    clients = LiveClients(limits.ws_max_clients, limits.ws_max_clients_per_address)
+    app.extensions["vvtv.live_clients"] = clients
     # Hot read endpoints are answered before quart sees the request (see reads.py).
     reads = ReadEndpoints(app.asgi_app, port, dump_json(openapi_document(max_body_bytes)))
     # The tuner's endless MPEG-TS stream owns its whole exchange too (see tuner.py).
     tuner = TunerStream(reads, port, live)
     # Quart's documented middleware hook; quart types asgi_app as its own bound method.
-    app.asgi_app = HostGuard(tuner)  # type: ignore[method-assign,assignment]
+    guarded = HostGuard(
+        BodyDeadline(
+            SecurityHeaders(tuner),
+            limits.read_timeout_s,
+            on_timeout=lambda: metrics.http_refused.labels("body_timeout").inc(),
+        ),
+        limits.hosts,
+        on_refused=lambda reason: metrics.http_refused.labels(reason).inc(),
+    )
+    app.asgi_app = guarded  # type: ignore[method-assign,assignment]
     app.extensions["vvtv.reads"] = reads
     app.extensions["vvtv.tuner"] = tuner
     audience.register(app, port, public_base_url=public_base_url)
@@ -163,9 +200,6 @@ def create_app(
         started = g.get("vvtv_t0")
         if started is not None:
             metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
-        # Every answer of the framework (pages, files, JSON) says what it is and no more.
-        for name, value in COMMON.items():
-            response.headers.setdefault(name, value)
         return response
 
     @app.errorhandler(BadInput)
@@ -278,6 +312,22 @@ def create_app(
             raise BadInput(404, f"unknown live topic {topic!r}")
         if live.closing:
             raise BadInput(503, "server shutting down")
+        address = websocket.remote_addr or "unknown"
+        refused = clients.admit(address)
+        if refused is not None:
+            # Accepted to be closed at once: a browser shows a close reason to the page,
+            # never the body of a refused handshake.
+            kind, reason = refused
+            metrics.http_refused.labels(kind).inc()
+            await websocket.accept()
+            await websocket.close(TRY_AGAIN_LATER, reason)
+            return
+        try:
+            await _live_stream(topic)
+        finally:
+            clients.leave(address)
+
+    async def _live_stream(topic: str) -> None:
         # Subscribe before accepting: whatever is published once the client sees the
         # handshake complete is already queued for it (no lost first update).
         sub = port.topics.subscribe(topic, pacer=pacer)
@@ -287,18 +337,37 @@ def create_app(
         try:
             await websocket.accept()
             send = websocket.send
-            while True:
-                try:
-                    frame = await sub.receive()
-                except trio.EndOfChannel:
-                    break
-                await send(frame)
-            await websocket.close(WS_GOING_AWAY, "server shutting down")
+            gone = False
+            async with trio.open_nursery() as nursery:
+                # A live stream only talks: what the client says is read and dropped, so
+                # it never queues up in the server (hypercorn closes a message over
+                # ws_max_message_bytes with 1009 before it is even buffered whole).
+                nursery.start_soon(_drop_client_messages)
+                while True:
+                    try:
+                        frame = await sub.receive()
+                    except trio.EndOfChannel:
+                        break
+                    try:
+                        await send(frame)
+                    except CONNECTION_GONE:
+                        # The server tore the connection down under this send (the client
+                        # broke the protocol): hypercorn closes the socket while a frame is
+                        # on its way, and the send fails as "busy" or "broken".
+                        gone = True
+                        break
+                nursery.cancel_scope.cancel()
+            if not gone:
+                await websocket.close(WS_GOING_AWAY, "server shutting down")
         finally:
             gauge.dec()
             live.discard(sub)
             sub.close()
             if sub.skipped_total:
                 metrics.websocket_skipped.labels(topic).inc(sub.skipped_total)
+
+    async def _drop_client_messages() -> None:
+        while True:
+            await websocket.receive()
 
     return app

@@ -256,15 +256,63 @@ def _websocket(topic: str, what: str) -> dict[str, Any]:
             "description": (
                 f'Websocket stream of JSON frames {{"topic": "{topic}", "seq", "data"}}: '
                 "the latest state on connect, then every change. Closed with code 1001 "
-                "on shutdown."
+                "on shutdown. The server only talks: what a client sends is read and "
+                "dropped, and a message over VVTV_WS_MAX_MESSAGE_BYTES closes the "
+                "connection with 1009. Over VVTV_WS_MAX_CLIENTS in all or "
+                "VVTV_WS_MAX_CLIENTS_PER_ADDRESS from one client address, the handshake "
+                "completes and the socket is closed at once with 1013 and a reason naming "
+                "the cap. A browser page may open it only from the channel's own origin or "
+                "one in VVTV_ALLOWED_ORIGINS (a client without an Origin header is not a "
+                "browser and may)."
             ),
             "responses": {
                 "101": _json_response(
                     "switching protocols; then LiveFrame messages", _ref("LiveFrame")
-                )
+                ),
+                "403": _error(
+                    "the page's Origin is neither the channel's own nor in "
+                    "VVTV_ALLOWED_ORIGINS (refused before the handshake: nothing is sent)"
+                ),
+                "404": _error("unknown live topic"),
+                "503": _error("the server is shutting down"),
             },
         }
     }
+
+
+# What the HTTP face may answer to any request, before a route runs (vvtv/web/hosts.py,
+# server.py, body.py): added to every operation that does not describe the status itself.
+_GUARDS: dict[str, Any] = {
+    "400": _error("malformed Host header (not a host name or IP address with a port)"),
+    "421": _error(
+        "the Host is not a name the channel answers to (DNS rebinding): localhost, "
+        "an IP address, the bind address, VVTV_PUBLIC_BASE_URL's name and VVTV_PUBLIC_HOSTS "
+        "are"
+    ),
+    "431": _error("request target and headers over VVTV_HTTP_MAX_HEADER_BYTES"),
+    "503": {
+        "description": (
+            "too many connections (VVTV_HTTP_MAX_CONNECTIONS, or the file-descriptor limit) "
+            "and every one busy being answered: try again (Retry-After: 1)"
+        ),
+        "content": {JSON: {"schema": _ref("Error")}},
+    },
+}
+_BODY_GUARDS: dict[str, Any] = {
+    "408": _error(
+        "the request body did not arrive within VVTV_HTTP_READ_TIMEOUT_SECS of its headers"
+    ),
+}
+
+
+def _with_guards(paths: dict[str, Any]) -> dict[str, Any]:
+    for item in paths.values():
+        for method, op in item.items():
+            responses = op.setdefault("responses", {})
+            extra = {**_GUARDS, **(_BODY_GUARDS if method in ("post", "put") else {})}
+            for status, reply in extra.items():
+                responses.setdefault(status, reply)
+    return paths
 
 
 def _text(description: str, content_type: str, **more: Any) -> dict[str, Any]:
@@ -724,10 +772,14 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                 "the audience's routes (/watch, /v1/public/status, /iptv/*, the HDHomeRun "
                 "emulation) are public and read-only; "
                 f"their bodies are limited to {max_body_bytes} bytes. Every error is JSON "
-                '{"error": ...}.'
+                '{"error": ...}. Every request is first held to the HTTP face\'s limits: '
+                "its Host must be a name the channel answers to (421), its headers small "
+                "(431), its body on time (408); at the connection cap with every connection "
+                "busy, a newcomer gets a 503. Every HTML answer carries a strict "
+                "Content-Security-Policy (frame-ancestors 'none'), nosniff and no referrer."
             ),
         },
-        "paths": paths,
+        "paths": _with_guards(paths),
         "components": {
             "schemas": _SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

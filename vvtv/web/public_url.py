@@ -9,14 +9,14 @@ these answers (they go back to that client, marked ``Vary: Host`` and not cached
 shared caches), but it must not break out of a URL: it is checked to be a plain host
 name, IPv4 or bracketed IPv6 address with an optional port, else the request is a 400.
 Forwarded headers (``X-Forwarded-Host``/``-Proto``) are not trusted: behind a proxy, set
-``VVTV_PUBLIC_BASE_URL``. This is the one place that decides the base URL, so a host
-allowlist (``VVTV_PUBLIC_HOSTS``) belongs here too.
+``VVTV_PUBLIC_BASE_URL``. This is the one place that decides the base URL; which Host
+headers are answered at all (``VVTV_PUBLIC_HOSTS``) is decided before any route runs
+(``vvtv.web.hosts``).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from vvtv.web.params import BadInput
 
@@ -44,43 +44,3 @@ def base_url(configured: str | None, scheme: str, host: str) -> str:
 def cache_headers(configured: str | None) -> dict[str, str]:
     """Caching for an answer that embeds the base URL."""
     return dict(CONFIGURED if configured else HOST_DERIVED)
-
-
-class HostGuard:
-    """ASGI middleware: a Host header the framework cannot even parse is a 400, not a 500.
-
-    Quart (werkzeug) IDNA-encodes the host while it builds the request context, before any
-    route or error handler runs: a label over 63 characters raised there and became a 500
-    on every framework-served path. This refuses such a request up front, as JSON like any
-    other bad input. A host allowlist would sit here too.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket") and not _encodable_host(scope):
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
-                return
-            body = b'{"error":"malformed Host header"}'
-            length = str(len(body)).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", length)]
-            await send({"type": "http.response.start", "status": 400, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self._inner(scope, receive, send)
-
-
-def _encodable_host(scope: dict) -> bool:
-    for name, value in scope.get("headers", ()):
-        if name == b"host":
-            host = value.decode("latin-1").rpartition(":")[0] or value.decode("latin-1")
-            if host.startswith("["):
-                return True
-            try:
-                host.encode("idna")
-            except UnicodeError:
-                return False
-            return True
-    return True
