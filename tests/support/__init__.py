@@ -33,6 +33,12 @@ port), ``gzip_bomb(size, layers=)`` (gigabytes in kilobytes, made in millisecond
 ``Loopback(tls=TestCA().issue("media.example.com"))`` serves HTTPS and records the SNI
 (``tests.support.certs``: a throwaway CA whose ``client_context()`` trusts only itself).
 
+``tests.support.wsclient``: ``RawWebsocket``, a websocket client that sends exactly what a
+test says: a handshake with any ``Origin``/``Host`` from any loopback source address, a
+message announcing megabytes streamed from one 64 KiB chunk (``send_huge``), floods,
+reserved opcodes, compressed bits; it reads the handshake's answer (``status``,
+``error()``) and frames, and the server's close code and reason (``close_frame()``).
+
 ``tests.support.memory``: ``with peak_growth() as g: ...; assert g.mib < 64``: how far the
 process's peak resident memory rose during the block (the kernel's ``VmHWM``, reset first).
 
