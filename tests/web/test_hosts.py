@@ -182,16 +182,17 @@ async def test_allowed_hosts_reach_every_route(served: Served, host: str) -> Non
             assert r.status_code == 200, (path, with_port, r.text[:200])
 
 
-async def test_the_public_base_urls_name_is_answered(channel: StubChannel) -> None:
-    app = create_app(
-        channel,
-        verifier=Verifier("t", "s"),
-        limits=WebLimits.from_settings(
-            Settings.from_env({"VVTV_PUBLIC_BASE_URL": "https://watch.example.org/tv"})
-        ),
-    )
+async def test_the_public_base_url_and_api_url_names_are_answered(channel: StubChannel) -> None:
+    env = {
+        "VVTV_PUBLIC_BASE_URL": "https://watch.example.org/tv",
+        "VVTV_API_URL": "http://vvtv-box.lan:7070",
+        "VVTV_PUBLIC_HOSTS": "tv.lan",
+    }
+    limits = WebLimits.from_settings(Settings.from_env(env))
+    app = create_app(channel, verifier=Verifier("t", "s"), limits=limits)
     async with serving(app) as served:
-        ok = await served.client.get("/watch", headers={"Host": "watch.example.org"})
-        assert ok.status_code == 200
+        for host in ("watch.example.org", "vvtv-box.lan:7070", "tv.lan"):
+            ok = await served.client.get("/watch", headers={"Host": host})
+            assert ok.status_code == 200, host
         other = await served.client.get("/watch", headers={"Host": "example.org"})
         assert other.status_code == 421

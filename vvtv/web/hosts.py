@@ -5,8 +5,9 @@ Two browser attacks, two checks, both before any route runs (``HostGuard``):
 - **DNS rebinding.** A page on ``evil.example`` re-points its own name at the channel's
   address and then reads the channel as "same origin". Its requests still carry
   ``Host: evil.example``: a request is answered only when its Host is a name the channel
-  is known by (``HostPolicy.host_allowed``): ``localhost``, the bind address, the name of
-  ``VVTV_PUBLIC_BASE_URL``, the names in ``VVTV_PUBLIC_HOSTS``, or any IP address literal
+  is known by (``HostPolicy.host_allowed``): ``localhost``, the bind address, the names of
+  ``VVTV_PUBLIC_BASE_URL`` and ``VVTV_API_URL``, the names in ``VVTV_PUBLIC_HOSTS``, or any
+  IP address literal
   (a rebinding attack always carries the attacker's *name*; a page whose origin is the
   channel's own IP address is the channel's own page, and this is what lets LAN players
   and HDHomeRun clients reach ``http://192.168.1.20:7070`` with no configuration). Any
@@ -66,7 +67,7 @@ class HostPolicy:
     ) -> HostPolicy:
         """From the settings' values; ``ValueError`` naming what is malformed."""
         names = set()
-        for raw in (bind_host, *public_hosts):
+        for raw in (bind_host, *(h for h in public_hosts if h)):
             name = normal_name(raw)
             if name is None:
                 raise ValueError(f"not a host name or IP address: {raw!r}")

@@ -17,6 +17,8 @@ uses when those are unset. Who enforces what:
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import attrs
 
 from vvtv.core.settings import Settings
@@ -48,7 +50,8 @@ class WebLimits:
             ws_max_message_bytes=settings.ws_max_message_bytes,
             hosts=HostPolicy.build(
                 bind_host=settings.api_bind.rpartition(":")[0],
-                public_hosts=settings.public_hosts,
+                # The name the operator's own tools use (VVTV_API_URL) is one it answers to.
+                public_hosts=(*settings.public_hosts, urlsplit(settings.api_url).hostname or ""),
                 public_base_url=settings.public_base_url,
                 allowed_origins=settings.allowed_origins,
             ),

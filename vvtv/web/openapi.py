@@ -286,8 +286,8 @@ _GUARDS: dict[str, Any] = {
     "400": _error("malformed Host header (not a host name or IP address with a port)"),
     "421": _error(
         "the Host is not a name the channel answers to (DNS rebinding): localhost, "
-        "an IP address, the bind address, VVTV_PUBLIC_BASE_URL's name and VVTV_PUBLIC_HOSTS "
-        "are"
+        "an IP address, the bind address, the names of VVTV_PUBLIC_BASE_URL and VVTV_API_URL, "
+        "and VVTV_PUBLIC_HOSTS are"
     ),
     "431": _error("request target and headers over VVTV_HTTP_MAX_HEADER_BYTES"),
     "503": {
