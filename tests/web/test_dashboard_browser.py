@@ -1,5 +1,6 @@
 """The dashboard in Debian's headless chromium: live values, an emergency toggle within a
-second, signed controls from the page, and reconnection after a daemon restart."""
+second, signed controls from the page, reconnection after a daemon restart, and backing
+off from a server at its live-stream cap."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.support.waiting import wait_until
 from tests.web.cdp import CHROMIUM, open_page
-from tests.web.conftest import SECRET, TOKEN, StubChannel
+from tests.web.conftest import SECRET, TOKEN, StubChannel, limits
 from vvtv.core.signing import Verifier, signed_headers
 from vvtv.web import create_app, serve
 
@@ -174,3 +176,36 @@ async def test_dashboard_is_live_controllable_and_reconnects(tmp_path: Path) -> 
             )
             assert await _text(page, "conn-buffer") == "buffer"
             second.set()
+
+
+async def test_a_dashboard_over_the_cap_says_why_and_backs_off(tmp_path: Path) -> None:
+    """Two live streams per address, and the dashboard wants three: the third is accepted
+    and closed at once (1013). Its badge says why, and the page retries with a growing
+    delay, not twice a second (four refusals take at least 2.6 s: 0.375 + 0.75 + 1.5 at
+    the smallest jitter; resetting the delay on each accepted handshake took under 1.9)."""
+    channel = StubChannel(tmp_path / "segments")
+    for topic, data in (("buffer", channel.status()), ("alerts", ALERTS), ("runtime", RUNTIME)):
+        channel.topics.publish(topic, data)
+    app = create_app(channel, verifier=Verifier(TOKEN, SECRET), limits=limits(
+        ws_max_clients_per_address=2
+    ))  # fmt: skip
+
+    def refusals() -> float:
+        value = channel.metrics.registry.get_sample_value(
+            "vvtv_http_refused_total", {"reason": "ws_address_cap"}
+        )
+        return value or 0.0
+
+    async with trio.open_nursery() as nursery:
+        stop = trio.Event()
+        url = await nursery.start(partial(serve, app, "127.0.0.1:0", shutdown=stop))
+        async with open_page(url + "/", tmp_path / "profile") as page:
+            await wait_until("a first refusal", lambda: refusals() >= 1, within=20)
+            first = trio.current_time()
+            await page.wait_for(
+                "[...document.querySelectorAll('.conn.retry')]"
+                ".some(b => b.title.includes('VVTV_WS_MAX_CLIENTS_PER_ADDRESS'))"
+            )
+            await wait_until("four refusals", lambda: refusals() >= 4, within=20)
+            assert trio.current_time() - first >= 2.6
+        stop.set()

@@ -298,10 +298,13 @@ function connect(topic, onData) {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${proto}://${location.host}/v1/ws/${topic}`);
     ws.onopen = () => {
-      delay = 500;
       badge.className = "conn up";
+      badge.title = "";
     };
     ws.onmessage = (event) => {
+      // The backoff starts over only once data flows: a server at its cap accepts the
+      // socket and closes it at once (1013), and must not be retried twice a second.
+      delay = 500;
       let frame;
       try {
         frame = JSON.parse(event.data);
@@ -312,8 +315,10 @@ function connect(topic, onData) {
       if (frame.gap) badge.dataset.gaps = Number(badge.dataset.gaps || 0) + frame.gap;
       onData(frame.data);
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       badge.className = "conn retry";
+      // Refused by the server (1013: too many live streams; 1008: policy): say why.
+      badge.title = event.reason || "";
       const wait = delay * (0.75 + Math.random() * 0.5);
       delay = Math.min(delay * 2, 10000);
       setTimeout(open, wait);
