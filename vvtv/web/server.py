@@ -66,6 +66,7 @@ from hypercorn.typing import ConnectionState
 from hypercorn.utils import parse_socket_addr, repr_socket_addr, wrap_app
 from quart_trio import QuartTrio
 
+from vvtv.observe.metrics import ChannelMetrics
 from vvtv.web.app import live_streams, web_limits, web_metrics
 from vvtv.web.limits import WebLimits
 
@@ -127,16 +128,15 @@ class _Slot:
 
 class ConnectionGate:
     """The open connections, at most ``limit``: at the limit a newcomer takes the place of
-    the connection idle the longest, or is refused when every one is busy."""
+    the connection waiting on its client the longest, or is refused when every one is busy
+    being answered."""
 
-    def __init__(self, limit: int, metrics: Any = None) -> None:
+    def __init__(self, limit: int, metrics: ChannelMetrics | None = None) -> None:
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
         self.limit = limit
         self._open: set[_Slot] = set()
         self._metrics = metrics
-        self.evicted = 0
-        self.refused = 0
 
     def __len__(self) -> int:
         return len(self._open)
@@ -157,13 +157,11 @@ class ConnectionGate:
         if len(self._open) >= self.limit:
             waiting = [s for s in self._open if s.waiting_on_client()]
             if not waiting:
-                self.refused += 1
                 self.count("connection_busy")
                 return None
             oldest = min(waiting, key=lambda s: s.since)
             oldest.scope.cancel()
             self._open.discard(oldest)
-            self.evicted += 1
             self.count("connection_evicted")
         slot = _Slot(trio.CancelScope(), trio.current_time())
         self._open.add(slot)
@@ -242,9 +240,8 @@ class _H11(H11Protocol):
             )
         await super()._create_stream(request)
         if isinstance(self.stream, WSStream):
-            self.stream.buffer = _MessageBuffer(
-                self.config.websocket_max_message_size, (self._on_ws_overflow)
-            )
+            limit = self.config.websocket_max_message_size
+            self.stream.buffer = _MessageBuffer(limit, self._on_ws_overflow)
 
     def receiving_body(self) -> bool:
         return self.connection.their_state is h11.SEND_BODY
@@ -265,8 +262,8 @@ class _H11(H11Protocol):
 
 
 class _Connection(TCPServer):
-    """hypercorn's connection handler for a plain TCP stream, reporting idle and busy to
-    the gate, and HTTP/2 only when allowed."""
+    """hypercorn's connection handler for a plain TCP stream, with our HTTP/1.1 protocol,
+    reporting idle and busy to the gate, and ended once a 1009 close frame is out."""
 
     def __init__(
         self, *args: Any, gate: ConnectionGate, slot: _Slot, h2c: bool, max_header_bytes: int
@@ -281,10 +278,11 @@ class _Connection(TCPServer):
 
     def receiving_body(self) -> bool:
         """Whether the request in progress is still waiting for its body."""
+        h11_protocol = self._h11
         return (
-            self._h11 is not None
-            and self.protocol.protocol is self._h11
-            and (self._h11.receiving_body())
+            h11_protocol is not None
+            and self.protocol.protocol is h11_protocol
+            and (h11_protocol.receiving_body())
         )
 
     async def protocol_send(self, event: Any) -> None:
