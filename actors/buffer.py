@@ -398,7 +398,13 @@ class Buffer(Actor):
             self._as_run(event)
         newest = window.segments[-1].start_at
         self._next_boundary = newest + timedelta(seconds=window.segments[-1].duration_sec)
-        ch.live.publish(live_playlist.render(window, target), dict(self.asset_dirs), newest)
+        ch.live.publish(
+            live_playlist.render(window, target),
+            dict(self.asset_dirs),
+            newest,
+            window=window,
+            target_duration=target,
+        )
 
     def _as_run(self, event: live_playlist.AirEvent) -> None:
         ch = self.ch

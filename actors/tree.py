@@ -9,7 +9,10 @@ root            one_for_one
 │  ├─ discovery     sources, filters, HD probe, scoring, planning grid
 │  └─ scheduler     windows, cursors, nightly
 ├─ alerter      rules, notification state, webhook
-└─ cloudsync    signed publishing with a durable outbox
+├─ cloudsync    signed publishing with a durable outbox
+└─ edge         one_for_one, with a cloud (cloud/worker):
+   ├─ edge_publisher  the live HLS uploaded once to the edge; status when now/next changes
+   └─ edge_agent      the operator's commands relayed by the edge, applied at most once
 ```
 
 The pipeline starts the Buffer first so something is on air before anything is
@@ -26,11 +29,13 @@ from actors.cloudsync import CloudSync
 from actors.committer import Committer
 from actors.context import ChannelContext
 from actors.discovery import Discovery
+from actors.edge import EdgeAgent, EdgePublisher
 from actors.inputs import AlertInputsPort
 from actors.scheduler import Scheduler
 from supervisors import ChildSpec, Restart, Strategy, Supervisor
 from vvtv.core import tls
-from vvtv.notify.alerts import AlertThresholds
+from vvtv.edge.hls import PublisherHealth
+from vvtv.notify.alerts import FOR_SECONDS, AlertThresholds
 from vvtv.notify.delivery import CircuitBreaker, PumpSignal
 
 
@@ -41,6 +46,9 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
     breaker = CircuitBreaker()
     # The cloud outbox's pump wakes when CloudSync or the Alerter enqueues on it.
     cloud_wake = PumpSignal() if settings.cloudflare_base_url else None
+    # Outlives the publisher's restarts: EDGE_LAGGING must not reset with it.
+    edge_health = PublisherHealth()
+    for_seconds = {**FOR_SECONDS, "CLOUD_SYNC_FAILING": float(settings.alert_cloud_failing_secs)}
     thresholds = AlertThresholds(
         qa_min=settings.alert_qa_min,
         fallback_abs=settings.alert_fallback_abs,
@@ -50,7 +58,7 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
 
     # Outlives the Alerter's restarts: its window of restart counts is the channel's, so a
     # new Alerter does not take every restart since boot for a storm.
-    inputs = AlertInputsPort(ch, breaker)
+    inputs = AlertInputsPort(ch, breaker, edge_health)
 
     def alerter() -> Alerter:
         return Alerter(
@@ -66,13 +74,14 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
             topics=ch.topics,
             metrics=ch.metrics,
             cloud_wake=cloud_wake,
+            for_seconds=for_seconds,
         )
 
     def cloudsync() -> CloudSync:
         return CloudSync(
             store=ch.store,
             clock=ch.clock,
-            base_url=settings.cloudflare_base_url,
+            base_url=settings.cloud_url,
             token=settings.cloudflare_token,
             secret=settings.cloudflare_secret,
             breaker=breaker,
@@ -99,6 +108,18 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
             within_seconds=60.0,
         )
 
+    def edge() -> Supervisor:
+        children = [ChildSpec("edge_publisher", lambda: EdgePublisher(ch, edge_health))]
+        if settings.edge_agent:
+            children.append(ChildSpec("edge_agent", lambda: EdgeAgent(ch)))
+        return Supervisor(
+            "edge", children, strategy=Strategy.ONE_FOR_ONE, max_restarts=10, within_seconds=60.0
+        )
+
+    # The edge needs the channel's credential there; without one (dev) there is no edge.
+    with_edge = bool(
+        settings.cloud_url and settings.cloudflare_token and settings.cloudflare_secret
+    )
     return Supervisor(
         "root",
         [
@@ -106,6 +127,7 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
             ChildSpec("pipeline", pipeline),
             ChildSpec("alerter", alerter),
             ChildSpec("cloudsync", cloudsync),
+            *([ChildSpec("edge", edge)] if with_edge else []),
         ],
         strategy=Strategy.ONE_FOR_ONE,
         max_restarts=10,

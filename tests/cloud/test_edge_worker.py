@@ -22,7 +22,7 @@ from actors.cloudsync import CloudSync
 from supervisors import ChildSpec, Runtime, Supervisor
 from tests.support.edge import EdgeWorker, edge_headers, running_edge
 from tests.support.waiting import wait_until
-from tests.web.cdp import CHROMIUM, Page, open_page
+from tests.web.cdp import CHROMIUM, open_page
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import PublishDaily, PublishStatus, PublishWeekly
 from vvtv.core.signing import signed_headers
@@ -260,7 +260,7 @@ async def test_the_watch_page_waits_for_the_stream_then_plays_it_across_an_item_
             await page.wait_for("document.getElementById('now').textContent === 'Night owls'")
             assert await page.eval("document.getElementById('next').textContent") == "Dawn"
             # ▶ with nothing published yet: the page says so and keeps trying.
-            await _click(page, "#play")
+            await page.click("#play")
             await page.wait_for("window.vvtvPlayer.state === 'reconnecting'", timeout=30)
             notice = await page.eval("document.getElementById('notice').textContent")
             assert "reconnecting" in notice.lower(), notice
@@ -286,23 +286,6 @@ async def test_the_watch_page_waits_for_the_stream_then_plays_it_across_an_item_
             assert all(0 <= f["sn"] < publisher.next_sequence for f in played), played
             sns = [f["sn"] for f in played]
             assert sns == sorted(sns), sns
-            await _click(page, "#fullscreen")
+            await page.click("#fullscreen")
             await page.wait_for("document.fullscreenElement?.id === 'stage'")
             n.cancel_scope.cancel()
-
-
-async def _click(page: Page, selector: str) -> None:
-    """A real mouse click (a user gesture: the page may start playback with sound)."""
-    box = await page.eval(
-        f"(() => {{ const r = document.querySelector('{selector}').getBoundingClientRect();"
-        " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()"
-    )
-    for kind in ("mousePressed", "mouseReleased"):
-        await page.call(
-            "Input.dispatchMouseEvent",
-            type=kind,
-            x=box["x"],
-            y=box["y"],
-            button="left",
-            clickCount=1,
-        )

@@ -31,6 +31,7 @@ STORED_NAMES = {
     "curator_applied", "nightly", "autotune", "owner_card_applied", "owner_card_rejected",
     "control_call", "control_refused", "alert_notified", "alert_cleared", "webhook_refused",
     "cloud_delivery_refused", "cloud_publish_invalid",
+    "edge_command", "edge_answer_refused", "edge_playlist_refused", "edge_hls_reset",
 }  # fmt: skip
 
 

@@ -162,6 +162,13 @@ def test_flags_and_numbers_are_parsed() -> None:
             "https://tv.x:99x",
             "VVTV_PUBLIC_BASE_URL='https://tv.x:99x': bad port",
         ),
+        ("VVTV_CLOUDFLARE_CHANNEL", "News", "VVTV_CLOUDFLARE_CHANNEL='News': must be 1-32"),
+        ("VVTV_CLOUDFLARE_CHANNEL", "a_b", "VVTV_CLOUDFLARE_CHANNEL='a_b': must be 1-32"),
+        ("VVTV_CLOUDFLARE_CHANNEL", "-a", "VVTV_CLOUDFLARE_CHANNEL='-a': must be 1-32"),
+        ("VVTV_CLOUDFLARE_CHANNEL", "x" * 33, "VVTV_CLOUDFLARE_CHANNEL='xxxxxxxx"),
+        ("VVTV_EDGE_HLS", "sometimes", "VVTV_EDGE_HLS='sometimes' is not a boolean"),
+        ("VVTV_EDGE_LAG_SEGMENTS", "0", "VVTV_EDGE_LAG_SEGMENTS='0' must be at least 1"),
+        ("VVTV_ALERT_CLOUD_FAILING_SECS", "-5", "VVTV_ALERT_CLOUD_FAILING_SECS='-5' must be at"),
     ],
 )
 def test_a_malformed_value_is_an_error_naming_the_variable(
@@ -408,3 +415,24 @@ def test_in_dev_only_the_exposure_rule_applies() -> None:
     env = {"VVTV_CONTROL_TOKEN": "same", "VVTV_CONTROL_SECRET": "same"}
     env["VVTV_ALERT_WEBHOOK_URL"] = "http://hooks.example.com/x"
     assert Settings.from_env(env).startup_problems() == []
+
+
+def test_the_edge_settings_default_and_key_a_channel_of_a_shared_edge() -> None:
+    plain = Settings.from_env({"VVTV_CLOUDFLARE_BASE_URL": "https://api.voulezvous.tv/"})
+    assert plain.cloud_url == "https://api.voulezvous.tv"
+    assert (plain.edge_hls, plain.edge_agent, plain.edge_lag_segments) == (True, True, 3)
+    assert plain.alert_cloud_failing_secs == 300
+    assert plain.cloud_control_credential == ("dev-token", "dev-secret")
+    keyed = Settings.from_env(
+        {
+            "VVTV_CLOUDFLARE_BASE_URL": "https://edge.example.com/vvtv",
+            "VVTV_CLOUDFLARE_CHANNEL": "news-2",
+            "VVTV_CLOUDFLARE_CONTROL_TOKEN": "operator",
+            "VVTV_CLOUDFLARE_CONTROL_SECRET": "operator-secret",
+            "VVTV_EDGE_AGENT": "0",
+        }
+    )
+    assert keyed.cloud_url == "https://edge.example.com/vvtv/c/news-2"
+    assert keyed.cloud_control_credential == ("operator", "operator-secret")
+    assert keyed.edge_agent is False
+    assert Settings.from_env({}).cloud_url is None

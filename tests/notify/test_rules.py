@@ -45,7 +45,7 @@ def test_nothing_fires_on_values_not_measured_yet() -> None:
 
 def test_every_rule_has_a_unique_code_a_severity_and_a_non_negative_for_time() -> None:
     codes = [r.code for r in RULES]
-    assert len(codes) == len(set(codes)) == 9
+    assert len(codes) == len(set(codes)) == 10
     assert {
         "BUFFER_CRITICAL",
         "QA_PASS_RATE_LOW",
@@ -56,6 +56,7 @@ def test_every_rule_has_a_unique_code_a_severity_and_a_non_negative_for_time() -
         "STREAM_STALE",
         "ACTOR_RESTART_STORM",
         "CLOUD_SYNC_FAILING",
+        "EDGE_LAGGING",
     } == set(codes)
     assert all(r.for_s >= 0 for r in RULES)
 
@@ -104,6 +105,12 @@ def test_buffer_critical_uses_the_owner_card_threshold_not_20() -> None:
             Severity.MEDIUM,
             ("HTTP 503",),
         ),
+        (
+            {"edge_lag_segments": 4, "edge_lag_limit": 3, "edge_detail": "HTTP 503"},
+            "EDGE_LAGGING",
+            Severity.HIGH,
+            ("4 segments", "limit 3", "HTTP 503"),
+        ),
     ],
 )
 def test_each_rule_fires_with_its_severity_and_a_message_naming_value_and_threshold(
@@ -126,6 +133,7 @@ def test_each_rule_fires_with_its_severity_and_a_message_naming_value_and_thresh
         {"discovery_failures_24h": 2},
         {"last_segment_age_s": 12.0},  # exactly 2 × target
         {"actor_restarts": {"committer": 2}},
+        {"edge_lag_segments": 3, "edge_lag_limit": 3},  # N behind is not more than N
     ],
 )
 def test_values_at_the_threshold_do_not_fire(changes: dict[str, object]) -> None:

@@ -7,18 +7,17 @@ from pathlib import Path
 
 from tests.store.state_builders import T0
 from vvtv.store import Store, open_store
-from vvtv.store.commands import APPLIED, APPLYING, EXPIRED
+from vvtv.store.commands import APPLIED, APPLYING, CLAIMED, EXPIRED, SEEN
 
 DEADLINE = T0 + timedelta(minutes=5)
 
 
 def test_the_first_claim_wins_and_every_later_one_gets_the_record(store: Store) -> None:
-    claimed, record = store.claim_command("cmd_1", "emergency-mode", T0, DEADLINE)
-    assert claimed and record.state == APPLYING and record.status is None
-    again, seen = store.claim_command(
-        "cmd_1", "emergency-mode", T0 + timedelta(seconds=1), DEADLINE
-    )
-    assert not again and seen.state == APPLYING and seen.received_at == T0
+    outcome, record = store.claim_command("cmd_1", "emergency-mode", T0, DEADLINE)
+    assert outcome == CLAIMED and record.state == APPLYING and record.status is None
+    later = T0 + timedelta(seconds=1)
+    again, seen = store.claim_command("cmd_1", "emergency-mode", later, DEADLINE)
+    assert again == SEEN and seen.state == APPLYING and seen.received_at == T0
 
 
 def test_a_result_is_recorded_once_and_handed_back_on_a_later_claim(store: Store) -> None:
@@ -26,8 +25,8 @@ def test_a_result_is_recorded_once_and_handed_back_on_a_later_claim(store: Store
     store.finish_command("cmd_1", 200, {"mode": "advise"}, T0 + timedelta(seconds=1))
     # A second finish (a bug, a race) cannot overwrite what was applied.
     store.finish_command("cmd_1", 500, {"error": "late"}, T0 + timedelta(seconds=2))
-    claimed, record = store.claim_command("cmd_1", "curator-mode", T0, DEADLINE)
-    assert not claimed
+    outcome, record = store.claim_command("cmd_1", "curator-mode", T0, DEADLINE)
+    assert outcome == SEEN
     assert (record.state, record.status, record.result) == (APPLIED, 200, {"mode": "advise"})
     assert record.reported_at is None
     store.mark_command_reported("cmd_1", T0 + timedelta(seconds=3))
@@ -37,13 +36,12 @@ def test_a_result_is_recorded_once_and_handed_back_on_a_later_claim(store: Store
 
 
 def test_a_command_past_its_deadline_is_recorded_expired_and_never_claimed(store: Store) -> None:
-    claimed, record = store.claim_command(
-        "cmd_old", "nightly", DEADLINE + timedelta(seconds=1), DEADLINE
-    )
-    assert not claimed and record.state == EXPIRED
+    late = DEADLINE + timedelta(seconds=1)
+    outcome, record = store.claim_command("cmd_old", "nightly", late, DEADLINE)
+    assert outcome == EXPIRED and record.state == EXPIRED
     # Even handed out again with a fresh deadline, it stays what it was.
-    claimed, record = store.claim_command("cmd_old", "nightly", T0, DEADLINE + timedelta(hours=1))
-    assert not claimed and record.state == EXPIRED
+    outcome, record = store.claim_command("cmd_old", "nightly", T0, DEADLINE + timedelta(hours=1))
+    assert outcome == SEEN and record.state == EXPIRED
 
 
 def test_claims_survive_a_reopen_of_the_database(tmp_path: Path) -> None:
@@ -53,8 +51,8 @@ def test_claims_survive_a_reopen_of_the_database(tmp_path: Path) -> None:
     first.claim_command("cmd_1", "emergency-mode", T0, DEADLINE)
     first.close()
     second = open_store(path)
-    claimed, record = second.claim_command("cmd_1", "emergency-mode", T0, DEADLINE)
-    assert not claimed and record.state == APPLYING and record.result is None
+    outcome, record = second.claim_command("cmd_1", "emergency-mode", T0, DEADLINE)
+    assert outcome == SEEN and record.state == APPLYING and record.result is None
     second.close()
 
 

@@ -15,8 +15,9 @@ when the deadline passes, fail saying what was awaited and what was last seen.
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import trio
@@ -26,7 +27,7 @@ T = TypeVar("T")
 
 async def wait_until(
     what: str,
-    probe: Callable[[], T],
+    probe: Callable[[], T | Awaitable[T]],
     *,
     within: float = 10.0,
     step: float = 0.02,
@@ -37,12 +38,15 @@ async def wait_until(
     Each step is a pass of the loop: over simulated minutes or hours, take a coarser
     ``step`` (the chaos tests poll every 0.25 simulated seconds).
 
-    Fails after ``within`` seconds of Trio's clock, naming ``what`` and the last value seen
-    (or what ``show()`` says then, if given).
+    ``probe`` may be async (an HTTP request to another process, say). Fails after ``within``
+    seconds of Trio's clock, naming ``what`` and the last value seen (or what ``show()``
+    says then, if given).
     """
     started = trio.current_time()
     while True:
         value = probe()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         elapsed = trio.current_time() - started

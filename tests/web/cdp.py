@@ -58,6 +58,23 @@ class Page:
             raise RuntimeError(f"{expression!r}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
+    async def click(self, selector: str) -> None:
+        """A real mouse click in the middle of ``selector`` (a user gesture: a page may then
+        start playback with sound)."""
+        box = await self.eval(
+            f"(() => {{ const r = document.querySelector('{selector}').getBoundingClientRect();"
+            " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            await self.call(
+                "Input.dispatchMouseEvent",
+                type=kind,
+                x=box["x"],
+                y=box["y"],
+                button="left",
+                clickCount=1,
+            )
+
     async def wait_for(self, expression: str, timeout: float = 15.0, every: float = 0.02) -> Any:
         """Poll ``expression`` until it is truthy; returns its value.
 

@@ -1,17 +1,22 @@
 """What the live stream looks like right now, shared read-only with the HTTP origin.
 
 The Buffer writes it on every tick; the API reads it to serve ``/live/index.m3u8`` and
-the segments. It never knows HTTP, and the API never knows the timeline.
+the segments, and the edge publisher (``vvtv.edge``) reads the numbered window to upload
+it. It never knows HTTP, and the API never knows the timeline. ``watch`` registers a
+callback run (synchronously, by the Buffer) whenever the playlist changes: a reader
+wakes when there is something new instead of polling.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from vvtv.air.live_playlist import LiveWindow
 from vvtv.core.convert import parse_datetime
 from vvtv.media.playlist import is_segment_name
 
@@ -20,12 +25,42 @@ from vvtv.media.playlist import is_segment_name
 class LiveView:
     playlist: str = ""
     last_segment_at: datetime | None = None
+    window: LiveWindow | None = None  # the numbered segments ``playlist`` lists
+    target_duration: int = 0  # the playlist's EXT-X-TARGETDURATION
     _asset_dirs: dict[str, Path] = attrs.field(factory=dict)
+    _watchers: list[Callable[[], None]] = attrs.field(factory=list)
 
-    def publish(self, playlist: str, asset_dirs: dict[str, Path], newest: datetime) -> None:
+    def publish(
+        self,
+        playlist: str,
+        asset_dirs: dict[str, Path],
+        newest: datetime,
+        *,
+        window: LiveWindow | None = None,
+        target_duration: int = 0,
+    ) -> None:
+        changed = playlist != self.playlist
         self.playlist = playlist
         self._asset_dirs = asset_dirs
         self.last_segment_at = newest
+        self.window = window
+        self.target_duration = target_duration
+        if changed:
+            for watcher in list(self._watchers):
+                watcher()
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` after every change of the playlist; returns the way to stop.
+
+        It runs inside the Buffer's tick: it must be quick and must not raise (set an
+        event, no I/O)."""
+        self._watchers.append(callback)
+
+        def stop() -> None:
+            if callback in self._watchers:
+                self._watchers.remove(callback)
+
+        return stop
 
     def segment_path(self, asset_id: str, name: str) -> Path | None:
         """The file of a segment in the live window; None for anything else.

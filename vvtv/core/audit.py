@@ -64,6 +64,12 @@ class AuditType(enum.StrEnum):
     CLOUD_DELIVERY_REFUSED = "cloud_delivery_refused"
     CLOUD_PUBLISH_INVALID = "cloud_publish_invalid"
 
+    # --- the edge (cloud/worker): HLS publisher and relayed commands ---
+    EDGE_COMMAND = "edge_command"  # a relayed command: applied, repeated, expired, refused
+    EDGE_ANSWER_REFUSED = "edge_answer_refused"  # the edge's answer to a poll was unreadable
+    EDGE_PLAYLIST_REFUSED = "edge_playlist_refused"  # the edge refused a playlist (4xx)
+    EDGE_HLS_RESET = "edge_hls_reset"  # the origin's numbering went back: the edge forgot
+
 
 #: Retired names still found in stored rows, and the type each became. ``commit_window``
 #: was the Committer's own record of a commit window, written beside the Scheduler's

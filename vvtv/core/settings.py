@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -103,10 +104,19 @@ class Settings:
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = None  # when set, webhook bodies are signed
     alert_cooldown_secs: int = 900
-    # cloud sync (SPEC §6)
+    # cloud sync (SPEC §6) and the edge (cloud/worker, SPEC §10)
     cloudflare_base_url: str | None = None
     cloudflare_token: str | None = None
     cloudflare_secret: str | None = None
+    # On an edge that serves several channels: this channel's id (its routes are /c/<id>/...).
+    cloudflare_channel: str | None = None
+    # The operator's credential at the edge (`vvtv cloud ...`); None = the control API's.
+    cloudflare_control_token: str | None = None
+    cloudflare_control_secret: str | None = None
+    edge_hls: bool = True  # publish the live HLS to the edge (when a cloud is configured)
+    edge_agent: bool = True  # apply the operator commands the edge relays
+    edge_lag_segments: int = 3  # EDGE_LAGGING past this many segments behind the origin
+    alert_cloud_failing_secs: int = 300  # CLOUD_SYNC_FAILING once deliveries fail this long
     # backups (SPEC §8)
     backup_dir_path: Path | None = None  # VVTV_BACKUP_DIR; None = runtime/backups
     backup_key_dir_path: Path | None = None  # VVTV_BACKUP_KEY_DIR; None = runtime/keys
@@ -185,6 +195,23 @@ class Settings:
     def download_min_rate_bytes(self) -> int:
         return self.download_min_rate_kb_s * 1024
 
+    @property
+    def cloud_url(self) -> str | None:
+        """Where this channel's edge routes are: the base URL, under ``/c/<channel>`` when a
+        channel id is set (cloud/worker/PROTOCOL.md §1); None without a cloud."""
+        if not self.cloudflare_base_url:
+            return None
+        base = self.cloudflare_base_url.rstrip("/")
+        return f"{base}/c/{self.cloudflare_channel}" if self.cloudflare_channel else base
+
+    @property
+    def cloud_control_credential(self) -> tuple[str, str]:
+        """The operator's token and secret at the edge (its ``control`` role)."""
+        return (
+            self.cloudflare_control_token or self.control_token,
+            self.cloudflare_control_secret or self.control_secret,
+        )
+
     # --- construction -----------------------------------------------------------------
 
     @classmethod
@@ -240,6 +267,13 @@ class Settings:
             cloudflare_base_url=p.parsed("VVTV_CLOUDFLARE_BASE_URL", None, _check_http_url),
             cloudflare_token=p.text("VVTV_CLOUDFLARE_TOKEN"),
             cloudflare_secret=p.text("VVTV_CLOUDFLARE_SECRET"),
+            cloudflare_channel=p.parsed("VVTV_CLOUDFLARE_CHANNEL", None, _check_channel_id),
+            cloudflare_control_token=p.text("VVTV_CLOUDFLARE_CONTROL_TOKEN"),
+            cloudflare_control_secret=p.text("VVTV_CLOUDFLARE_CONTROL_SECRET"),
+            edge_hls=p.flag("VVTV_EDGE_HLS", True),
+            edge_agent=p.flag("VVTV_EDGE_AGENT", True),
+            edge_lag_segments=p.integer("VVTV_EDGE_LAG_SEGMENTS", 3, minimum=1),
+            alert_cloud_failing_secs=p.integer("VVTV_ALERT_CLOUD_FAILING_SECS", 300, minimum=0),
             backup_dir_path=p.path("VVTV_BACKUP_DIR"),
             backup_key_dir_path=p.path("VVTV_BACKUP_KEY_DIR"),
             backup_key_max_age_days=p.integer("VVTV_BACKUP_KEY_MAX_AGE_DAYS", 30, minimum=1),
@@ -460,6 +494,16 @@ def _check_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http(s) URL with a host, e.g. https://example.com")
+    return value
+
+
+_CHANNEL_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+
+
+def _check_channel_id(value: str) -> str:
+    """An edge channel id: 1-32 of a-z 0-9, inner '-' (cloud/worker/PROTOCOL.md §1)."""
+    if not _CHANNEL_ID.fullmatch(value):
+        raise ValueError("must be 1-32 characters of a-z 0-9 with inner '-', e.g. main or news-2")
     return value
 
 

@@ -70,6 +70,9 @@ class AlertInputs:
     actor_restarts: Mapping[str, int] = attrs.field(factory=dict)  # restarts in the window
     cloud_failing: bool = False
     cloud_failing_detail: str = ""
+    edge_lag_segments: int | None = None  # None: no edge, or nothing to publish yet
+    edge_lag_limit: int = 3  # VVTV_EDGE_LAG_SEGMENTS
+    edge_detail: str = ""  # the publisher's last error, if any
 
 
 @attrs.frozen
@@ -164,6 +167,16 @@ def _cloud_sync_failing(i: AlertInputs, t: AlertThresholds) -> str | None:
     return "cloud sync failing" + (f": {i.cloud_failing_detail}" if i.cloud_failing_detail else "")
 
 
+def _edge_lagging(i: AlertInputs, t: AlertThresholds) -> str | None:
+    if i.edge_lag_segments is None or i.edge_lag_segments <= i.edge_lag_limit:
+        return None
+    why = f": {i.edge_detail}" if i.edge_detail else ""
+    return (
+        f"the edge's playlist is {i.edge_lag_segments} segments behind the origin "
+        f"(limit {i.edge_lag_limit}){why}"
+    )
+
+
 # ``for`` times: long enough to ride out one noisy evaluation, short enough that a
 # real problem reaches a person within minutes. Rules whose input already spans a
 # window (a 24 h count, a stale age, a restart window) fire at once.
@@ -177,6 +190,9 @@ RULES: tuple[Rule, ...] = (
     Rule("STREAM_STALE", Severity.CRITICAL, 0.0, _stream_stale),
     Rule("ACTOR_RESTART_STORM", Severity.HIGH, 0.0, _actor_restart_storm),
     Rule("CLOUD_SYNC_FAILING", Severity.MEDIUM, 300.0, _cloud_sync_failing),
+    # Viewers at the edge see a frozen picture: as urgent as a stale origin. The lag itself
+    # spans time (N segments), so it fires at once.
+    Rule("EDGE_LAGGING", Severity.HIGH, 0.0, _edge_lagging),
 )
 FOR_SECONDS: dict[str, float] = {r.code: r.for_s for r in RULES}
 

@@ -156,6 +156,40 @@ class ChannelMetrics:
             "vvtv_cloud_circuit", "Cloud sync circuit breaker", states=CIRCUIT_STATES, registry=r
         )
 
+        # --- the edge (cloud/worker): HLS publisher and command agent ---
+        self.edge_segments_uploaded = Counter(
+            "vvtv_edge_segments_uploaded",
+            "Live segments uploaded to the edge (each once)",
+            registry=r,
+        )
+        self.edge_bytes_uploaded = Counter(
+            "vvtv_edge_bytes_uploaded",
+            "Bytes of live segments and playlists uploaded to the edge",
+            registry=r,
+        )
+        self.edge_playlists = Counter(
+            "vvtv_edge_playlists",
+            "Playlists the edge accepted",
+            registry=r,
+        )
+        self.edge_lag_segments = Gauge(
+            "vvtv_edge_lag_segments",
+            "Segments the edge's playlist is behind the origin's (EDGE_LAGGING past the limit)",
+            registry=r,
+        )
+        self.edge_failures = Counter(
+            "vvtv_edge_failures",
+            "Failed requests to the edge, by part",
+            ["part"],  # hls | agent
+            registry=r,
+        )
+        self.edge_commands = Counter(
+            "vvtv_edge_commands",
+            "Commands relayed by the edge, by what became of them",
+            ["outcome"],  # applied | expired | repeated | refused
+            registry=r,
+        )
+
         # --- HTTP face ---
         self.http_requests = Counter(
             "vvtv_http_requests",

@@ -23,7 +23,9 @@ from vvtv.store.rows import from_ts, from_ts_or_none, ts
 
 APPLYING = "applying"
 APPLIED = "applied"
-EXPIRED = "expired"
+EXPIRED = "expired"  # a state, and what ``claim_command`` says of a command first seen late
+CLAIMED = "claimed"
+SEEN = "seen"
 
 _COLUMNS = "id, kind, state, received_at, deadline_at, status, result, done_at, reported_at"
 
@@ -60,20 +62,19 @@ def _record(row: tuple[Any, ...]) -> CommandRecord:
 class CommandsMixin(StoreBase):
     def claim_command(
         self, command_id: str, kind: str, now: datetime, deadline: datetime
-    ) -> tuple[bool, CommandRecord]:
-        """Claim ``command_id`` for applying; ``(True, record)`` when this call claimed it,
-        ``(False, existing)`` when it was claimed before (never apply it then).
-
-        A command whose ``deadline`` has passed is recorded as expired instead (``state``
-        EXPIRED, and the first element False): it must not be applied.
+    ) -> tuple[str, CommandRecord]:
+        """Claim ``command_id`` for applying, in one transaction. The first element says
+        what happened: ``CLAIMED`` (this call claimed it: apply it now), ``EXPIRED`` (first
+        seen at or after its ``deadline``: recorded, never to be applied) or ``SEEN`` (handled
+        before: never apply it again; the record says how it went).
         """
-        state = APPLYING if now <= deadline else EXPIRED
+        state = APPLYING if now < deadline else EXPIRED
         with self.transaction() as c:
             row = c.execute(
                 f"SELECT {_COLUMNS} FROM edge_commands WHERE id = ?", (command_id,)
             ).fetchone()
             if row is not None:
-                return False, _record(row)
+                return SEEN, _record(row)
             c.execute(
                 "INSERT INTO edge_commands (id, kind, state, received_at, deadline_at, done_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -88,8 +89,8 @@ class CommandsMixin(StoreBase):
             )
         record = CommandRecord(command_id, kind, state, now, deadline)
         if state == EXPIRED:
-            record = attrs.evolve(record, done_at=now)
-        return state == APPLYING, record
+            return EXPIRED, attrs.evolve(record, done_at=now)
+        return CLAIMED, record
 
     def finish_command(
         self, command_id: str, status: int, result: dict[str, Any], now: datetime
