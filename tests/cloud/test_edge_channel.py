@@ -18,12 +18,15 @@ loopback). In one run, because each costs seconds to start:
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
+import trio
 
 from tests.cloud.edge_channel import (
     OriginNumbers,
@@ -119,12 +122,24 @@ async def test_a_channel_behind_the_edge(tmp_path: Path, slate_template: Path) -
                         401,
                         {"error": "replayed signature"},
                     )
-                    off = await signed(client, edge, "POST", "/v1/control/emergency-mode",
-                                       b'{"enabled": null}')  # fmt: skip
-                    off_id = off.json()["id"]
-                    path = f"/v1/control/commands/{off_id}"
-                    released = await signed(client, edge, "GET", path, params={"wait": 20})
-                    assert released.json()["state"] == "succeeded", released.text
+                    # Released by the operator's CLI, waiting for the channel's answer.
+                    operator = edge.credential(role="control")
+                    env = {k: v for k, v in os.environ.items() if not k.startswith("VVTV_")}
+                    env |= {
+                        "VVTV_CLOUDFLARE_BASE_URL": edge.url,
+                        "VVTV_CLOUDFLARE_CONTROL_TOKEN": operator.token,
+                        "VVTV_CLOUDFLARE_CONTROL_SECRET": operator.secret,
+                    }
+                    released = await trio.run_process(
+                        [sys.executable, "-m", "vvtv", "cloud", "command", "emergency-mode",
+                         '{"enabled": null}', "--timeout", "60", "--json"],
+                        env=env, capture_stdout=True, capture_stderr=True, check=False,
+                    )  # fmt: skip
+                    assert released.returncode == 0, released.stderr
+                    answer = json.loads(released.stdout)
+                    assert answer["command_state"] == "succeeded", answer
+                    assert answer["result_body"]["emergency_override"] is None
+                    off_id = answer["command_id"]
 
                     await page.wait_for(
                         f"document.getElementById('video').currentTime >= {started} + {PLAY_S}",

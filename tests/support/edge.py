@@ -24,15 +24,19 @@ import secrets
 import selectors
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
 import attrs
+import httpx
+import trio
 
+from tests.support.loopback import Loopback, Reply, Request, loopback_in_thread
 from vvtv.core.signing import signed_headers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -225,3 +229,83 @@ def running_edge(
         yield edge
     finally:
         edge.stop()
+
+
+# --- a proxy in front of the edge, to catch the channel in the middle of a request ---------
+
+_HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
+
+
+class EdgeProxy:
+    """Forwards every request to an ``EdgeWorker`` (from a loopback server in a thread, real
+    clock) and records what the edge answered, in order; ``hold_next(predicate)`` holds
+    the next matching request instead, until ``release()``, then drops it (502, never
+    forwarded): a request in flight when its sender dies, which never arrives.
+
+        with running_edge(d) as edge, edge_proxy(edge) as proxy:
+            channel = start a daemon with VVTV_CLOUDFLARE_BASE_URL=proxy.url
+            proxy.hold_next(lambda r: r.method == "PUT" and "/hls/seg/" in r.path)
+            proxy.held.wait(); kill the daemon; proxy.release()
+    """
+
+    def __init__(self, server: Loopback, edge: EdgeWorker) -> None:
+        self.server = server
+        self.edge = edge
+        self.held = threading.Event()
+        self.forwarded: list[tuple[Request, int]] = []  # (request, the edge's status)
+        self._release = threading.Event()
+        self._hold: Callable[[Request], bool] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def hold_next(self, predicate: Callable[[Request], bool]) -> None:
+        with self._lock:
+            self.held.clear()
+            self._release.clear()
+            self._hold = predicate
+
+    def release(self) -> None:
+        self._release.set()
+
+    async def handle(self, request: Request) -> Reply:
+        with self._lock:
+            hold = self._hold is not None and self._hold(request)
+            if hold:
+                self._hold = None
+        if hold:
+            self.held.set()
+            while not self._release.is_set():
+                await trio.sleep(0.02)
+            return Reply(502, b'{"error": "dropped by the test proxy"}', "application/json")
+        headers = {k: v for k, v in request.headers.items() if k not in _HOP_HEADERS}
+        async with httpx.AsyncClient(timeout=90) as client:
+            answer = await client.request(
+                request.method, self.edge.url + request.target, content=request.body,
+                headers=headers,
+            )  # fmt: skip
+        with self._lock:
+            self.forwarded.append((request, answer.status_code))
+        return Reply(
+            answer.status_code,
+            answer.content,
+            answer.headers.get("content-type", "application/octet-stream"),
+        )
+
+    def accepted(self, method: str, part: str) -> list[Request]:
+        """Forwarded requests the edge answered 2xx, whose path contains ``part``."""
+        with self._lock:
+            return [
+                r for r, status in self.forwarded
+                if r.method == method and part in r.path and 200 <= status < 300
+            ]  # fmt: skip
+
+
+@contextmanager
+def edge_proxy(edge: EdgeWorker) -> Iterator[EdgeProxy]:
+    with loopback_in_thread() as server:
+        proxy = EdgeProxy(server, edge)
+        server.answer_always(proxy.handle)
+        yield proxy
