@@ -496,6 +496,7 @@ class EdgeAgent(Actor):
             "POST",
             f"/v1/agent/commands/{command_id}/result",
             result_document(reply.status, reply.body),
+            idempotent=True,  # the same result again is a no-op at the edge
         )
         if answer.ok or answer.status in (404, 409):
             # 409: the edge has a result already; 404: it forgot the command. Either way

@@ -256,6 +256,7 @@ class EdgeProxy:
         self._release = threading.Event()
         self._hold: Callable[[Request], bool] | None = None
         self._lock = threading.Lock()
+        self._sent = 0
 
     @property
     def url(self) -> str:
@@ -270,8 +271,15 @@ class EdgeProxy:
     def release(self) -> None:
         self._release.set()
 
+    def sent_bytes(self) -> int:
+        """Bytes the channel sent through the proxy so far (request lines, headers, bodies)."""
+        with self._lock:
+            return self._sent
+
     async def handle(self, request: Request) -> Reply:
         with self._lock:
+            self._sent += len(request.body) + len(request.method) + len(request.target) + 12
+            self._sent += sum(len(k) + len(v) + 4 for k, v in request.headers.items())
             hold = self._hold is not None and self._hold(request)
             if hold:
                 self._hold = None

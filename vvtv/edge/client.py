@@ -26,6 +26,7 @@ from vvtv.core.clock import Clock
 from vvtv.core.signing import new_nonce, signed_headers
 
 MAX_ANSWER_BYTES = 1024 * 1024
+_CLOSED = "RemoteProtocolError"  # the server closed the connection without answering
 DEFAULT_TIMEOUT_S = 30.0
 
 
@@ -85,10 +86,32 @@ class EdgeClient:
         query: Mapping[str, str | int] | None = None,
         content_type: str | None = "application/json",
         timeout: float | None = None,
+        idempotent: bool | None = None,
     ) -> EdgeAnswer:
-        """One signed request to ``path`` (under the base URL); never raises for the network."""
+        """One signed request to ``path`` (under the base URL); never raises for the network.
+
+        A kept-alive connection the server closed just as the request went out fails with
+        no answer at all; an ``idempotent`` request (GET, PUT, DELETE unless told otherwise)
+        is then sent once more, freshly signed, on a new connection, as browsers do.
+        """
         if not path.startswith("/"):
             raise ValueError(f"edge path must start with '/', got {path!r}")
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
+        answer = await self._once(method, path, body, query, content_type, timeout)
+        if idempotent and answer.status is None and answer.error.startswith(_CLOSED):
+            answer = await self._once(method, path, body, query, content_type, timeout)
+        return answer
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        query: Mapping[str, str | int] | None,
+        content_type: str | None,
+        timeout: float | None,
+    ) -> EdgeAnswer:
         headers = signed_headers(
             self.token,
             self.secret,

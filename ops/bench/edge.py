@@ -1,0 +1,337 @@
+"""Edge benchmark: a channel publishing to the local Worker, with 100 then 1,000 viewers (issue 19).
+
+What runs, all on this machine:
+
+* the Worker (cloud/worker) in workerd through miniflare, as the tests run it;
+* a real channel (``--child``: a separate process, the real clock) airing 30-s programmes of
+  real segments, publishing to the Worker through a counting proxy: every byte the channel
+  machine sends to the edge passes through it;
+* ``--viewers`` simulated viewers (this process) in two phases of ``--seconds`` each, 100
+  then 1,000: each one reloads the edge's ``/hls/index.m3u8`` every target duration and
+  fetches every segment it has not fetched yet, as a player does;
+* meanwhile ``--commands`` operator commands per phase relayed through the edge
+  (``curator-mode``, alternating ``advise`` and ``auto``), and the edge's playlist
+  compared with the origin's every second.
+
+Measured (the 100-viewer phase is the baseline of the same run):
+
+* ``origin_egress_ratio_1000_vs_100``: the channel machine's bytes out to the edge per
+  minute of stream with 1,000 viewers over the same with 100 (target <= 1.05: the upload
+  does not grow with the audience); ``origin_bytes_per_stream_minute_{100,1000}``, and
+  ``origin_live_requests`` (viewers' requests that reached the channel's own HLS origin: 0);
+* ``edge_playlist_lag_p99_segments``: origin END minus the END viewers get from the edge,
+  sampled every second (target <= 2);
+* ``control_relay_p99_s``: operator POST to final result read back (target <= 2);
+* ``viewer_errors``: failed viewer requests (target 0); ``viewer_requests``,
+  ``viewer_bytes_{100,1000}``, ``edge_cache_hit_ratio``.
+
+    nice -n 5 .venv/bin/python ops/bench/edge.py [--seconds 60] [--commands 10]
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import trio  # noqa: E402
+
+from tests.support.edge import EdgeWorker, edge_proxy, running_edge  # noqa: E402
+from vvtv.core.signing import new_nonce  # noqa: E402
+
+PHASES = (100, 1000)
+SEGMENT_S = 6.0
+# The viewers share CLIENTS HTTP clients of CONNECTIONS connections each (this machine's
+# side of the test: how many sockets one process opens to workerd at once, not the channel).
+CLIENTS = 20
+CONNECTIONS = 5
+
+
+def p99(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[int(0.99 * (len(ordered) - 1))]
+
+
+def playlist_end(text: str) -> int | None:
+    found = re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)
+    if not found:
+        return None
+    return int(found.group(1)) + sum(
+        1 for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
+# ------------------------------------------------------------------ the channel (--child)
+
+
+def child(root: Path, edge_url: str, token: str, secret: str) -> None:
+    """A channel on the real clock, airing two hours of 30-s programmes, until killed."""
+    from tests.cloud.edge_channel import queue_items
+    from tests.daemon.harness import make_settings, running_channel
+    from tests.support.media import make_slate
+
+    slate = make_slate(root / "slate-template")
+    settings = make_settings(
+        root / "channel",
+        slate,
+        VVTV_CLOUDFLARE_BASE_URL=edge_url,
+        VVTV_CLOUDFLARE_TOKEN=token,
+        VVTV_CLOUDFLARE_SECRET=secret,
+    )
+
+    async def main() -> None:
+        async with running_channel(settings) as daemon:
+            await queue_items(daemon, 240, "bench")
+            while daemon.ch.topics["buffer"].latest.get("state") != "RUNNING":
+                await trio.sleep(0.2)
+            print(json.dumps({"api_url": daemon.ch.api_url}), flush=True)
+            await trio.sleep_forever()
+
+    trio.run(main)
+
+
+# ------------------------------------------------------------------ viewers
+
+
+class Viewers:
+    def __init__(self, edge_url: str) -> None:
+        self.edge_url = edge_url
+        self.errors = 0
+        self.requests = 0
+        self.bytes = 0
+        self.hits = 0
+        self.segments = 0
+        self.retried = 0
+        self.first_errors: list[str] = []
+
+    def _error(self, what: str) -> None:
+        self.errors += 1
+        if len(self.first_errors) < 5:
+            self.first_errors.append(what)
+
+    async def get(self, client: httpx.AsyncClient, url: str) -> httpx.Response:
+        """A GET as players make it: sent again once when the connection failed before any
+        answer came (hls.js retries a fragment up to 6 times), which HTTP allows for an
+        idempotent request. What fails twice is a viewer error."""
+        try:
+            return await client.get(url)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError):
+            self.retried += 1
+            return await client.get(url)
+
+    async def viewer(self, client: httpx.AsyncClient, stop: trio.Event) -> None:
+        fetched: set[str] = set()
+        await trio.sleep(random.uniform(0, SEGMENT_S))  # viewers do not arrive in step
+        while not stop.is_set():
+            started = trio.current_time()
+            try:
+                reply = await self.get(client, "/hls/index.m3u8")
+                self.requests += 1
+                if reply.status_code != 200:
+                    self._error(f"playlist {reply.status_code}")
+                else:
+                    uris = [u for u in reply.text.splitlines() if u and not u.startswith("#")]
+                    for uri in uris[-3:]:  # a player starts near the live edge
+                        if uri in fetched:
+                            continue
+                        segment = await self.get(client, f"/hls/{uri}")
+                        self.requests += 1
+                        self.segments += 1
+                        if segment.status_code != 200 or not segment.content:
+                            self._error(f"segment {segment.status_code}")
+                            continue
+                        fetched.add(uri)
+                        self.bytes += len(segment.content)
+                        if segment.headers.get("x-vvtv-edge-cache") == "HIT":
+                            self.hits += 1
+            except httpx.HTTPError as exc:
+                self._error(f"{type(exc).__name__}: {exc}")
+            left = SEGMENT_S - (trio.current_time() - started)
+            if left > 0:
+                with trio.move_on_after(left):
+                    await stop.wait()
+
+
+# ------------------------------------------------------------------ the run
+
+
+async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url: str) -> dict:
+    out: dict[str, Any] = {}
+    lags: list[float] = []
+    relays: list[float] = []
+    operator = edge.credential(role="control")
+
+    # The bench's own requests: one connection each (no kept-alive connection to find closed).
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=edge.url, timeout=60, limits=no_reuse) as probe:
+        own_live = [0]  # the sampler's own requests to the origin's /live
+
+        async def origin_end() -> int | None:
+            own_live[0] += 1
+            reply = await probe.get(api_url + "/live/index.m3u8")
+            return playlist_end(reply.text) if reply.status_code == 200 else None
+
+        async def edge_end() -> int | None:
+            reply = await probe.get("/hls/index.m3u8")
+            return playlist_end(reply.text) if reply.status_code == 200 else None
+
+        async def sample_lag(stop: trio.Event) -> None:
+            while not stop.is_set():
+                origin, at_edge = await origin_end(), await edge_end()
+                if origin is not None and at_edge is not None:
+                    lags.append(max(0, origin - at_edge))
+                with trio.move_on_after(1.0):
+                    await stop.wait()
+
+        async def control(stop: trio.Event, count: int) -> None:
+            from tests.support.edge import edge_headers
+
+            spacing = args.seconds / max(1, count + 1)
+            for k in range(count):
+                with trio.move_on_after(spacing):
+                    await stop.wait()
+                body = json.dumps({"mode": "advise" if k % 2 == 0 else "auto"}).encode()
+                path = "/v1/control/curator-mode"
+                sent = time.monotonic()
+                headers = edge_headers(operator, "POST", path, body, nonce=new_nonce())
+                posted = await probe.post(path, content=body, headers=headers)
+                command = posted.json()["id"]
+                path = f"/v1/control/commands/{command}"
+                headers = edge_headers(operator, "GET", path, nonce=new_nonce())
+                done = await probe.get(path, params={"wait": 25}, headers=headers)
+                if done.json().get("state") == "succeeded":
+                    relays.append(time.monotonic() - sent)
+                else:
+                    relays.append(float("inf"))
+
+        async def live_hits() -> float:
+            text = (await probe.get(api_url + "/metrics")).text
+            total = 0.0
+            for line in text.splitlines():
+                if line.startswith("vvtv_http_requests_total{") and 'route="/live' in line:
+                    total += float(line.rsplit(" ", 1)[1])
+            return total
+
+        # Caught up before anything is measured.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            origin, at_edge = await origin_end(), await edge_end()
+            if origin is not None and at_edge is not None and origin - at_edge <= 1:
+                break
+            await trio.sleep(0.5)
+        hits_before, own_before = await live_hits(), own_live[0]
+        viewers_total = Viewers(edge.url)
+        for n in PHASES:
+            viewers = Viewers(edge.url)
+            sent_before = proxy.sent_bytes()
+            start_end = await origin_end()
+            stop = trio.Event()
+            async with trio.open_nursery() as nursery:
+                clients = [
+                    httpx.AsyncClient(
+                        base_url=edge.url,
+                        timeout=60,
+                        limits=httpx.Limits(max_connections=CONNECTIONS),
+                    )
+                    for _ in range(CLIENTS)
+                ]
+                for i in range(n):
+                    nursery.start_soon(viewers.viewer, clients[i % CLIENTS], stop)
+                nursery.start_soon(sample_lag, stop)
+                nursery.start_soon(control, stop, args.commands)
+                await trio.sleep(args.seconds)
+                stop.set()
+            for client in clients:
+                await client.aclose()
+            stream_minutes = ((await origin_end() or 0) - (start_end or 0)) * SEGMENT_S / 60
+            sent = proxy.sent_bytes() - sent_before
+            out[f"origin_bytes_per_stream_minute_{n}"] = round(sent / max(stream_minutes, 1e-9))
+            out[f"viewer_bytes_{n}"] = viewers.bytes
+            out[f"viewer_segments_{n}"] = viewers.segments
+            viewers_total.errors += viewers.errors
+            viewers_total.requests += viewers.requests
+            viewers_total.hits += viewers.hits
+            viewers_total.retried += viewers.retried
+            viewers_total.segments += viewers.segments
+            viewers_total.first_errors += viewers.first_errors
+        # Viewers' requests to the channel's own HLS origin: the sampler's are not theirs.
+        own = own_live[0] - own_before
+        out["origin_live_requests"] = int(await live_hits() - hits_before) - own
+    base = out[f"origin_bytes_per_stream_minute_{PHASES[0]}"]
+    out["origin_egress_ratio_1000_vs_100"] = (
+        round(out[f"origin_bytes_per_stream_minute_{PHASES[1]}"] / base, 3)
+        if base
+        else float("nan")
+    )
+    out["edge_playlist_lag_p99_segments"] = p99(lags)
+    out["edge_playlist_lag_max_segments"] = max(lags) if lags else float("nan")
+    out["control_relay_p99_s"] = round(p99(relays), 3)
+    out["control_relays"] = len(relays)
+    out["viewer_errors"] = viewers_total.errors
+    out["viewer_error_examples"] = viewers_total.first_errors
+    out["viewer_requests"] = viewers_total.requests
+    out["viewer_requests_resent"] = viewers_total.retried
+    out["edge_cache_hit_ratio"] = round(viewers_total.hits / max(1, viewers_total.segments), 3)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
+    parser.add_argument("--commands", type=int, default=10, help="operator commands per phase")
+    parser.add_argument("--child", nargs=4, metavar=("ROOT", "URL", "TOKEN", "SECRET"))
+    args = parser.parse_args()
+    if args.child:
+        root, url, token, secret = args.child
+        child(Path(root), url, token, secret)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="vvtv-bench-edge-") as tmp:
+        root = Path(tmp)
+        with running_edge(root / "edge") as edge, edge_proxy(edge) as proxy:
+            cred = edge.credential()
+            log = (root / "channel.log").open("w")
+            channel = subprocess.Popen(
+                [sys.executable, __file__, "--child", str(root), proxy.url, cred.token,
+                 cred.secret],
+                stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT,
+            )  # fmt: skip
+            try:
+                assert channel.stdout is not None
+                line = channel.stdout.readline()
+                if not line:
+                    raise SystemExit(f"the channel did not start; see {root / 'channel.log'}")
+                api_url = json.loads(line)["api_url"]
+                result = trio.run(bench, args, edge, proxy, api_url)
+            finally:
+                channel.kill()
+                channel.wait()
+                log.close()
+    result["viewers"] = list(PHASES)
+    result["seconds_per_phase"] = args.seconds
+    result["targets_met"] = bool(
+        result["origin_egress_ratio_1000_vs_100"] <= 1.05
+        and result["edge_playlist_lag_p99_segments"] <= 2
+        and result["control_relay_p99_s"] <= 2
+        and result["viewer_errors"] == 0
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
