@@ -36,10 +36,12 @@ import argparse
 import json
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +51,16 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import trio  # noqa: E402
 
-from tests.support.edge import EdgeWorker, edge_proxy, running_edge  # noqa: E402
+from tests.support.edge import EdgeWorker, edge_headers, edge_proxy, running_edge  # noqa: E402
 from vvtv.core.signing import new_nonce  # noqa: E402
 
 PHASES = (100, 1000)
 SEGMENT_S = 6.0
 # The viewers share CLIENTS HTTP clients of CONNECTIONS connections each (this machine's
 # side of the test: how many sockets one process opens to workerd at once, not the channel).
-CLIENTS = 20
+CLIENTS = 10
 CONNECTIONS = 5
+VIEWER_PROCS = 2
 
 
 def p99(values: list[float]) -> float:
@@ -167,13 +170,59 @@ class Viewers:
                     await stop.wait()
 
 
+async def watch(edge_url: str, count: int, seconds: float) -> dict[str, Any]:
+    """``count`` viewers for ``seconds`` (a viewer process's whole life); their figures."""
+    viewers = Viewers(edge_url)
+    stop = trio.Event()
+    clients = [
+        httpx.AsyncClient(
+            base_url=edge_url, timeout=60, limits=httpx.Limits(max_connections=CONNECTIONS)
+        )
+        for _ in range(CLIENTS)
+    ]
+    async with trio.open_nursery() as nursery:
+        for i in range(count):
+            nursery.start_soon(viewers.viewer, clients[i % CLIENTS], stop)
+        await trio.sleep(seconds)
+        stop.set()
+    for client in clients:
+        await client.aclose()
+    return {
+        "errors": viewers.errors,
+        "error_examples": viewers.first_errors,
+        "requests": viewers.requests,
+        "resent": viewers.retried,
+        "bytes": viewers.bytes,
+        "segments": viewers.segments,
+        "hits": viewers.hits,
+    }
+
+
 # ------------------------------------------------------------------ the run
+
+
+def applied_at(command_id: str, db: Path | None = None) -> datetime | None:
+    """When the channel applied a relayed command, from its state database (read-only)."""
+    assert STATE_DB[0] is not None
+    con = sqlite3.connect(f"file:{db or STATE_DB[0]}?mode=ro", uri=True, timeout=10)
+    try:
+        row = con.execute("SELECT done_at FROM edge_commands WHERE id = ?", (command_id,))
+        found = row.fetchone()
+    finally:
+        con.close()
+    if not found or not found[0]:
+        return None
+    return datetime.strptime(found[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+STATE_DB: list[Path | None] = [None]
 
 
 async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url: str) -> dict:
     out: dict[str, Any] = {}
     lags: list[float] = []
     relays: list[float] = []
+    round_trips: list[float] = []
     operator = edge.credential(role="control")
 
     # The bench's own requests: one connection each (no kept-alive connection to find closed).
@@ -199,25 +248,27 @@ async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url:
                     await stop.wait()
 
         async def control(stop: trio.Event, count: int) -> None:
-            from tests.support.edge import edge_headers
-
             spacing = args.seconds / max(1, count + 1)
             for k in range(count):
                 with trio.move_on_after(spacing):
                     await stop.wait()
                 body = json.dumps({"mode": "advise" if k % 2 == 0 else "auto"}).encode()
                 path = "/v1/control/curator-mode"
-                sent = time.monotonic()
+                sent_at, sent = datetime.now(UTC), time.monotonic()
                 headers = edge_headers(operator, "POST", path, body, nonce=new_nonce())
                 posted = await probe.post(path, content=body, headers=headers)
                 command = posted.json()["id"]
                 path = f"/v1/control/commands/{command}"
                 headers = edge_headers(operator, "GET", path, nonce=new_nonce())
                 done = await probe.get(path, params={"wait": 25}, headers=headers)
-                if done.json().get("state") == "succeeded":
-                    relays.append(time.monotonic() - sent)
-                else:
+                if done.json().get("state") != "succeeded":
                     relays.append(float("inf"))
+                    round_trips.append(float("inf"))
+                    continue
+                round_trips.append(time.monotonic() - sent)
+                # Relayed: when the channel had applied it (its own record, same machine clock).
+                applied = applied_at(command)
+                relays.append((applied - sent_at).total_seconds() if applied else float("inf"))
 
         async def live_hits() -> float:
             text = (await probe.get(api_url + "/metrics")).text
@@ -235,40 +286,42 @@ async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url:
                 break
             await trio.sleep(0.5)
         hits_before, own_before = await live_hits(), own_live[0]
-        viewers_total = Viewers(edge.url)
+        totals: dict[str, Any] = {"errors": 0, "requests": 0, "resent": 0, "hits": 0,
+                                  "segments": 0, "error_examples": []}  # fmt: skip
         for n in PHASES:
-            viewers = Viewers(edge.url)
             sent_before = proxy.sent_bytes()
             start_end = await origin_end()
             stop = trio.Event()
+            # The viewers run in processes of their own: their load must not slow the
+            # measurements taken here (the operator's calls, the lag samples).
+            share = [n // VIEWER_PROCS + (1 if k < n % VIEWER_PROCS else 0)
+                     for k in range(VIEWER_PROCS)]  # fmt: skip
+            results: list[dict[str, Any]] = []
+
+            async def viewers(count: int, into: list[dict[str, Any]]) -> None:
+                done = await trio.run_process(
+                    [sys.executable, __file__, "--viewers", edge.url, str(count),
+                     str(args.seconds)],
+                    capture_stdout=True, cwd=ROOT,
+                )  # fmt: skip
+                into.append(json.loads(done.stdout.decode().splitlines()[-1]))
+
             async with trio.open_nursery() as nursery:
-                clients = [
-                    httpx.AsyncClient(
-                        base_url=edge.url,
-                        timeout=60,
-                        limits=httpx.Limits(max_connections=CONNECTIONS),
-                    )
-                    for _ in range(CLIENTS)
-                ]
-                for i in range(n):
-                    nursery.start_soon(viewers.viewer, clients[i % CLIENTS], stop)
+                for count in share:
+                    nursery.start_soon(viewers, count, results)
                 nursery.start_soon(sample_lag, stop)
                 nursery.start_soon(control, stop, args.commands)
                 await trio.sleep(args.seconds)
                 stop.set()
-            for client in clients:
-                await client.aclose()
             stream_minutes = ((await origin_end() or 0) - (start_end or 0)) * SEGMENT_S / 60
             sent = proxy.sent_bytes() - sent_before
             out[f"origin_bytes_per_stream_minute_{n}"] = round(sent / max(stream_minutes, 1e-9))
-            out[f"viewer_bytes_{n}"] = viewers.bytes
-            out[f"viewer_segments_{n}"] = viewers.segments
-            viewers_total.errors += viewers.errors
-            viewers_total.requests += viewers.requests
-            viewers_total.hits += viewers.hits
-            viewers_total.retried += viewers.retried
-            viewers_total.segments += viewers.segments
-            viewers_total.first_errors += viewers.first_errors
+            out[f"viewer_bytes_{n}"] = sum(r["bytes"] for r in results)
+            out[f"viewer_segments_{n}"] = sum(r["segments"] for r in results)
+            for r in results:
+                for key in ("errors", "requests", "resent", "hits", "segments"):
+                    totals[key] += r[key]
+                totals["error_examples"] += r["error_examples"][:3]
         # Viewers' requests to the channel's own HLS origin: the sampler's are not theirs.
         own = own_live[0] - own_before
         out["origin_live_requests"] = int(await live_hits() - hits_before) - own
@@ -281,12 +334,13 @@ async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url:
     out["edge_playlist_lag_p99_segments"] = p99(lags)
     out["edge_playlist_lag_max_segments"] = max(lags) if lags else float("nan")
     out["control_relay_p99_s"] = round(p99(relays), 3)
+    out["control_round_trip_p99_s"] = round(p99(round_trips), 3)
     out["control_relays"] = len(relays)
-    out["viewer_errors"] = viewers_total.errors
-    out["viewer_error_examples"] = viewers_total.first_errors
-    out["viewer_requests"] = viewers_total.requests
-    out["viewer_requests_resent"] = viewers_total.retried
-    out["edge_cache_hit_ratio"] = round(viewers_total.hits / max(1, viewers_total.segments), 3)
+    out["viewer_errors"] = totals["errors"]
+    out["viewer_error_examples"] = totals["error_examples"][:5]
+    out["viewer_requests"] = totals["requests"]
+    out["viewer_requests_resent"] = totals["resent"]
+    out["edge_cache_hit_ratio"] = round(totals["hits"] / max(1, totals["segments"]), 3)
     return out
 
 
@@ -295,7 +349,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
     parser.add_argument("--commands", type=int, default=10, help="operator commands per phase")
     parser.add_argument("--child", nargs=4, metavar=("ROOT", "URL", "TOKEN", "SECRET"))
+    parser.add_argument("--viewers", nargs=3, metavar=("URL", "COUNT", "SECONDS"))
     args = parser.parse_args()
+    if args.viewers:
+        url, count, seconds = args.viewers
+        print(json.dumps(trio.run(watch, url, int(count), float(seconds))))
+        return 0
     if args.child:
         root, url, token, secret = args.child
         child(Path(root), url, token, secret)
@@ -316,6 +375,7 @@ def main() -> int:
                 if not line:
                     raise SystemExit(f"the channel did not start; see {root / 'channel.log'}")
                 api_url = json.loads(line)["api_url"]
+                STATE_DB[0] = root / "channel" / "runtime" / "state" / "vvtv.db"
                 result = trio.run(bench, args, edge, proxy, api_url)
             finally:
                 channel.kill()
