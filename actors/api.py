@@ -27,7 +27,7 @@ from vvtv.air.live import aged_status
 from vvtv.core import offload
 from vvtv.core.audit import AuditType
 from vvtv.core.convert import converter
-from vvtv.core.messages import Ping, SetCuratorMode, SetEmergencyOverride
+from vvtv.core.messages import Ping, RunNightlyNow, SetCuratorMode, SetEmergencyOverride
 from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
 from vvtv.core.signing import Verifier
 from vvtv.iptv.channel import ChannelInfo
@@ -47,6 +47,7 @@ RUNTIME_PUBLISH_S = 1.0
 # dashboard gets first) this often; the tree only changes when something restarts.
 RUNTIME_IDLE_S = 10.0
 CONTROL_TIMEOUT_S = 5.0
+NIGHTLY_TIMEOUT_S = 600.0  # the nightly job exports and reports a day: give it time
 
 
 class ControlUnavailable(RuntimeError):
@@ -164,6 +165,16 @@ class LivePort:
         # Validate here (ValueError -> 422) so a bad request never reaches the Buffer.
         CuratorMode.from_request(mode, limits, self.ch.card.curator_policy)
         return await self._call_buffer(SetCuratorMode(mode=mode, limits=dict(limits), who="api"))
+
+    async def run_nightly(self, force: bool) -> dict:
+        try:
+            reply = await self.runtime.ref("scheduler").call(
+                RunNightlyNow(force=force, who="api"), timeout=NIGHTLY_TIMEOUT_S
+            )
+        except ActorError as exc:
+            raise ControlUnavailable(f"scheduler unavailable: {exc}") from exc
+        assert isinstance(reply, dict)
+        return reply
 
     async def audit_control(self, who: str, action: str, details: dict) -> None:
         self.ch.store.append_audit(

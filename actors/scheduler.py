@@ -6,7 +6,8 @@ each due window by asking the actor that does the work, records the outcome in t
 audit trail, and only then moves the cursor: a window that fails is retried next time
 and never kills the daemon. It also runs the nightly job.
 
-Receives: ``Ping`` (its work is driven by time, not messages).
+Receives: ``Ping`` (its work is driven by time), ``RunNightlyNow`` (the ``nightly`` control
+call: the job now, once per local date unless forced).
 Sends: ``RunDiscovery`` to discovery, ``RunCommitWindow`` to committer, reports and
 status snapshots to cloudsync.
 """
@@ -14,7 +15,7 @@ status snapshots to cloudsync.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, cast
 
 import attrs
@@ -29,6 +30,7 @@ from vvtv.core.messages import (
     PublishWeekly,
     RunCommitWindow,
     RunDiscovery,
+    RunNightlyNow,
 )
 from vvtv.core.model import AuditEvent, new_id
 from vvtv.nightly import job
@@ -62,19 +64,57 @@ WINDOW_AUDIT = {
 
 class Scheduler(Actor):
     mailbox_size: ClassVar[int] = 16
-    accepts: ClassVar[tuple[type, ...]] = (Ping,)
+    accepts: ClassVar[tuple[type, ...]] = (Ping, RunNightlyNow)
 
     def __init__(self, ch: ChannelContext) -> None:
         self.ch = ch
         self.ctx: ActorContext | None = None
+        # The 03:00 run and one asked for by an operator never overlap.
+        self._nightly_lock = trio.Lock()
 
     async def started(self, ctx: ActorContext) -> None:
         self.ctx = ctx
         ctx.start_soon(self._run_windows)
 
     async def handle(self, msg: object) -> object:
+        if isinstance(msg, RunNightlyNow):
+            return await self.nightly_now(msg)
         assert isinstance(msg, Ping)
         return "pong"
+
+    async def nightly_now(self, msg: RunNightlyNow) -> dict[str, Any]:
+        """The nightly job now, for today's local date: once per date unless forced.
+
+        Like ``VVTV_FORCE_NIGHTLY``, it does not move the nightly cursor: tonight's
+        scheduled run still happens. The reply says what ran, or why nothing did.
+        """
+        ch = self.ch
+        now = ch.clock.now()
+        local = now.astimezone(ch.tz).date()
+        earlier = self._nightly_ran_at(local, now)
+        if earlier is not None and not msg.force:
+            return {
+                "ran": False,
+                "local_date": local.isoformat(),
+                "reason": f"the nightly job already ran for {local.isoformat()} (at "
+                f'{earlier.isoformat()}); send {{"force": true}} to run it again',
+            }
+        ok = await self._run(Window(WindowKind.NIGHTLY, now, local))
+        runs = ch.store.query_audit(event_type=AuditType.WINDOW_NIGHTLY, since=now, limit=None)
+        details = dict(runs[-1].details) if runs else {}
+        for key in ("slot", "started_at", "ok"):
+            details.pop(key, None)
+        return {"ran": ok, **details, "local_date": local.isoformat(), "forced": msg.force}
+
+    def _nightly_ran_at(self, local: date, now: datetime) -> datetime | None:
+        """When the nightly job last succeeded for ``local`` (a local date), if it did."""
+        runs = self.ch.store.query_audit(
+            event_type=AuditType.WINDOW_NIGHTLY, since=now - timedelta(days=3), limit=None
+        )
+        for event in reversed(runs):
+            if event.details.get("ok") and event.details.get("local_date") == local.isoformat():
+                return event.at
+        return None
 
     # --- windows ---------------------------------------------------------------------
 
@@ -218,9 +258,10 @@ class Scheduler(Actor):
 
     async def _nightly(self, local_date: date) -> dict:
         ch = self.ch
-        result = await job.run_nightly(
-            ch.store, ch.cards, ch.clock, ch.tz, local_date, ch.settings.exports_dir
-        )
+        async with self._nightly_lock:
+            result = await job.run_nightly(
+                ch.store, ch.cards, ch.clock, ch.tz, local_date, ch.settings.exports_dir
+            )
         daily = result.daily
         _cast_quietly(self.ctx, "cloudsync", PublishDaily(daily.date, daily.summary, daily.metrics))
         if result.weekly is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -219,3 +220,28 @@ async def test_status_carries_the_cards_warnings_and_a_reload_updates_them(
             lambda: not any(field in w for w in daemon.ch.topics["buffer"].latest["card_warnings"]),
         )
         assert not [w for w in await warnings() if field in w]
+
+
+async def test_nightly_on_a_running_channel_runs_once_per_local_date_unless_forced(
+    settings: Settings,
+) -> None:
+    async with running_channel(settings) as daemon:
+        path = "/v1/control/nightly"
+        async with httpx.AsyncClient(base_url=daemon.ch.api_url, timeout=60) as client:
+            first = await post(client, settings, path, None)
+            assert first.status_code == 200, first.text
+            done = first.json()
+            assert done["ran"] is True and done["forced"] is False
+            report_day = date.fromisoformat(done["report_day"])
+            assert daemon.ch.store.get_daily_report(report_day) is not None
+            again = await post(client, settings, path, {}, skew=1)
+            assert again.json()["ran"] is False
+            assert "already ran" in again.json()["reason"]
+            forced = await post(client, settings, path, {"force": True}, skew=2)
+            assert forced.json()["ran"] is True and forced.json()["forced"] is True
+            refused = await post(client, settings, path, {"force": 1}, skew=3)
+            assert refused.status_code == 422
+        runs = daemon.ch.store.query_audit(event_type="window_nightly", limit=None)
+        assert len(runs) == 2  # the refused and the repeated call ran nothing
+        calls = [e for e in daemon.ch.store.query_audit(event_type="control_call", limit=None)]
+        assert [c.details["action"] for c in calls] == ["nightly"] * 3

@@ -48,6 +48,7 @@ class StubChannel:
         self.card_errors: list[str] = []
         self.audits: list[tuple[str, str, dict]] = []
         self.refusals: list[tuple[str, str, dict]] = []
+        self.nightly_runs: list[bool] = []
         self.plan_calls: list[tuple[str | None, int, int]] = []
         self.ready = {"store": True, "tree": True, "slate": True}
         self.active_alerts: list[dict] = []
@@ -156,6 +157,12 @@ class StubChannel:
             raise ValueError("max_reorders_per_hour above the OwnerCard's 4")
         self.curator = {**self.curator, "mode": mode, **limits}
         return dict(self.curator)
+
+    async def run_nightly(self, force: bool) -> dict:
+        self.nightly_runs.append(force)
+        if len(self.nightly_runs) > 1 and not force:
+            return {"ran": False, "local_date": "2026-03-01", "reason": "already ran"}
+        return {"ran": True, "local_date": "2026-03-01", "report_day": "2026-02-28"}
 
     async def audit_control(self, who: str, action: str, details: dict) -> None:
         self.audits.append((who, action, details))

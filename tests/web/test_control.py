@@ -15,6 +15,7 @@ from vvtv.web.app import UNAUTHORIZED
 EMERGENCY = "/v1/control/emergency-mode"
 CURATOR = "/v1/control/curator-mode"
 RELOAD = "/v1/control/reload-owner-card"
+NIGHTLY = "/v1/control/nightly"
 
 
 async def test_good_signature_is_accepted_and_audited(served: Served, channel: StubChannel) -> None:
@@ -312,7 +313,7 @@ async def test_invalid_owner_card_is_422_with_every_error(
 async def test_unsigned_control_calls_are_refused_on_every_endpoint(
     served: Served, channel: StubChannel
 ) -> None:
-    for path in (EMERGENCY, CURATOR, RELOAD):
+    for path in (EMERGENCY, CURATOR, RELOAD, NIGHTLY):
         r = await served.client.post(path, content=b'{"mode": "off"}')
         assert_refused(r, channel, "missing_header", "missing Authorization header")
     assert channel.audits == []
@@ -363,3 +364,34 @@ async def test_an_oversized_unsigned_body_is_a_refusal_too(
     r = await served.client.post(EMERGENCY, content=b"x" * 5000)
     assert r.status_code == 413
     assert channel.refusals[-1][2]["kind"] == "body_too_large"
+
+
+async def test_nightly_runs_the_job_once_per_day_unless_forced_and_says_what_ran(
+    served: Served, channel: StubChannel
+) -> None:
+    first = await served.control(NIGHTLY, b"")
+    assert (first.status_code, first.json()["ran"]) == (200, True)
+    again = await served.control(NIGHTLY, b"{}")
+    assert again.json() == {"ran": False, "local_date": "2026-03-01", "reason": "already ran"}
+    forced = await served.control(NIGHTLY, b'{"force": true}')
+    assert forced.json()["ran"] is True
+    assert channel.nightly_runs == [False, False, True]
+    assert [a[1] for a in channel.audits] == ["nightly"] * 3
+    assert channel.audits[-1][2]["force"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"[]", 422, "body must be a JSON object"),
+        (b'{"force": "yes"}', 422, "force must be true or false"),
+        (b'{"date": "2026-03-01"}', 422, "unknown field(s): date"),
+        (b"{force}", 400, "malformed JSON body"),
+    ],
+)
+async def test_a_bad_nightly_body_is_refused_and_nothing_runs(
+    served: Served, channel: StubChannel, body: bytes, status: int, message: str
+) -> None:
+    r = await served.control(NIGHTLY, body)
+    assert r.status_code == status and message in r.json()["error"]
+    assert channel.nightly_runs == []

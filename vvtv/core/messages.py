@@ -5,7 +5,8 @@ Read top to bottom, this module is the conversation of the channel:
 - the Scheduler asks Discovery to run a discovery window, the Committer to run a
   commit window, and runs the nightly job itself;
 - the Committer hands prepared, QA-passed items to the Buffer;
-- the API steers the Buffer (emergency override, curator mode);
+- the API steers the Buffer (emergency override, curator mode) and can ask the
+  Scheduler for the nightly job now;
 - the Scheduler and the Buffer hand status snapshots and reports to CloudSync;
 - anyone may nudge the Alerter to evaluate now.
 
@@ -106,6 +107,18 @@ class SetCuratorMode:
     who: str = "operator"
 
 
+# --- API → Scheduler ----------------------------------------------------------------
+
+
+@attrs.frozen
+class RunNightlyNow:
+    """Run the nightly job now (the ``nightly`` control call): once per local date, unless
+    ``force``. The reply says what ran (or why nothing did)."""
+
+    force: bool = False
+    who: str = "operator"
+
+
 # --- → CloudSync --------------------------------------------------------------------
 
 
@@ -157,6 +170,7 @@ ALL_MESSAGES: tuple[type, ...] = (
     AssetReady,
     SetEmergencyOverride,
     SetCuratorMode,
+    RunNightlyNow,
     PublishStatus,
     PublishDaily,
     PublishWeekly,

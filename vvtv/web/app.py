@@ -303,6 +303,10 @@ def create_app(
     async def curator_mode() -> Response:
         return await control("curator-mode")
 
+    @app.post("/v1/control/nightly")
+    async def nightly() -> Response:
+        return await control("nightly")
+
     # ---- live websockets ---------------------------------------------------------------
 
     @app.websocket("/v1/ws/<topic>")

@@ -1,14 +1,14 @@
 """The control calls, written once: what a signed HTTP call and a relayed command both run.
 
 SPEC §3's control endpoints (``reload-owner-card``, ``emergency-mode``, ``curator-mode``)
-reach the channel through two doors: the daemon's own signed HTTP routes (``vvtv.web.app``)
-and the edge, whose operator calls the channel's agent long-polls and applies
-(``vvtv.edge``). Both authenticate in their own way, then hand the exact request body to
-``apply_control``, which parses it strictly, validates it, acts through the ``ChannelPort``,
-audits the call (``who`` says which door and which caller) and answers the status and JSON
-body the HTTP route sends. So a command relayed through the edge is refused, applied and
-audited exactly as the same call made locally, and its result is what the local call
-would have answered.
+and SPEC §10's ``nightly`` reach the channel through two doors: the daemon's own signed
+HTTP routes (``vvtv.web.app``) and the edge, whose operator calls the channel's agent
+long-polls and applies (``vvtv.edge``). Both authenticate in their own way, then hand the
+exact request body to ``apply_control``, which parses it strictly, validates it, acts
+through the ``ChannelPort``, audits the call (``who`` says which door and which caller) and
+answers the status and JSON body the HTTP route sends. So a command relayed through the
+edge is refused, applied and audited exactly as the same call made locally, and its result
+is what the local call would have answered.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from vvtv.web.params import BadInput, curator_body, emergency_body
+from vvtv.web.params import BadInput, curator_body, emergency_body, nightly_body
 from vvtv.web.port import ChannelPort
 
 CONTROL_PREFIX = "/v1/control/"
@@ -94,12 +94,20 @@ async def _curator_mode(port: ChannelPort, body: bytes, who: str) -> ControlRepl
     return ControlReply(200, result)
 
 
+async def _nightly(port: ChannelPort, body: bytes, who: str) -> ControlReply:
+    force = nightly_body(parse_json(body, allow_empty=True))
+    result = await port.run_nightly(force)
+    await port.audit_control(who, "nightly", {"force": force, "result": result})
+    return ControlReply(200, result)
+
+
 Handler = Callable[[ChannelPort, bytes, str], Awaitable[ControlReply]]
 
 HANDLERS: dict[str, Handler] = {
     "reload-owner-card": _reload_owner_card,
     "emergency-mode": _emergency_mode,
     "curator-mode": _curator_mode,
+    "nightly": _nightly,
 }
 
 

@@ -757,6 +757,36 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                 _json_response("the applied curator settings", _OBJECT),
             )
         },
+        "/v1/control/nightly": {
+            "post": _control(
+                "Run the nightly job now (export, retention, reports, autotune), once per "
+                "local date unless force: the reply says what ran, or why nothing did",
+                {
+                    "required": False,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"force": {"type": "boolean"}},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                _json_response(
+                    "what ran",
+                    {
+                        "type": "object",
+                        "required": ["ran", "local_date"],
+                        "properties": {
+                            "ran": {"type": "boolean"},
+                            "local_date": {"type": "string", "format": "date"},
+                            "reason": {"type": "string"},
+                        },
+                    },
+                ),
+            )
+        },
         "/v1/ws/buffer": _websocket("buffer", "buffer state (same fields as /v1/status)"),
         "/v1/ws/alerts": _websocket("alerts", "active alerts"),
         "/v1/ws/runtime": _websocket("runtime", "supervision tree snapshot"),

@@ -127,6 +127,21 @@ def emergency_body(payload: Any) -> EmergencyCommand:
     return enabled
 
 
+def nightly_body(payload: Any) -> bool:
+    """Body of /v1/control/nightly: empty, ``{}`` or ``{"force": bool}``; the ``force``."""
+    if payload is None:
+        return False
+    if not isinstance(payload, dict):
+        raise BadInput(422, 'body must be a JSON object like {"force": true}')
+    unknown = sorted(set(payload) - {"force"})
+    if unknown:
+        raise BadInput(422, f"unknown field(s): {', '.join(unknown)}")
+    force = payload.get("force", False)
+    if not isinstance(force, bool):
+        raise BadInput(422, "force must be true or false")
+    return force
+
+
 def curator_body(payload: Any) -> tuple[str, dict[str, float | int]]:
     """Body of /v1/control/curator-mode: ``{"mode": ..., <optional limits>}``."""
     if not isinstance(payload, dict):

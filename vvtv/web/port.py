@@ -93,6 +93,11 @@ class ChannelPort(Protocol):
         """Raises ``ValueError(msg)`` for out-of-range limits (-> 422)."""
         ...
 
+    async def run_nightly(self, force: bool) -> dict:
+        """Run the nightly job now, once per local date unless ``force``: what ran
+        (``ran``, ``local_date``, the job's summary) or why nothing did (``reason``)."""
+        ...
+
     async def audit_control(self, who: str, action: str, details: dict) -> None: ...
 
     async def audit_refusal(self, who: str, action: str, details: dict) -> None:
