@@ -201,9 +201,8 @@ class EdgePublisher(Actor):
                 await self._upload(client, held, segment)
             answer = await self._put_playlist(client, window, held)
             if answer.ok:
-                end = hls.end_sequence(window)
-                held.accepted(window.media_sequence, window.discontinuity_sequence, end)
-                self.health.accepted(end, self.ch.clock.now())
+                held.accepted(window)
+                self.health.accepted(hls.end_sequence(window), self.ch.clock.now())
                 self.ch.metrics.edge_playlists.inc()
                 return
             missing = answer.field("missing")

@@ -133,3 +133,14 @@ def test_lag_counts_segments_from_the_last_accepted_window_or_from_the_start() -
     health.saw_origin(120)
     health.failed("HTTP 503")
     assert (health.lag(), health.last_error) == (7, "HTTP 503")
+
+
+def test_once_a_playlist_is_accepted_only_its_segments_are_believed_stored() -> None:
+    """The edge deletes what left the playlist a few minutes later: the set stays small."""
+    held = hls.EdgeHls(stored={"old-asset/seg_00000.ts", "asset-a/seg_00000.ts"})
+    held.names[("old-asset", "seg_00001.ts")] = "seg_00001-0123456789abcdef.ts"
+    w = window(("asset-a", 2), first_seq=7, first_dsn=3)
+    held.accepted(w)
+    assert held.stored == {"asset-a/seg_00000.ts", "asset-a/seg_00001.ts"}
+    assert held.names == {}
+    assert (held.media_sequence, held.discontinuity_sequence, held.end_sequence) == (7, 3, 9)

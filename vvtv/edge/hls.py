@@ -106,11 +106,20 @@ class EdgeHls:
     def holds(self, segment: WindowSegment) -> bool:
         return ref(segment.asset_id, self.edge_name(segment)) in self.stored
 
-    def accepted(self, media_sequence: int, discontinuity_sequence: int, end: int) -> None:
-        """The edge took a playlist with these numbers."""
-        self.media_sequence = media_sequence
-        self.discontinuity_sequence = discontinuity_sequence
-        self.end_sequence = end
+    def accepted(self, window: LiveWindow) -> None:
+        """The edge took the playlist of ``window``.
+
+        From now on only its segments are known to be stored: the edge deletes a segment a
+        few minutes after it leaves the playlist (``HLS_SEGMENT_GRACE_S``), so believing in
+        older ones would only grow this set for the channel's life. One that airs again
+        (the slate) is simply uploaded again (``200 stored: false`` if it is still there).
+        """
+        self.media_sequence = window.media_sequence
+        self.discontinuity_sequence = window.discontinuity_sequence
+        self.end_sequence = end_sequence(window)
+        self.stored = {ref(s.asset_id, self.edge_name(s)) for s in window.segments}
+        listed = {(s.asset_id, s.name) for s in window.segments}
+        self.names = {k: v for k, v in self.names.items() if k in listed}
 
     def forget(self, refs: Iterable[str]) -> None:
         """The edge says these are not stored (the cron deleted them, or never were)."""
