@@ -61,6 +61,7 @@ SEGMENT_S = 6.0
 CLIENTS = 10
 CONNECTIONS = 5
 VIEWER_PROCS = 2
+RETRIES = 3  # a player's retries of a failed request (hls.js: up to 6)
 
 
 def p99(values: list[float]) -> float:
@@ -128,14 +129,21 @@ class Viewers:
             self.first_errors.append(what)
 
     async def get(self, client: httpx.AsyncClient, url: str) -> httpx.Response:
-        """A GET as players make it: sent again once when the connection failed before any
-        answer came (hls.js retries a fragment up to 6 times), which HTTP allows for an
-        idempotent request. What fails twice is a viewer error."""
-        try:
-            return await client.get(url)
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError):
+        """A GET as a player makes it: a transport failure or a 5xx is tried again, up to
+        ``RETRIES`` times after 0.5, 1, 2 s (hls.js's fragment policy allows 6, from 1 s
+        doubling to 8 s). What still fails is a viewer error."""
+        for attempt in range(RETRIES + 1):
+            try:
+                reply = await client.get(url)
+            except (httpx.TransportError, httpx.RemoteProtocolError):
+                if attempt == RETRIES:
+                    raise
+            else:
+                if reply.status_code < 500 or attempt == RETRIES:
+                    return reply
             self.retried += 1
-            return await client.get(url)
+            await trio.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def viewer(self, client: httpx.AsyncClient, stop: trio.Event) -> None:
         fetched: set[str] = set()
@@ -218,11 +226,18 @@ def applied_at(command_id: str, db: Path | None = None) -> datetime | None:
 STATE_DB: list[Path | None] = [None]
 
 
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url: str) -> dict:
     out: dict[str, Any] = {}
     lags: list[float] = []
     relays: list[float] = []
     round_trips: list[float] = []
+    # Where a relay's time goes: the operator's POST until the edge stored the command, the
+    # edge until the agent's long poll took it, the agent until the channel had applied it.
+    stages: dict[str, list[float]] = {"post_s": [], "to_agent_s": [], "apply_s": []}
     operator = edge.credential(role="control")
 
     # The bench's own requests: one connection each (no kept-alive connection to find closed).
@@ -269,6 +284,13 @@ async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url:
                 # Relayed: when the channel had applied it (its own record, same machine clock).
                 applied = applied_at(command)
                 relays.append((applied - sent_at).total_seconds() if applied else float("inf"))
+                info = done.json()
+                created = _iso(info["created_at"])
+                delivered = _iso(info["first_delivered_at"])
+                stages["post_s"].append((created - sent_at).total_seconds())
+                stages["to_agent_s"].append((delivered - created).total_seconds())
+                if applied:
+                    stages["apply_s"].append((applied - delivered).total_seconds())
 
         async def live_hits() -> float:
             text = (await probe.get(api_url + "/metrics")).text
@@ -335,6 +357,7 @@ async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url:
     out["edge_playlist_lag_max_segments"] = max(lags) if lags else float("nan")
     out["control_relay_p99_s"] = round(p99(relays), 3)
     out["control_round_trip_p99_s"] = round(p99(round_trips), 3)
+    out["control_relay_stages_p99_s"] = {k: round(p99(v), 3) for k, v in stages.items()}
     out["control_relays"] = len(relays)
     out["viewer_errors"] = totals["errors"]
     out["viewer_error_examples"] = totals["error_examples"][:5]
