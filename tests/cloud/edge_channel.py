@@ -33,6 +33,8 @@ def edge_settings(root: Path, slate: Path, edge: EdgeWorker, url: str = "", **en
         VVTV_CLOUDFLARE_BASE_URL=url or edge.url,
         VVTV_CLOUDFLARE_TOKEN=cred.token,
         VVTV_CLOUDFLARE_SECRET=cred.secret,
+        # These tests watch alerts fire within a minute of boot: no start-up grace.
+        VVTV_ALERT_STARTUP_GRACE_SECS="0",
         **env,
     )
 

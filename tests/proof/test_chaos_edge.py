@@ -79,6 +79,7 @@ def test_sigkill_mid_upload_and_mid_command_loses_nothing_and_applies_once(
             VVTV_CLOUDFLARE_BASE_URL=proxy.url,
             VVTV_CLOUDFLARE_TOKEN=cred.token,
             VVTV_CLOUDFLARE_SECRET=cred.secret,
+            VVTV_ALERT_STARTUP_GRACE_SECS="0",  # its alerts are counted at the edge
         )
         with PlaylistWatcher(edge) as watcher:
             # --- killed while a segment of a programme is on its way ----------------------
