@@ -8,6 +8,7 @@ broken answers next to good ones. The real Worker's round trip is tests/cloud.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,30 @@ def test_a_result_too_long_for_the_edge_is_posted_short() -> None:
     big = json.loads(result_document(422, {"error": "bad card", "errors": ["x" * 100] * 1000}))
     assert big["status"] == 422 and big["body"]["truncated"] is True
     assert big["body"]["error"] == "bad card"
+
+
+async def test_a_command_claimed_by_a_daemon_that_died_applying_it_is_never_applied_again(
+    tmp_path: Path, slate_template: Path, loopback: Loopback, autojump_clock: trio.testing.MockClock
+) -> None:
+    """SIGKILL between claiming and recording the result leaves a claim alone: whether it
+    took effect is unknown, so it is answered as such and never applied a second time."""
+    toggle = command(cid(11))
+    loopback.serve(
+        POLL,
+        [
+            json_reply(value={"channel": "main", "commands": []}, delay=10.0),
+            *polls([toggle]),
+        ],
+    )
+    settings = settings_for(tmp_path, slate_template, loopback)
+    async with running_channel(settings, epoch=EPOCH) as daemon:
+        store = daemon.ch.store
+        now = daemon.ch.clock.now()
+        # What the previous daemon left: the claim, written before it began applying.
+        store.claim_command(cid(11), "emergency-mode", now, now + timedelta(minutes=5))
+        await trio.sleep(30)
+        assert edge_calls(daemon) == []
+        record = store.get_command(cid(11))
+        assert record is not None and record.status == 500 and record.reported_at is not None
+    [posted] = results(loopback)[cid(11)]
+    assert posted["status"] == 500 and "unknown" in posted["body"]["error"]
