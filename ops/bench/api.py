@@ -571,6 +571,12 @@ def main() -> None:
                 "ws_delivery_p99_ms": round(stalled_p99, 2),
                 "ws_delivery_p99_ms_no_stall": round(free_p99, 2),
                 "stalled_slowdown_ratio": round(stalled_p99 / free_p99, 3),
+                "stalled_slowdown_ratio_median_of_runs": round(
+                    statistics.median(
+                        s["p99_ms"] / f["p99_ms"] for s, f in zip(stalled, free, strict=True)
+                    ),
+                    3,
+                ),
                 "bare_ws_delivery_p99_ms": round(bare_ws_p99, 2),
                 "ws_delivery_vs_bare": round(free_p99 / bare_ws_p99, 3),
                 "ws_delivery_vs_bare_median_of_runs": round(
