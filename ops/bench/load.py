@@ -80,7 +80,7 @@ def p99(values: list[float]) -> float:
 
 
 async def ws_clients(port: int, clients: int, seconds: float) -> dict[str, Any]:
-    from trio_websocket import ConnectionClosed, open_websocket_url
+    from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
     url = f"ws://127.0.0.1:{port}/v1/ws/buffer"
     latencies: list[float] = []
@@ -102,7 +102,7 @@ async def ws_clients(port: int, clients: int, seconds: float) -> dict[str, Any]:
                             latencies.append(received - sent)
                 finally:
                     state["open"] -= 1
-        except (ConnectionClosed, OSError, trio.BrokenResourceError) as exc:
+        except (ConnectionClosed, HandshakeError, OSError, trio.BrokenResourceError) as exc:
             state["errors"] += 1
             print(f"websocket lost: {exc!r}", file=sys.stderr)
 
