@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 import trio
@@ -56,7 +57,7 @@ from tests.proof.chaos_tree import (
 )
 from tests.proof.daemon_process import REPO, VVTV, Channel
 from tests.support.channel import channel_settings
-from tests.support.loopback import Loopback, json_reply, start_loopback
+from tests.support.loopback import Loopback, Reply, Request, json_reply, start_loopback
 from tests.support.waiting import wait_until
 from vvtv.core import offload
 from vvtv.core.clock import TrioClock
@@ -108,6 +109,21 @@ class Air:
         assert stall <= MAX_AIR_STALL_S, f"{what}: the air stood still for {stall:.0f} s"
 
 
+async def idle_edge(nursery: trio.Nursery) -> Loopback:
+    """The cloud and edge as a quiet day finds them: every upload accepted, and the agent's
+    long poll held for its wait, then answered with no command."""
+    cloud = await start_loopback(nursery)
+    cloud.answer_always(json_reply())
+
+    async def no_command(request: Request) -> Reply:
+        wait = parse_qs(request.query).get("wait", ["20"])[0]
+        await trio.sleep(float(wait) if wait.isdigit() else 20.0)
+        return json_reply(value={"commands": []})
+
+    cloud.serve("/v1/agent/commands", no_command)
+    return cloud
+
+
 def incarnations(runtime: Runtime, names: tuple[str, ...]) -> dict[str, int]:
     return {n: runtime.node(n).incarnation for n in names}
 
@@ -155,8 +171,7 @@ async def test_every_actor_crashed_is_restarted_by_its_strategy_storms_then_esca
     name = place.name
     with no_threads():
         async with trio.open_nursery() as outer:
-            cloud: Loopback = await start_loopback(outer)
-            cloud.answer_always(json_reply())
+            cloud = await idle_edge(outer)
             settings = channel_settings(
                 tmp_path,
                 slate,
@@ -179,6 +194,7 @@ async def test_every_actor_crashed_is_restarted_by_its_strategy_storms_then_esca
                     {s for p in ACTORS for s in p.above}
                 )
                 before = incarnations(runtime, everyone)
+                failed_before = {n: runtime.node(n).failures for n in everyone}
                 assert runtime.node(name).state == "running"
                 inject_fault(runtime, name)
                 await running_again(runtime, name, 1)
@@ -190,6 +206,8 @@ async def test_every_actor_crashed_is_restarted_by_its_strategy_storms_then_esca
                 assert moved == set(place.restarted_with_it()), (
                     f"{place.strategy.value}: a fault in {name} restarted {sorted(moved)}"
                 )
+                failed = {n for n in everyone if runtime.node(n).failures != failed_before[n]}
+                assert failed == {name}, f"{sorted(failed)} failed, not just {name}"
                 failure = runtime.node(name).last_failure
                 assert failure is not None
                 assert failure["type"] == "InjectedCrash"
