@@ -48,7 +48,13 @@ def _name(_: object, attribute: attrs.Attribute[str], value: Any) -> None:
 
 @attrs.frozen
 class ChildSpec:
-    """How a supervisor starts one child; ``factory`` builds a fresh instance on every start."""
+    """How a supervisor starts one child; ``factory`` builds a fresh instance on every start.
+
+    ``significant`` (transient and temporary children only, as in OTP): when the child ends
+    and will not be restarted, a supervisor with ``auto_shutdown`` stops its other children
+    and ends normally. Its parent then decides by the supervisor's own restart type: a
+    permanent supervisor comes back, built afresh by its factory.
+    """
 
     name: str = attrs.field(validator=_name)
     factory: Callable[[], Actor | Supervisor] = attrs.field(validator=_factory)
@@ -56,6 +62,14 @@ class ChildSpec:
         default=Restart.PERMANENT, validator=attrs.validators.instance_of(Restart)
     )
     shutdown_timeout: float = attrs.field(default=5.0, validator=_positive)
+    significant: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.significant and self.restart is Restart.PERMANENT:
+            raise ValueError(
+                f"ChildSpec {self.name!r}: a permanent child cannot be significant (it is "
+                "always restarted, so its end never ends the supervisor)"
+            )
 
 
 class _Run:
@@ -112,6 +126,9 @@ class Supervisor:
     ``strategy`` says which siblings restart with a failed child; more than ``max_restarts``
     restarts inside ``within_seconds`` make it stop its children in reverse start order and
     raise ``SupervisorEscalated`` to its own parent. ``backoff`` delays each restart.
+    ``auto_shutdown``: once up, the end of a significant child (``ChildSpec.significant``)
+    that is not restarted stops the other children and ends this supervisor normally
+    (OTP's ``any_significant``): how a supervisor asks to be built again by its factory.
     """
 
     def __init__(
@@ -123,6 +140,7 @@ class Supervisor:
         within_seconds: float = 5.0,
         backoff: Backoff = Backoff(),  # frozen, so sharing the default is safe
         *,
+        auto_shutdown: bool = False,
         rng: random.Random | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -145,6 +163,7 @@ class Supervisor:
         self.max_restarts = max_restarts
         self.within_seconds = within_seconds
         self.backoff = backoff
+        self.auto_shutdown = auto_shutdown
         self._intensity = RestartIntensity(max_restarts, within_seconds)
         self._rng = rng or random.Random()
         self._order = {spec.name: i for i, spec in enumerate(children)}
@@ -159,6 +178,7 @@ class Supervisor:
         self._attempts: dict[str, int] = {}  # consecutive restarts, for backoff
         self._token = 0
         self._stop_requested = False
+        self._shut_down_by: str | None = None  # the significant child whose end ended us
         self._escalation: SupervisorEscalated | None = None
         self.exit_reason: str | None = None
 
@@ -260,7 +280,7 @@ class Supervisor:
                     await self._on_exit(run)
                 case ("due", names, token):
                     await self._restart(names, token)
-            if self._escalation is not None:
+            if self._escalation is not None or self._shut_down_by is not None:
                 return
 
     # -- starting and stopping one child ---------------------------------------------------
@@ -394,7 +414,14 @@ class Supervisor:
         if self._runs.get(name) is not run:
             return  # we stopped it ourselves, or a newer run replaced it
         self._runs[name] = None
-        if self._stop_requested or not self._should_restart(run):
+        if self._stop_requested:
+            return
+        if not self._should_restart(run):
+            if self.auto_shutdown and run.spec.significant:
+                log.info("%s ended (%s): %s shuts down", name, run.reason, self.name)
+                self._shut_down_by = name
+                self._stop_requested = True
+                await self._stop_all()
             return
         if not self._intensity.allow(trio.current_time()):
             await self._escalate(run)

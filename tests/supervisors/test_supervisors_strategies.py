@@ -509,3 +509,71 @@ async def test_an_injected_fault_crashes_the_running_incarnation_as_a_bug_would(
             inject_fault(rt, "root")
         with pytest.raises(ActorUnavailable, match="not a running actor"):
             inject_fault(rt, "nobody")
+
+
+# --- significant children: a supervisor that asks to be built again --------------------
+
+
+def _rebuilt_group(rec: Recording, builds: list[int], *, auto_shutdown: bool) -> Supervisor:
+    """``group`` (permanent under root) with a worker and a significant transient ``roster``;
+    ``builds`` counts the times its factory ran."""
+
+    def group() -> Supervisor:
+        builds.append(len(builds) + 1)
+        return Supervisor(
+            "group",
+            [
+                ChildSpec("worker", lambda: Probe(rec)),
+                ChildSpec(
+                    "roster", lambda: Probe(rec), restart=Restart.TRANSIENT, significant=True
+                ),
+            ],
+            auto_shutdown=auto_shutdown,
+            backoff=NO_BACKOFF,
+        )
+
+    return Supervisor("root", [ChildSpec("group", group)], backoff=NO_BACKOFF)
+
+
+async def test_a_significant_child_ending_normally_has_its_supervisor_built_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    rec, builds = Recording(), []
+    async with running(_rebuilt_group(rec, builds, auto_shutdown=True)) as rt:
+        await rt.ref("roster").call(Stop())
+        await wait_restarts(rt, "group", 1)
+        await wait_state(rt, "roster", "running")
+        assert builds == [1, 2]  # the factory ran again: a new tree of children
+        # The sibling was stopped gracefully, then started in the new group.
+        assert "worker#1 stopping" in rec.lifecycle()
+        assert "worker#2 started" in rec.lifecycle()
+        assert rt.node("group").failures == 0  # a normal end, not a failure
+
+
+async def test_a_significant_child_that_crashes_is_only_restarted(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    rec, builds = Recording(), []
+    async with running(_rebuilt_group(rec, builds, auto_shutdown=True)) as rt:
+        with pytest.raises(ActorDied):
+            await rt.ref("roster").call(Crash())
+        await wait_restarts(rt, "roster", 1)
+        assert builds == [1]
+        assert_restarts(rt, {"group": 0, "worker": 0, "roster": 1})
+
+
+async def test_without_auto_shutdown_a_significant_child_ends_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    rec, builds = Recording(), []
+    async with running(_rebuilt_group(rec, builds, auto_shutdown=False)) as rt:
+        await rt.ref("roster").call(Stop())
+        await wait_state(rt, "roster", "stopped")
+        await settle(1.0)
+        assert builds == [1]
+        assert rt.node("worker").state == "running"
+
+
+def test_a_permanent_child_cannot_be_significant() -> None:
+    with pytest.raises(ValueError, match="permanent child cannot be significant"):
+        ChildSpec("x", lambda: Probe(Recording()), significant=True)
