@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from tests.support.loopback import Loopback, start_loopback, start_receiver
-from tests.support.media import ClipCache, make_slate
+from tests.support.media import ClipCache, make_segments, make_slate
 from vvtv.store import Store, open_store
 
 
@@ -48,3 +48,14 @@ def clip_cache(tmp_path_factory: pytest.TempPathFactory) -> ClipCache:
 def slate_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default channel's prepared slate, rendered once; tests copy it into a runtime."""
     return make_slate(tmp_path_factory.mktemp("slate"))
+
+
+@pytest.fixture(scope="session")
+def ts_segments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[bytes]]:
+    """Two real assets' MPEG-TS segments (``a``, ``b``: four 1-second segments each, a
+    different tone), as bytes, made once: what a live playlist lists."""
+    root = tmp_path_factory.mktemp("ts-segments")
+    return {
+        name: [p.read_bytes() for p in make_segments(root / name, tone_hz=tone)]
+        for name, tone in (("a", 440), ("b", 660))
+    }

@@ -436,3 +436,47 @@ def test_the_edge_settings_default_and_key_a_channel_of_a_shared_edge() -> None:
     assert keyed.cloud_control_credential == ("operator", "operator-secret")
     assert keyed.edge_agent is False
     assert Settings.from_env({}).cloud_url is None
+
+
+def test_push_output_keys_are_every_vvtv_output_key_variable_and_never_shown() -> None:
+    s = Settings.from_env(
+        {
+            "VVTV_OUTPUT_KEY_YOUTUBE": " yt-key-1234 ",
+            "VVTV_OUTPUT_KEY_TWITCH": "live_123_abc",
+            "VVTV_OUTPUT_KEY_EMPTY": "",
+            "VVTV_CONTROL_SECRET": "not-a-stream-key-at-all-0123456789",
+        }
+    )
+    assert dict(s.output_keys) == {
+        "VVTV_OUTPUT_KEY_TWITCH": "live_123_abc",
+        "VVTV_OUTPUT_KEY_YOUTUBE": "yt-key-1234",
+    }
+    assert "yt-key-1234" not in repr(s) and "live_123_abc" not in str(s)
+    assert s.alert_output_down_secs == 60
+    assert Settings.from_env({"VVTV_ALERT_OUTPUT_DOWN_SECS": "15"}).alert_output_down_secs == 15
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"VVTV_OUTPUT_KEY_YT": "first\nsecond"},
+            "VVTV_OUTPUT_KEY_YT must be one line of at most 900 bytes (value not shown)",
+        ),
+        (
+            {"VVTV_OUTPUT_KEY_YT": "k" * 901},
+            "VVTV_OUTPUT_KEY_YT must be one line of at most 900 bytes (value not shown)",
+        ),
+        (
+            {"VVTV_ALERT_OUTPUT_DOWN_SECS": "0"},
+            "VVTV_ALERT_OUTPUT_DOWN_SECS='0' must be at least 1",
+        ),
+    ],
+)
+def test_a_malformed_push_setting_is_named_and_a_key_never_quoted(
+    env: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env)
+    assert info.value.errors == [expected]
+    assert "second" not in str(info.value) and "kkkk" not in str(info.value)

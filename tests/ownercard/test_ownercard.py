@@ -665,3 +665,171 @@ def test_a_logo_is_an_http_url_or_a_local_image(logo: str) -> None:
 )
 def test_a_bad_channel_identity_names_the_field(body: str, expected: str) -> None:
     assert errors_of(MINIMAL + f"channel:\n  {body}\n") == [expected]
+
+
+# --- push outputs ------------------------------------------------------------------------
+
+
+def outputs_card(*entries: dict[str, object]) -> str:
+    return MINIMAL + yaml.safe_dump({"outputs": list(entries)})
+
+
+def test_outputs_default_to_none_and_a_good_one_loads_as_written() -> None:
+    assert parse_owner_card(MINIMAL).card.outputs == ()
+    youtube = {
+        "name": "youtube",
+        "url": "rtmps://a.rtmps.youtube.com:443/live2",
+        "key_env": "VVTV_OUTPUT_KEY_YOUTUBE",
+    }
+    srt = {
+        "name": "restream_srt",
+        "url": "srt://ingest.example.com:9000?latency=2000000",
+        "key_file": "/etc/vvtv/srt.key",
+        "key_as": "passphrase",
+        "enabled": False,
+    }
+    loaded = parse_owner_card(outputs_card(youtube, srt))
+    first, second = loaded.card.outputs
+    assert (first.name, first.url, first.key_env, first.enabled) == (
+        "youtube",
+        youtube["url"],
+        "VVTV_OUTPUT_KEY_YOUTUBE",
+        True,
+    )
+    assert (second.key_file, second.key_as, second.enabled) == (
+        "/etc/vvtv/srt.key",
+        "passphrase",
+        False,
+    )
+    assert not [w for w in loaded.warnings if w.startswith("outputs")]
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            {"name": "YouTube Main", "url": "rtmp://h/app", "key_env": "VVTV_OUTPUT_KEY_A"},
+            "outputs[0].name must be 1-32 lowercase letters, digits, '-' or '_', starting with "
+            "a letter or digit (got 'YouTube Main')",
+        ),
+        (
+            {"name": "a", "url": "https://example.com/live"},
+            "outputs[0].url must start with one of rtmp://, rtmps://, srt:// (got https://)",
+        ),
+        (
+            {"name": "a", "url": "rtmp://user:hunter2@live.example.com/app/key"},
+            "outputs[0].url must not carry credentials (user:password@): the card is stored and "
+            "shown in audits; put the secret in key_env or key_file",
+        ),
+        (
+            {"name": "a", "url": "rtmp://live.example.com", "key_env": "VVTV_OUTPUT_KEY_A"},
+            "outputs[0].url must name the server's application, e.g. "
+            "rtmp://a.rtmp.youtube.com/live2 (got 'rtmp://live.example.com')",
+        ),
+        (
+            {"name": "a", "url": "rtmp://live.example.com/app"},
+            "outputs[0].url names no stream after the application 'app': set key_env or "
+            "key_file to the platform's stream key",
+        ),
+        (
+            {"name": "a", "url": "rtmp://h/app?key=1", "key_env": "VVTV_OUTPUT_KEY_A"},
+            "outputs[0].url must not have a ?query: an RTMP server takes the application in the "
+            "path and the stream key from key_env/key_file",
+        ),
+        (
+            {"name": "a", "url": "rtmp://h:99999/app", "key_env": "VVTV_OUTPUT_KEY_A"},
+            "outputs[0].url has a malformed port (got 'rtmp://h:99999/app')",
+        ),
+        (
+            {"name": "a", "url": "srt://h:9000?streamid=abc"},
+            "outputs[0].url must not carry streamid=: it is a secret, give it with key_env or "
+            "key_file and key_as: streamid",
+        ),
+        (
+            {"name": "a", "url": "srt://h:9000?mode=listener"},
+            "outputs[0].url: a push connects out, so mode must be caller",
+        ),
+        (
+            {"name": "a", "url": "srt://h:9000/live"},
+            "outputs[0].url: an srt:// URL has no path (got '/live')",
+        ),
+        (
+            {"name": "a", "url": "rtmp://h/app\r\nx", "key_env": "VVTV_OUTPUT_KEY_A"},
+            "outputs[0].url must be an rtmp://, rtmps://, srt:// URL of at most 2048 characters",
+        ),
+        (
+            {"name": "a", "url": "rtmp://h/app", "key_env": "VVTV_CONTROL_SECRET"},
+            "outputs[0].key_env must name a variable VVTV_OUTPUT_KEY_<NAME> (upper case, digits, "
+            "'_'), so the card cannot send another secret of the daemon's environment to a "
+            "server (got 'VVTV_CONTROL_SECRET')",
+        ),
+        (
+            {"name": "a", "url": "rtmp://h/app", "key_env": "VVTV_OUTPUT_KEY_A", "key_file": "k"},
+            "outputs[0]: set key_env or key_file, not both",
+        ),
+        (
+            {
+                "name": "a",
+                "url": "rtmp://h/app",
+                "key_env": "VVTV_OUTPUT_KEY_A",
+                "key_as": "streamid",
+            },
+            "outputs[0].key_as must be one of stream for rtmp:// (got 'streamid')",
+        ),
+        (
+            {"name": "a", "url": "srt://h:1", "key_as": "passphrase"},
+            "outputs[0].key_as says what the key is, but no key_env or key_file is set",
+        ),
+        (
+            {
+                "name": "a",
+                "url": "rtmp://h/app",
+                "key_env": "VVTV_OUTPUT_KEY_A",
+                "ca_file": "ca.pem",
+            },
+            "outputs[0].ca_file is only used by rtmps:// outputs",
+        ),
+        ({"url": "rtmp://h/app/s"}, "outputs[0].name is required"),
+        (
+            {"name": "a", "url": "rtmp://h/app/s", "enabled": "yes"},
+            "outputs[0].enabled must be true or false (got string 'yes')",
+        ),
+    ],
+)
+def test_a_bad_output_is_refused_naming_the_field(entry: dict[str, object], expected: str) -> None:
+    assert errors_of(outputs_card(entry)) == [expected]
+
+
+def test_output_names_are_unique() -> None:
+    one = {"name": "main", "url": "rtmp://h/app/a"}
+    assert errors_of(outputs_card(one, one)) == [
+        "outputs[1].name 'main' is used by an earlier output"
+    ]
+
+
+def test_an_error_about_a_url_never_quotes_its_credentials() -> None:
+    (error,) = errors_of(outputs_card({"name": "a", "url": "rtmp://u:s3cr3t@h/app/x"}))
+    assert "s3cr3t" not in error
+
+
+def test_keys_sent_in_clear_or_left_in_the_url_are_warned_about() -> None:
+    loaded = parse_owner_card(
+        outputs_card(
+            {"name": "plain", "url": "rtmp://live.example.com/app", "key_env": "VVTV_OUTPUT_KEY_P"},
+            {"name": "doubled", "url": "rtmps://h/live2/abcd-efgh", "key_env": "VVTV_OUTPUT_KEY_D"},
+            {"name": "local", "url": "rtmp://127.0.0.1/live/channel"},  # no key: a stream name
+        )
+    )
+    assert [w for w in loaded.warnings if w.startswith("outputs")] == [
+        "outputs[0] (plain): rtmp:// sends the stream key unencrypted; use rtmps:// where the "
+        "platform offers it",
+        "outputs[1] (doubled).url has a path after the application: with a key it is ignored "
+        "(the key is the stream name); if it is the key itself, it is in the card in clear: "
+        "move it to key_env or key_file",
+    ]
+
+
+def test_the_sample_card_shows_an_output_and_declares_none() -> None:
+    text = SAMPLE.read_text()
+    assert "# outputs:" in text and "key_env: VVTV_OUTPUT_KEY_YOUTUBE" in text
+    assert load_owner_card(SAMPLE).card.outputs == ()

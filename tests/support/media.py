@@ -63,6 +63,34 @@ def make_clip(
     return path
 
 
+def make_segments(
+    directory: Path,
+    *,
+    seconds: float = 4.0,
+    segment_seconds: int = 1,
+    size: str = "160x120",
+    fps: int = 25,
+    tone_hz: int = 440,
+) -> list[Path]:
+    """Real HLS MPEG-TS segments of an H.264/AAC clip, cut by ffmpeg as ``prepare`` cuts
+    them (keyframe every segment, timestamps from ffmpeg's 1.4 s mux delay): the files, in
+    order. A tiny frame size keeps them a few kilobytes each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    args = [
+            "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=s={size}:r={fps}:d={seconds}",
+            "-f", "lavfi", "-i", f"sine=f={tone_hz}:sample_rate=48000:d={seconds}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            "-g", str(fps * segment_seconds), "-sc_threshold", "0",
+            "-c:a", "aac", "-ac", "2", "-b:a", "64k",
+            "-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod",
+            "-hls_segment_filename", str(directory / "seg_%05d.ts"),
+            str(directory / "index.m3u8"),
+    ]  # fmt: skip
+    subprocess.run(args, check=True)
+    return sorted(directory.glob("seg_*.ts"))
+
+
 def make_silent_clip(path: Path, *, seconds: float = 4.0) -> Path:
     """A clip whose audio is digital silence."""
     return make_clip(path, seconds=seconds, audio="anullsrc=channel_layout=stereo")

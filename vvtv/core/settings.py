@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -33,6 +34,11 @@ from vvtv.core.hostnames import is_loopback, normal_name, parse_origin
 DEV_TOKEN = "dev-token"
 # More concurrent prepares than this only adds ffmpeg processes competing for the same cores.
 MAX_PREPARE_CONCURRENCY = 64
+#: Where push outputs' stream keys come from (``outputs[].key_env`` names one of these): a
+#: card must not be able to send another secret of the daemon's environment to a server.
+OUTPUT_KEY_ENV_PREFIX = "VVTV_OUTPUT_KEY_"
+#: A stream key is one line: ffmpeg reads its option file a line of 1,000 bytes at a time.
+SECRET_MAX = 900
 DEV_SECRET = "dev-secret"
 # Outside dev, control and signing secrets are at least this long (a 256-bit HMAC key).
 MIN_SECRET_BYTES = 32
@@ -104,6 +110,11 @@ class Settings:
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = None  # when set, webhook bodies are signed
     alert_cooldown_secs: int = 900
+    # OUTPUT_DOWN: an enabled push output not connected for this long (issue 18)
+    alert_output_down_secs: int = 60
+    # Stream keys of push outputs: every VVTV_OUTPUT_KEY_* variable, by name. The card's
+    # ``outputs[].key_env`` picks one; kept out of repr so a logged Settings shows none.
+    output_keys: Mapping[str, str] = attrs.field(factory=dict, repr=False, hash=False)
     # cloud sync (SPEC §6) and the edge (cloud/worker, SPEC §10)
     cloudflare_base_url: str | None = None
     cloudflare_token: str | None = None
@@ -264,6 +275,8 @@ class Settings:
             alert_webhook_url=p.parsed("VVTV_ALERT_WEBHOOK_URL", None, _check_http_url),
             alert_webhook_secret=p.text("VVTV_ALERT_WEBHOOK_SECRET"),
             alert_cooldown_secs=p.integer("VVTV_ALERT_COOLDOWN_SECS", 900, minimum=0),
+            alert_output_down_secs=p.integer("VVTV_ALERT_OUTPUT_DOWN_SECS", 60, minimum=1),
+            output_keys=p.secrets(OUTPUT_KEY_ENV_PREFIX),
             cloudflare_base_url=p.parsed("VVTV_CLOUDFLARE_BASE_URL", None, _check_http_url),
             cloudflare_token=p.text("VVTV_CLOUDFLARE_TOKEN"),
             cloudflare_secret=p.text("VVTV_CLOUDFLARE_SECRET"),
@@ -397,6 +410,13 @@ def process_env(**overrides: str) -> dict[str, str]:
     return {**os.environ, **overrides}
 
 
+def tool_env() -> dict[str, str]:
+    """The environment a helper tool (a push output's ffmpeg) is started with: this process's
+    without any ``VVTV_*`` variable, so no secret of the daemon (control secret, stream keys)
+    sits in the tool's ``/proc/<pid>/environ`` or in a core dump of it."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("VVTV_")}
+
+
 # --- parsing helpers ----------------------------------------------------------------
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -440,6 +460,24 @@ class _Parser:
             except ValueError as exc:
                 self.errors.append(f"{name}: {item!r} {exc}")
         return tuple(out)
+
+    def secrets(self, prefix: str) -> Mapping[str, str]:
+        """Every non-empty ``prefix*`` variable, checked as one line of at most
+        ``SECRET_MAX`` bytes. Errors name the variable, never its value."""
+        found: dict[str, str] = {}
+        for name in sorted(self.env):
+            if not name.startswith(prefix) or name == prefix:
+                continue
+            value = self.env[name].strip()
+            if not value:
+                continue
+            if any(c in value for c in "\r\n\0") or len(value.encode()) > SECRET_MAX:
+                self.errors.append(
+                    f"{name} must be one line of at most {SECRET_MAX} bytes (value not shown)"
+                )
+                continue
+            found[name] = value
+        return MappingProxyType(found)
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.text(name)

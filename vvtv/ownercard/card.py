@@ -20,6 +20,14 @@ LOGO_TYPES = {
 }
 
 
+#: Push output URL schemes, and what the stream key may be to each (the first is the default).
+OUTPUT_KEY_USES: dict[str, tuple[str, ...]] = {
+    "rtmp": ("stream",),
+    "rtmps": ("stream",),
+    "srt": ("streamid", "passphrase"),
+}
+
+
 def logo_is_url(logo: str) -> bool:
     """Whether a (valid) ``channel.logo`` is a URL rather than a local image file."""
     return logo.startswith(("http://", "https://"))
@@ -157,6 +165,30 @@ class ChannelProfile:
 
 
 @attrs.frozen
+class OutputSpec:
+    """A server the channel pushes its air to (vvtv addition): RTMP, RTMPS or SRT.
+
+    ``url`` is the server and application (``rtmp://a.rtmp.youtube.com/live2``); the stream
+    key is never in the card: ``key_env`` names an environment variable (``VVTV_OUTPUT_KEY_*``,
+    read at start) or ``key_file`` a file holding the key (read at every connection, so a
+    rotated key needs no restart). ``key_as`` says what the key is to the server: the stream
+    name after the application for RTMP(S) (``stream``, the default), the stream id for SRT
+    (``streamid``, the default) or its ``passphrase``. ``ca_file`` (RTMPS only) is a PEM
+    bundle to trust instead of the system's, for a server with a private CA. ``enabled:
+    false`` keeps the output configured but not pushing (a signed control call can switch it
+    on and off at run time).
+    """
+
+    name: str
+    url: str
+    enabled: bool = True
+    key_env: str = ""
+    key_file: str = ""
+    key_as: str = ""
+    ca_file: str = ""
+
+
+@attrs.frozen
 class OwnerCard:
     schema_version: int = 1
     editorial_profile: EditorialProfile = EditorialProfile()
@@ -169,3 +201,4 @@ class OwnerCard:
     autotune_policy: AutotunePolicy = AutotunePolicy()
     sources: tuple[SourceSpec, ...] = ()
     channel: ChannelProfile = ChannelProfile()
+    outputs: tuple[OutputSpec, ...] = ()

@@ -17,12 +17,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vvtv.core.model import MAX_PLAN_DURATION_SEC
+from vvtv.core.settings import OUTPUT_KEY_ENV_PREFIX
 from vvtv.guard.addresses import parse_networks
-from vvtv.ownercard.card import LOGO_TYPES, ChannelProfile, OwnerCard, SourceSpec, logo_is_url
+from vvtv.ownercard.card import (
+    LOGO_TYPES,
+    OUTPUT_KEY_USES,
+    ChannelProfile,
+    OutputSpec,
+    OwnerCard,
+    SourceSpec,
+    logo_is_url,
+)
 
 SUPPORTED_SCHEMA_VERSION = 1
 SOURCE_KINDS = ("folder", "rss", "jsonfeed")
@@ -156,6 +165,7 @@ def check_rules(card: OwnerCard) -> list[str]:
     if ch.audio_codec != "aac":
         errors.append(f"channel.audio_codec must be 'aac' (got {ch.audio_codec!r})")
     errors += _check_identity(ch)
+    errors += _check_outputs(card.outputs)
     return errors
 
 
@@ -258,6 +268,128 @@ def not_implemented(card: OwnerCard) -> list[str]:
     return [f"{path}: {why}" for path, (asked, why) in NOT_IMPLEMENTED.items() if asked(card)]
 
 
+OUTPUT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_KEY_ENV = re.compile(rf"^{OUTPUT_KEY_ENV_PREFIX}[A-Z0-9_]+$")
+# SRT URL options that are secrets: they come from key_env/key_file, never from the card.
+_SRT_SECRET_OPTIONS = ("streamid", "passphrase")
+URL_MAX = 2048
+
+
+def _check_outputs(outputs: tuple[OutputSpec, ...]) -> list[str]:
+    """``outputs``: names safe for metrics and URLs, push URLs ffmpeg can use, and keys that
+    can only come from the environment or a file (``vvtv.outputs`` reads them)."""
+    errors: list[str] = []
+    seen: set[str] = set()
+    for i, out in enumerate(outputs):
+        where = f"outputs[{i}]"
+        if not OUTPUT_NAME.match(out.name):
+            errors.append(
+                f"{where}.name must be 1-32 lowercase letters, digits, '-' or '_', starting with "
+                f"a letter or digit (got {out.name!r})"
+            )
+        elif out.name in seen:
+            errors.append(f"{where}.name {out.name!r} is used by an earlier output")
+        seen.add(out.name)
+        errors += _check_output_url(out, where)
+        if out.key_env and out.key_file:
+            errors.append(f"{where}: set key_env or key_file, not both")
+        if out.key_env and not _KEY_ENV.match(out.key_env):
+            errors.append(
+                f"{where}.key_env must name a variable {OUTPUT_KEY_ENV_PREFIX}<NAME> (upper case, "
+                f"digits, '_'), so the card cannot send another secret of the daemon's "
+                f"environment to a server (got {out.key_env!r})"
+            )
+        if out.key_file and (_CONTROL.search(out.key_file) or out.key_file != out.key_file.strip()):
+            errors.append(f"{where}.key_file must be a file path (got {out.key_file!r})")
+        scheme = urlsplit(out.url).scheme
+        uses = OUTPUT_KEY_USES.get(scheme)
+        if out.key_as and uses is not None and out.key_as not in uses:
+            errors.append(
+                f"{where}.key_as must be one of {', '.join(uses)} for {scheme}:// "
+                f"(got {out.key_as!r})"
+            )
+        if out.key_as and not (out.key_env or out.key_file):
+            errors.append(f"{where}.key_as says what the key is, but no key_env or key_file is set")
+        if out.ca_file and scheme != "rtmps":
+            errors.append(f"{where}.ca_file is only used by rtmps:// outputs")
+        if out.ca_file and _CONTROL.search(out.ca_file):
+            errors.append(f"{where}.ca_file must be a file path (got {out.ca_file!r})")
+    return errors
+
+
+def _check_output_url(out: OutputSpec, where: str) -> list[str]:
+    # Messages quote the URL only once it is known not to carry credentials.
+    url = out.url
+    schemes = ", ".join(f"{s}://" for s in OUTPUT_KEY_USES)
+    if not url or len(url) > URL_MAX or _CONTROL.search(url) or " " in url:
+        return [f"{where}.url must be an {schemes} URL of at most {URL_MAX} characters"]
+    parts = urlsplit(url)
+    if parts.scheme not in OUTPUT_KEY_USES:
+        return [f"{where}.url must start with one of {schemes} (got {parts.scheme or 'none'}://)"]
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return [
+            f"{where}.url must not carry credentials (user:password@): the card is stored and "
+            "shown in audits; put the secret in key_env or key_file"
+        ]
+    if not parts.hostname:
+        return [f"{where}.url has no host (got {url!r})"]
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return [f"{where}.url has a malformed port (got {url!r})"]
+    if parts.fragment or "#" in url:
+        return [f"{where}.url must not have a #fragment"]
+    errors: list[str] = []
+    if parts.scheme in ("rtmp", "rtmps"):
+        if parts.query:
+            errors.append(
+                f"{where}.url must not have a ?query: an RTMP server takes the application in "
+                "the path and the stream key from key_env/key_file"
+            )
+        app = parts.path.strip("/")
+        if not app:
+            errors.append(
+                f"{where}.url must name the server's application, e.g. "
+                f"rtmp://a.rtmp.youtube.com/live2 (got {url!r})"
+            )
+        elif "/" not in app and not (out.key_env or out.key_file):
+            errors.append(
+                f"{where}.url names no stream after the application {app!r}: set key_env or "
+                "key_file to the platform's stream key"
+            )
+    else:
+        if parts.path not in ("", "/"):
+            errors.append(f"{where}.url: an srt:// URL has no path (got {parts.path!r})")
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name in _SRT_SECRET_OPTIONS:
+                errors.append(
+                    f"{where}.url must not carry {name}=: it is a secret, give it with key_env "
+                    f"or key_file and key_as: {name}"
+                )
+            elif name == "mode" and value != "caller":
+                errors.append(f"{where}.url: a push connects out, so mode must be caller")
+    return errors
+
+
+def output_warnings(outputs: tuple[OutputSpec, ...]) -> list[str]:
+    warnings: list[str] = []
+    for i, out in enumerate(outputs):
+        parts = urlsplit(out.url)
+        keyed = bool(out.key_env or out.key_file)
+        if parts.scheme == "rtmp" and keyed:
+            warnings.append(
+                f"outputs[{i}] ({out.name}): rtmp:// sends the stream key unencrypted; use "
+                "rtmps:// where the platform offers it"
+            )
+        if parts.scheme in ("rtmp", "rtmps") and keyed and "/" in parts.path.strip("/"):
+            warnings.append(
+                f"outputs[{i}] ({out.name}).url has a path after the application: with a key "
+                "it is ignored (the key is the stream name); if it is the key itself, it is in "
+                "the card in clear: move it to key_env or key_file"
+            )
+    return warnings
+
+
 def rule_warnings(card: OwnerCard) -> list[str]:
     """What a valid card allows but probably does not mean (a newer schema, no sources...),
     and what it asks for that vvtv does not implement (``not_implemented``)."""
@@ -279,6 +411,7 @@ def rule_warnings(card: OwnerCard) -> list[str]:
     )[2]
     if not card.sources:
         warnings.append("sources: none configured, discovery will find nothing")
+    warnings += output_warnings(card.outputs)
     search, target = card.search_policy, card.editorial_profile.target_avg_duration_sec
     if not search.min_duration_sec <= target <= search.max_duration_sec:
         warnings.append(
