@@ -27,7 +27,13 @@ from vvtv.air.live import aged_status
 from vvtv.core import offload
 from vvtv.core.audit import AuditType
 from vvtv.core.convert import converter
-from vvtv.core.messages import Ping, RunNightlyNow, SetCuratorMode, SetEmergencyOverride
+from vvtv.core.messages import (
+    Ping,
+    RunNightlyNow,
+    SetCuratorMode,
+    SetEmergencyOverride,
+    SetOutputEnabled,
+)
 from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
 from vvtv.core.signing import Verifier
 from vvtv.iptv.channel import ChannelInfo
@@ -38,6 +44,7 @@ from vvtv.store import StoreError
 from vvtv.web.app import create_app
 from vvtv.web.limits import WebLimits
 from vvtv.web.params import TOGGLE, EmergencyCommand
+from vvtv.web.port import PortUnavailable
 from vvtv.web.server import serve
 
 log = logging.getLogger(__name__)
@@ -128,7 +135,22 @@ class LivePort:
         return list(latest or [])
 
     def runtime_snapshot(self) -> dict:
-        return self.runtime.snapshot()
+        # The push outputs ride along: the dashboard's runtime view shows them by the tree.
+        return {**self.runtime.snapshot(), "outputs": self.outputs()}
+
+    def outputs(self) -> list[dict]:
+        return self.ch.outputs.view(self.now())
+
+    async def set_output(self, name: str, enabled: bool | None) -> dict | None:
+        if name not in {o.name for o in self.ch.card.outputs}:
+            return None
+        msg = SetOutputEnabled(enabled=enabled, who="api")
+        try:
+            reply = await self.runtime.ref(f"output:{name}").call(msg, timeout=CONTROL_TIMEOUT_S)
+        except ActorError as exc:
+            raise PortUnavailable(f"output {name} is not running now ({exc}); try again") from exc
+        assert isinstance(reply, dict)
+        return reply
 
     def readiness(self) -> dict[str, bool]:
         return {

@@ -2,7 +2,8 @@
 
 Actors are rebuilt from this on every restart, so nothing here may hold per-incarnation
 state; it holds the store, the clock, the OwnerCard holder, live topics and metrics,
-the live stream view, and the media port (which the proof swaps for instant media).
+the live stream view, the push outputs' board, and the media port (which the proof swaps
+for instant media).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from vvtv.media.port import MediaPort
 from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.stats import pipeline_metrics
 from vvtv.observe.topics import TopicHub
+from vvtv.outputs.state import OutputBoard
 from vvtv.ownercard.card import OwnerCard
 from vvtv.ownercard.holder import OwnerCardHolder, ReloadResult
 from vvtv.ownercard.load import resolve_source_locations
@@ -48,6 +50,7 @@ class ChannelContext:
     media: MediaPort
     slate_id: str
     live: LiveView = attrs.field(factory=LiveView)
+    outputs: OutputBoard = attrs.field(factory=OutputBoard)
     queue_view: list[dict[str, Any]] = attrs.field(factory=list)
     run_once: bool = False
     force_nightly: bool = False

@@ -43,6 +43,7 @@ class AlertInputsPort:
             cloud_failing=bool(ch.settings.cloudflare_base_url) and self.breaker.failing,
             cloud_failing_detail=self.breaker.last_error,
             **self._edge(),
+            outputs_down=ch.outputs.down(now),
             **inputs_from_store(ch.store, now),
         )
 

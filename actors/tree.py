@@ -8,6 +8,8 @@ root            one_for_one
 │  ├─ committer     T-4h selection, fetch, prepare, QA, reserve fallback
 │  ├─ discovery     sources, filters, HD probe, scoring, planning grid
 │  └─ scheduler     windows, cursors, nightly
+├─ outputs      one_for_one: a pusher per output of the card (RTMP/RTMPS/SRT), each
+│               following the air; rebuilt when the card's outputs change (actors/outputs.py)
 ├─ alerter      rules, notification state, webhook
 ├─ cloudsync    signed publishing with a durable outbox
 └─ edge         one_for_one, with a cloud (cloud/worker):
@@ -31,6 +33,7 @@ from actors.context import ChannelContext
 from actors.discovery import Discovery
 from actors.edge import EdgeAgent, EdgePublisher
 from actors.inputs import AlertInputsPort
+from actors.outputs import outputs_supervisor
 from actors.scheduler import Scheduler
 from supervisors import ChildSpec, Restart, Strategy, Supervisor
 from vvtv.core import tls
@@ -54,6 +57,7 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
         fallback_abs=settings.alert_fallback_abs,
         fallback_growth=settings.alert_fallback_growth,
         discovery_fail_count=settings.alert_discovery_fail_count,
+        output_down_s=float(settings.alert_output_down_secs),
     )
 
     # Outlives the Alerter's restarts: its window of restart counts is the channel's, so a
@@ -125,6 +129,7 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
         [
             ChildSpec("api", lambda: Api(ch)),
             ChildSpec("pipeline", pipeline),
+            ChildSpec("outputs", lambda: outputs_supervisor(ch)),
             ChildSpec("alerter", alerter),
             ChildSpec("cloudsync", cloudsync),
             *([ChildSpec("edge", edge)] if with_edge else []),

@@ -32,6 +32,7 @@ STORED_NAMES = {
     "control_call", "control_refused", "alert_notified", "alert_cleared", "webhook_refused",
     "cloud_delivery_refused", "cloud_publish_invalid",
     "edge_command", "edge_answer_refused", "edge_playlist_refused", "edge_hls_reset",
+    "output_connected", "output_lost", "output_switched",
 }  # fmt: skip
 
 

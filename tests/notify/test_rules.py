@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from vvtv.core.model import Severity
@@ -45,7 +46,7 @@ def test_nothing_fires_on_values_not_measured_yet() -> None:
 
 def test_every_rule_has_a_unique_code_a_severity_and_a_non_negative_for_time() -> None:
     codes = [r.code for r in RULES]
-    assert len(codes) == len(set(codes)) == 10
+    assert len(codes) == len(set(codes)) == 11
     assert {
         "BUFFER_CRITICAL",
         "QA_PASS_RATE_LOW",
@@ -57,6 +58,7 @@ def test_every_rule_has_a_unique_code_a_severity_and_a_non_negative_for_time() -
         "ACTOR_RESTART_STORM",
         "CLOUD_SYNC_FAILING",
         "EDGE_LAGGING",
+        "OUTPUT_DOWN",
     } == set(codes)
     assert all(r.for_s >= 0 for r in RULES)
 
@@ -111,6 +113,12 @@ def test_buffer_critical_uses_the_owner_card_threshold_not_20() -> None:
             Severity.HIGH,
             ("4 segments", "limit 3", "HTTP 503"),
         ),
+        (
+            {"outputs_down": {"youtube": 61.0, "twitch": 5.0}},
+            "OUTPUT_DOWN",
+            Severity.HIGH,
+            ("youtube", "60 s"),
+        ),
     ],
 )
 def test_each_rule_fires_with_its_severity_and_a_message_naming_value_and_threshold(
@@ -134,6 +142,7 @@ def test_each_rule_fires_with_its_severity_and_a_message_naming_value_and_thresh
         {"last_segment_age_s": 12.0},  # exactly 2 × target
         {"actor_restarts": {"committer": 2}},
         {"edge_lag_segments": 3, "edge_lag_limit": 3},  # N behind is not more than N
+        {"outputs_down": {"youtube": 59.9}},  # not yet down for the whole minute
     ],
 )
 def test_values_at_the_threshold_do_not_fire(changes: dict[str, object]) -> None:
@@ -175,3 +184,16 @@ def test_the_restart_window_counts_only_recent_restarts() -> None:
     assert w.observe(t0 + timedelta(seconds=2000), {"buffer": 6}) == {}
     with pytest.raises(ValueError, match="window"):
         RestartWindow(0)
+
+
+def test_output_down_names_every_output_down_too_long_and_keeps_its_message() -> None:
+    _, message = fire(outputs_down={"youtube": 61.0, "twitch": 5.0})["OUTPUT_DOWN"]
+    assert "twitch" not in message  # down, but not for long yet
+    later = fire(outputs_down={"youtube": 300.0, "twitch": 90.0})["OUTPUT_DOWN"][1]
+    assert "youtube" in later and "twitch" in later
+    # The same outputs down longer: the same message (the alert state is not rewritten).
+    assert fire(outputs_down={"youtube": 900.0, "twitch": 400.0})["OUTPUT_DOWN"][1] == later
+    strict = evaluate(
+        attrs.evolve(HEALTHY, outputs_down={"srt": 11.0}), AlertThresholds(output_down_s=10)
+    )
+    assert "OUTPUT_DOWN" in strict

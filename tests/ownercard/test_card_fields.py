@@ -88,6 +88,15 @@ READERS: dict[str, tuple[str, ...]] = {
     "channel.segment_seconds": ("vvtv/media/prepare.py", "actors/buffer.py"),
     "channel.name": ("actors/api.py",),
     "channel.logo": ("actors/api.py",),
+    # Push outputs: the pusher follows the card (name, url, enabled); the target is made
+    # from the entry (where to, the key and what it is to the server, the CA to trust).
+    "outputs[].name": ("actors/outputs.py", "vvtv/outputs/targets.py"),
+    "outputs[].url": ("actors/outputs.py", "vvtv/outputs/targets.py"),
+    "outputs[].enabled": ("actors/outputs.py",),
+    "outputs[].key_env": ("vvtv/outputs/targets.py",),
+    "outputs[].key_file": ("vvtv/outputs/targets.py",),
+    "outputs[].key_as": ("vvtv/outputs/targets.py",),
+    "outputs[].ca_file": ("vvtv/outputs/targets.py",),
 }
 
 

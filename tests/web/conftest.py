@@ -59,6 +59,7 @@ class StubChannel:
         self.channel = ChannelInfo(name="vvtv")
         self.plans_ahead: list[PlanItem] = []
         self.plan_windows: list[tuple[datetime, datetime]] = []
+        self.output_states: dict[str, dict] = {}
 
     # -- reads --
     def now(self) -> datetime:
@@ -163,6 +164,17 @@ class StubChannel:
         if len(self.nightly_runs) > 1 and not force:
             return {"ran": False, "local_date": "2026-03-01", "reason": "already ran"}
         return {"ran": True, "local_date": "2026-03-01", "report_day": "2026-02-28"}
+
+    def outputs(self) -> list[dict]:
+        return list(self.output_states.values())
+
+    async def set_output(self, name: str, enabled: bool | None) -> dict | None:
+        state = self.output_states.get(name)
+        if state is None:
+            return None
+        state.update(override=enabled, enabled=enabled if enabled is not None else True)
+        state["status"] = "connecting" if state["enabled"] else "disabled"
+        return dict(state)
 
     async def audit_control(self, who: str, action: str, details: dict) -> None:
         self.audits.append((who, action, details))

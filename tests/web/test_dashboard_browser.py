@@ -88,6 +88,32 @@ RUNTIME = {
             "mailbox": {"depth": 5, "capacity": 32},
         },
     ],
+    # The push outputs ride along with the tree (LivePort.runtime_snapshot).
+    "outputs": [
+        {
+            "name": "youtube",
+            "url": "rtmps://a.rtmps.youtube.com:443/live2",
+            "status": "connected",
+            "enabled": True,
+            "connected": True,
+            "bitrate_kbps": 2640.4,
+            "uptime_s": 3725.0,
+            "reconnects": 1,
+            "failures": 1,
+            "last_error": "",
+        },
+        {
+            "name": "twitch",
+            "url": "rtmps://sfo.contribute.live-video.net:443/app",
+            "status": "retrying",
+            "enabled": True,
+            "connected": False,
+            "down_s": 95.0,
+            "failures": 4,
+            "reconnects": 0,
+            "last_error": "ffmpeg exited with 1: Connection refused",
+        },
+    ],
 }
 ALERTS = [
     {
@@ -126,6 +152,13 @@ async def test_dashboard_is_live_controllable_and_reconnects(tmp_path: Path) -> 
             assert await _text(page, "now-title") == "Harbour at dawn"
             await page.wait_for("document.getElementById('alerts-count').textContent === '2'")
             await page.wait_for("document.querySelectorAll('#tree .node').length === 9")
+            await page.wait_for("document.querySelectorAll('#outputs-list li').length === 2")
+            outputs = await page.eval(
+                "[...document.querySelectorAll('#outputs-list li')].map(li => li.textContent)"
+            )
+            assert "2640 kbit/s" in outputs[0] and "up 1:02:05" in outputs[0]
+            assert "Connection refused" in outputs[1] and "down 1:35" in outputs[1]
+            assert await _text(page, "outputs-count") == "2"
             await page.wait_for("document.querySelectorAll('#timeline .block').length >= 5")
             channel.buffer_minutes = 58.2
             channel.topics.publish("buffer", channel.status())

@@ -69,6 +69,10 @@ class AuditType(enum.StrEnum):
     EDGE_ANSWER_REFUSED = "edge_answer_refused"  # the edge's answer to a poll was unreadable
     EDGE_PLAYLIST_REFUSED = "edge_playlist_refused"  # the edge refused a playlist (4xx)
     EDGE_HLS_RESET = "edge_hls_reset"  # the origin's numbering went back: the edge forgot
+    # --- push outputs (actors/outputs.py) ---
+    OUTPUT_CONNECTED = "output_connected"  # a push reached its server and is sending
+    OUTPUT_LOST = "output_lost"  # a connected push failed; it reconnects with backoff
+    OUTPUT_SWITCHED = "output_switched"  # switched on/off (or back to the card) by a control call
 
 
 #: Retired names still found in stored rows, and the type each became. ``commit_window``

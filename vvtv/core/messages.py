@@ -5,8 +5,8 @@ Read top to bottom, this module is the conversation of the channel:
 - the Scheduler asks Discovery to run a discovery window, the Committer to run a
   commit window, and runs the nightly job itself;
 - the Committer hands prepared, QA-passed items to the Buffer;
-- the API steers the Buffer (emergency override, curator mode) and can ask the
-  Scheduler for the nightly job now;
+- the API steers the Buffer (emergency override, curator mode) and the push outputs,
+  and can ask the Scheduler for the nightly job now;
 - the Scheduler and the Buffer hand status snapshots and reports to CloudSync;
 - anyone may nudge the Alerter to evaluate now.
 
@@ -143,6 +143,18 @@ class PublishWeekly:
     metrics: dict[str, Any]
 
 
+# --- API → a push output (actors/outputs.py) ----------------------------------------
+
+
+@attrs.frozen
+class SetOutputEnabled:
+    """Switch one push output on (True) or off (False), or give it back to the OwnerCard's
+    ``enabled`` (None); persisted. The reply is the output's state (``OutputState.view``)."""
+
+    enabled: bool | None
+    who: str = ""
+
+
 # --- → Alerter ----------------------------------------------------------------------
 
 
@@ -171,6 +183,7 @@ ALL_MESSAGES: tuple[type, ...] = (
     SetEmergencyOverride,
     SetCuratorMode,
     RunNightlyNow,
+    SetOutputEnabled,
     PublishStatus,
     PublishDaily,
     PublishWeekly,

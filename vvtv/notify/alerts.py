@@ -48,6 +48,7 @@ class AlertThresholds:
     stale_factor: float = 2.0  # STREAM_STALE after this many segment durations
     restart_storm_count: int = 3  # ACTOR_RESTART_STORM at this many restarts in the window
     restart_window_s: float = 600.0  # the window the caller counts restarts over (for the message)
+    output_down_s: float = 60.0  # VVTV_ALERT_OUTPUT_DOWN_SECS: OUTPUT_DOWN after this long
 
 
 @attrs.frozen
@@ -73,6 +74,8 @@ class AlertInputs:
     edge_lag_segments: int | None = None  # None: no edge, or nothing to publish yet
     edge_lag_limit: int = 3  # VVTV_EDGE_LAG_SEGMENTS
     edge_detail: str = ""  # the publisher's last error, if any
+    # push outputs (vvtv.outputs): seconds each enabled output has not been connected
+    outputs_down: Mapping[str, float] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -177,6 +180,14 @@ def _edge_lagging(i: AlertInputs, t: AlertThresholds) -> str | None:
     )
 
 
+def _output_down(i: AlertInputs, t: AlertThresholds) -> str | None:
+    # The message names the outputs, not how long: it stays the same while they stay down.
+    down = sorted(name for name, s in i.outputs_down.items() if s >= t.output_down_s)
+    if not down:
+        return None
+    return f"push output not connected for over {t.output_down_s:g} s: {', '.join(down)}"
+
+
 # ``for`` times: long enough to ride out one noisy evaluation, short enough that a
 # real problem reaches a person within minutes. Rules whose input already spans a
 # window (a 24 h count, a stale age, a restart window) fire at once.
@@ -193,6 +204,7 @@ RULES: tuple[Rule, ...] = (
     # Viewers at the edge see a frozen picture: as urgent as a stale origin. The lag itself
     # spans time (N segments), so it fires at once.
     Rule("EDGE_LAGGING", Severity.HIGH, 0.0, _edge_lagging),
+    Rule("OUTPUT_DOWN", Severity.HIGH, 0.0, _output_down),
 )
 FOR_SECONDS: dict[str, float] = {r.code: r.for_s for r in RULES}
 

@@ -190,6 +190,48 @@ class ChannelMetrics:
             registry=r,
         )
 
+        # --- push outputs (vvtv.outputs; label values are the card's output names) ---
+        self.output_connected = Gauge(
+            "vvtv_output_connected",
+            "1 while a push output is connected and sending",
+            ["output"],
+            registry=r,
+        )
+        self.output_bitrate = Gauge(
+            "vvtv_output_bitrate_kbps",
+            "What a push output sends, in kbit/s over the last few seconds",
+            ["output"],
+            registry=r,
+        )
+        self.output_uptime = Gauge(
+            "vvtv_output_uptime_seconds",
+            "Seconds the push output has been connected (0 while it is not)",
+            ["output"],
+            registry=r,
+        )
+        self.output_reconnects = Counter(
+            "vvtv_output_reconnects",
+            "Connections a push output made again after losing one",
+            ["output"],
+            registry=r,
+        )
+        self.output_failures = Counter(
+            "vvtv_output_failures", "Push attempts that ended in an error", ["output"], registry=r
+        )
+        self.output_bytes = Counter(
+            "vvtv_output_sent_bytes",
+            "Bytes a push output wrote to its server",
+            ["output"],
+            registry=r,
+        )
+        self.output_segments = Counter(
+            "vvtv_output_segments",
+            "Live segments by what a push did with them: sent, skipped (to stay close to the "
+            "air), dropped (unusable)",
+            ["output", "outcome"],
+            registry=r,
+        )
+
         # --- HTTP face ---
         self.http_requests = Counter(
             "vvtv_http_requests",

@@ -35,14 +35,14 @@ from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.topics import DEFAULT_CHUNK, Pacer
 from vvtv.web import audience
 from vvtv.web.body import BodyDeadline
-from vvtv.web.control import apply_control
+from vvtv.web.control import OUTPUTS, apply_control
 from vvtv.web.headers import DASHBOARD_CSP, SecurityHeaders, page_headers
 from vvtv.web.hosts import HostGuard
 from vvtv.web.limits import WebLimits
 from vvtv.web.live_clients import TRY_AGAIN_LATER, LiveClients
 from vvtv.web.openapi import openapi_document
 from vvtv.web.params import BadInput, check_segment
-from vvtv.web.port import ChannelPort
+from vvtv.web.port import ChannelPort, PortUnavailable
 from vvtv.web.reads import ReadEndpoints, dump_json, known_method
 from vvtv.web.refusals import RefusalLimiter
 from vvtv.web.tuner import TunerStream
@@ -206,6 +206,10 @@ def create_app(
     async def _bad_input(exc: BadInput) -> Response:
         return _error(exc.status, exc.message, **exc.extra)
 
+    @app.errorhandler(PortUnavailable)
+    async def _unavailable(exc: PortUnavailable) -> Response:
+        return _error(503, str(exc) or "unavailable, try again")
+
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
@@ -306,6 +310,10 @@ def create_app(
     @app.post("/v1/control/nightly")
     async def nightly() -> Response:
         return await control("nightly")
+
+    @app.post("/v1/control/outputs/<name>")
+    async def output_switch(name: str) -> Response:
+        return await control(f"{OUTPUTS}{name}")
 
     # ---- live websockets ---------------------------------------------------------------
 

@@ -1,14 +1,14 @@
 """The control calls, written once: what a signed HTTP call and a relayed command both run.
 
-SPEC §3's control endpoints (``reload-owner-card``, ``emergency-mode``, ``curator-mode``)
-and SPEC §10's ``nightly`` reach the channel through two doors: the daemon's own signed
-HTTP routes (``vvtv.web.app``) and the edge, whose operator calls the channel's agent
-long-polls and applies (``vvtv.edge``). Both authenticate in their own way, then hand the
-exact request body to ``apply_control``, which parses it strictly, validates it, acts
-through the ``ChannelPort``, audits the call (``who`` says which door and which caller) and
-answers the status and JSON body the HTTP route sends. So a command relayed through the
-edge is refused, applied and audited exactly as the same call made locally, and its result
-is what the local call would have answered.
+SPEC §3's control endpoints (``reload-owner-card``, ``emergency-mode``, ``curator-mode``),
+SPEC §10's ``nightly`` and ``outputs/<name>`` (the switch of one push output) reach the
+channel through two doors: the daemon's own signed HTTP routes (``vvtv.web.app``) and the
+edge, whose operator calls the channel's agent long-polls and applies (``vvtv.edge``). Both
+authenticate in their own way, then hand the exact request body to ``apply_control``, which
+parses it strictly, validates it, acts through the ``ChannelPort``, audits the call (``who``
+says which door and which caller) and answers the status and JSON body the HTTP route
+sends. So a command relayed through the edge is refused, applied and audited exactly as the
+same call made locally, and its result is what the local call would have answered.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from typing import Any
 
 import attrs
 
-from vvtv.web.params import BadInput, curator_body, emergency_body, nightly_body
+from vvtv.web.params import (
+    BadInput,
+    check_output_name,
+    curator_body,
+    emergency_body,
+    nightly_body,
+    output_body,
+)
 from vvtv.web.port import ChannelPort
 
 CONTROL_PREFIX = "/v1/control/"
@@ -101,6 +108,22 @@ async def _nightly(port: ChannelPort, body: bytes, who: str) -> ControlReply:
     return ControlReply(200, result)
 
 
+#: ``outputs/<name>``: the one call with a part of its path as an argument.
+OUTPUTS = "outputs/"
+
+
+async def _output_switch(port: ChannelPort, name: str, body: bytes, who: str) -> ControlReply:
+    check_output_name(name)
+    enabled = output_body(parse_json(body, allow_empty=False))
+    state = await port.set_output(name, enabled)
+    if state is None:
+        return ControlReply(404, {"error": f"no output named {name!r} in the OwnerCard"})
+    await port.audit_control(
+        who, "output", {"output": name, "requested": enabled, "status": state["status"]}
+    )
+    return ControlReply(200, state)
+
+
 Handler = Callable[[ChannelPort, bytes, str], Awaitable[ControlReply]]
 
 HANDLERS: dict[str, Handler] = {
@@ -121,6 +144,8 @@ def kind_of_path(path: str) -> str | None:
     if not path.startswith(CONTROL_PREFIX):
         return None
     kind = path[len(CONTROL_PREFIX) :]
+    if kind.startswith(OUTPUTS):
+        return kind
     return kind if kind in HANDLERS else None
 
 
@@ -132,9 +157,11 @@ async def apply_control(port: ChannelPort, kind: str, body: bytes, who: str) -> 
     (the Buffer down) raises, as it would in the HTTP route.
     """
     handler = HANDLERS.get(kind)
-    if handler is None:
-        return ControlReply(404, {"error": f"unknown control call {kind!r}"})
     try:
+        if kind.startswith(OUTPUTS):
+            return await _output_switch(port, kind[len(OUTPUTS) :], body, who)
+        if handler is None:
+            return ControlReply(404, {"error": f"unknown control call {kind!r}"})
         return await handler(port, body, who)
     except BadInput as exc:
         return ControlReply(exc.status, {"error": exc.message, **exc.extra})

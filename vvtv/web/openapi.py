@@ -96,6 +96,48 @@ _SCHEMAS: dict[str, Any] = {
             "since": {"type": ["string", "null"], "format": "date-time"},
         },
     },
+    "OutputState": {
+        "description": (
+            "A push output (the OwnerCard's outputs[]): what it is doing now. The URL is the "
+            "server and application only; the stream key is never shown."
+        ),
+        "type": "object",
+        "required": ["name", "url", "protocol", "enabled", "status", "connected"],
+        "properties": {
+            "name": {"type": "string"},
+            "url": {"type": "string", "description": "scheme://host:port/application"},
+            "protocol": {"type": "string", "enum": ["rtmp", "rtmps", "srt"]},
+            "enabled": {"type": "boolean", "description": "in effect (switch, else card)"},
+            "override": {
+                "type": ["boolean", "null"],
+                "description": "set by POST /v1/control/outputs/{name}; null: the card decides",
+            },
+            "status": {
+                "type": "string",
+                "enum": ["disabled", "connecting", "connected", "retrying", "removed"],
+            },
+            "connected": {"type": "boolean"},
+            "connected_since": {"type": ["string", "null"], "format": "date-time"},
+            "uptime_s": {"type": "number"},
+            "down_s": {
+                "type": ["number", "null"],
+                "description": "seconds an enabled output has not been connected",
+            },
+            "bitrate_kbps": {"type": "number"},
+            "bytes_sent": {"type": "integer"},
+            "reconnects": {"type": "integer", "description": "connections made again"},
+            "failures": {"type": "integer", "description": "attempts that ended in an error"},
+            "segments_sent": {"type": "integer"},
+            "segments_skipped": {
+                "type": "integer",
+                "description": "skipped to stay within seconds of the air",
+            },
+            "segments_dropped": {"type": "integer"},
+            "last_error": {"type": "string"},
+            "last_error_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+        "additionalProperties": False,
+    },
     "PublicProgramme": {
         "type": "object",
         "required": ["title", "category", "start", "stop", "intermission"],
@@ -246,6 +288,47 @@ def _control(summary: str, body: dict[str, Any] | None, ok: dict[str, Any]) -> d
     }
     if body is not None:
         op["requestBody"] = body
+    return op
+
+
+def _output_switch() -> dict[str, Any]:
+    op = _control(
+        "Switch one push output on or off, or give it back to the OwnerCard",
+        {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["enabled"],
+                        "properties": {
+                            "enabled": {
+                                "type": ["boolean", "null"],
+                                "description": (
+                                    "true/false: switched on/off until switched again "
+                                    "(kept across restarts); null: the card's enabled decides"
+                                ),
+                            }
+                        },
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
+        _json_response("the output's state after the switch", _ref("OutputState")),
+    )
+    op["parameters"] = [
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"},
+            "description": "the output's name in the OwnerCard",
+        },
+        *op["parameters"],
+    ]
+    op["responses"]["404"] = _error("no output of that name in the OwnerCard")
+    op["responses"]["503"] = _error("the output's pusher is restarting; try again")
     return op
 
 
@@ -607,9 +690,31 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                 },
             }
         },
+        "/v1/outputs": {
+            "get": {
+                "summary": "Push outputs (RTMP, RTMPS, SRT) and what each is doing",
+                "responses": {
+                    "200": _json_response(
+                        "outputs, in the OwnerCard's order",
+                        {
+                            "type": "object",
+                            "required": ["count", "outputs"],
+                            "properties": {
+                                "count": {"type": "integer"},
+                                "outputs": {"type": "array", "items": _ref("OutputState")},
+                            },
+                        },
+                    )
+                },
+            }
+        },
         "/v1/runtime": {
             "get": {
                 "summary": "Supervision tree snapshot (state, restarts, mailboxes)",
+                "description": (
+                    "The root node of the tree (name, state, restarts, children...), plus "
+                    "`outputs`: the push outputs as /v1/outputs lists them."
+                ),
                 "responses": {"200": _json_response("tree", _OBJECT)},
             }
         },
@@ -787,9 +892,12 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                 ),
             )
         },
+        "/v1/control/outputs/{name}": {"post": _output_switch()},
         "/v1/ws/buffer": _websocket("buffer", "buffer state (same fields as /v1/status)"),
         "/v1/ws/alerts": _websocket("alerts", "active alerts"),
-        "/v1/ws/runtime": _websocket("runtime", "supervision tree snapshot"),
+        "/v1/ws/runtime": _websocket(
+            "runtime", "supervision tree snapshot, with the push outputs (as /v1/runtime)"
+        ),
         **_audience_paths(),
     }
     return {

@@ -168,6 +168,31 @@ def curator_body(payload: Any) -> tuple[str, dict[str, float | int]]:
     return mode, limits
 
 
+# Output names are the OwnerCard's (vvtv.ownercard.rules.OUTPUT_NAME): nothing else is one.
+_OUTPUT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def check_output_name(name: str) -> str:
+    """A push output's name from a path: 404 for anything that cannot be one."""
+    if not _OUTPUT_NAME.fullmatch(name):
+        raise BadInput(404, "no such output")
+    return name
+
+
+def output_body(payload: Any) -> bool | None:
+    """Body of /v1/control/outputs/{name}: ``{"enabled": true}`` switches the output on,
+    ``false`` off (both held across restarts), ``null`` gives it back to the OwnerCard."""
+    if not isinstance(payload, dict) or "enabled" not in payload:
+        raise BadInput(422, 'body must be a JSON object like {"enabled": true}')
+    unknown = sorted(set(payload) - {"enabled"})
+    if unknown:
+        raise BadInput(422, f"unknown field(s): {', '.join(unknown)}")
+    enabled = payload["enabled"]
+    if enabled is not None and not isinstance(enabled, bool):
+        raise BadInput(422, "enabled must be true, false or null (back to the OwnerCard)")
+    return enabled
+
+
 GUIDE_DEFAULT_HOURS = 24
 GUIDE_MAX_HOURS = 168
 GUIDE_HOURS_ERROR = f"hours must be a whole number from 1 to {GUIDE_MAX_HOURS}"

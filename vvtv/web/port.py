@@ -19,6 +19,10 @@ from vvtv.observe.topics import TopicHub
 from vvtv.web.params import EmergencyCommand
 
 
+class PortUnavailable(RuntimeError):
+    """The part of the channel a call needs is not running right now (answered 503)."""
+
+
 class ChannelPort(Protocol):
     topics: TopicHub  # vvtv.observe.topics: hub with topics "buffer", "alerts", "runtime"
     metrics: ChannelMetrics  # render() -> Prometheus text, plus the HTTP metrics we record
@@ -96,6 +100,15 @@ class ChannelPort(Protocol):
     async def run_nightly(self, force: bool) -> dict:
         """Run the nightly job now, once per local date unless ``force``: what ran
         (``ran``, ``local_date``, the job's summary) or why nothing did (``reason``)."""
+        ...
+
+    def outputs(self) -> list[dict]:
+        """The push outputs, in the card's order (``vvtv.outputs.state.OutputState.view``)."""
+        ...
+
+    async def set_output(self, name: str, enabled: bool | None) -> dict | None:
+        """Switch output ``name`` on, off, or back to the card (None); its new state, or
+        None when there is no such output. ``PortUnavailable`` if its pusher is not running."""
         ...
 
     async def audit_control(self, who: str, action: str, details: dict) -> None: ...

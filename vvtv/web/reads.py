@@ -121,6 +121,11 @@ async def alerts(port: ChannelPort, query: Query) -> Reply:
     return json_reply({"count": len(active), "alerts": active})
 
 
+async def outputs(port: ChannelPort, query: Query) -> Reply:
+    items = port.outputs()
+    return json_reply({"count": len(items), "outputs": items})
+
+
 async def runtime(port: ChannelPort, query: Query) -> Reply:
     return json_reply(port.runtime_snapshot())
 
@@ -153,6 +158,7 @@ READ_ROUTES: dict[str, Handler] = {
     "/v1/reports/daily": daily_report,
     "/v1/reports/weekly": weekly_report,
     "/v1/alerts": alerts,
+    "/v1/outputs": outputs,
     "/v1/runtime": runtime,
     "/metrics": prometheus,
     "/healthz": healthz,

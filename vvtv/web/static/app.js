@@ -250,6 +250,33 @@ function renderAlerts(data) {
   }
 }
 
+// ---------------------------------------------------------------- push outputs
+
+// The runtime websocket carries the push outputs beside the tree (/v1/outputs, same shape).
+function renderOutputs(outputs) {
+  const list = $("outputs-list");
+  const items = Array.isArray(outputs) ? outputs : [];
+  $("outputs-count").textContent = items.length;
+  const down = items.filter((o) => o.enabled && !o.connected);
+  $("outputs-count").className = down.length ? "count hot" : "count";
+  if (!items.length) {
+    list.replaceChildren(el("li", { class: "empty" }, "No push outputs in the OwnerCard"));
+    return;
+  }
+  list.replaceChildren(...items.map((o) => {
+    const stats = o.connected
+      ? `${Math.round(o.bitrate_kbps)} kbit/s · up ${fmtDuration(o.uptime_s)} · ${o.reconnects} reconnect${o.reconnects === 1 ? "" : "s"}`
+      : o.enabled ? `down ${fmtDuration(o.down_s || 0)} · ${o.failures} failed attempt${o.failures === 1 ? "" : "s"}` : "switched off";
+    return el("li", { class: String(o.status || "") },
+      el("span", { class: "status" }, o.status || ""),
+      el("div", { class: "name" }, o.name || "?"),
+      el("div", { class: "url" }, o.url || ""),
+      el("div", { class: "stats" }, stats),
+      o.last_error && !o.connected ? el("div", { class: "err" }, o.last_error) : null,
+    );
+  }));
+}
+
 // ---------------------------------------------------------------- supervision tree
 
 function isNode(value) {
@@ -463,7 +490,10 @@ function start() {
     }
   });
   connect("alerts", renderAlerts);
-  connect("runtime", renderTree);
+  connect("runtime", (data) => {
+    renderTree(data);
+    renderOutputs(data && data.outputs);
+  });
   fetch("/v1/status", { cache: "no-store" }).then((r) => r.json()).then(applyStatus).catch(() => {});
   refreshQueue();
   setInterval(refreshQueue, 15000);
