@@ -4,9 +4,8 @@ An HDHomeRun client (Plex, Jellyfin, Emby) reads one endless MPEG-TS stream, not
 The channel's segments are MPEG-TS already, so the stream is the live playlist's segments
 sent back to back as they appear: ``live_segments`` reads the media sequence number and
 segment URIs the channel itself wrote (``vvtv.air.live_playlist``), and the web layer
-sends each segment it has not sent yet. Item changes carry a timestamp discontinuity, as
-a broadcast splice does; the servers' demuxers handle it (Jellyfin marks the source
-``IgnoreDts``).
+sends each segment it has not sent yet, rewritten onto one continuous timeline
+(``vvtv.outputs.rebase``, shared with the push outputs, which follow the air the same way).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 HDHomeRun clients (Plex, Jellyfin, Emby) read one endless MPEG-TS stream. It is the
 live playlist's segments sent back to back as they appear (``vvtv.iptv.stream``), from
-two segments behind the live edge. At most ``tuners`` streams run at once (the
-HDHomeRun ``TunerCount``): one more is refused with 503, as a busy tuner is.
+two segments behind the live edge, rewritten onto one continuous timeline by the same
+rebaser the push outputs use (``vvtv.outputs.rebase``): an item change is no timestamp
+reset for the client's demuxer. At most ``tuners`` streams run at once (the HDHomeRun
+``TunerCount``): one more is refused with 503, as a busy tuner is.
 
 Why ASGI and not a quart route: a stream must end the moment its viewer leaves, and
 free its tuner whatever happened. Here the handler owns the whole exchange: it listens
@@ -20,8 +22,10 @@ from typing import Any
 
 import trio
 
+from vvtv.core import offload
 from vvtv.iptv.hdhomerun import TUNER_COUNT
 from vvtv.iptv.stream import live_segments, to_send
+from vvtv.outputs.rebase import Rebaser
 from vvtv.web.params import BadInput, check_segment
 from vvtv.web.port import ChannelPort
 from vvtv.web.reads import dump_json, known_method
@@ -117,10 +121,13 @@ class TunerStream:
 
     async def _pump(self, send: Any) -> None:
         last: int | None = None
+        rebaser = Rebaser()  # one timeline per viewer, from the first segment it is sent
         while True:
             for segment in to_send(live_segments(self._port.live_playlist()), last):
                 last = segment.sequence
                 data = await self._read(segment.asset_id, segment.name)
+                if data:
+                    data = await offload.run_sync(rebaser.rebase, data)
                 if data:
                     await send({"type": "http.response.body", "body": data, "more_body": True})
             await trio.sleep(self.poll_s)
