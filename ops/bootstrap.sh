@@ -30,6 +30,13 @@ if [ "$mode" = "test" ] && ! command -v chromium >/dev/null; then need+=(chromiu
 command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
 # The XMLTV guide is checked by xmltv-util's tv_validate_file against the XMLTV DTD.
 if [ "$mode" = "test" ] && ! command -v tv_validate_file >/dev/null; then need+=(xmltv-util); fi
+# Push outputs are tested against a real RTMP server: nginx with Debian's RTMP module, run by
+# the tests themselves from a temporary config (on a machine with systemd, installing nginx
+# also enables its default site on port 80: stop it with `systemctl disable --now nginx`).
+if [ "$mode" = "test" ] && { ! command -v nginx >/dev/null \
+    || [ ! -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]; }; then
+    need+=(nginx libnginx-mod-rtmp)
+fi
 # Debian ships Python without ensurepip: `python -m venv` needs the pythonX.Y-venv package.
 if [ ! -x .venv/bin/python ] && ! "$python" -c 'import ensurepip' 2>/dev/null; then
     need+=("$("$python" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')")

@@ -24,6 +24,8 @@ SPEC                               folder
 §7 state                           ``vvtv/store/``
 §8 operations                      ``vvtv/cli/``, ``vvtv/backup/``, ``vvtv/release/``
 §10 untrusted input                ``vvtv/guard/``
+§10 audience: guide, M3U, tuner    ``vvtv/iptv/``, served by ``vvtv/web/``
+§10 push outputs (RTMP, SRT)       ``vvtv/outputs/``, run by ``actors/outputs``
 =================================  ==========================================================
 
 Underneath: ``vvtv/core/`` (model, messages, the one JSON path, clock), ``vvtv/observe/``

@@ -1,4 +1,4 @@
-"""Benchmark of what the channel hands its audience (issue 18).
+"""Benchmark of what the channel hands its audience (issue 18): the guide, and push outputs.
 
 ``xmltv_render_ms``: one answer of ``/iptv/xmltv.xml`` for 24 hours of guide, minus HTTP:
 the guide built from the timeline and the plan grid (``vvtv.iptv.guide.build_guide``)
@@ -13,9 +13,29 @@ Python. ``xmltv_vs_elementtree`` = vvtv's render / ElementTree's (below 1: faste
 Medians of ``--runs``, wall clock and this process's CPU time (on a shared machine the
 CPU time is the steadier figure: wall time grows with everyone else's load); the two are
 measured alternately so machine noise hits both; the ratio compares CPU times.
-The push outputs' figures (issue 18, item 4) will join this file.
 
-    nice -n 5 .venv/bin/python ops/bench/outputs.py [--runs 15]
+**Push outputs** (``--push-seconds``, default 60; 0 skips them). A real channel runs in this
+process (the real daemon: store, actors, Buffer, live playlist) at the default profile
+(1280x720, 25 fps, 2.5 Mbit/s video, 6 s segments) airing two real prepared programmes by
+turns (30 s each, so the run crosses item boundaries), with ``--outputs`` push outputs to a
+real nginx-rtmp on loopback (Debian's ``libnginx-mod-rtmp``, recording everything). Phases:
+
+1. outputs switched off: this process's CPU is the channel's own (``push_idle_cpu_pct``);
+   meanwhile the **baseline** runs: a bare ``ffmpeg -re -stream_loop -1 -i <the same
+   segments> -c copy -f flv`` push of the same files to the same server
+   (``push_baseline_cpu_pct``);
+2. outputs on for ``--push-seconds``: per output, the CPU this process spent above phase 1
+   (feeding, rebasing) plus its ffmpeg's (``/proc/<pid>/stat``) =
+   ``push_cpu_pct_per_output`` (% of one core; target <= 5, remux only);
+   ``push_cpu_vs_baseline`` divides it by the baseline's;
+3. the recordings, read by ffprobe: ``push_timestamp_regressions`` (DTS not above the one
+   before, summed over every stream of every recording; target 0 — ``--push-seconds 600``
+   is the 10-minute run) and ``push_duration_error_pct`` (recorded media against the wall
+   time each output was connected);
+4. nginx killed and started again at once: ``push_reconnect_s``, from the kill until every
+   output is connected again (target <= 10).
+
+    nice -n 5 .venv/bin/python ops/bench/outputs.py [--runs 15] [--push-seconds 60|600]
 
 Last line: one JSON object.
 """
@@ -34,6 +54,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
+
+import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -117,10 +139,7 @@ def _timed(fn: Callable[..., T], *args: Any) -> tuple[float, float, T]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args()
+def guide_figures(runs: int) -> dict[str, Any]:
     timeline, plans = day()
     programmes = build_guide(NOW, 24, timeline, plans)
     samples: dict[str, list[float]] = {}
@@ -130,7 +149,7 @@ def main() -> None:
         samples.setdefault(name, []).append(wall)
         samples.setdefault(name + "_cpu", []).append(cpu)
 
-    for _ in range(args.runs):
+    for _ in range(runs):
         wall, cpu, document = _timed(vvtv_render, timeline, plans)
         keep("ours", wall, cpu)
         wall, cpu, built = _timed(build_guide, NOW, 24, timeline, plans)
@@ -148,24 +167,241 @@ def main() -> None:
         f"render {ms['etree']:.1f} ms wall / {ms['etree_cpu']:.1f} ms CPU",
         flush=True,
     )
-    print(
-        json.dumps(
-            {
-                "runs": args.runs,
-                "load_average": round(load, 2),
-                "xmltv_programmes": len(programmes),
-                "xmltv_bytes": len(document),
-                "xmltv_render_ms": round(ms["ours"], 2),
-                "xmltv_render_cpu_ms": round(ms["ours_cpu"], 2),
-                "xmltv_build_cpu_ms": round(ms["build_cpu"], 2),
-                "xmltv_render_only_cpu_ms": round(ms["render_cpu"], 2),
-                "xmltv_elementtree_ms": round(ms["etree"], 2),
-                "xmltv_elementtree_cpu_ms": round(ms["etree_cpu"], 2),
-                "xmltv_vs_elementtree": round(ms["render_cpu"] / ms["etree_cpu"], 3),
-                "xmltv_target_ms": 50,
-            }
-        )
+    return {
+        "runs": runs,
+        "load_average": round(load, 2),
+        "xmltv_programmes": len(programmes),
+        "xmltv_bytes": len(document),
+        "xmltv_render_ms": round(ms["ours"], 2),
+        "xmltv_render_cpu_ms": round(ms["ours_cpu"], 2),
+        "xmltv_build_cpu_ms": round(ms["build_cpu"], 2),
+        "xmltv_render_only_cpu_ms": round(ms["render_cpu"], 2),
+        "xmltv_elementtree_ms": round(ms["etree"], 2),
+        "xmltv_elementtree_cpu_ms": round(ms["etree_cpu"], 2),
+        "xmltv_vs_elementtree": round(ms["render_cpu"] / ms["etree_cpu"], 3),
+        "xmltv_target_ms": 50,
+    }
+
+
+# ------------------------------------------------------------------ push outputs
+
+PUSH_PROGRAMME_S = 30.0
+IDLE_S = 30.0  # phase 1: the channel alone, and the baseline push
+STREAM_PREFIX = "bench-out-"
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(name: str) -> list[int]:
+    """Pids of this process's children running ``name``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        comm, rest = stat.split(" (", 1)[1].rsplit(")", 1)
+        if comm == name and int(rest.split()[1]) == os.getpid():
+            found.append(int(proc.name))
+    return found
+
+
+async def push_figures(seconds: float, outputs: int) -> dict[str, Any]:
+    """Run the channel with ``outputs`` push outputs to nginx-rtmp; the push figures."""
+    import subprocess
+    import tempfile
+
+    from tests.daemon.harness import CARD, make_settings, running_channel
+    from tests.support.media import make_clip, make_slate
+    from tests.support.push import (
+        RtmpServer,
+        have_rtmp_server,
+        media_span,
+        probe_packets,
+        regressions,
     )
+    from vvtv.air import timeline
+    from vvtv.core.messages import SetOutputEnabled
+    from vvtv.core.model import AssetItem, QAReport, QAStatus
+    from vvtv.media.prepare import prepare
+    from vvtv.ownercard.card import ChannelProfile, QualityPolicy
+    from vvtv.store import open_store
+
+    if not have_rtmp_server():
+        raise SystemExit("push figures need nginx and libnginx-mod-rtmp (apt)")
+    root = Path(tempfile.mkdtemp(prefix="vvtv-bench-push-"))
+    profile = ChannelProfile()
+    print("push: rendering the slate and two programmes at the default profile", flush=True)
+    slate = await trio.to_thread.run_sync(make_slate, root / "slate-template", profile)
+    server = RtmpServer(root / "rtmp")
+    await server.start()
+    names = [f"out{i}" for i in range(outputs)]
+    card = {
+        **CARD,
+        "outputs": [
+            {"name": n, "url": f"{server.url}/{STREAM_PREFIX}{n}", "enabled": False} for n in names
+        ],
+    }
+    settings = make_settings(root, slate, card)
+    assets = []
+    for i, pattern in enumerate(("testsrc2", "mandelbrot")):
+        # 1080p sources: prepare transcodes them to the profile's 720p at its bitrate.
+        clip = await trio.to_thread.run_sync(
+            lambda i=i, pattern=pattern: make_clip(
+                root / f"src{i}.mp4", seconds=PUSH_PROGRAMME_S, size="1920x1080",
+                video=pattern, tone_hz=440 + 220 * i, extra=("-b:v", "6000k"),
+            )
+        )  # fmt: skip
+        prepared = await prepare(clip, settings.hls_dir, f"prog{i}", profile, QualityPolicy())
+        assets.append(prepared)
+    # The timeline: the two programmes by turns for the whole run, as a restart finds it.
+    total = IDLE_S + seconds + 90
+    store = open_store(settings.state_db)
+    entries: list[Any] = []
+    now = datetime.now(UTC)
+    for prepared in assets:
+        store.save_asset(
+            AssetItem(
+                asset_id=prepared.asset_id, plan_id="", source_url="bench:",
+                checksum=prepared.asset_id, local_path=str(prepared.dir), created_at=now,
+                duration_sec=prepared.duration_sec,
+                qa_status=QAStatus.PASSED, qa=QAReport(passed=True, height=720),
+                segments_dir=str(prepared.dir), segment_count=len(prepared.segments),
+                emergency_eligible=True,
+            )
+        )  # fmt: skip
+    k = 0
+    while sum(e.duration_sec for e in entries) < total:
+        prepared = assets[k % 2]
+        entry = timeline.append(
+            entries, now, asset_id=prepared.asset_id, title=f"Programme {k}",
+            duration_sec=prepared.duration_sec,
+        )  # fmt: skip
+        entries.append(entry)
+        store.insert_queue_entry(entry)
+        k += 1
+    store.close()
+    baseline_input = root / "baseline.ts"
+    baseline_input.write_bytes(
+        b"".join((assets[0].dir / seg.path_name).read_bytes() for seg in assets[0].segments)
+    )
+
+    result: dict[str, Any] = {"push_outputs": outputs, "push_seconds": seconds}
+    try:
+        async with running_channel(settings) as daemon:
+            ch = daemon.ch
+            await trio.sleep(5)  # boot settles: the first live window, the first status
+            # Phase 1: the channel alone; the baseline push beside it.
+            print(f"push: phase 1, {IDLE_S:g} s: the channel alone, and the baseline", flush=True)
+            baseline = subprocess.Popen(
+                [
+                    "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
+                    "-stream_loop", "-1", "-i", str(baseline_input), "-c", "copy",
+                    "-f", "flv", f"{server.url}/baseline",
+                ],
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            await trio.sleep(3)  # connected and past its start
+            cpu0, base0, t0 = time.process_time(), _proc_cpu_s(baseline.pid), time.monotonic()
+            await trio.sleep(IDLE_S)
+            elapsed = time.monotonic() - t0
+            idle_pct = (time.process_time() - cpu0) / elapsed * 100
+            baseline_pct = (_proc_cpu_s(baseline.pid) - base0) / elapsed * 100
+            baseline.terminate()
+            baseline.wait()
+            # Phase 2: the outputs on.
+            print(f"push: phase 2, {seconds:g} s: {outputs} outputs pushing", flush=True)
+            for name in names:
+                await daemon.runtime.ref(f"output:{name}").call(SetOutputEnabled(True, "bench"))
+            states = [ch.outputs.state(n) for n in names]
+            with trio.fail_after(30):
+                while not all(s.connected for s in states):
+                    await trio.sleep(0.1)
+            connected = time.monotonic()
+            await trio.sleep(2)
+            ffmpegs = _children("ffmpeg")
+            cpu1, t1 = time.process_time(), time.monotonic()
+            ff1 = {pid: _proc_cpu_s(pid) for pid in ffmpegs}
+            await trio.sleep(seconds)
+            elapsed = time.monotonic() - t1
+            ff_pct = sum(_proc_cpu_s(pid) - c for pid, c in ff1.items()) / elapsed * 100
+            python_pct = max(0.0, (time.process_time() - cpu1) / elapsed * 100 - idle_pct)
+            # Phase 4 (before the recordings are read): the server dies and comes back.
+            recorded_wall = time.monotonic() - connected
+            server.kill()
+            killed = time.monotonic()
+            await server.start()
+            with trio.fail_after(60):
+                while not all(s.connected for s in states):
+                    await trio.sleep(0.05)
+            reconnect_s = time.monotonic() - killed
+            await trio.sleep(3)
+            views = [s.view(ch.clock.now()) for s in states]
+    finally:
+        await server.stop()
+    regressions_total, errors = 0, []
+    for name in names:
+        first, *later = [p for p in server.recordings() if p.name.startswith(STREAM_PREFIX + name)]
+        packets = probe_packets(first)
+        regressions_total += sum(regressions(v) for v in packets.values())
+        span = media_span(packets["video"])
+        errors.append(abs(span - recorded_wall) / recorded_wall * 100)
+        for recording in later:
+            regressions_total += sum(regressions(v) for v in probe_packets(recording).values())
+    per_output = python_pct / outputs + ff_pct / outputs
+    print(
+        f"push: {outputs} outputs, {seconds:g} s: {per_output:.2f} % of a core each "
+        f"(python {python_pct / outputs:.2f}, ffmpeg {ff_pct / outputs:.2f}; channel alone "
+        f"{idle_pct:.2f}); baseline bare ffmpeg push {baseline_pct:.2f} %; regressions "
+        f"{regressions_total}; reconnect {reconnect_s:.2f} s",
+        flush=True,
+    )
+    result.update(
+        {
+            "push_cpu_pct_per_output": round(per_output, 3),
+            "push_python_cpu_pct_per_output": round(python_pct / outputs, 3),
+            "push_ffmpeg_cpu_pct_per_output": round(ff_pct / outputs, 3),
+            "push_idle_cpu_pct": round(idle_pct, 3),
+            "push_baseline_cpu_pct": round(baseline_pct, 3),
+            "push_cpu_vs_baseline": round(per_output / baseline_pct, 3) if baseline_pct else None,
+            "push_cpu_target_pct": 5,
+            "push_timestamp_regressions": regressions_total,
+            "push_duration_error_pct": round(max(errors), 3),
+            "push_segments_sent": sum(v["segments_sent"] for v in views),
+            "push_segments_skipped": sum(v["segments_skipped"] for v in views),
+            "push_segments_dropped": sum(v["segments_dropped"] for v in views),
+            "push_reconnect_s": round(reconnect_s, 2),
+            "push_reconnect_target_s": 10,
+            "push_load_average": round(os.getloadavg()[0], 2),
+        }
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--push-seconds",
+        type=float,
+        default=60.0,
+        help="how long the outputs push (600: the 10-minute run); 0 skips the push figures",
+    )
+    parser.add_argument("--outputs", type=int, default=2, help="push outputs at once")
+    args = parser.parse_args()
+    result = guide_figures(args.runs)
+    if args.push_seconds > 0:
+        result.update(trio.run(push_figures, args.push_seconds, args.outputs))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def fake(bin_dir: Path, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-def test_a_fresh_debian_gets_ffmpeg_chromium_node_xmltv_and_the_venv_package_from_apt(
+def test_a_fresh_debian_gets_ffmpeg_chromium_node_xmltv_nginx_rtmp_and_venv_from_apt(
     tmp_path: Path,
 ) -> None:
     project = tmp_path / "project"
@@ -55,7 +55,10 @@ def test_a_fresh_debian_gets_ffmpeg_chromium_node_xmltv_and_the_venv_package_fro
     assert done.returncode == 42, done.stderr  # stopped by the fake apt-get install
     update, install = log.read_text().splitlines()
     assert update.startswith("update")
-    wanted = ["ffmpeg", "chromium", "nodejs", "npm", "xmltv-util", "python3.11-venv"]
-    assert install.split()[-6:] == wanted
+    wanted = [
+        "ffmpeg", "chromium", "nodejs", "npm", "xmltv-util", "nginx", "libnginx-mod-rtmp",
+        "python3.11-venv",
+    ]  # fmt: skip
+    assert install.split()[-len(wanted) :] == wanted
     assert f"installing {' '.join(wanted)} from apt" in done.stderr
     assert not (project / ".venv").exists()
