@@ -70,6 +70,9 @@ def full_card(library: Path) -> dict[str, Any]:
         "search_policy": {"allowlist_domains": ["localhost"]},
         "schedule_policy": {"timezone": "UTC"},
         "sources": [folder_source("library", library)],
+        # A push output, switched off: its actor runs (and is crashed) without an ffmpeg, which
+        # under the autojump clock would see its stall watchdog fire at every start.
+        "outputs": [{"name": "chaos", "url": "rtmp://127.0.0.1:9/live/chaos", "enabled": False}],
     }
 
 
