@@ -35,7 +35,13 @@ real nginx-rtmp on loopback (Debian's ``libnginx-mod-rtmp``, recording everythin
 4. nginx killed and started again at once: ``push_reconnect_s``, from the kill until every
    output is connected again (target <= 10).
 
+**Second rendition** (``--rendition-runs``, default 3; 0 skips them): what a 480p rung
+would add to preparation, as a ratio against the main rendition alone (CPU of the ffmpeg
+children), for a source that is remuxed and one that is transcoded
+(``rendition_remux_ratio``, ``rendition_transcode_ratio``); see ``rendition_figures``.
+
     nice -n 5 .venv/bin/python ops/bench/outputs.py [--runs 15] [--push-seconds 60|600]
+        [--rendition-runs 3]
 
 Last line: one JSON object.
 """
@@ -387,6 +393,114 @@ async def push_figures(seconds: float, outputs: int) -> dict[str, Any]:
     return result
 
 
+# ------------------------------------------------------------------ second rendition
+
+RENDITION_CLIP_S = 12.0
+LOW_RUNG = (854, 480, 1000)  # width, height, video kbit/s
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's children that have ended (every ffmpeg run so far)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+async def rendition_figures(runs: int) -> dict[str, Any]:
+    """What a lower rung (``LOW_RUNG``) would cost in preparation, against the main one alone.
+
+    vvtv has no second rendition yet (issue 18 item 5 is open); this measures what it would
+    add, with the commands it would run, so the choice is made on numbers. For each kind of
+    source the channel meets, the main rendition is prepared by ``vvtv.media.prepare``
+    itself; the lower rung is the same source encoded by the same encoder arguments
+    (``video_encode_args``/``audio_encode_args``/``hls_args``, the profile's preset) at
+    854x480, 1 Mbit/s, in its own ffmpeg pass. CPU seconds of the ffmpeg children (steady on
+    a shared machine, unlike wall time), medians of ``runs``:
+
+    - ``rendition_remux_ratio``: a source that already matches the profile (720p H.264):
+      the main rendition is a remux (no decoding), so the rung is nearly all of the cost;
+    - ``rendition_transcode_ratio``: a 1080p source, transcoded to 720p for the main one.
+
+    Ratio = (main + rung) / main. A rung encoded in the same ffmpeg as a transcoded main
+    (``split``) would save its decode, not its encode.
+    """
+    import shutil
+    import tempfile
+
+    from tests.support.media import make_clip
+    from vvtv.media.ffmpeg import ffmpeg_args, run_tool
+    from vvtv.media.formats import untrusted_input
+    from vvtv.media.prepare import (
+        DEFAULT_X264_PRESET,
+        audio_encode_args,
+        hls_args,
+        prepare,
+        video_encode_args,
+    )
+    from vvtv.ownercard.card import ChannelProfile, QualityPolicy
+
+    root = Path(tempfile.mkdtemp(prefix="vvtv-bench-rendition-"))
+    profile = ChannelProfile()
+    width, height, kbps = LOW_RUNG
+    low = ChannelProfile(width=width, height=height, video_bitrate_kbps=kbps)
+    sources = {
+        "remux": {"size": "1280x720"},
+        "transcode": {"size": "1920x1080", "extra": ("-b:v", "6000k")},
+    }
+    result: dict[str, Any] = {"rendition_runs": runs, "rendition_clip_s": RENDITION_CLIP_S}
+    try:
+        for kind, shape in sources.items():
+            clip = await trio.to_thread.run_sync(
+                lambda kind=kind, shape=shape: make_clip(
+                    root / f"{kind}.mp4", seconds=RENDITION_CLIP_S, video="testsrc2", **shape
+                )
+            )
+            mains, rungs, walls = [], [], []
+            for run in range(runs):
+                cpu, wall = _children_cpu_s(), time.perf_counter()
+                prepared = await prepare(
+                    clip, root / "hls", f"{kind}{run}", profile, QualityPolicy()
+                )
+                main_wall = time.perf_counter() - wall
+                mains.append(_children_cpu_s() - cpu)
+                assert prepared.remuxed == (kind == "remux"), kind
+                out = root / "hls" / f"{kind}{run}-low"
+                out.mkdir(parents=True)
+                args = ffmpeg_args("-v", "error", *untrusted_input(clip))
+                args += ["-map", "0:V:0", "-map", "0:a:0", "-shortest", "-sn", "-dn"]
+                args += video_encode_args(low, DEFAULT_X264_PRESET)
+                args += audio_encode_args(low, None)
+                args += hls_args(out, low.segment_seconds)
+                cpu, wall = _children_cpu_s(), time.perf_counter()
+                await run_tool(args, timeout=600, what=str(clip))
+                rungs.append(_children_cpu_s() - cpu)
+                walls.append((main_wall, time.perf_counter() - wall))
+                shutil.rmtree(prepared.dir)
+                shutil.rmtree(out)
+            main_s, rung_s = statistics.median(mains), statistics.median(rungs)
+            ratio = (main_s + rung_s) / main_s
+            wall_main = statistics.median(w[0] for w in walls)
+            wall_rung = statistics.median(w[1] for w in walls)
+            print(
+                f"rendition ({kind} source, {RENDITION_CLIP_S:g} s): main {main_s:.2f} s CPU "
+                f"({wall_main:.2f} s wall), 480p rung {rung_s:.2f} s CPU ({wall_rung:.2f} s "
+                f"wall): x{ratio:.2f} the preparation",
+                flush=True,
+            )
+            result.update(
+                {
+                    f"rendition_{kind}_main_cpu_s": round(main_s, 3),
+                    f"rendition_{kind}_rung_cpu_s": round(rung_s, 3),
+                    f"rendition_{kind}_ratio": round(ratio, 2),
+                    f"rendition_{kind}_wall_ratio": round((wall_main + wall_rung) / wall_main, 2),
+                }
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -397,10 +511,18 @@ def main() -> None:
         help="how long the outputs push (600: the 10-minute run); 0 skips the push figures",
     )
     parser.add_argument("--outputs", type=int, default=2, help="push outputs at once")
+    parser.add_argument(
+        "--rendition-runs",
+        type=int,
+        default=3,
+        help="preparations timed per source for the second rendition's cost; 0 skips them",
+    )
     args = parser.parse_args()
     result = guide_figures(args.runs)
     if args.push_seconds > 0:
         result.update(trio.run(push_figures, args.push_seconds, args.outputs))
+    if args.rendition_runs > 0:
+        result.update(trio.run(rendition_figures, args.rendition_runs))
     print(json.dumps(result))
 
 
