@@ -21,9 +21,15 @@ Measured (the 100-viewer phase is the baseline of the same run):
   ``origin_live_requests`` (viewers' requests that reached the channel's own HLS origin: 0);
 * ``edge_playlist_lag_p99_segments``: origin END minus the END viewers get from the edge,
   sampled every second (target <= 2);
-* ``control_relay_p99_s``: operator POST to final result read back (target <= 2);
+* ``control_relay_p99_s``: from the operator's POST to the edge until the channel had applied
+  the command (its own record in the state database, same machine clock; target <= 2), with
+  ``control_relay_stages_p99_s`` (the POST, the edge until the agent took it, applying it) and
+  ``control_round_trip_p99_s`` (until the operator read the result back: one more long poll);
 * ``viewer_errors``: failed viewer requests (target 0); ``viewer_requests``,
-  ``viewer_bytes_{100,1000}``, ``edge_cache_hit_ratio``.
+  ``viewer_bytes_{100,1000}``, ``edge_cache_hit_ratio``;
+  ``viewer_segments_per_viewer_ratio_1000_vs_100``: segments each viewer fetched at 1,000 over
+  at 100 (below 1 when this machine cannot run 1,000 players in step: they fall behind, which
+  costs them segments, not errors).
 
     nice -n 5 .venv/bin/python ops/bench/edge.py [--seconds 60] [--commands 10]
 
@@ -359,6 +365,12 @@ async def bench(args: argparse.Namespace, edge: EdgeWorker, proxy: Any, api_url:
     out["control_round_trip_p99_s"] = round(p99(round_trips), 3)
     out["control_relay_stages_p99_s"] = {k: round(p99(v), 3) for k, v in stages.items()}
     out["control_relays"] = len(relays)
+    # Whether the simulated players kept up: a viewer fetches one segment per target duration
+    # once started, so this is ~1 when the viewers (not the edge) keep pace at 1,000 too.
+    per_viewer = {n: out[f"viewer_segments_{n}"] / n for n in PHASES}
+    out["viewer_segments_per_viewer_ratio_1000_vs_100"] = (
+        round(per_viewer[PHASES[1]] / per_viewer[PHASES[0]], 3) if per_viewer[PHASES[0]] else None
+    )
     out["viewer_errors"] = totals["errors"]
     out["viewer_error_examples"] = totals["error_examples"][:5]
     out["viewer_requests"] = totals["requests"]
