@@ -20,6 +20,7 @@ import httpx
 import pytest
 import trio
 
+from supervisors.testing import inject_fault, wait_restarts
 from tests.daemon.harness import CARD, make_settings, running_channel
 from tests.support.cards import write_card
 from tests.support.certs import TestCA
@@ -427,3 +428,47 @@ async def test_a_server_that_accepts_and_never_answers_is_left_and_retried(
         await wait_until("it tries again", lambda: len(accepted) >= 2, within=20)
         assert not state.connected
     nursery.cancel_scope.cancel()
+
+
+async def test_a_pusher_crashed_mid_push_leaves_no_ffmpeg_behind_and_pushes_again(
+    tmp_path: Path, small_slate: Path, clip_cache: ClipCache
+) -> None:
+    """A bug in the Pusher while it pushes (a fault injected into its running incarnation):
+    its ffmpeg ends with it (no orphan keeps publishing beside the new one, which the server
+    would refuse as a second publisher of the same stream), the outputs supervisor starts a
+    new Pusher and it connects again; each recording is continuous."""
+    server = RtmpServer(tmp_path / "rtmp")
+    await server.start()
+    settings = push_settings(
+        tmp_path,
+        small_slate,
+        [{"name": "main", "url": server.url, "key_env": "VVTV_OUTPUT_KEY_MAIN"}],
+        VVTV_OUTPUT_KEY_MAIN=KEY,
+    )
+    await programmes_on_air(settings, clip_cache, [4.0, 4.0, 4.0])
+
+    def pushes() -> list[str]:
+        return [c for c in child_commands() if "-fpre /dev/fd/" in c]
+
+    try:
+        async with running_channel(settings) as daemon:
+            runtime = daemon.runtime
+            state = daemon.ch.outputs.state("main")
+            await wait_until("the push connects", lambda: state.connected, within=20)
+            await trio.sleep(3)
+            assert len(pushes()) == 1
+            inject_fault(runtime, "output:main")
+            await wait_restarts(runtime, "output:main", 1)
+            await wait_until("the new Pusher connects", lambda: state.connected, within=20)
+            await trio.sleep(3)
+            assert len(pushes()) == 1, pushes()
+            assert runtime.node("outputs").restarts == 0  # the subtree stayed up
+            view = state.view(daemon.ch.clock.now())
+    finally:
+        await server.stop()
+    assert view["status"] == "connected"
+    first, second = server.recordings()
+    for recording in (first, second):
+        packets = probe_packets(recording)
+        assert regressions(packets["video"]) == 0 and regressions(packets["audio"]) == 0
+        assert media_span(packets["video"]) > 2
