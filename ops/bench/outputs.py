@@ -259,7 +259,7 @@ async def push_figures(seconds: float, outputs: int) -> dict[str, Any]:
     }
     settings = make_settings(root, slate, card)
     assets = []
-    for i, pattern in enumerate(("testsrc2", "mandelbrot")):
+    for i, pattern in enumerate(("testsrc2", "testsrc")):
         # 1080p sources: prepare transcodes them to the profile's 720p at its bitrate.
         clip = await trio.to_thread.run_sync(
             lambda i=i, pattern=pattern: make_clip(
