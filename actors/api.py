@@ -24,6 +24,7 @@ from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError, Host
 from vvtv.air.curator import CuratorMode
 from vvtv.air.live import aged_status
+from vvtv.air.status import starting_status
 from vvtv.core import offload
 from vvtv.core.audit import AuditType
 from vvtv.core.convert import converter
@@ -77,16 +78,18 @@ class LivePort:
     def status(self) -> dict:
         status = self.topics["buffer"].latest
         if status is None:
-            return {
-                "state": "STARTING",
-                "buffer_minutes": 0.0,
-                "timestamp": self.now().isoformat(),
-                "card_warnings": list(self.ch.cards.loaded.warnings),
-            }
+            policy = self.ch.card.schedule_policy
+            starting = starting_status(
+                self.now(),
+                target_minutes=policy.buffer_target_minutes,
+                critical_minutes=policy.buffer_critical_minutes,
+            )
+            starting["card_warnings"] = list(self.ch.cards.loaded.warnings)
+            return dict(starting)
         return aged_status(status, self.now())
 
     def queue(self) -> list[dict]:
-        return list(self.ch.queue_view)
+        return [dict(item) for item in self.ch.queue_view]
 
     def channel_info(self) -> ChannelInfo:
         # Viewers poll it: built again only when the card in force changes.

@@ -36,7 +36,7 @@ from vvtv.air import emergency, live_playlist, timeline
 from vvtv.air.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
 from vvtv.air.curator import apply as apply_suggestion
 from vvtv.air.emergency import EmergencyState
-from vvtv.air.status import BufferState, ItemView, buffer_state
+from vvtv.air.status import BufferState, ItemView, StatusDict, buffer_state
 from vvtv.core.audit import AuditType
 from vvtv.core.messages import AssetReady, EvaluateAlerts, SetCuratorMode, SetEmergencyOverride
 from vvtv.core.model import (
@@ -243,7 +243,7 @@ class Buffer(Actor):
         )
         return entry
 
-    def override(self, msg: SetEmergencyOverride) -> dict[str, Any]:
+    def override(self, msg: SetEmergencyOverride) -> StatusDict:
         now = self.ch.clock.now()
         state, transition = emergency.set_override(
             self.emergency, msg.enabled, now, toggle=msg.toggle
@@ -610,7 +610,7 @@ class Buffer(Actor):
         ch.store.record_metrics(sample)
         ch.metrics.record(sample)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusDict:
         """The published state. ``buffer_minutes`` counts ready programming, not the
         emergency fillers queued behind it (the figure emergency mode and BUFFER_CRITICAL
         follow); ``air_covered_minutes`` counts everything that will air, fillers included;

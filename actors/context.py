@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from vvtv.air.live import LiveView
+from vvtv.air.status import ItemDict
 from vvtv.core.clock import Clock
 from vvtv.core.settings import Settings
 from vvtv.media.port import MediaPort
@@ -51,7 +52,7 @@ class ChannelContext:
     slate_id: str
     live: LiveView = attrs.field(factory=LiveView)
     outputs: OutputBoard = attrs.field(factory=OutputBoard)
-    queue_view: list[dict[str, Any]] = attrs.field(factory=list)
+    queue_view: list[ItemDict] = attrs.field(factory=list)
     run_once: bool = False
     force_nightly: bool = False
     exit_code: int = 0  # set by the scheduler after a --once cycle

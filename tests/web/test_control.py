@@ -284,9 +284,17 @@ async def test_curator_mode_invalid_or_out_of_range_is_422(
     assert channel.curator == before
 
 
-async def test_curator_mode_needs_a_body(served: Served) -> None:
+async def test_an_empty_curator_mode_body_is_400_listing_the_accepted_modes(served: Served) -> None:
+    # What the original's tools send: there is nothing to toggle to, so the reply says what is.
     r = await served.control(CURATOR, b"")
-    assert (r.status_code, r.json()) == (400, {"error": "request body must be JSON"})
+    assert r.status_code == 400
+    assert r.json()["modes"] == ["auto", "advise", "off"]
+    assert "auto, advise, off" in r.json()["error"]
+
+
+async def test_an_unknown_curator_mode_is_422_listing_the_accepted_modes(served: Served) -> None:
+    r = await served.control(CURATOR, b'{"mode": "loud"}')
+    assert (r.status_code, r.json()["modes"]) == (422, ["auto", "advise", "off"])
 
 
 async def test_reload_owner_card_applies_and_returns_the_diff(

@@ -15,10 +15,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Literal, NotRequired, TypedDict
 
 import attrs
 
+from vvtv.air.curator import Mode as CuratorModeName
 from vvtv.air.emergency import EmergencyState
 from vvtv.air.timeline import (
     air_end,
@@ -31,6 +32,61 @@ from vvtv.air.timeline import (
 )
 from vvtv.core.convert import format_datetime
 from vvtv.core.model import FallbackLevel, QueueEntry, SlotType
+
+# --- the published shapes ---------------------------------------------------------------
+# What /v1/status, /v1/queue and the buffer websocket send, declared once: the type checker
+# holds the code that builds them to these keys and types, and the OpenAPI document is
+# derived from them (vvtv.web.schema). ``Annotated`` says what a plain value means: a
+# timestamp's format, or the enum whose values a field takes.
+
+Timestamp = Annotated[str, "date-time"]  # RFC 3339, vvtv.core.convert.format_datetime
+ChannelState = Literal["STARTING", "RUNNING", "EMERGENCY"]
+
+
+class ItemDict(TypedDict):
+    """One timeline entry as dashboards and ``/v1/queue`` show it."""
+
+    entry_id: str
+    asset_id: str
+    title: str
+    theme: str
+    start_at: Timestamp
+    duration_sec: float
+    slot_type: Annotated[str, SlotType]
+    fallback_level: Annotated[int, FallbackLevel]
+    plan_id: str | None
+
+
+class PlayingDict(ItemDict):
+    """The entry on air, and how far into it the channel is."""
+
+    elapsed_s: float
+    remaining_s: float
+
+
+class StatusDict(TypedDict):
+    """The ``/v1/status`` body and the ``buffer`` topic's data.
+
+    ``state`` is STARTING until the Buffer first publishes. ``buffer_minutes`` is ready
+    programming ahead of the playhead; the Buffer adds ``air_covered_minutes`` (fillers
+    included), the curator's mode and the age of the newest live segment.
+    """
+
+    state: ChannelState
+    buffer_minutes: float
+    timestamp: Timestamp
+    buffer_target_minutes: float
+    buffer_critical_minutes: float
+    now_playing: PlayingDict | None
+    next: list[ItemDict]
+    fallback_levels: dict[str, int]
+    emergency_override: bool | None
+    emergency_since: Timestamp | None
+    emergency_reason: str
+    air_covered_minutes: NotRequired[float]
+    curator_mode: NotRequired[Annotated[str, CuratorModeName]]
+    last_segment_age_s: NotRequired[float | None]
+    card_warnings: NotRequired[list[str]]  # the OwnerCard's warnings (vvtv/ownercard/rules.py)
 
 
 @attrs.frozen
@@ -61,16 +117,16 @@ class ItemView:
             e.plan_id,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ItemDict:
         # A copy: the caller may change its dict, never the memoised one.
-        return dict(_item_dict(self))
+        return ItemDict(**_item_dict(self))
 
 
 # The Buffer publishes the same few items on every tick (on air, next five) and the queue
 # view after every change; formatting their times is most of the cost. Views are frozen
 # values, so a view's dict never changes.
 @functools.lru_cache(maxsize=1024)
-def _item_dict(view: ItemView) -> dict[str, Any]:
+def _item_dict(view: ItemView) -> ItemDict:
     return {
         "entry_id": view.entry_id,
         "asset_id": view.asset_id,
@@ -88,7 +144,7 @@ def _item_dict(view: ItemView) -> dict[str, Any]:
 class BufferState:
     """What the Buffer publishes on every change and at least once a second."""
 
-    state: str  # "RUNNING" | "EMERGENCY"
+    state: ChannelState
     buffer_minutes: float
     timestamp: datetime
     target_minutes: float
@@ -123,14 +179,15 @@ class BufferState:
             remaining_s=remaining,
         )
 
-    def to_status_dict(self) -> dict[str, Any]:
+    def to_status_dict(self) -> StatusDict:
         """The ``/v1/status`` body (JSON-ready: ISO strings, plain numbers)."""
-        playing: dict[str, Any] | None = None
+        playing: PlayingDict | None = None
         if self.now_playing is not None:
-            playing = self.now_playing.to_dict() | {
-                "elapsed_s": round(self.elapsed_s, 3),
-                "remaining_s": round(self.remaining_s, 3),
-            }
+            playing = PlayingDict(
+                **_item_dict(self.now_playing),
+                elapsed_s=round(self.elapsed_s, 3),
+                remaining_s=round(self.remaining_s, 3),
+            )
         return {
             "state": self.state,
             "buffer_minutes": round(self.buffer_minutes, 3),
@@ -193,6 +250,13 @@ def buffer_state(
         run_end=end,
         playing_until=None if i is None else air_end(seq, i),
     )
+
+
+def starting_status(now: datetime, *, target_minutes: float, critical_minutes: float) -> StatusDict:
+    """What ``/v1/status`` says before the Buffer first publishes: nothing on air yet."""
+    levels = {int(level): 0 for level in FallbackLevel}
+    state = BufferState("STARTING", 0.0, now, target_minutes, critical_minutes)
+    return attrs.evolve(state, fallback_levels=levels).to_status_dict()
 
 
 def _iso(value: datetime) -> str:

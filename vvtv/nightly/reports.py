@@ -68,9 +68,10 @@ def parse_iso_week(text: str) -> tuple[date, date]:
     year, week = int(match.group(1)), int(match.group(2))
     try:
         monday = date.fromisocalendar(year, week, 1)
-    except ValueError:
+        # 9999-W52 ends in year 10000, past what a date holds: refused like a missing week.
+        return monday, monday + timedelta(days=6)
+    except (ValueError, OverflowError):
         raise ValueError("invalid iso week") from None
-    return monday, monday + timedelta(days=6)
 
 
 def iso_week_of(day: date) -> str:

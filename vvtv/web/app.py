@@ -28,7 +28,8 @@ from typing import Any, Protocol
 import trio
 from quart import Response, g, request, send_file, websocket
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import WebsocketMismatch
 
 from vvtv.core.signing import AuthError, Verifier
 from vvtv.observe.metrics import ChannelMetrics
@@ -221,8 +222,18 @@ def create_app(
             # carry another request (the client's next one would hang behind it).
             response.headers["Connection"] = "close"
             return response
+        if isinstance(exc, WebsocketMismatch):
+            # A plain request to a websocket route: say what it takes (RFC 9110 §15.5.22).
+            response = _error(426, "upgrade required: this route is a websocket")
+            response.headers["Upgrade"] = "websocket"
+            response.headers["Connection"] = "Upgrade"
+            return response
         message = {404: "not found", 405: "method not allowed"}.get(status)
-        return _error(status, message or (exc.description or exc.name).rstrip("."))
+        response = _error(status, message or (exc.description or exc.name).rstrip("."))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            # RFC 9110 §15.5.6: a 405 lists the methods the route does answer.
+            response.headers["Allow"] = ", ".join(sorted(set(exc.valid_methods)))
+        return response
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:

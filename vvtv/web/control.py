@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from vvtv.web.params import (
+    CURATOR_MODES,
     BadInput,
     check_output_name,
     curator_body,
@@ -87,7 +88,16 @@ async def _emergency_mode(port: ChannelPort, body: bytes, who: str) -> ControlRe
 
 
 async def _curator_mode(port: ChannelPort, body: bytes, who: str) -> ControlReply:
-    mode, limits = curator_body(parse_json(body, allow_empty=False))
+    payload = parse_json(body, allow_empty=True)
+    if payload is None:
+        # What the original's tools send: there is no mode to toggle to, so say what is.
+        raise BadInput(
+            400,
+            f'curator-mode needs a JSON body like {{"mode": "advise"}}; mode is one of '
+            f"{', '.join(CURATOR_MODES)}",
+            modes=list(CURATOR_MODES),
+        )
+    mode, limits = curator_body(payload)
     try:
         result = await port.set_curator_mode(mode, limits)
     except ValueError as exc:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vvtv.core.model import PlanState
+from vvtv.air.status import ItemDict, StatusDict
+from vvtv.core.model import PlanState, Severity
+from vvtv.core.signing import NONCE
 from vvtv.iptv.hdhomerun import TUNER_COUNT
 from vvtv.web.params import (
     CURATOR_MODES,
@@ -24,8 +26,22 @@ from vvtv.web.params import (
     WEEK_FORMAT_ERROR,
     WEEK_INVALID_ERROR,
 )
+from vvtv.web.schema import json_schema
 
 JSON = "application/json"
+#: ``YYYY-Www`` with a year from 0001 and a week from 01 to 53: what ``parse_week`` reads.
+#: Whether a year has a week 53 is a calendar fact, not a pattern: ``format: iso-week``.
+ISO_WEEK_PATTERN = (
+    "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+    "-W(0[1-9]|[1-4][0-9]|5[0-3])$"
+)
+
+
+def _described(schema: dict[str, Any], **descriptions: str) -> dict[str, Any]:
+    """A derived object schema with a description added to some of its properties."""
+    for name, text in descriptions.items():
+        schema["properties"][name]["description"] = text
+    return schema
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -49,49 +65,29 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "error": {"type": "string", "description": "what was wrong, and where"},
             "errors": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "Status": {
-        "type": "object",
-        "required": ["state", "buffer_minutes", "timestamp"],
-        "properties": {
-            "state": {"type": "string", "enum": ["RUNNING", "EMERGENCY"]},
-            "buffer_minutes": {"type": "number"},
-            "timestamp": {"type": "string", "format": "date-time"},
-            "now_playing": {"type": ["object", "null"]},
-            "next": {"type": ["object", "null"]},
-            "emergency_override": {"type": ["boolean", "null"]},
-            "last_segment_age_s": {"type": ["number", "null"]},
-            "card_warnings": {
+            "modes": {
                 "type": "array",
-                "items": {"type": "string"},
-                "description": (
-                    "warnings of the OwnerCard in force, each naming its field: unknown keys, "
-                    "and settings the card asks for that vvtv does not implement (e.g. "
-                    "safety_policy.reject_suspicious_watermark: true)"
-                ),
+                "items": {"type": "string", "enum": list(CURATOR_MODES)},
+                "description": "curator-mode: the modes it accepts",
             },
         },
-        "additionalProperties": True,
     },
-    "QueueEntry": {
-        "type": "object",
-        "properties": {
-            "start_at": {"type": "string", "format": "date-time"},
-            "duration_sec": {"type": "number"},
-            "title": {"type": "string"},
-            "asset_id": {"type": "string"},
-            "slot_type": {"type": "string", "enum": ["MAIN", "RESERVE", "EMERGENCY"]},
-            "fallback_level": {"type": "integer", "minimum": 0, "maximum": 3},
-        },
-        "additionalProperties": True,
-    },
+    # Derived from the types the code builds (vvtv.web.schema): never edited by hand.
+    "Status": _described(
+        json_schema(StatusDict),
+        card_warnings=(
+            "warnings of the OwnerCard in force, each naming its field: unknown keys, "
+            "and settings the card asks for that vvtv does not implement (e.g. "
+            "safety_policy.reject_suspicious_watermark: true)"
+        ),
+    ),
+    "QueueEntry": json_schema(ItemDict),
     "Alert": {
         "type": "object",
         "required": ["code", "severity", "message"],
         "properties": {
             "code": {"type": "string"},
-            "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
+            "severity": json_schema(Severity),
             "message": {"type": "string"},
             "since": {"type": ["string", "null"], "format": "date-time"},
         },
@@ -260,14 +256,32 @@ _SIGNING_HEADERS = [
         "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "description": (
             'lowercase hex HMAC-SHA256(secret, METHOD + "\\n" + PATH + "\\n" + TS + "\\n" '
-            "+ BODY), PATH without query string, BODY the exact request body; each "
-            "signature is accepted once"
+            "+ BODY), PATH without query string, BODY the exact request body; with "
+            'x-vvtv-nonce, TS + ":" + NONCE in place of TS. Each signature is accepted once'
+        ),
+    },
+    {
+        "name": "x-vvtv-nonce",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": f"^{NONCE.pattern}$"},
+        "description": (
+            "optional, covered by the signature: a fresh one per request lets a tool repeat "
+            "the same call within one second (without it, the second is a replay)"
         ),
     },
 ]
 
 
-def _control(summary: str, body: dict[str, Any] | None, ok: dict[str, Any]) -> dict[str, Any]:
+def _control(
+    summary: str,
+    body: dict[str, Any] | None,
+    ok: dict[str, Any],
+    *,
+    description: str = "",
+    **responses: dict[str, Any],
+) -> dict[str, Any]:
+    """A signed control operation; ``responses`` (``r400=...``) replace the common replies."""
     op: dict[str, Any] = {
         "summary": summary,
         "security": [{"bearer": []}],
@@ -284,8 +298,11 @@ def _control(summary: str, body: dict[str, Any] | None, ok: dict[str, Any]) -> d
             ),
             "413": _error("body larger than the limit (counted and audited as a refusal)"),
             "422": _error("well-formed but invalid request"),
+            **{code.removeprefix("r"): reply for code, reply in responses.items()},
         },
     }
+    if description:
+        op["description"] = description
     if body is not None:
         op["requestBody"] = body
     return op
@@ -358,6 +375,10 @@ def _websocket(topic: str, what: str) -> dict[str, Any]:
                 ),
                 "404": _error("unknown live topic"),
                 "503": _error("the server is shutting down"),
+                "426": {
+                    **_error("a plain HTTP request: the route answers websocket upgrades only"),
+                    "headers": {"Upgrade": {"schema": {"type": "string", "const": "websocket"}}},
+                },
             },
         }
     }
@@ -661,7 +682,16 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                         "name": "week",
                         "in": "query",
                         "required": True,
-                        "schema": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+                        "schema": {
+                            "type": "string",
+                            "format": "iso-week",
+                            "pattern": ISO_WEEK_PATTERN,
+                        },
+                        "description": (
+                            "an ISO 8601 week, YYYY-Www: year 0001-9999, week 01-53 (W53 only "
+                            "in the years that have one, and 9999-W52 ends past the calendar: "
+                            'else 400 "invalid iso week")'
+                        ),
                         "example": "2026-W09",
                     }
                 ],
@@ -832,7 +862,14 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                         }
                     },
                 },
-                _json_response("the new status", _ref("Status")),
+                _json_response(
+                    "the resulting status: state says whether emergency mode is on",
+                    _ref("Status"),
+                ),
+                description=(
+                    "An empty body (what the original's tools send) or {} toggles emergency "
+                    "mode, as the original did; the reply's state is the mode it left."
+                ),
             )
         },
         "/v1/control/curator-mode": {
@@ -860,6 +897,16 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                     },
                 },
                 _json_response("the applied curator settings", _OBJECT),
+                description=(
+                    "The body is required: an empty one (the original's tools) is a 400 "
+                    "whose modes lists the accepted values. Limits may only tighten the "
+                    "OwnerCard's (a looser one is a 422 naming the card's bound)."
+                ),
+                r400=_error("malformed JSON, or no body (modes lists the accepted values)"),
+                r422=_error(
+                    "unknown mode (modes lists the accepted values), unknown field, or a "
+                    "limit outside the OwnerCard's"
+                ),
             )
         },
         "/v1/control/nightly": {

@@ -12,6 +12,7 @@ import re
 from datetime import date
 from typing import Any, Final, Literal
 
+from vvtv.air.curator import Mode as CuratorMode
 from vvtv.core.model import PlanState
 from vvtv.nightly import reports
 
@@ -23,7 +24,7 @@ WEEK_INVALID_ERROR = "invalid iso week"
 PLANS_DEFAULT_LIMIT = 50
 PLANS_MAX_LIMIT = 500
 PLANS_MAX_OFFSET = 1_000_000_000
-CURATOR_MODES = ("auto", "advise", "off")
+CURATOR_MODES = tuple(mode.value for mode in CuratorMode)
 # Limits an operator may tighten through /v1/control/curator-mode; the port checks
 # them against the OwnerCard (out of range -> 422).
 CURATOR_LIMITS: dict[str, type] = {"min_confidence": float, "max_reorders_per_hour": int}
@@ -148,7 +149,9 @@ def curator_body(payload: Any) -> tuple[str, dict[str, float | int]]:
         raise BadInput(422, 'body must be a JSON object like {"mode": "advise"}')
     mode = payload.get("mode")
     if mode not in CURATOR_MODES:
-        raise BadInput(422, f"mode must be one of {', '.join(CURATOR_MODES)}")
+        raise BadInput(
+            422, f"mode must be one of {', '.join(CURATOR_MODES)}", modes=list(CURATOR_MODES)
+        )
     limits: dict[str, float | int] = {}
     for key, value in payload.items():
         if key == "mode":
