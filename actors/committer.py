@@ -38,6 +38,7 @@ from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
 from vvtv.core import offload
 from vvtv.core.audit import AuditType
+from vvtv.core.logs import LogEvent, log_event
 from vvtv.core.messages import AssetReady, CommitOutcome, PublishStatus, RunCommitWindow
 from vvtv.core.model import (
     AssetItem,
@@ -330,6 +331,7 @@ class Committer(Actor):
         card = ch.card
         media = ch.media
         incoming = ch.settings.media_dir / "incoming"
+        item_trace = plan.trace_id or trace_id
         try:
             fetched = await media.fetch(
                 plan.source_url,
@@ -347,8 +349,13 @@ class Committer(Actor):
             ch.metrics.fetches.labels(outcome="failed").inc()
             # A playlist is refused as what it is, whichever step saw it first.
             code = exc.reason_code if exc.reason_code == FORMAT_REFUSED else None
+            log_event(log, LogEvent.FETCH_FAILED, str(exc), trace_id=item_trace,
+                      level=logging.WARNING, plan_id=plan.plan_id,
+                      reason_code=code or f"FETCH_{exc.reason_code}")  # fmt: skip
             raise Failed(code or f"FETCH_{exc.reason_code}", str(exc)) from exc
         ch.metrics.fetches.labels(outcome="ok").inc()
+        log_event(log, LogEvent.FETCH_DONE, trace_id=item_trace, plan_id=plan.plan_id,
+                  size_bytes=fetched.size_bytes, sha256=fetched.sha256)  # fmt: skip
         asset_id = f"a{fetched.sha256[:20]}"
         if main_turn is not None:
             for earlier in window.slots[:main_turn]:
@@ -378,15 +385,25 @@ class Committer(Actor):
             prepared, report = await media.make_ready(
                 fetched.path, ch.hls_root, asset_id, card, plan.duration_sec or None
             )
+            took = trio.current_time() - started
             ch.metrics.prepares.labels(outcome="ok").inc()
-            ch.metrics.prepare_seconds.labels(outcome="ok").observe(trio.current_time() - started)
+            ch.metrics.prepare_seconds.labels(outcome="ok").observe(took)
+            log_event(log, LogEvent.PREPARE_DONE, trace_id=item_trace, plan_id=plan.plan_id,
+                      asset_id=asset_id, seconds=round(took, 3), remuxed=prepared.remuxed,
+                      qa_passed=report.passed)  # fmt: skip
         except MediaFormatRefused as exc:
             # Not a media container (a playlist naming other files, text…): refused
             # before ffmpeg opened it; a reserve takes the slot.
             ch.metrics.prepares.labels(outcome="failed").inc()
+            log_event(log, LogEvent.PREPARE_FAILED, exc.reason, trace_id=item_trace,
+                      level=logging.WARNING, plan_id=plan.plan_id,
+                      reason_code=FORMAT_REFUSED)  # fmt: skip
             raise Failed(FORMAT_REFUSED, exc.reason) from exc
         except (MediaError, OSError) as exc:
             ch.metrics.prepares.labels(outcome="failed").inc()
+            log_event(log, LogEvent.PREPARE_FAILED, str(exc), trace_id=item_trace,
+                      level=logging.WARNING, plan_id=plan.plan_id,
+                      reason_code="PREPARE_FAILED")  # fmt: skip
             raise Failed("PREPARE_FAILED", str(exc)) from exc
         finally:
             # Synchronous: runs even when the window is being cancelled.
@@ -407,7 +424,7 @@ class Committer(Actor):
             remuxed=prepared.remuxed,
             size_bytes=fetched.size_bytes,
             emergency_eligible=report.passed,
-            trace_id=plan.trace_id or trace_id,
+            trace_id=item_trace,
         )
         ch.metrics.qa_outcomes.labels(outcome="passed" if report.passed else "rejected").inc()
         self._audit(
@@ -415,8 +432,8 @@ class Committer(Actor):
             "" if report.passed else "QA_REJECTED",
             plan.plan_id,
             asset_id,
-            trace_id,
-            {"passed": report.passed, **attrs.asdict(report)},
+            item_trace,
+            {"passed": report.passed, "window_trace_id": trace_id, **attrs.asdict(report)},
         )
         if not report.passed:
             ch.store.save_asset(asset)  # the measurements stay on record
@@ -425,7 +442,6 @@ class Committer(Actor):
         return asset
 
     def _drop(self, plan: PlanItem, failure: Failed, trace_id: str) -> None:
-        log.info("plan %s dropped: %s %s", plan.plan_id, failure.code, failure.message)
         self.ch.store.transition_plan(
             plan.plan_id,
             PlanState.DROPPED,

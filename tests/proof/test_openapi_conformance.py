@@ -24,16 +24,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.proof.conftest import SECRET, TOKEN
 from tests.proof.daemon_process import REPO, Channel
 
-TOKEN = "conformance-token"
-SECRET = "conformance-secret"
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CHECKS = ",".join(
     [
@@ -49,14 +47,9 @@ CHECKS = ",".join(
 BUDGET_S = 45
 
 
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory, slate: Path, clips: Path) -> Iterator[Channel]:
-    root = tmp_path_factory.mktemp("conformance")
-    channel = Channel(root, clips, slate, VVTV_CONTROL_TOKEN=TOKEN, VVTV_CONTROL_SECRET=SECRET)
-    channel.start()
-    yield channel
-    assert channel.stop() == 0, channel.log()[-3000:]
-    assert "Traceback" not in channel.log(), channel.log()[-5000:]
+@pytest.fixture
+def daemon(api_daemon: Channel) -> Channel:
+    return api_daemon
 
 
 def run_schemathesis(daemon: Channel, *options: str) -> subprocess.CompletedProcess[str]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
+import os
 import sys
 
 from vvtv.cli.ops import register as register_ops
+from vvtv.core import logs
 from vvtv.core.settings import Settings, SettingsError
 from vvtv.ownercard.load import validate_file
 
@@ -71,9 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     tune_gc()
     try:
         settings = Settings.from_env()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        logs.configure(settings.log_level, as_json=settings.log_json)
         # The flags, or VVTV_RUN_ONCE / VVTV_FORCE_NIGHTLY (SPEC §4): either asks for it.
         once = args.once or settings.run_once
         nightly = args.force_nightly or settings.force_nightly
@@ -96,6 +95,23 @@ def _single(exc: BaseException) -> BaseException:
     return exc
 
 
+#: A reader that went away (``vvtv ... | head``): the exit status of a process that
+#: SIGPIPE ended, as a shell reports it (128 + 13), and no traceback.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        try:
+            args = build_parser().parse_args(argv)  # --help prints, then exits
+            return int(args.func(args))
+        finally:
+            sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's exit
+    except BaseException as exc:
+        if not isinstance(_single(exc), BrokenPipeError):
+            raise
+        # Nothing more can reach the reader; point stdout at /dev/null so the interpreter's
+        # own flush at exit does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

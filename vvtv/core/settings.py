@@ -76,6 +76,9 @@ class Settings:
     run_once: bool = False
     force_nightly: bool = False
     log_level: str = "INFO"  # VVTV_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR or CRITICAL
+    # VVTV_LOG_FORMAT: "json" or "text"; None = JSON lines under systemd, text elsewhere
+    log_format: str | None = None
+    under_systemd: bool = False  # systemd set JOURNAL_STREAM or INVOCATION_ID for us
     # TZ: the zone the OwnerCard's schedule uses when the card names none
     tz: str | None = None
     api_bind: str = "127.0.0.1:7070"
@@ -146,6 +149,11 @@ class Settings:
     canary_auto_promote: bool = False
 
     # --- derived paths ----------------------------------------------------------------
+
+    @property
+    def log_json(self) -> bool:
+        """JSON log lines: asked for, or by default under systemd (vvtv.core.logs)."""
+        return self.log_format == "json" or (self.log_format is None and self.under_systemd)
 
     @property
     def is_dev(self) -> bool:
@@ -245,6 +253,8 @@ class Settings:
             run_once=p.flag("VVTV_RUN_ONCE", False),
             force_nightly=p.flag("VVTV_FORCE_NIGHTLY", False),
             log_level=p.parsed("VVTV_LOG_LEVEL", "INFO", _check_log_level),
+            log_format=p.parsed("VVTV_LOG_FORMAT", None, _check_log_format),
+            under_systemd=bool(p.text("JOURNAL_STREAM") or p.text("INVOCATION_ID")),
             tz=p.text("TZ"),
             api_bind=p.parsed("VVTV_API_BIND", "127.0.0.1:7070", _check_bind),
             api_url=p.parsed("VVTV_API_URL", "http://127.0.0.1:7070", _check_http_url),
@@ -304,6 +314,7 @@ class Settings:
             canary_auto_rollback=p.flag("VVTV_CANARY_AUTO_ROLLBACK", True),
             canary_auto_promote=p.flag("VVTV_CANARY_AUTO_PROMOTE", False),
         )
+        p.refuse_unread(_ORIGINAL_RELEASE_VARS, _original_release_replacement)
         if p.errors:
             raise SettingsError(p.errors)
         return settings
@@ -429,10 +440,19 @@ class _Parser:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.errors: list[str] = []
+        self.read: set[str] = set()
 
     def text(self, name: str) -> str | None:
+        self.read.add(name)
         value = self.env.get(name, "").strip()
         return value or None
+
+    def refuse_unread(self, pattern: re.Pattern[str], replacement: Callable[[str], str]) -> None:
+        """Every set variable matching ``pattern`` that nothing read is an error naming
+        what replaces it: a setting of the original's tools must never be silently ignored."""
+        for name in sorted(self.env):
+            if pattern.fullmatch(name) and name not in self.read and self.env[name].strip():
+                self.errors.append(f"{name} is not read by vvtv: {replacement(name)}")
 
     def path(self, name: str) -> Path | None:
         value = self.text(name)
@@ -567,6 +587,51 @@ def _check_log_level(value: str) -> str:
     if level not in _LOG_LEVELS or not isinstance(logging.getLevelName(level), int):
         raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
     return level
+
+
+#: The original's release tools were configured by these (scripts/vvtv-soak.sh, -canary,
+#: -promote, -phaseN-go-live.sh); the ones vvtv reads are parsed above, any other is refused.
+_ORIGINAL_RELEASE_VARS = re.compile(
+    r"VVTV_(SOAK|CANARY|PROMOTE|PHASE[1-3])_[A-Z0-9_]+|VVTV_[A-Z0-9_]+_OUT_DIR"
+)
+
+
+def _original_release_replacement(name: str) -> str:
+    if name == "VVTV_SOAK_OUT_DIR":
+        return "use `vvtv soak --out DIR` (default: VVTV_RUNTIME_DIR/soak/<timestamp>/)"
+    if name.endswith("_OUT_DIR"):
+        return (
+            "artefacts go under VVTV_RUNTIME_DIR (canary/<timestamp>/ for canary and its soak, "
+            "promotions/ for promote, go-live/phaseN/<timestamp>/ for go-live): set "
+            "VVTV_RUNTIME_DIR instead"
+        )
+    if name.startswith("VVTV_SOAK_"):
+        return (
+            "vvtv soak reads VVTV_SOAK_HOURS, VVTV_SOAK_INTERVAL_SECS, VVTV_SOAK_MAX_SAMPLES, "
+            "VVTV_SOAK_MAX_RSS_GROWTH_MB and VVTV_SOAK_MAX_RESTARTS"
+        )
+    if name.startswith("VVTV_CANARY_"):
+        return (
+            "vvtv canary reads VVTV_CANARY_SOAK_HOURS, VVTV_CANARY_SOAK_INTERVAL_SECS, "
+            "VVTV_CANARY_SOAK_MAX_SAMPLES, VVTV_CANARY_AUTO_ROLLBACK and "
+            "VVTV_CANARY_AUTO_PROMOTE"
+        )
+    if name.startswith("VVTV_PROMOTE_"):
+        return (
+            "vvtv promote takes the canary's result.env as its argument (default: the "
+            "newest); its gate is fixed (canary PASS, no high or critical alert)"
+        )
+    return (
+        "the go-live phases are `vvtv go-live phase1|phase2|phase3` and their options "
+        "(`vvtv go-live PHASE --help`), with the soak and canary settings (VVTV_SOAK_*, "
+        "VVTV_CANARY_*)"
+    )
+
+
+def _check_log_format(value: str) -> str:
+    if value.lower() not in ("json", "text"):
+        raise ValueError("must be json or text")
+    return value.lower()
 
 
 def _check_host_name(value: str) -> str:

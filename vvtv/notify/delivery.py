@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -43,6 +44,7 @@ import httpx
 import trio
 
 from vvtv.core.clock import Clock
+from vvtv.core.logs import LogEvent, log_event
 from vvtv.core.retry import RetryPolicy, exponential, retry_after
 from vvtv.core.signing import (
     NONCE_HEADER,
@@ -52,6 +54,8 @@ from vvtv.core.signing import (
     sign,
     signed_ts,
 )
+
+_log = logging.getLogger(__name__)
 
 DELIVERY_ID_HEADER = "x-vvtv-delivery-id"
 
@@ -454,8 +458,10 @@ async def pump(
                 extra_headers={DELIVERY_ID_HEADER: f"{topic}-{item.id}"},
             )
             now = clock.now()
+            where: dict[str, Any] = {"topic": topic, "delivery_id": f"{topic}-{item.id}"}
             if result.ok:
                 store.mark_delivered(item.id, now=now)
+                log_event(_log, LogEvent.CLOUD_DELIVERED, **where)
                 if on_delivered is not None:
                     on_delivered(item, result)
             elif result.outcome is Outcome.PERMANENT:
@@ -469,6 +475,9 @@ async def pump(
             else:
                 delay = policy.retry_delay(item.attempts + 1, result.retry_after)
                 store.mark_failed(item.id, result.error, now + timedelta(seconds=delay), now=now)
+                log_event(_log, LogEvent.CLOUD_DELIVERY_FAILED, result.error,
+                          level=logging.WARNING, retry_in_s=round(delay, 3),
+                          attempts=item.attempts + 1, **where)  # fmt: skip
                 break
         if after_round is not None:
             after_round()

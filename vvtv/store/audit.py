@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -12,13 +13,32 @@ from typing import Any
 
 import attrs
 
-from vvtv.core.audit import canonical, legacy_names
+from vvtv.core.audit import AuditType, canonical, legacy_names
 from vvtv.core.convert import to_json, to_jsonable
+from vvtv.core.logs import log_event
 from vvtv.core.model import AuditEvent, PipelineMetrics
 from vvtv.store.base import StoreBase
 from vvtv.store.rows import dump, from_ts, load, ts
 
 RETENTION_BATCH = 5000
+
+# Every audit event is also a log line named after its type (vvtv/core/logs.py): the
+# journal shows the pipeline's steps. One line per screened-out candidate would drown it
+# (a window screens thousands): those are DEBUG; refusals are warnings.
+_log = logging.getLogger("vvtv.audit")
+_LOG_LEVELS: dict[str, int] = {
+    AuditType.DISCOVERY_REJECTED: logging.DEBUG,
+    AuditType.DISCOVERY_ITEM_REJECTED: logging.DEBUG,
+    AuditType.DISCOVERY_SOURCE_FAILED: logging.WARNING,
+    AuditType.SLOT_UNFILLED: logging.WARNING,
+    AuditType.STREAM_DISRUPTION: logging.WARNING,
+    AuditType.EMERGENCY_ENTERED: logging.WARNING,
+    AuditType.OWNER_CARD_REJECTED: logging.WARNING,
+    AuditType.CONTROL_REFUSED: logging.WARNING,
+    AuditType.WEBHOOK_REFUSED: logging.WARNING,
+    AuditType.CLOUD_DELIVERY_REFUSED: logging.WARNING,
+    AuditType.CLOUD_PUBLISH_INVALID: logging.WARNING,
+}
 
 _INSERT = """
 INSERT INTO audit_events (event_id, at, event_type, reason_code, actor, plan_id, asset_id,
@@ -49,6 +69,26 @@ def _row(event: AuditEvent) -> tuple[Any, ...]:
         event.asset_id,
         event.trace_id,
         json.dumps(event.details, ensure_ascii=False, separators=(",", ":"), default=_jsonable),
+    )
+
+
+def _log_audit(event: AuditEvent) -> None:
+    level = _LOG_LEVELS.get(event.event_type, logging.INFO)
+    if not _log.isEnabledFor(level):
+        return
+    why = event.details.get("why")
+    what = " ".join(x for x in (event.reason_code, why if isinstance(why, str) else "") if x)
+    log_event(
+        _log,
+        event.event_type,
+        what,
+        trace_id=event.trace_id,
+        level=level,
+        reason_code=event.reason_code,
+        actor=event.actor,
+        plan_id=event.plan_id or "",
+        asset_id=event.asset_id or "",
+        details=to_jsonable(event.details),
     )
 
 
@@ -133,9 +173,12 @@ class AuditMixin(StoreBase):
         ``details`` should hold JSON-native values; datetimes, dates, enums and attrs
         values are stored in their ``vvtv.core.convert`` JSON shape (and read back as such).
         """
+        events = list(events)
         rows = [_row(e) for e in events]
         with self.transaction() as c:
             c.executemany(_INSERT, rows)
+        for event in events:
+            _log_audit(event)
 
     def query_audit(
         self,

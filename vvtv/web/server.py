@@ -103,6 +103,9 @@ def hypercorn_config(
     config.websocket_max_message_size = limits.ws_max_message_bytes
     # The app drains websocket messages as they come: a short queue is plenty.
     config.max_app_queue_size = 4
+    # Hypercorn's errors through our handlers (vvtv.core.logs: JSON lines under systemd),
+    # not a stderr handler of its own that would print text lines in between.
+    config.errorlog = logging.getLogger("hypercorn.error")
     return config
 
 
