@@ -98,11 +98,17 @@ class FakeApi:
                 self.verifier.verify(method, path, headers, body, self.now())
             except AuthError as exc:
                 return 401, "application/json", json.dumps({"error": exc.reason}).encode()
-            enabled = json.loads(body)["enabled"]
-            self.control.append({"path": path, "enabled": enabled})
+            if body:
+                enabled = json.loads(body)["enabled"]
+                self.control.append({"path": path, "enabled": enabled})
+            else:  # the original's empty body: a toggle, held like a forced state
+                enabled = self.status["state"] != "EMERGENCY"
+                self.control.append({"path": path, "toggle": True})
             self.status["emergency_override"] = enabled
-            # A release (null) leaves the rule in charge; the fake's buffer is healthy.
-            self.status["state"] = "EMERGENCY" if enabled else "RUNNING"
+            # A release (null) leaves the rule in charge: emergency while the buffer is low.
+            rule = self.status["buffer_minutes"] < self.status.get("buffer_critical_minutes", 20)
+            on = enabled if enabled is not None else rule
+            self.status["state"] = "EMERGENCY" if on else "RUNNING"
             return 200, "application/json", json.dumps(self.status).encode()
         return 404, "application/json", b'{"error": "not found"}'
 

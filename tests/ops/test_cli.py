@@ -186,6 +186,33 @@ def test_emergency_on_forces_and_emergency_off_releases_with_signed_calls(
     assert fields["emergency_override"] == ""  # null: released, the buffer rule decides again
 
 
+def test_emergency_off_says_the_release_worked_when_the_buffer_rule_keeps_emergency_on(
+    ops_env: dict[str, Path], fake_api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_api.status.update(buffer_minutes=4.0, buffer_target_minutes=60)
+    run(capsys, "runbook", "emergency-on")
+    code, fields, err = run(capsys, "runbook", "emergency-off")
+    assert (code, err, fields["state"], fields["override"]) == (0, "", "EMERGENCY", "released")
+    # One line that cannot be read as a failure, and says why the state is what it is.
+    assert fields["result"].startswith("ok: override released; the buffer rule keeps")
+    assert "not a failure" in fields["result"] and "4.0 min" in fields["result"]
+    fake_api.status.update(buffer_minutes=55.0)
+    run(capsys, "runbook", "emergency-on")
+    code, fields, _ = run(capsys, "runbook", "emergency-off")
+    assert fields["result"] == "ok: override released, emergency mode is off"
+
+
+def test_emergency_toggle_sends_the_originals_empty_body_and_prints_the_state_it_left(
+    ops_env: dict[str, Path], fake_api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, fields, _ = run(capsys, "runbook", "emergency-toggle")
+    assert (code, fields["emergency_mode"], fields["state"]) == (0, "on", "EMERGENCY")
+    # Twice in the same second: a fresh nonce each time, so not refused as a replay.
+    code, fields, _ = run(capsys, "runbook", "emergency-toggle")
+    assert (code, fields["emergency_mode"], fields["state"]) == (0, "off", "RUNNING")
+    assert fake_api.control == [{"path": "/v1/control/emergency-mode", "toggle": True}] * 2
+
+
 def test_emergency_with_a_wrong_secret_says_which_settings_to_fix(
     ops_env: dict[str, Path],
     fake_api: FakeApi,
@@ -326,3 +353,27 @@ def test_go_live_phases_from_the_cli_write_their_summary_and_exit_by_status(
     code, fields, _ = run(capsys, "go-live", "phase3")
     assert code == 1 and fields["status"] == "FAIL" and fields["failed_step"] == "canary"
     assert "BLOCKED" in fields["error"] and "STREAM_STALE" in fields["error"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["owner-card", "validate", "config/owner_card.sample.yaml"],
+        ["owner-card", "validate", "config/owner_card.sample.yaml", "--json"],
+        ["runbook", "emergency-on"],  # fails (nothing listens): the error path prints too
+        ["--help"],
+    ],
+)
+def test_a_reader_that_goes_away_gets_no_broken_pipe_traceback(argv: list[str]) -> None:
+    """``vvtv ... | head``: the pipe's reader is gone before vvtv writes (a real pipe)."""
+    env = {**os.environ, "VVTV_API_URL": "http://127.0.0.1:9", "VVTV_ENV": "dev"}
+    vvtv = Path(sys.executable).parent / "vvtv"
+    child = subprocess.Popen(
+        [str(vvtv), *argv], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader exits at once, as `head -n 0` would
+    err = child.stderr.read().decode()
+    code = child.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert code in (0, 1, 141), (code, err)

@@ -105,5 +105,6 @@ def test_the_runbook_covers_every_alert_code_and_runbook_command() -> None:
         "restore-metadata-secure",
         "emergency-on",
         "emergency-off",
+        "emergency-toggle",
     ):
         assert command in runbook, command

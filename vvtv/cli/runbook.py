@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -199,10 +200,37 @@ def _emergency(enabled: bool | None) -> Handler:
         result = trio.run(
             api.set_emergency, s.api_url, s.control_token, s.control_secret, enabled, wall_now()
         )
-        return {"emergency_mode": word, **result}
+        fields: dict[str, Any] = {"emergency_mode": word, **result}
+        if enabled is None:
+            fields["override"] = "released"
+            fields["result"] = _released(result)
+        return fields
 
     handler.__name__ = f"emergency_{word}"
     return release_guard(handler)
+
+
+def _released(status: dict[str, Any]) -> str:
+    """emergency-off's verdict: the release worked, whatever state the buffer rule keeps."""
+    if status.get("state") != "EMERGENCY":
+        return "ok: override released, emergency mode is off"
+    return (
+        "ok: override released; the buffer rule keeps emergency mode on "
+        f"(buffer {status.get('buffer_minutes')} min, it ends by itself at the target of "
+        f"{status.get('buffer_target_minutes')} min): this is not a failure. "
+        "`vvtv runbook emergency-toggle` forces it off"
+    )
+
+
+def _emergency_toggle(args: argparse.Namespace) -> Fields:
+    """The original's emergency-mode call (an empty body): flips the mode, held until
+    emergency-off; prints the state it left."""
+    s = settings_from_env()
+    result = trio.run(
+        api.toggle_emergency, s.api_url, s.control_token, s.control_secret, wall_now()
+    )
+    on = result["state"] == "EMERGENCY"
+    return {"emergency_mode": "on" if on else "off", **result}
 
 
 # --- registration ---------------------------------------------------------------------
@@ -275,4 +303,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "emergency-off",
         _emergency(None),
         "release the override: the buffer rule decides again (signed control call)",
+    )
+    add(
+        "emergency-toggle",
+        release_guard(_emergency_toggle),
+        "flip emergency mode, as the original's empty-body call did; held until "
+        "emergency-off (signed control call)",
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from vvtv.core.signing import signed_headers
+from vvtv.core.signing import new_nonce, signed_headers
 
 HIGH_SEVERITIES = frozenset({"high", "critical"})
 DEFAULT_TIMEOUT = 10.0
@@ -83,12 +83,15 @@ async def status_and_alerts(
 
 
 async def signed_post(
-    base: str, path: str, payload: dict[str, Any], token: str, secret: str, now: datetime
+    base: str, path: str, payload: dict[str, Any] | None, token: str, secret: str, now: datetime
 ) -> dict[str, Any]:
-    """POST a JSON body signed over exactly the bytes sent; the JSON reply."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    headers = signed_headers(token, secret, "POST", path, body, now.timestamp())
-    headers["Content-Type"] = "application/json"
+    """POST a JSON body (none when ``payload`` is None, as the original's tools did) signed
+    over exactly the bytes sent, with a fresh nonce (a command may be repeated within a
+    second); the JSON reply."""
+    body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+    headers = signed_headers(token, secret, "POST", path, body, now.timestamp(), nonce=new_nonce())
+    if payload is not None:
+        headers["Content-Type"] = "application/json"
     url = _url(base, path)
     async with client() as http:
         try:
@@ -128,8 +131,19 @@ async def set_emergency(
     reply = await signed_post(
         base, "/v1/control/emergency-mode", {"enabled": enabled}, token, secret, now
     )
+    return _emergency_fields(reply, enabled)
+
+
+async def toggle_emergency(base: str, token: str, secret: str, now: datetime) -> dict[str, Any]:
+    """The original's empty-body call: emergency mode flips; the daemon's resulting state."""
+    reply = await signed_post(base, "/v1/control/emergency-mode", None, token, secret, now)
+    return _emergency_fields(reply, reply.get("emergency_override"))
+
+
+def _emergency_fields(reply: dict[str, Any], override: bool | None) -> dict[str, Any]:
     return {
         "state": reply.get("state", ""),
-        "emergency_override": reply.get("emergency_override", enabled),
+        "emergency_override": reply.get("emergency_override", override),
         "buffer_minutes": reply.get("buffer_minutes", ""),
+        "buffer_target_minutes": reply.get("buffer_target_minutes", ""),
     }
