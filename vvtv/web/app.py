@@ -233,6 +233,11 @@ def create_app(
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             # RFC 9110 §15.5.6: a 405 lists the methods the route does answer.
             response.headers["Allow"] = ", ".join(sorted(set(exc.valid_methods)))
+        if request.content_length or "transfer-encoding" in request.headers:
+            # Refused before its body was read: on a kept-alive connection hypercorn then
+            # waits for that body forever and the client's next request hangs behind it
+            # (schemathesis found it: a 200, a 405 with a body, then anything). Close it.
+            response.headers["Connection"] = "close"
         return response
 
     @app.errorhandler(Exception)
