@@ -1,5 +1,6 @@
 """Session fixtures for the proof tests: the channel's slate, a folder of distinct clips,
-and one real daemon the API and log tests share."""
+and a real daemon for the API and log tests (one per module: a daemon outliving its module
+would be a stray child process to the tests that count them)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api_daemon(
     tmp_path_factory: pytest.TempPathFactory, slate: Path, clips: Path
 ) -> Iterator[Channel]:
