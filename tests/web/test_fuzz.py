@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import trio
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.support.fuzz import budget, deeper
@@ -101,9 +101,13 @@ def test_query_parameters_never_cause_a_5xx(client: httpx.Client, spec: dict, da
 
 @FUZZ
 @given(asset=st.text(max_size=30), name=st.text(max_size=30))
+@example(asset="..", name="..")  # the client resolves it to "/": the dashboard, a 200
 def test_segment_paths_never_cause_a_5xx(client: httpx.Client, asset: str, name: str) -> None:
     r = client.get(f"/live/seg/{quote(asset, safe='')}/{quote(name, safe='')}")
-    assert r.status_code in (400, 404)
+    # Dot segments ("..", ".") are resolved by the client before sending, as browsers do:
+    # "/live/seg/../.." asks for "/", which is no segment path.
+    if r.request.url.path.startswith("/live/seg/"):
+        assert r.status_code in (400, 404)
     assert_no_server_error(r)
 
 
