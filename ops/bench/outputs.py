@@ -223,6 +223,7 @@ def _children(name: str) -> list[int]:
 
 async def push_figures(seconds: float, outputs: int) -> dict[str, Any]:
     """Run the channel with ``outputs`` push outputs to nginx-rtmp; the push figures."""
+    import shutil
     import subprocess
     import tempfile
 
@@ -248,8 +249,7 @@ async def push_figures(seconds: float, outputs: int) -> dict[str, Any]:
     profile = ChannelProfile()
     print("push: rendering the slate and two programmes at the default profile", flush=True)
     slate = await trio.to_thread.run_sync(make_slate, root / "slate-template", profile)
-    server = RtmpServer(root / "rtmp")
-    await server.start()
+    server = RtmpServer(root / "rtmp")  # its port is chosen now; started once the media is made
     names = [f"out{i}" for i in range(outputs)]
     card = {
         **CARD,
@@ -303,6 +303,7 @@ async def push_figures(seconds: float, outputs: int) -> dict[str, Any]:
 
     result: dict[str, Any] = {"push_outputs": outputs, "push_seconds": seconds}
     try:
+        await server.start()
         async with running_channel(settings) as daemon:
             ch = daemon.ch
             await trio.sleep(5)  # boot settles: the first live window, the first status
@@ -398,6 +399,7 @@ async def push_figures(seconds: float, outputs: int) -> dict[str, Any]:
             "push_load_average": round(os.getloadavg()[0], 2),
         }
     )
+    shutil.rmtree(root, ignore_errors=True)  # ~90 MB a minute of push (the recordings)
     return result
 
 
