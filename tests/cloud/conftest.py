@@ -21,7 +21,11 @@ async def clock(autojump_clock: trio.testing.MockClock) -> TrioClock:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
+    # A new connection per request: workerd closes a kept-alive connection when it has been
+    # idle a while, and a test polling it every half second lost that race ("Server
+    # disconnected without sending a response"). The channel's own edge client retries an
+    # idempotent request once for this (vvtv/edge/client.py); the tests' polls need not.
+    async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as c:
         yield c
 
 
