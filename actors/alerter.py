@@ -9,6 +9,14 @@ durable outbox, delivered in order with retries; the same notifications to the e
 active alert list to the ``alerts`` topic and the shared ``AlertBoard`` behind
 ``/v1/alerts``.
 
+What happened is what the audit trail says: a notification handed to the webhook's or
+the edge's outbox is ``alert_notified`` (or ``alert_cleared``, ``details.to`` says where)
+and counted in ``vvtv_alerts_notified``; with neither configured the same decision is
+``alert_recorded`` (nobody was told). Inhibited alerts and alerts held by the start-up
+grace produce no notification at all (``vvtv.notify.alerts``); they show on
+``/v1/alerts`` (``inhibited_by``, ``startup_grace_until``) and in
+``vvtv_alerts_inhibited``.
+
 Each evaluation is one transaction: the changed states and the notifications they
 produce are committed together, so a crash either loses both (and the next
 evaluation redoes them) or keeps both (and the restart neither re-sends nor
@@ -39,6 +47,7 @@ from vvtv.notify.alerts import (
     active_alerts,
     changed,
     evaluate,
+    rfc3339,
     step,
 )
 from vvtv.notify.cloud import enqueue_alert
@@ -58,6 +67,10 @@ from vvtv.store import Store
 WEBHOOK_TOPIC = "webhook"
 ALERTS_TOPIC = "alerts"
 DISCOVERY_FAILED_DOMAIN = "DISCOVERY_FAILED_DOMAIN"
+NO_TARGET = (
+    "nobody to tell: no webhook (VVTV_ALERT_WEBHOOK_URL) and no cloud "
+    "(VVTV_CLOUDFLARE_BASE_URL) configured"
+)
 
 InputsPort = Callable[[datetime], AlertInputs | Awaitable[AlertInputs]]
 """Measures the channel at ``now``; sync or async. Built by the composition root."""
@@ -73,19 +86,29 @@ class AlertBoard:
     def __init__(self) -> None:
         self._alerts: list[dict[str, Any]] = []
 
+        self._grace_until: str | None = None
+
     def alerts(self) -> list[dict[str, Any]]:
-        """``[{code, severity, message, since}]``, most severe first."""
+        """``[{code, severity, message, since, inhibited_by}]``, most severe first."""
         return list(self._alerts)
 
     def view(self) -> dict[str, Any]:
-        """The ``/v1/alerts`` body and the ``alerts`` topic payload."""
-        return {"count": len(self._alerts), "alerts": self.alerts()}
+        """The ``/v1/alerts`` body and the ``alerts`` topic payload: every active alert
+        (``count``), how many of them are inhibited, and until when the start-up grace
+        holds notifications back (None once it is over)."""
+        return {
+            "count": len(self._alerts),
+            "alerts": self.alerts(),
+            "inhibited": sum(1 for a in self._alerts if a.get("inhibited_by")),
+            "startup_grace_until": self._grace_until,
+        }
 
-    def replace(self, alerts: list[dict[str, Any]]) -> bool:
-        """Set the list; True when it changed."""
-        if alerts == self._alerts:
+    def replace(self, alerts: list[dict[str, Any]], grace_until: str | None = None) -> bool:
+        """Set the list and the grace; True when either changed."""
+        if alerts == self._alerts and grace_until == self._grace_until:
             return False
         self._alerts = list(alerts)
+        self._grace_until = grace_until
         return True
 
 
@@ -132,6 +155,7 @@ class Alerter(Actor):
         for_seconds: Mapping[str, float] | None = None,
         retry: RetryPolicy = DELIVERY_RETRY,
         cloud_wake: PumpSignal | None = None,
+        grace_until: datetime | None = None,
     ) -> None:
         """``cloud_wake``: with one (CloudSync's), notifications also go to the edge on the
         ``cloud`` outbox topic, and the signal wakes CloudSync's pump."""
@@ -155,6 +179,9 @@ class Alerter(Actor):
         self.for_seconds = for_seconds
         self.retry = retry
         self.cloud_wake = cloud_wake
+        # The start-up grace: the daemon's boot + VVTV_ALERT_STARTUP_GRACE_SECS. Fixed at
+        # boot, so an Alerter restarted by its supervisor does not start a new grace.
+        self.grace_until = grace_until
         self.states: dict[str, AlertState] = {}
         self._lock = trio.Lock()
         self._wake = PumpSignal()
@@ -184,48 +211,76 @@ class Alerter(Actor):
             inputs = await measured if inspect.isawaitable(measured) else measured
             firing = evaluate(inputs, self.thresholds)
             new, notes = step(
-                self.states, firing, now, self.cooldown_s, for_seconds=self.for_seconds
+                self.states,
+                firing,
+                now,
+                self.cooldown_s,
+                for_seconds=self.for_seconds,
+                hold_until=self.grace_until,
             )
             self._commit(changed(self.states, new), notes, now)
             self.states = new
-            self._publish()
+            self._publish(now)
             return self.board.alerts()
 
     async def _tick(self) -> None:
         while True:
             await self.evaluate_now()
-            await trio.sleep(self.interval_s)
+            wait = self.interval_s
+            if self.grace_until is not None:
+                # Wake when the grace ends, so what it held back goes out at once.
+                to_grace = (self.grace_until - self.clock.now()).total_seconds()
+                if 0 < to_grace < wait:
+                    wait = to_grace
+            await trio.sleep(wait)
 
     def _commit(self, moved: list[AlertState], notes: list[Notification], now: datetime) -> None:
         if not moved and not notes:
             return
+        targets = self.targets
         with self.store.transaction():
             self.store.save_alert_states(moved)
             if notes:
-                self.store.append_audit_many(_audit(n) for n in notes)
+                self.store.append_audit_many(_audit(n, targets) for n in notes)
             if self.webhook_url is not None:
                 for note in notes:
                     self.store.enqueue(WEBHOOK_TOPIC, note.payload(), now=now)
             if self.cloud_wake is not None:
                 for note in notes:
                     enqueue_alert(self.store, note.payload(), now)
-        if self.metrics is not None:
+        if self.metrics is not None and targets:
             for note in notes:
                 self.metrics.alerts_notified.labels(note.code, note.event).inc()
         if notes:
-            self._wake.set()
+            if self.webhook_url is not None:
+                self._wake.set()
             if self.cloud_wake is not None:
                 self.cloud_wake.set()
 
-    def _publish(self) -> None:
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Who is told of a notification: the webhook, the edge (the cloud), or nobody."""
+        return tuple(
+            name
+            for name, on in (("webhook", self.webhook_url), ("edge", self.cloud_wake))
+            if on is not None
+        )
+
+    def _publish(self, now: datetime | None = None) -> None:
+        alerts = active_alerts(self.states)
         if self.metrics is not None:
-            counts = {s: 0 for s in Severity}
-            for s in self.states.values():
-                if s.active:
-                    counts[s.severity] += 1
-            for severity, n in counts.items():
-                self.metrics.alerts_active.labels(str(severity)).set(n)
-        if self.board.replace(active_alerts(self.states)) and self.topics is not None:
+            paging = {s: 0 for s in Severity}
+            muted = {s: 0 for s in Severity}
+            for a in alerts:
+                severity = Severity(a["severity"])
+                (muted if a["inhibited_by"] else paging)[severity] += 1
+            for severity in Severity:
+                self.metrics.alerts_active.labels(str(severity)).set(paging[severity])
+                self.metrics.alerts_inhibited.labels(str(severity)).set(muted[severity])
+        now = now or self.clock.now()
+        grace = self.grace_until
+        grace_until = rfc3339(grace) if grace is not None and now < grace else None
+        if self.board.replace(alerts, grace_until) and self.topics is not None:
             self.topics.publish(ALERTS_TOPIC, self.board.view())
 
     # --- webhook delivery ------------------------------------------------------------
@@ -271,12 +326,22 @@ class Alerter(Actor):
         )
 
 
-def _audit(note: Notification) -> AuditEvent:
+def _audit(note: Notification, targets: tuple[str, ...]) -> AuditEvent:
+    """``alert_notified``/``alert_cleared`` when the notification went to an outbox (the
+    webhook's, the edge's: ``details.to``); ``alert_recorded`` (the payload, and why nobody
+    was told) when neither is configured."""
+    details = {**note.payload(), "to": list(targets)}
+    if not targets:
+        details = {**note.payload(), "notified": False, "why": NO_TARGET}
     return AuditEvent(
         event_id=new_id("evt"),
         at=note.at,
-        event_type=(AuditType.ALERT_NOTIFIED if note.event == "alert" else AuditType.ALERT_CLEARED),
+        event_type=(
+            (AuditType.ALERT_NOTIFIED if note.event == "alert" else AuditType.ALERT_CLEARED)
+            if targets
+            else AuditType.ALERT_RECORDED
+        ),
         reason_code=note.code,
         actor="alerter",
-        details=note.payload(),
+        details=details,
     )

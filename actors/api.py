@@ -137,6 +137,10 @@ class LivePort:
             return list(latest.get("alerts", []))
         return list(latest or [])
 
+    def alerts_grace_until(self) -> str | None:
+        latest = self.topics["alerts"].latest
+        return latest.get("startup_grace_until") if isinstance(latest, dict) else None
+
     def runtime_snapshot(self) -> dict:
         # The push outputs ride along: the dashboard's runtime view shows them by the tree.
         return {**self.runtime.snapshot(), "outputs": self.outputs()}

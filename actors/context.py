@@ -8,6 +8,7 @@ for instant media).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +58,8 @@ class ChannelContext:
     force_nightly: bool = False
     exit_code: int = 0  # set by the scheduler after a --once cycle
     api_url: str = ""
+    # When this daemon booted (the channel clock): the alerts' start-up grace counts from it.
+    booted_at: datetime | None = None
 
     _resolved: tuple[OwnerCard, OwnerCard] | None = attrs.field(default=None, init=False)
 
@@ -88,6 +91,13 @@ class ChannelContext:
     def reload_card(self, who: str) -> ReloadResult:
         """Validate and apply the OwnerCard file; the previous card stays on error."""
         return self.cards.reload(self.settings.owner_card_path, now=self.clock.now(), who=who)
+
+    def alert_grace_until(self) -> datetime | None:
+        """The end of the alerts' start-up grace (None: no grace)."""
+        grace = self.settings.alert_startup_grace_secs
+        if self.booted_at is None or grace <= 0:
+            return None
+        return self.booted_at + timedelta(seconds=grace)
 
     def slate_ready(self) -> bool:
         slate = self.store.get_asset(self.slate_id)

@@ -118,6 +118,7 @@ async def boot(
         slate_id=SLATE_ID,
         run_once=run_once,
         force_nightly=force_nightly,
+        booted_at=clock.now(),
     )
 
 

@@ -79,6 +79,7 @@ def build_tree(ch: ChannelContext, *, board: AlertBoard | None = None) -> Superv
             metrics=ch.metrics,
             cloud_wake=cloud_wake,
             for_seconds=for_seconds,
+            grace_until=ch.alert_grace_until(),
         )
 
     def cloudsync() -> CloudSync:

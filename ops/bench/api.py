@@ -125,6 +125,9 @@ class BenchChannel:
     def alerts(self) -> list[dict]:
         return []
 
+    def alerts_grace_until(self) -> str | None:
+        return None
+
     def runtime_snapshot(self) -> dict:
         return {}
 

@@ -30,7 +30,7 @@ STORED_NAMES = {
     "emergency_entered", "emergency_exited", "curator_mode", "curator_suggested",
     "curator_applied", "nightly", "autotune", "owner_card_applied", "owner_card_rejected",
     "control_call", "control_refused", "alert_notified", "alert_cleared", "webhook_refused",
-    "cloud_delivery_refused", "cloud_publish_invalid",
+    "cloud_delivery_refused", "cloud_publish_invalid", "alert_recorded",
     "edge_command", "edge_answer_refused", "edge_playlist_refused", "edge_hls_reset",
     "output_connected", "output_lost", "output_switched",
 }  # fmt: skip

@@ -14,7 +14,7 @@ from vvtv.core.messages import AssetReady
 from vvtv.core.signing import sign
 
 
-async def test_emergency_alerts_are_sent_once_signed_and_cleared(
+async def test_an_emergency_pages_once_signed_after_the_grace_and_clears(
     tmp_path: Path,
     slate_template: Path,
     receiver: Loopback,
@@ -26,11 +26,17 @@ async def test_emergency_alerts_are_sent_once_signed_and_cleared(
         VVTV_ALERT_WEBHOOK_URL=receiver.url,
         VVTV_ALERT_WEBHOOK_SECRET="hook-secret",
     )
+    start = trio.current_time()
     async with running_channel(settings, epoch=utc(2026, 3, 2, 12)) as daemon:
         # Nothing to air: emergency at once, and the buffer stays under critical.
-        await trio.sleep(10 * 60)
-        alerts = {a["code"] for a in daemon.ch.topics["alerts"].latest["alerts"]}
-        assert {"EMERGENCY_ACTIVE", "BUFFER_CRITICAL"} <= alerts
+        await trio.sleep(4 * 60)
+        view = daemon.ch.topics["alerts"].latest
+        shown = {a["code"]: a["inhibited_by"] for a in view["alerts"]}
+        # One incident: the emergency would page, the critical buffer is inhibited by it.
+        assert shown == {"EMERGENCY_ACTIVE": None, "BUFFER_CRITICAL": "EMERGENCY_ACTIVE"}
+        assert view["startup_grace_until"] == "2026-03-02T12:05:00Z"
+        assert receiver.requests == []  # the start-up grace: a boot does not page
+        await trio.sleep(6 * 60)
 
         for i in range(8):
             asset = looped_asset(daemon.ch, f"p{i}", 600)
@@ -41,11 +47,16 @@ async def test_emergency_alerts_are_sent_once_signed_and_cleared(
         still = {a["code"] for a in daemon.ch.topics["alerts"].latest["alerts"]}
         assert not still & {"EMERGENCY_ACTIVE", "BUFFER_CRITICAL"}
 
-    events = [(r.json()["event"], r.json()["code"]) for r in receiver.accepted]
-    assert events.count(("alert", "EMERGENCY_ACTIVE")) == 1
-    assert events.count(("alert", "BUFFER_CRITICAL")) == 1
-    assert ("alert_clear", "EMERGENCY_ACTIVE") in events
-    assert ("alert_clear", "BUFFER_CRITICAL") in events
+    incident = [
+        (r.at - start, r.json()["event"], r.json()["code"])
+        for r in receiver.accepted
+        if r.json()["code"] in ("EMERGENCY_ACTIVE", "BUFFER_CRITICAL")
+    ]
+    assert [(event, code) for _, event, code in incident] == [
+        ("alert", "EMERGENCY_ACTIVE"),
+        ("alert_clear", "EMERGENCY_ACTIVE"),
+    ]
+    assert 300 <= incident[0][0] < 301  # when the grace ended
     for request in receiver.accepted:
         # Signed with the control API's scheme (no bearer token for webhooks).
         ts = request.headers["x-vvtv-ts"]

@@ -61,7 +61,15 @@ def small_slate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def push_settings(root: Path, slate: Path, outputs: list[dict[str, Any]], **env: str) -> Settings:
     card = {**CARD, "channel": CHANNEL, "outputs": outputs}
-    return make_settings(root, slate, card, VVTV_ALERT_OUTPUT_DOWN_SECS="2", **env)
+    # No start-up grace: these tests watch OUTPUT_DOWN fire seconds after the boot.
+    return make_settings(
+        root,
+        slate,
+        card,
+        VVTV_ALERT_OUTPUT_DOWN_SECS="2",
+        VVTV_ALERT_STARTUP_GRACE_SECS="0",
+        **env,
+    )
 
 
 async def programmes_on_air(
@@ -238,7 +246,8 @@ async def test_the_push_reconnects_and_output_down_fires_and_clears(
             await wait_until("OUTPUT_DOWN clears", lambda: "OUTPUT_DOWN" not in codes(), within=5)
             await trio.sleep(3)
             view = state.view(ch.clock.now())
-            kinds = [e.event_type for e in ch.store.query_audit(limit=None)]
+            audit = ch.store.query_audit(limit=None)
+            kinds = [e.event_type for e in audit]
     finally:
         await server.stop()
     assert reconnect_s <= 10
@@ -246,7 +255,14 @@ async def test_the_push_reconnects_and_output_down_fires_and_clears(
     assert view["last_error"]  # why it dropped, for the operator
     assert kinds.count(AuditType.OUTPUT_CONNECTED) == 2
     assert AuditType.OUTPUT_LOST in kinds
-    assert AuditType.ALERT_NOTIFIED in kinds and AuditType.ALERT_CLEARED in kinds
+    # No webhook, no cloud: the alert and its clear are recorded, nobody is notified.
+    recorded = [
+        e.details["event"]
+        for e in audit
+        if e.event_type is AuditType.ALERT_RECORDED and e.reason_code == "OUTPUT_DOWN"
+    ]
+    assert "alert" in recorded and recorded[-1] == "alert_clear", recorded
+    assert AuditType.ALERT_NOTIFIED not in kinds
     first, second = server.recordings()  # one per connection, each continuous
     for recording in (first, second):
         packets = probe_packets(recording)
@@ -396,7 +412,8 @@ async def test_outputs_follow_the_switch_and_the_card_while_the_channel_runs(
             assert await listed() == ["second"]
             unknown = await control("/v1/control/outputs/first", b'{"enabled": true}')
             assert unknown.status_code == 404
-            kinds = [e.event_type for e in ch.store.query_audit(limit=None)]
+            audit = ch.store.query_audit(limit=None)
+            kinds = [e.event_type for e in audit]
     finally:
         await server.stop()
     assert AuditType.OUTPUT_SWITCHED in kinds

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -15,6 +15,7 @@ from trio.testing import MockClock
 from actors.alerter import AlertBoard, Alerter, inputs_from_store
 from supervisors import ChildSpec, Runtime, Supervisor
 from tests.support.loopback import Loopback, json_reply
+from tests.support.waiting import wait_until
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import EvaluateAlerts
 from vvtv.core.model import AuditEvent, PipelineMetrics, new_id
@@ -274,10 +275,33 @@ async def test_active_alerts_go_to_the_topic_the_board_and_the_metrics(
         assert topics["alerts"].seq == seq  # nothing changed, nothing republished
     text = metrics.render().decode()
     assert 'vvtv_alerts_active{severity="critical"} 1.0' in text
-    assert 'vvtv_alerts_notified_total{code="STREAM_STALE",event="alert"} 1.0' in text
-    # No webhook configured: nothing queued, but the notification is audited.
+    # No webhook configured: nothing queued, nobody told, and the trail says exactly that.
     assert store.pending_count("webhook") == 0
-    assert len(store.query_audit(event_type="alert_notified")) == 2
+    assert "vvtv_alerts_notified_total{" not in text
+    assert store.query_audit(event_type="alert_notified") == []
+    recorded = store.query_audit(event_type="alert_recorded")
+    assert sorted(e.reason_code for e in recorded) == ["EMERGENCY_ACTIVE", "STREAM_STALE"]
+    assert all(e.details["notified"] is False for e in recorded)
+    assert "VVTV_ALERT_WEBHOOK_URL" in recorded[0].details["why"]
+
+
+async def test_with_a_webhook_the_notification_is_audited_and_counted_as_notified(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(attrs.evolve(HEALTHY, last_segment_age_s=60.0))
+    metrics = ChannelMetrics(process_metrics=False)
+    async with running(make(store, clock, world, receiver.url, metrics=metrics)):
+        await wait_until("the webhook got the alert", lambda: len(receiver.accepted) == 1)
+        world.inputs = HEALTHY
+        await trio.sleep(61)
+        await wait_until("the webhook got the clear", lambda: len(receiver.accepted) == 2)
+    text = metrics.render().decode()
+    assert 'vvtv_alerts_notified_total{code="STREAM_STALE",event="alert"} 1.0' in text
+    assert 'vvtv_alerts_notified_total{code="STREAM_STALE",event="alert_clear"} 1.0' in text
+    trail = [e.event_type for e in store.query_audit(reason_code="STREAM_STALE")]
+    assert trail == ["alert_notified", "alert_cleared"]
+    assert store.query_audit(event_type="alert_recorded") == []
 
 
 async def test_inputs_from_store_read_rates_baseline_and_discovery_failures(
@@ -327,3 +351,56 @@ async def test_a_malformed_webhook_url_or_settings_are_refused_at_construction(
         Alerter(store=store, clock=clock, inputs=World(), cooldown_s=-1)
     with pytest.raises(ValueError, match="interval"):
         Alerter(store=store, clock=clock, inputs=World(), interval_s=120)
+
+
+# --- a fresh boot: start-up grace and inhibition ------------------------------------------
+
+INCIDENT = attrs.evolve(LOW_BUFFER, emergency_active=True)
+
+
+async def test_a_fresh_boot_that_fills_its_buffer_within_the_grace_pages_nobody(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(INCIDENT)  # what every boot looks like: empty buffer, emergency on
+    board, metrics = AlertBoard(), ChannelMetrics(process_metrics=False)
+    grace = clock.now() + timedelta(seconds=300)
+    async with running(
+        make(store, clock, world, receiver.url, board=board, metrics=metrics, grace_until=grace)
+    ):
+        await trio.sleep(90)
+        # Shown, one incident: the emergency is what would page, the buffer is inhibited.
+        view = board.view()
+        assert {a["code"]: a["inhibited_by"] for a in view["alerts"]} == {
+            "BUFFER_CRITICAL": "EMERGENCY_ACTIVE",
+            "EMERGENCY_ACTIVE": None,
+        }
+        assert (view["inhibited"], view["startup_grace_until"]) == (1, "2026-03-01T12:05:00Z")
+        text = metrics.render().decode()
+        assert 'vvtv_alerts_active{severity="critical"} 0.0' in text
+        assert 'vvtv_alerts_inhibited{severity="critical"} 1.0' in text
+        assert 'vvtv_alerts_active{severity="high"} 1.0' in text
+        world.inputs = HEALTHY  # content arrived: RUNNING
+        await trio.sleep(3600)
+        assert board.view()["count"] == 0
+        assert board.view()["startup_grace_until"] is None
+    assert receiver.requests == []
+    assert store.pending_count("webhook") == 0
+
+
+async def test_an_incident_outlasting_the_grace_pages_once_when_it_ends(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    world = World(INCIDENT)
+    start = trio.current_time()
+    grace = clock.now() + timedelta(seconds=300)
+    async with running(make(store, clock, world, receiver.url, grace_until=grace)):
+        await wait_until(
+            "the page after the grace", lambda: len(receiver.accepted) == 1, within=600
+        )
+        await trio.sleep(120)
+        world.inputs = HEALTHY
+        await wait_until("the clear", lambda: len(receiver.accepted) == 2, within=120)
+    assert events(receiver) == [("alert", "EMERGENCY_ACTIVE"), ("alert_clear", "EMERGENCY_ACTIVE")]
+    assert round(receiver.accepted[0].at - start) == 300  # at the grace's end, not a tick later

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from vvtv.core.clock import utc
 from vvtv.core.model import AlertState, Severity
-from vvtv.notify.alerts import Firing, Notification, active_alerts, changed, rfc3339, step
+from vvtv.notify.alerts import (
+    INHIBIT_RULES,
+    Firing,
+    Notification,
+    active_alerts,
+    changed,
+    inhibitors,
+    rfc3339,
+    step,
+)
 
 T0 = utc(2026, 3, 1, 12)
 BUF: dict[str, Firing] = {"BUFFER_CRITICAL": (Severity.CRITICAL, "buffer at 10.0 min")}
@@ -141,8 +151,20 @@ def test_active_alerts_lists_firing_ones_most_severe_first_with_since() -> None:
     }
     states, _ = run([(0, many)])
     assert active_alerts(states) == [
-        {"code": "STREAM_STALE", "severity": "critical", "message": "stale", "since": rfc3339(T0)},
-        {"code": "EMERGENCY_ACTIVE", "severity": "high", "message": "on", "since": rfc3339(T0)},
+        {
+            "code": "STREAM_STALE",
+            "severity": "critical",
+            "message": "stale",
+            "since": rfc3339(T0),
+            "inhibited_by": None,
+        },
+        {
+            "code": "EMERGENCY_ACTIVE",
+            "severity": "high",
+            "message": "on",
+            "since": rfc3339(T0),
+            "inhibited_by": None,
+        },
     ]
 
 
@@ -154,8 +176,92 @@ def test_changed_reports_only_states_that_moved() -> None:
     assert [s.code for s in changed(s2, s3)] == ["BUFFER_CRITICAL"]
 
 
+# --- inhibition and the start-up grace ------------------------------------------------
+
+EMERGENCY: dict[str, Firing] = {"EMERGENCY_ACTIVE": (Severity.HIGH, "emergency mode is active")}
+INCIDENT: dict[str, Firing] = {**BUF, **EMERGENCY}
+
+
+def test_emergency_and_a_critical_buffer_are_one_incident_only_the_emergency_pages() -> None:
+    states, sent = run([*every(60, 3000, INCIDENT), (3060, {})])
+    # EMERGENCY_ACTIVE fires at once, is re-sent every cooldown and cleared; BUFFER_CRITICAL
+    # fires at 60 s, inhibited all along: never sent, never cleared.
+    assert [(n.event, n.code, (n.at - T0).total_seconds()) for n in sent] == [
+        ("alert", "EMERGENCY_ACTIVE", 0),
+        ("alert", "EMERGENCY_ACTIVE", 900),
+        ("alert", "EMERGENCY_ACTIVE", 1800),
+        ("alert", "EMERGENCY_ACTIVE", 2700),
+        ("alert_clear", "EMERGENCY_ACTIVE", 3060),
+    ]
+    assert states["BUFFER_CRITICAL"].last_notified_at is None
+
+
+def test_an_inhibited_alert_is_shown_with_its_inhibitor() -> None:
+    states, _ = run([(0, INCIDENT), (60, INCIDENT)])
+    shown = {a["code"]: a["inhibited_by"] for a in active_alerts(states)}
+    assert shown == {"BUFFER_CRITICAL": "EMERGENCY_ACTIVE", "EMERGENCY_ACTIVE": None}
+    assert inhibitors(states) == {"BUFFER_CRITICAL": "EMERGENCY_ACTIVE"}
+
+
+def test_an_inhibited_alert_still_active_when_the_inhibitor_ends_pages_then() -> None:
+    # The operator forces emergency off while the buffer is still critical.
+    _, sent = run([(0, INCIDENT), (60, INCIDENT), (120, BUF), (180, BUF), (240, {})])
+    assert [(n.event, n.code, (n.at - T0).total_seconds()) for n in sent] == [
+        ("alert", "EMERGENCY_ACTIVE", 0),
+        ("alert", "BUFFER_CRITICAL", 120),
+        ("alert_clear", "EMERGENCY_ACTIVE", 120),
+        ("alert_clear", "BUFFER_CRITICAL", 240),
+    ]
+
+
+def test_inhibition_follows_the_rules_given() -> None:
+    _, sent = run_with([(0, INCIDENT), (60, INCIDENT)], inhibit={})
+    assert sorted(n.code for n in sent) == ["BUFFER_CRITICAL", "EMERGENCY_ACTIVE"]
+    assert INHIBIT_RULES == {"BUFFER_CRITICAL": ("EMERGENCY_ACTIVE",)}
+
+
+def test_a_boot_that_recovers_within_the_grace_never_pages() -> None:
+    grace = T0 + timedelta(seconds=300)
+    states, sent = run_with([*every(30, 150, INCIDENT), (180, {}), (360, {})], hold_until=grace)
+    assert sent == []
+    assert not any(s.active for s in states.values())
+
+
+def test_what_is_still_firing_when_the_grace_ends_is_sent_then() -> None:
+    grace = T0 + timedelta(seconds=300)
+    stale: dict[str, Firing] = {"STREAM_STALE": (Severity.CRITICAL, "stale")}
+    _, sent = run_with([*every(60, 600, stale), (660, {})], hold_until=grace)
+    assert [(n.event, (n.at - T0).total_seconds()) for n in sent] == [
+        ("alert", 300),
+        ("alert_clear", 660),
+    ]
+
+
+def test_a_clear_is_never_held_by_the_grace() -> None:
+    # Notified before a restart; it ends during the next boot's grace.
+    before, _ = run([(0, EMERGENCY)])
+    grace = T0 + timedelta(seconds=900)
+    _, sent = run_with([(600, EMERGENCY), (660, {})], before, hold_until=grace)
+    assert [(n.event, n.code) for n in sent] == [("alert_clear", "EMERGENCY_ACTIVE")]
+
+
+def run_with(
+    timeline: list[tuple[float, dict[str, Firing]]],
+    states: dict[str, AlertState] | None = None,
+    **options: Any,
+) -> tuple[dict[str, AlertState], list[Notification]]:
+    st = dict(states or {})
+    sent: list[Notification] = []
+    for seconds, firing in timeline:
+        st, out = step(st, firing, T0 + timedelta(seconds=seconds), COOLDOWN, **options)
+        sent += out
+    return st, sent
+
+
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         step({}, BUF, datetime(2026, 3, 1, 12), COOLDOWN)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        step({}, BUF, T0, COOLDOWN, hold_until=datetime(2026, 3, 1, 12))
     with pytest.raises(ValueError, match="timezone-aware"):
         rfc3339(datetime(2026, 3, 1))

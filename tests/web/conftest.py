@@ -52,6 +52,7 @@ class StubChannel:
         self.plan_calls: list[tuple[str | None, int, int]] = []
         self.ready = {"store": True, "tree": True, "slate": True}
         self.active_alerts: list[dict] = []
+        self.grace_until: str | None = None
         self.segments_dir = segments_dir
         self.playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n"
         self.daily = {date(2026, 2, 28): {"date": "2026-02-28", "summary": {"items_aired": 96}}}
@@ -79,7 +80,11 @@ class StubChannel:
                 "start_at": (self.clock - timedelta(minutes=3)).isoformat(),
                 "duration_sec": 600.0,
             },
-            "next": {"title": "City lights", "asset_id": "asset-2"},
+            # What the Buffer publishes: the next entries, in air order.
+            "next": [
+                {"title": "City lights", "asset_id": "asset-2"},
+                {"title": "Night train", "asset_id": "asset-3"},
+            ],
             "emergency_override": self.emergency_override,
             "last_segment_age_s": 1.5,
         }
@@ -123,6 +128,9 @@ class StubChannel:
 
     def alerts(self) -> list[dict]:
         return self.active_alerts
+
+    def alerts_grace_until(self) -> str | None:
+        return self.grace_until
 
     def runtime_snapshot(self) -> dict:
         return {"name": "root", "kind": "supervisor", "state": "running", "restarts": 0}

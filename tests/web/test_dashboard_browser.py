@@ -115,20 +115,34 @@ RUNTIME = {
         },
     ],
 }
-ALERTS = [
-    {
-        "code": "QA_PASS_RATE_LOW",
-        "severity": "high",
-        "message": "qa_pass_rate 0.78 < 0.85",
-        "since": "2026-03-01T11:40:00+00:00",
-    },
-    {
-        "code": "FALLBACK_RATE_GROWING",
-        "severity": "medium",
-        "message": "fallback_rate rose by 0.18",
-        "since": "2026-03-01T11:52:00+00:00",
-    },
-]
+ALERTS = {
+    "count": 3,
+    "inhibited": 1,
+    "startup_grace_until": None,
+    "alerts": [
+        {
+            "code": "BUFFER_CRITICAL",
+            "severity": "critical",
+            "message": "buffer at 4.0 min, below the critical 20 min",
+            "since": "2026-03-01T11:41:00+00:00",
+            "inhibited_by": "EMERGENCY_ACTIVE",
+        },
+        {
+            "code": "QA_PASS_RATE_LOW",
+            "severity": "high",
+            "message": "qa_pass_rate 0.78 < 0.85",
+            "since": "2026-03-01T11:40:00+00:00",
+            "inhibited_by": None,
+        },
+        {
+            "code": "FALLBACK_RATE_GROWING",
+            "severity": "medium",
+            "message": "fallback_rate rose by 0.18",
+            "since": "2026-03-01T11:52:00+00:00",
+            "inhibited_by": None,
+        },
+    ],
+}
 
 
 async def _text(page, element_id: str) -> str:
@@ -150,7 +164,16 @@ async def test_dashboard_is_live_controllable_and_reconnects(tmp_path: Path) -> 
             await page.wait_for("document.getElementById('buffer-value').textContent === '61.5'")
             assert await _text(page, "state") == "RUNNING"
             assert await _text(page, "now-title") == "Harbour at dawn"
-            await page.wait_for("document.getElementById('alerts-count').textContent === '2'")
+            assert await _text(page, "next-title") == "City lights"  # the first of the next
+            await page.wait_for("document.getElementById('alerts-count').textContent === '3'")
+            # An inhibited alert is shown as such, with what inhibits it.
+            inhibited = await page.eval(
+                "Array.from(document.querySelectorAll('#alerts-list li.inhibited'))"
+                ".map((li) => li.textContent)"
+            )
+            assert len(inhibited) == 1
+            assert "BUFFER_CRITICAL" in inhibited[0]
+            assert "inhibited by EMERGENCY_ACTIVE" in inhibited[0]
             await page.wait_for("document.querySelectorAll('#tree .node').length === 9")
             await page.wait_for("document.querySelectorAll('#outputs-list li').length === 2")
             outputs = await page.eval(

@@ -31,13 +31,33 @@ async def test_queue_lists_the_timeline_from_now(served: Served) -> None:
 
 
 async def test_alerts_are_counted(served: Served, channel: StubChannel) -> None:
-    assert (await served.client.get("/v1/alerts")).json() == {"count": 0, "alerts": []}
+    assert (await served.client.get("/v1/alerts")).json() == {
+        "count": 0,
+        "alerts": [],
+        "inhibited": 0,
+        "startup_grace_until": None,
+    }
     channel.active_alerts = [
         {"code": "BUFFER_CRITICAL", "severity": "critical", "message": "low", "since": "x"}
     ]
     body = (await served.client.get("/v1/alerts")).json()
     assert body["count"] == 1
     assert body["alerts"][0]["code"] == "BUFFER_CRITICAL"
+
+
+async def test_alerts_say_which_are_inhibited_and_until_when_nothing_is_sent(
+    served: Served, channel: StubChannel
+) -> None:
+    channel.active_alerts = [
+        {"code": "BUFFER_CRITICAL", "severity": "critical", "message": "low", "since": "x",
+         "inhibited_by": "EMERGENCY_ACTIVE"},
+        {"code": "EMERGENCY_ACTIVE", "severity": "high", "message": "on", "since": "x",
+         "inhibited_by": None},
+    ]  # fmt: skip
+    channel.grace_until = "2026-03-01T12:05:00Z"
+    body = (await served.client.get("/v1/alerts")).json()
+    assert (body["count"], body["inhibited"]) == (2, 1)
+    assert body["startup_grace_until"] == "2026-03-01T12:05:00Z"
 
 
 async def test_daily_report_by_date(served: Served) -> None:

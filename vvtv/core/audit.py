@@ -58,8 +58,9 @@ class AuditType(enum.StrEnum):
     # --- control, alerts and the cloud ---
     CONTROL_CALL = "control_call"
     CONTROL_REFUSED = "control_refused"  # a refused control call (rate-limited per kind)
-    ALERT_NOTIFIED = "alert_notified"
-    ALERT_CLEARED = "alert_cleared"
+    ALERT_NOTIFIED = "alert_notified"  # an alert handed to the webhook's outbox
+    ALERT_CLEARED = "alert_cleared"  # its clear handed to the webhook's outbox
+    ALERT_RECORDED = "alert_recorded"  # the same decision with no webhook: nobody was told
     WEBHOOK_REFUSED = "webhook_refused"
     CLOUD_DELIVERY_REFUSED = "cloud_delivery_refused"
     CLOUD_PUBLISH_INVALID = "cloud_publish_invalid"

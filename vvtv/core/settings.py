@@ -118,6 +118,9 @@ class Settings:
     # Stream keys of push outputs: every VVTV_OUTPUT_KEY_* variable, by name. The card's
     # ``outputs[].key_env`` picks one; kept out of repr so a logged Settings shows none.
     output_keys: Mapping[str, str] = attrs.field(factory=dict, repr=False, hash=False)
+    # No notification is sent this long after the daemon starts (its buffer is empty
+    # by nature); what is still active then is sent at once. 0 turns the grace off.
+    alert_startup_grace_secs: int = 300
     # cloud sync (SPEC §6) and the edge (cloud/worker, SPEC §10)
     cloudflare_base_url: str | None = None
     cloudflare_token: str | None = None
@@ -287,6 +290,7 @@ class Settings:
             alert_cooldown_secs=p.integer("VVTV_ALERT_COOLDOWN_SECS", 900, minimum=0),
             alert_output_down_secs=p.integer("VVTV_ALERT_OUTPUT_DOWN_SECS", 60, minimum=1),
             output_keys=p.secrets(OUTPUT_KEY_ENV_PREFIX),
+            alert_startup_grace_secs=p.integer("VVTV_ALERT_STARTUP_GRACE_SECS", 300, minimum=0),
             cloudflare_base_url=p.parsed("VVTV_CLOUDFLARE_BASE_URL", None, _check_http_url),
             cloudflare_token=p.text("VVTV_CLOUDFLARE_TOKEN"),
             cloudflare_secret=p.text("VVTV_CLOUDFLARE_SECRET"),

@@ -14,7 +14,17 @@ Two pure steps, so the whole behaviour is testable without an actor or a clock:
      most one re-send per ``cooldown`` while it stays active;
    - when it resolves, one ``alert_clear`` (only if this episode was notified);
    - only high and critical alerts notify (``Severity.notifies``); the others are
-     tracked and shown on ``/v1/alerts`` but never reach the webhook.
+     tracked and shown on ``/v1/alerts`` but never reach the webhook;
+   - **inhibition** (Alertmanager's ``inhibit_rules``): an alert whose inhibitor is
+     active at the same time is one incident with it, and only the inhibitor pages.
+     The inhibited alert stays active and visible (``inhibited_by``) but sends nothing
+     while inhibited; if it is still active when the inhibitor resolves, it notifies
+     then. ``INHIBIT_RULES``: EMERGENCY_ACTIVE inhibits BUFFER_CRITICAL (SPEC §10): the
+     channel airing fillers is what a person must hear about, the low buffer is why;
+   - **start-up grace** (``hold_until``): until then nothing is sent, so a fresh boot,
+     whose buffer is empty by nature, does not page. Alerts still fire and show; one
+     still active when the grace ends notifies at the first evaluation after it. Clears
+     are never held: a receiver told of an alert before a restart hears it end.
 
 Growth of the fallback rate (FALLBACK_RATE_GROWING) is measured against a
 baseline supplied by the caller: the fallback rate 24 hours earlier (the metric
@@ -208,6 +218,26 @@ RULES: tuple[Rule, ...] = (
 )
 FOR_SECONDS: dict[str, float] = {r.code: r.for_s for r in RULES}
 
+# Inhibition: target code -> the codes that inhibit it while active (SPEC §10).
+INHIBIT_RULES: Mapping[str, tuple[str, ...]] = {"BUFFER_CRITICAL": ("EMERGENCY_ACTIVE",)}
+
+
+def inhibitors(
+    states: Mapping[str, AlertState], rules: Mapping[str, tuple[str, ...]] = INHIBIT_RULES
+) -> dict[str, str]:
+    """The active alerts that are inhibited, by code, each with its (first active) inhibitor."""
+    out: dict[str, str] = {}
+    for target, sources in rules.items():
+        s = states.get(target)
+        if s is None or not s.active:
+            continue
+        for source in sources:
+            src = states.get(source)
+            if src is not None and src.active and source != target:
+                out[target] = source
+                break
+    return out
+
 
 def evaluate(
     inputs: AlertInputs,
@@ -316,20 +346,27 @@ def step(
     cooldown: float | timedelta,
     *,
     for_seconds: Mapping[str, float] | None = None,
+    inhibit: Mapping[str, tuple[str, ...]] = INHIBIT_RULES,
+    hold_until: datetime | None = None,
 ) -> tuple[dict[str, AlertState], list[Notification]]:
     """Advance every alert's state by one evaluation at ``now``.
 
     ``states`` is the persisted state by code (codes never seen are absent);
-    ``for_seconds`` overrides the rules' ``for`` times (unknown codes: 0).
-    Returns the full new state map and the notifications to send, in code order so
-    the same inputs always give the same sequence.
+    ``for_seconds`` overrides the rules' ``for`` times (unknown codes: 0); ``inhibit``
+    maps a code to the codes that inhibit it; before ``hold_until`` (the start-up
+    grace) no ``alert`` is sent. Returns the full new state map and the notifications
+    to send, in code order so the same inputs always give the same sequence.
     """
     if now.tzinfo is None:
         raise ValueError(f"step needs a timezone-aware now, got {now!r}")
+    if hold_until is not None and hold_until.tzinfo is None:
+        raise ValueError(f"step needs a timezone-aware hold_until, got {hold_until!r}")
     cool = cooldown if isinstance(cooldown, timedelta) else timedelta(seconds=cooldown)
     holds = FOR_SECONDS if for_seconds is None else for_seconds
     new: dict[str, AlertState] = dict(states)
-    out: list[Notification] = []
+    cleared: list[str] = []
+    # First every state moves (pending, firing, resolved), then what to send is decided
+    # on the new states as a whole: whether an alert is inhibited depends on the others.
     for code in sorted(set(states) | set(firing_now)):
         old = states.get(code)
         if code in firing_now:
@@ -343,32 +380,44 @@ def step(
                 held = (now - s.pending_since).total_seconds()
                 if held >= holds.get(code, 0.0):
                     s = attrs.evolve(s, active=True, firing_since=now, resolved_at=None)
-                    if severity.notifies:
-                        s = attrs.evolve(s, last_notified_at=now)
-                        out.append(Notification("alert", code, now, severity, message))
-            elif severity.notifies and (
-                not _notified_this_episode(s)
-                or (s.last_notified_at is not None and now - s.last_notified_at >= cool)
-            ):
-                # Still active: re-send after the cooldown, or send now if it only
-                # just escalated to a notifying severity.
-                s = attrs.evolve(s, last_notified_at=now)
-                out.append(Notification("alert", code, now, severity, message))
             new[code] = s
         else:
             assert old is not None
             if old.active:
                 if _notified_this_episode(old):
-                    out.append(Notification("alert_clear", code, now))
+                    cleared.append(code)
                 new[code] = attrs.evolve(old, active=False, pending_since=None, resolved_at=now)
             elif old.pending_since is not None:
                 new[code] = attrs.evolve(old, pending_since=None)
+    muted = inhibitors(new, inhibit)
+    held_back = hold_until is not None and now < hold_until
+    out: list[Notification] = []
+    for code in sorted(new):
+        s = new[code]
+        if code in cleared:
+            out.append(Notification("alert_clear", code, now))
+            continue
+        if not s.active or not s.severity.notifies or code in muted or held_back:
+            continue
+        # Newly firing, or firing but not told yet this episode (it was inhibited, held by
+        # the grace, or only just escalated to a notifying severity), or due for a re-send.
+        if not _notified_this_episode(s) or (
+            s.last_notified_at is not None and now - s.last_notified_at >= cool
+        ):
+            new[code] = attrs.evolve(s, last_notified_at=now)
+            out.append(Notification("alert", code, now, s.severity, s.message))
     return new, out
 
 
-def active_alerts(states: Mapping[str, AlertState]) -> list[dict[str, Any]]:
-    """The ``/v1/alerts`` and ``alerts`` topic view: firing alerts, most severe first."""
+def active_alerts(
+    states: Mapping[str, AlertState], inhibit: Mapping[str, tuple[str, ...]] = INHIBIT_RULES
+) -> list[dict[str, Any]]:
+    """The ``/v1/alerts`` and ``alerts`` topic view: firing alerts, most severe first.
+
+    ``inhibited_by`` names the alert that inhibits this one (it does not page while that
+    one is active), or is None."""
     rank = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+    muted = inhibitors(states, inhibit)
     firing = [s for s in states.values() if s.active]
     firing.sort(key=lambda s: (rank[s.severity], s.code))
     return [
@@ -377,6 +426,7 @@ def active_alerts(states: Mapping[str, AlertState]) -> list[dict[str, Any]]:
             "severity": str(s.severity),
             "message": s.message,
             "since": rfc3339(s.firing_since) if s.firing_since is not None else None,
+            "inhibited_by": muted.get(s.code),
         }
         for s in firing
     ]

@@ -135,11 +135,22 @@ class ChannelMetrics:
 
         # --- alerts and cloud sync ---
         self.alerts_active = Gauge(
-            "vvtv_alerts_active", "Active alerts by severity", ["severity"], registry=r
+            "vvtv_alerts_active",
+            "Active alerts that are not inhibited (those that page), by severity",
+            ["severity"],
+            registry=r,
+        )
+        self.alerts_inhibited = Gauge(
+            "vvtv_alerts_inhibited",
+            "Active alerts inhibited by another active alert (one incident: only the "
+            "inhibitor pages), by severity",
+            ["severity"],
+            registry=r,
         )
         self.alerts_notified = Counter(
             "vvtv_alerts_notified",
-            "Webhook notifications enqueued",
+            "Alert notifications handed to the webhook's or the edge's outbox (none when "
+            "neither is configured)",
             ["code", "event"],  # event: alert | alert_clear
             registry=r,
         )

@@ -90,6 +90,12 @@ _SCHEMAS: dict[str, Any] = {
             "severity": json_schema(Severity),
             "message": {"type": "string"},
             "since": {"type": ["string", "null"], "format": "date-time"},
+            "inhibited_by": {
+                "type": ["string", "null"],
+                "description": "the active alert that inhibits this one: one incident, only "
+                "the inhibitor pages (EMERGENCY_ACTIVE inhibits BUFFER_CRITICAL); null when "
+                "this alert pages on its own",
+            },
         },
     },
     "OutputState": {
@@ -712,8 +718,22 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                             "type": "object",
                             "required": ["count", "alerts"],
                             "properties": {
-                                "count": {"type": "integer"},
+                                "count": {
+                                    "type": "integer",
+                                    "description": "active alerts, inhibited ones included",
+                                },
                                 "alerts": {"type": "array", "items": _ref("Alert")},
+                                "inhibited": {
+                                    "type": "integer",
+                                    "description": "how many of them are inhibited",
+                                },
+                                "startup_grace_until": {
+                                    "type": ["string", "null"],
+                                    "format": "date-time",
+                                    "description": "until then no notification is sent "
+                                    "(VVTV_ALERT_STARTUP_GRACE_SECS after start); null "
+                                    "once the grace is over",
+                                },
                             },
                         },
                     )

@@ -118,7 +118,14 @@ async def weekly_report(port: ChannelPort, query: Query) -> Reply:
 
 async def alerts(port: ChannelPort, query: Query) -> Reply:
     active = port.alerts()
-    return json_reply({"count": len(active), "alerts": active})
+    return json_reply(
+        {
+            "count": len(active),
+            "alerts": active,
+            "inhibited": sum(1 for a in active if a.get("inhibited_by")),
+            "startup_grace_until": port.alerts_grace_until(),
+        }
+    )
 
 
 async def outputs(port: ChannelPort, query: Query) -> Reply:

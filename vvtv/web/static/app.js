@@ -148,7 +148,8 @@ function renderNowPlaying() {
   if (now && now.fallback_level != null && now.fallback_level > 0) bits.push(`fallback ${now.fallback_level}`);
   if (now && now.asset_id) bits.push(now.asset_id);
   $("now-meta").textContent = bits.join(" · ");
-  const next = status.next;
+  // /v1/status gives the next entries as a list (the first is what airs next).
+  const next = Array.isArray(status.next) ? status.next[0] : status.next;
   $("next-title").textContent = next ? next.title || next.asset_id || "untitled" : "—";
   tickProgress();
 }
@@ -233,18 +234,26 @@ function renderAlerts(data) {
   list.replaceChildren();
   const count = $("alerts-count");
   count.textContent = alerts.length;
-  count.className = alerts.some((a) => a.severity === "critical" || a.severity === "high") ? "count hot" : "count";
+  // Hot only for what pages: an inhibited alert is part of another one's incident.
+  const paging = alerts.filter((a) => !a.inhibited_by);
+  count.className = paging.some((a) => a.severity === "critical" || a.severity === "high") ? "count hot" : "count";
+  const grace = data && data.startup_grace_until;
+  if (grace && alerts.length) {
+    list.append(el("li", { class: "grace" }, `Start-up grace: nothing is sent before ${fmtHM(new Date(Date.parse(grace)))}`));
+  }
   if (!alerts.length) {
     list.append(el("li", { class: "empty" }, "No active alerts"));
     return;
   }
   for (const a of alerts) {
     const since = a.since ? ` · since ${fmtHM(new Date(Date.parse(a.since)))}` : "";
+    const cls = `${a.severity || ""}${a.inhibited_by ? " inhibited" : ""}`;
     list.append(
-      el("li", { class: a.severity || "" },
-        el("span", { class: "sev" }, a.severity || ""),
+      el("li", { class: cls },
+        el("span", { class: "sev" }, a.inhibited_by ? `${a.severity || ""} · inhibited` : a.severity || ""),
         el("div", { class: "code" }, a.code || "ALERT"),
         el("div", { class: "msg" }, (a.message || "") + since),
+        a.inhibited_by ? el("div", { class: "inhibitor" }, `inhibited by ${a.inhibited_by}: one incident, it pages`) : null,
       ),
     );
   }
