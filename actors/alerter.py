@@ -115,19 +115,23 @@ class AlertBoard:
 def inputs_from_store(store: Store, now: datetime) -> dict[str, Any]:
     """The ``AlertInputs`` fields the state database answers.
 
-    ``qa_pass_rate`` and ``fallback_rate`` come from the latest metric sample;
-    the growth baseline is the latest sample at or before ``now − 24 h`` (None
-    until the channel has a day of history); discovery failures are the
-    DISCOVERY_FAILED_DOMAIN audit events of the last 24 hours.
+    ``qa_pass_rate`` and ``fallback_rate`` come from the latest metric sample, with
+    how many QA results and aired items of the last 24 hours they are rates of; the
+    growth baseline is the latest sample at or before ``now − 24 h`` (None until the
+    channel has a day of history); discovery failures are the DISCOVERY_FAILED_DOMAIN
+    audit events of the last 24 hours.
     """
     latest = store.latest_metrics(now)
     day_ago = store.latest_metrics(now - timedelta(hours=24))
+    since = now - timedelta(hours=24)
     return {
         "qa_pass_rate": latest.qa_pass_rate if latest else None,
         "fallback_rate": latest.fallback_rate if latest else None,
         "fallback_rate_baseline": day_ago.fallback_rate if day_ago else None,
+        "qa_checked_24h": store.count_audit(since=since, until=now, event_type=AuditType.QA_RESULT),
+        "aired_24h": store.count_aired(since, now),
         "discovery_failures_24h": store.count_audit(
-            since=now - timedelta(hours=24), until=now, reason_code=DISCOVERY_FAILED_DOMAIN
+            since=since, until=now, reason_code=DISCOVERY_FAILED_DOMAIN
         ),
     }
 

@@ -555,7 +555,9 @@ class Buffer(Actor):
             if title is not None:
                 titles[plan_id] = title
         self._plan_titles = titles
-        self.pool_titles = {a.asset_id: titles.get(a.plan_id, a.asset_id) for a in self.pool}
+        self.pool_titles = {
+            a.asset_id: titles.get(a.plan_id) or emergency.asset_title(a) for a in self.pool
+        }
 
     def _ensure_segments(self, asset_id: str) -> bool:
         if asset_id in self.segments:

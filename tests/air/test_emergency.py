@@ -152,6 +152,21 @@ def test_with_an_empty_pool_the_slate_loops():
     assert fillers[-1].end_at == at(120)
 
 
+def test_every_filler_shows_a_title_never_an_asset_id():
+    import attrs
+
+    pool = [
+        asset("a1", 60),  # its plan's title is given
+        attrs.evolve(asset("a2", 60), source_url="file:///media/demo/night_drift.mp4"),
+        attrs.evolve(asset("a3", 60), source_url="https://cdn.example.com/"),
+    ]
+    fillers = emergency.fill_gap([], T0, 4, pool, SLATE, titles={"a1": "Harbour at dawn"})
+    titles = {f.asset_id: f.title for f in fillers}
+    assert titles == {"a1": "Harbour at dawn", "a2": "night drift", "a3": "Rerun"}
+    assert emergency.cover_playhead([], T0, SLATE).title == "Slate"
+    assert emergency.fill_gap([], T0, 1, [], SLATE)[0].title == "Slate"
+
+
 def test_assets_that_did_not_pass_qa_never_air():
     fillers = emergency.fill_gap([], T0, 5, [asset("bad", 60, passed=False)], SLATE)
     assert {f.asset_id for f in fillers} == {"slate"}

@@ -30,7 +30,7 @@ def test_an_empty_environment_gives_the_spec_defaults() -> None:
     assert s.env == "dev" and s.is_dev
     assert (s.control_token, s.control_secret) == ("dev-token", "dev-secret")
     assert s.state_db == Path("runtime/state/vvtv.db")
-    assert s.owner_card_path == Path("config/owner_card.sample.yaml")
+    assert s.owner_card_path == Path("config/owner_card.demo.yaml")  # the first-run card
     assert (s.run_once, s.force_nightly) == (False, False)
     assert (s.alert_qa_min, s.alert_fallback_abs, s.alert_fallback_growth) == (0.85, 0.30, 0.15)
     assert (s.alert_discovery_fail_count, s.alert_cooldown_secs) == (3, 900)

@@ -219,7 +219,8 @@ async def test_the_emergency_pool_is_reloaded_when_an_asset_is_saved_and_not_oth
         await trio.sleep(61)
         assert loads == 1
         assert "fresh" in {a.asset_id for a in _buffer_actor(daemon).pool}
-        assert _buffer_actor(daemon).pool_titles["fresh"] == "fresh"  # no plan: its id
+        # No plan and no source file name: "Rerun", never the internal asset id.
+        assert _buffer_actor(daemon).pool_titles["fresh"] == "Rerun"
 
 
 async def test_the_published_status_and_queue_view_are_never_stale(

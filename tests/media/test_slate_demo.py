@@ -12,7 +12,9 @@ import trio
 
 from tests.media.conftest import QUALITY
 from vvtv.discover.sources.folder import read_sidecar
-from vvtv.media.demo import DEMO_CLIPS, ensure_demo_library
+from vvtv.media.demo import DEMO_CLIPS, ensure_demo_library, loop_seconds, programme_seconds
+from vvtv.media.ffmpeg import MediaError, run_tool
+from vvtv.media.generate import loop_clip
 from vvtv.media.loudness import measure_loudness
 from vvtv.media.prepare import Prepared, conforms, prune_assets
 from vvtv.media.probe import probe
@@ -77,7 +79,9 @@ async def test_an_empty_demo_folder_gets_a_themed_library_that_conforms(tmp_path
     folder = tmp_path / "demo"
     folder.mkdir()
     (folder / ".rule_110-abc123.tmp.mp4").write_bytes(b"half a clip from a crash")
-    files = await ensure_demo_library(folder, SMALL, duration_scale=0.1)
+    (folder / ".rule_110.loop.mp4").write_bytes(b"a loop clip from a crash")
+    # 4 to 6 s programmes (rendered whole; repeating is the next test's).
+    files = await ensure_demo_library(folder, SMALL, duration_scale=0.005)
     assert [f.stem for f in files] == sorted(c.name for c in DEMO_CLIPS)
     assert len({c.theme for c in DEMO_CLIPS}) >= 3
     by_name = {c.name: c for c in DEMO_CLIPS}
@@ -88,9 +92,52 @@ async def test_an_empty_demo_folder_gets_a_themed_library_that_conforms(tmp_path
         info = await probe(str(f))
         assert info.title == clip.title
         assert info.tags == clip.tags
-        assert conforms(info, SMALL)  # preparing it is a remux
+        # As long as its programme, and the repeats join exactly: still 25 fps, so
+        # preparing it is a remux.
+        assert info.duration_sec == pytest.approx(programme_seconds(clip, 0.005), abs=0.1)
+        assert info.fps == pytest.approx(SMALL.fps, abs=0.001)
+        assert conforms(info, SMALL)
         assert info.audio_codec == "aac"
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+async def test_a_demo_programme_repeats_its_clip_with_a_keyframe_every_segment(
+    tmp_path: Path,
+) -> None:
+    clip = attrs.evolve(DEMO_CLIPS[0], minutes=2.0)  # five repeats of the 24 s clip
+    [made] = await ensure_demo_library(tmp_path, SMALL, clips=[clip])
+    keyframes = await keyframe_times(made)
+    assert keyframes == pytest.approx([6.0 * i for i in range(20)], abs=0.002)
+
+
+def test_the_repeated_clip_joins_on_the_frame_audio_and_segment_grid() -> None:
+    assert loop_seconds(ChannelProfile()) == 24.0  # 600 frames, 1125 AAC frames, 4 segments
+    assert loop_seconds(ChannelProfile(fps=30, segment_seconds=4)) == 8.0
+    # 44.1 kHz has no common grid with 6 s within a minute: whole segments then.
+    assert loop_seconds(ChannelProfile(audio_rate=44100)) == 24.0
+    total = sum(programme_seconds(c) for c in DEMO_CLIPS)
+    assert total == 2 * 3600  # two hours of programming
+
+
+async def test_looping_refuses_what_it_cannot_do(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        await loop_clip(tmp_path / "a.mp4", tmp_path / "b.mp4", seconds=0)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    with pytest.raises(MediaError, match="junk"):
+        await loop_clip(junk, tmp_path / "out.mp4", seconds=30)
+    assert [p.name for p in tmp_path.iterdir()] == ["junk.mp4"]  # nothing half-written
+
+
+async def keyframe_times(path: Path) -> list[float]:
+    result = await run_tool(
+        [
+            "ffprobe", "-v", "error", "-select_streams", "v:0", "-skip_frame", "nokey",
+            "-show_entries", "frame=pts_time", "-of", "csv=p=0", str(path),
+        ],
+        timeout=60,
+    )  # fmt: skip
+    return [float(x.strip(",")) for x in result.stdout.decode().split() if x.strip(",")]
 
 
 async def test_a_folder_with_media_is_left_alone(tmp_path: Path) -> None:

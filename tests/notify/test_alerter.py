@@ -16,6 +16,7 @@ from actors.alerter import AlertBoard, Alerter, inputs_from_store
 from supervisors import ChildSpec, Runtime, Supervisor
 from tests.support.loopback import Loopback, json_reply
 from tests.support.waiting import wait_until
+from vvtv.core.audit import AuditType
 from vvtv.core.clock import TrioClock
 from vvtv.core.messages import EvaluateAlerts
 from vvtv.core.model import AuditEvent, PipelineMetrics, new_id
@@ -315,6 +316,8 @@ async def test_inputs_from_store_read_rates_baseline_and_discovery_failures(
         "qa_pass_rate": None,
         "fallback_rate": None,
         "fallback_rate_baseline": None,
+        "qa_checked_24h": 0,
+        "aired_24h": 0,
         "discovery_failures_24h": 0,
     }
     store.record_metrics(PipelineMetrics(at=now - timedelta(hours=25), fallback_rate=0.05))
@@ -330,11 +333,23 @@ async def test_inputs_from_store_read_rates_baseline_and_discovery_failures(
                 reason_code="DISCOVERY_FAILED_DOMAIN",
             )
         )
+    for hours, passed in ((30, True), (3, True), (2, False)):
+        store.append_audit(
+            AuditEvent(
+                event_id=new_id("evt"),
+                at=now - timedelta(hours=hours),
+                event_type=AuditType.QA_RESULT,
+                reason_code="" if passed else "QA_REJECTED",
+                details={"passed": passed},
+            )
+        )
     got = inputs_from_store(store, now)
     assert got == {
         "qa_pass_rate": 0.8,
         "fallback_rate": 0.3,
         "fallback_rate_baseline": 0.05,
+        "qa_checked_24h": 2,  # the rates' sample sizes: QA results and aired items in 24 h
+        "aired_24h": 0,
         "discovery_failures_24h": 3,
     }
 

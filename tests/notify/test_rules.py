@@ -157,6 +157,29 @@ def test_thresholds_come_from_the_settings() -> None:
     assert set(evaluate(inputs, strict)) == {"QA_PASS_RATE_LOW", "DISCOVERY_DOMAIN_FAILURE"}
 
 
+def test_a_rate_over_too_few_items_is_not_a_rate_yet() -> None:
+    import attrs
+
+    # A fresh channel: the slate aired four times while the first programme was prepared,
+    # one programme aired since, one QA check of two failed.
+    fresh = attrs.evolve(
+        HEALTHY,
+        fallback_rate=0.8,
+        fallback_rate_baseline=0.0,
+        aired_24h=5,
+        qa_pass_rate=0.5,
+        qa_checked_24h=2,
+    )
+    assert evaluate(fresh) == {}
+    counted = attrs.evolve(fresh, aired_24h=20, qa_checked_24h=20)
+    assert set(evaluate(counted)) == {
+        "FALLBACK_RATE_HIGH",
+        "FALLBACK_RATE_GROWING",
+        "QA_PASS_RATE_LOW",
+    }
+    assert set(evaluate(fresh, AlertThresholds(min_rate_sample=2))) == set(evaluate(counted))
+
+
 def test_restart_totals_walk_the_runtime_snapshot_tree() -> None:
     tree = {
         "name": "root",

@@ -833,3 +833,27 @@ def test_the_sample_card_shows_an_output_and_declares_none() -> None:
     text = SAMPLE.read_text()
     assert "# outputs:" in text and "key_env: VVTV_OUTPUT_KEY_YOUTUBE" in text
     assert load_owner_card(SAMPLE).card.outputs == ()
+
+
+# --- the first-run card ---------------------------------------------------------------
+
+DEMO = SAMPLE.with_name("owner_card.demo.yaml")
+
+
+def test_the_first_run_card_is_the_default_and_the_sample_with_demo_thresholds() -> None:
+    from vvtv.core.settings import Settings
+
+    assert Settings.from_env({}).owner_card_path == Path("config") / DEMO.name
+    demo, sample = load_owner_card(DEMO), load_owner_card(SAMPLE)
+    assert demo.warnings == []
+    # Everything but the two thresholds is the sample's, so the two cards cannot drift.
+    policy = sample.card.schedule_policy
+    assert (policy.buffer_target_minutes, policy.buffer_critical_minutes) == (60, 20)
+    assert demo.card == attrs.evolve(
+        sample.card,
+        schedule_policy=attrs.evolve(policy, buffer_target_minutes=10, buffer_critical_minutes=5),
+    )
+    assert [s.demo for s in demo.card.sources] == [True]
+    # And it says why, where an owner reads it.
+    text = DEMO.read_text()
+    assert "buffer_target_minutes: 10" in text and "production: 60 and 20" in text

@@ -56,10 +56,14 @@ def announced(url: str) -> Announced:
 
 
 def _url_of(target: str) -> str:
-    """The media URL a probe target stands for: itself, or the one a head file names."""
+    """The media URL a probe target stands for: itself, the one a head file names, or a
+    local file's own ``file://`` URL (a folder source's media)."""
     if "://" in target:
         return target
-    return str(json.loads(Path(target).read_text())["url"])
+    path = Path(target)
+    if path.suffix != ".json":
+        return path.resolve().as_uri()
+    return str(json.loads(path.read_text())["url"])
 
 
 def _source_info(duration: float, tags: tuple[str, ...] = ()) -> ProbeResult:
@@ -86,9 +90,13 @@ class InstantMedia:
         self.fetches = 0
         self.prepares = 0
 
+    def announced(self, url: str) -> Announced:
+        """What the media at ``url`` is (a subclass may know it another way)."""
+        return announced(url)
+
     async def probe(self, target: str, *, timeout: float = 30.0) -> ProbeResult:
         try:
-            return _source_info(announced(_url_of(target)).duration_sec)
+            return _source_info(self.announced(_url_of(target)).duration_sec)
         except (ValueError, OSError, KeyError) as exc:
             raise ProbeError(str(exc)) from exc
 
@@ -130,7 +138,7 @@ class InstantMedia:
         if allowed is not None and not allowed(url):
             raise FetchError("NOT_ALLOWED", f"{url}: host is not allowlisted")
         try:
-            item = announced(url)
+            item = self.announced(url)
         except ValueError as exc:
             raise FetchError("BAD_URL", str(exc)) from exc
         if item.fail == "fetch":

@@ -26,7 +26,9 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
@@ -171,6 +173,19 @@ def _check_slate(slate: AssetItem) -> None:
         )
 
 
+SLATE_TITLE = "Slate"
+RERUN_TITLE = "Rerun"
+
+
+def asset_title(a: AssetItem) -> str:
+    """A title for a pool asset whose plan's title is not known: its source file's name
+    (``night_drift.mp4`` → "night drift"), else "Rerun"; never the internal asset id."""
+    path = urlsplit(a.source_url).path if "://" in a.source_url else ""
+    stem = PurePosixPath(unquote(path)).stem if path else ""
+    name = " ".join(stem.replace("_", " ").replace("-", " ").split())
+    return name[:120] if name else RERUN_TITLE
+
+
 def _filler(
     a: AssetItem,
     start: datetime,
@@ -180,7 +195,7 @@ def _filler(
     titles: Mapping[str, str],
     themes: Mapping[str, str],
 ) -> QueueEntry:
-    default = "Slate" if level is FallbackLevel.SLATE else f"Emergency: {a.asset_id}"
+    default = SLATE_TITLE if level is FallbackLevel.SLATE else asset_title(a)
     return QueueEntry(
         entry_id=new_id("emg"),
         asset_id=a.asset_id,
@@ -204,7 +219,7 @@ def cover_playhead(
     now: datetime,
     slate: AssetItem,
     *,
-    title: str = "Slate",
+    title: str = SLATE_TITLE,
 ) -> QueueEntry | None:
     """The dead-air rule: a slate entry starting at ``now`` if nothing is on air, else None.
 

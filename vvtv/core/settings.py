@@ -72,7 +72,9 @@ class Settings:
     control_secret: str = DEV_SECRET
     runtime_dir: Path = Path("runtime")
     state_db_path: Path | None = None  # VVTV_STATE_DB / VVTV_STATE_DB_PATH; None = under runtime
-    owner_card_path: Path = Path("config/owner_card.sample.yaml")
+    # Unset: the first-run card (the demo library, thresholds that fit it); a real channel
+    # names its own card (ops/vvtv.env.example), starting from config/owner_card.sample.yaml.
+    owner_card_path: Path = Path("config/owner_card.demo.yaml")
     run_once: bool = False
     force_nightly: bool = False
     log_level: str = "INFO"  # VVTV_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR or CRITICAL
@@ -252,7 +254,7 @@ class Settings:
             control_secret=p.text("VVTV_CONTROL_SECRET") or DEV_SECRET,
             runtime_dir=p.path("VVTV_RUNTIME_DIR") or Path("runtime"),
             state_db_path=state_db,
-            owner_card_path=p.path("VVTV_OWNER_CARD_PATH") or Path("config/owner_card.sample.yaml"),
+            owner_card_path=p.path("VVTV_OWNER_CARD_PATH") or Path("config/owner_card.demo.yaml"),
             run_once=p.flag("VVTV_RUN_ONCE", False),
             force_nightly=p.flag("VVTV_FORCE_NIGHTLY", False),
             log_level=p.parsed("VVTV_LOG_LEVEL", "INFO", _check_log_level),

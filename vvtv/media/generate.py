@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vvtv.media.ffmpeg import ffmpeg_args, run_tool
-from vvtv.media.formats import lavfi_input
+from vvtv.media.formats import MP4, input_args, lavfi_input
 from vvtv.ownercard.card import ChannelProfile
 
 _FONT_CANDIDATES = (
@@ -77,6 +77,7 @@ async def render_clip(
     text_y: str = "h-th-60",
     metadata: Mapping[str, str] | None = None,
     timeout: float = 300.0,
+    video_kbps: int = 1200,
 ) -> Path:
     """Render ``video`` (a lavfi source chain) and ``audio`` (a lavfi source) into ``out``.
 
@@ -103,7 +104,7 @@ async def render_clip(
             *lavfi_input(audio),
             "-t", f"{seconds:.3f}", "-map", "0:v:0", "-map", "1:a:0",
             "-r", str(fps), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-b:v", "1200k", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+            "-b:v", f"{video_kbps}k", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
             "-c:a", "aac", "-b:a", f"{profile.audio_bitrate_kbps}k",
             "-ar", str(profile.audio_rate), "-ac", str(profile.audio_channels),
             *meta, "-movflags", "+faststart", str(tmp),
@@ -114,3 +115,38 @@ async def render_clip(
     finally:
         tmp.unlink(missing_ok=True)
         textfile.unlink(missing_ok=True)
+
+
+async def loop_clip(
+    clip: Path,
+    out: Path,
+    *,
+    seconds: float,
+    metadata: Mapping[str, str] | None = None,
+    timeout: float = 300.0,
+) -> Path:
+    """``clip`` repeated to ``seconds`` by stream copy (a remux: nothing is encoded), in ``out``.
+
+    A clip that lasts a whole number of GOPs keeps its keyframes on the same grid across every
+    repeat. Written under a hidden temporary name and renamed, like ``render_clip``.
+    """
+    if not seconds > 0:
+        raise ValueError(f"loop_clip: seconds must be positive, got {seconds!r}")
+    tmp = out.with_name(f".{out.stem}-{uuid.uuid4().hex[:6]}.tmp{out.suffix}")
+    meta: list[str] = []
+    for key, value in (metadata or {}).items():
+        meta += ["-metadata", f"{key}={value}"]
+    try:
+        args = ffmpeg_args(
+            "-v", "error",
+            # Repeat the input without end; -t cuts the output at the programme's length.
+            # Our own clip, opened as what render_clip wrote (MP4, a local file) and no more.
+            "-stream_loop", "-1", *input_args(clip, MP4),
+            "-t", f"{seconds:.3f}", "-map", "0:v:0", "-map", "0:a:0", "-c", "copy",
+            *meta, "-movflags", "+faststart", str(tmp),
+        )  # fmt: skip
+        await run_tool(args, timeout=timeout, what=str(out))
+        tmp.replace(out)
+        return out
+    finally:
+        tmp.unlink(missing_ok=True)

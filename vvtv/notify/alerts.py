@@ -59,6 +59,10 @@ class AlertThresholds:
     restart_storm_count: int = 3  # ACTOR_RESTART_STORM at this many restarts in the window
     restart_window_s: float = 600.0  # the window the caller counts restarts over (for the message)
     output_down_s: float = 60.0  # VVTV_ALERT_OUTPUT_DOWN_SECS: OUTPUT_DOWN after this long
+    # A rate over fewer observations than this (items aired, QA checks in 24 h) is not a
+    # rate yet: a fresh channel that aired the slate three times while preparing its first
+    # programme has a fallback rate of 75 %, and nothing is wrong.
+    min_rate_sample: int = 20
 
 
 @attrs.frozen
@@ -74,6 +78,8 @@ class AlertInputs:
     qa_pass_rate: float | None = None
     fallback_rate: float | None = None
     fallback_rate_baseline: float | None = None  # the fallback rate 24 h earlier
+    qa_checked_24h: int | None = None  # QA results behind qa_pass_rate (None: not counted)
+    aired_24h: int | None = None  # items aired behind fallback_rate (None: not counted)
     discovery_failures_24h: int = 0  # DISCOVERY_FAILED_DOMAIN audit events in the last 24 h
     emergency_active: bool = False
     last_segment_age_s: float | None = None  # seconds since the live window gained a segment
@@ -114,20 +120,24 @@ def _buffer_critical(i: AlertInputs, t: AlertThresholds) -> str | None:
     )
 
 
+def _too_few(count: int | None, t: AlertThresholds) -> bool:
+    return count is not None and count < t.min_rate_sample
+
+
 def _qa_pass_rate_low(i: AlertInputs, t: AlertThresholds) -> str | None:
-    if i.qa_pass_rate is None or i.qa_pass_rate >= t.qa_min:
+    if i.qa_pass_rate is None or i.qa_pass_rate >= t.qa_min or _too_few(i.qa_checked_24h, t):
         return None
     return f"QA pass rate {_pct(i.qa_pass_rate)}, below the minimum {_pct(t.qa_min)}"
 
 
 def _fallback_rate_high(i: AlertInputs, t: AlertThresholds) -> str | None:
-    if i.fallback_rate is None or i.fallback_rate <= t.fallback_abs:
+    if i.fallback_rate is None or i.fallback_rate <= t.fallback_abs or _too_few(i.aired_24h, t):
         return None
     return f"fallback rate {_pct(i.fallback_rate)}, above the limit {_pct(t.fallback_abs)}"
 
 
 def _fallback_rate_growing(i: AlertInputs, t: AlertThresholds) -> str | None:
-    if i.fallback_rate is None or i.fallback_rate_baseline is None:
+    if i.fallback_rate is None or i.fallback_rate_baseline is None or _too_few(i.aired_24h, t):
         return None
     rise = i.fallback_rate - i.fallback_rate_baseline
     # Rates are ratios of counts: compare at a precision where 0.20 − 0.05 is 0.15.

@@ -101,6 +101,15 @@ class QueueMixin(StoreBase):
         )
         return [load(r[0], QueueEntry) for r in rows]
 
+    def count_aired(self, since: datetime, until: datetime) -> int:
+        """Entries starting in ``[since, until)`` that went on air (AIRING or AIRED)."""
+        row = self._read_one(
+            "SELECT count(*) FROM queue_entries "
+            "WHERE start_at >= ? AND start_at < ? AND status IN ('AIRING', 'AIRED')",
+            (ts(since), ts(until)),
+        )
+        return int(row[0])
+
     def fallback_rate(
         self, since: datetime, until: datetime, *, aired_only: bool = False
     ) -> float | None:
