@@ -38,6 +38,7 @@ from vvtv.core.messages import (
 from vvtv.core.model import AuditEvent, PlanItem, PlanState, new_id
 from vvtv.core.signing import Verifier
 from vvtv.iptv.channel import ChannelInfo
+from vvtv.nightly import job
 from vvtv.observe.metrics import ChannelMetrics
 from vvtv.observe.topics import TopicHub
 from vvtv.ownercard.card import OwnerCard, logo_is_url
@@ -124,7 +125,13 @@ class LivePort:
         }
 
     async def daily_report(self, day: date) -> dict | None:
-        report = await offload.run_sync(self.ch.store.get_daily_report, day)
+        """The stored report of ``day``; for today (the channel's local date), the day so
+        far, marked ``partial``; None for a past day the nightly job has not reported."""
+        ch = self.ch
+        report = await offload.run_sync(ch.store.get_daily_report, day)
+        now = ch.clock.now()
+        if report is None and day == now.astimezone(ch.tz).date():
+            report = await offload.run_sync(job.day_so_far, ch.store, ch.tz, now)
         return None if report is None else converter.unstructure(report)
 
     async def weekly_report(self, week: str) -> dict | None:

@@ -8,7 +8,8 @@ mode, the live HLS window and the as-run log. Every second it:
    (enter below critical, leave back at target, or as the operator says);
 3. while in emergency, fills the timeline from the emergency pool, then the slate;
 4. slides the live playlist to the wall clock and writes what started and finished
-   airing to the audit trail (the as-run log);
+   airing to the audit trail (the as-run log), and every ``HEARTBEAT_S`` a heartbeat
+   (``vvtv.store.uptime``: today's availability is measured from it);
 5. publishes its state to the ``buffer`` topic.
 
 Receives: ``AssetReady`` from the committer, ``SetEmergencyOverride`` and
@@ -50,7 +51,9 @@ from vvtv.core.model import (
     SlotType,
     new_id,
 )
+from vvtv.nightly import job
 from vvtv.observe.stats import pipeline_metrics
+from vvtv.store.uptime import HEARTBEAT_S
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,8 @@ class Buffer(Actor):
         self.slate: AssetItem | None = None
         self.ctx: ActorContext | None = None
         self._next_pool = self._next_curator = self._next_prune = self._next_sample = 0.0
+        self._next_beat = 0.0
+        self._availability: float | None = None  # today's, at the last sample
         self._next_boundary: datetime | None = None
         self._last_tick_s: float | None = None
         self._pool_version: tuple[int, int] | None = None
@@ -181,6 +186,15 @@ class Buffer(Actor):
                         )
                     )
                     break
+
+    async def stopping(self) -> None:
+        # A clean stop: the air ran until now (a crash is counted from the last beat).
+        try:
+            self.ch.store.beat(self.ch.leadership.owner, self.ch.clock.now())
+        except Exception as exc:  # a full disk must not turn a clean stop into a crash
+            log.warning(
+                "last heartbeat not written (availability counts from the one before): %s", exc
+            )
 
     # --- messages --------------------------------------------------------------------
 
@@ -307,6 +321,10 @@ class Buffer(Actor):
         kept = timeline.drop_finished(self.entries, now, HISTORY_S)
         if kept != self.entries:  # the same list while nothing ended: see ``_calm``
             self.entries = kept
+        if clock_s >= self._next_beat:
+            # The air is running: the heartbeat availability is measured from.
+            ch.store.beat(ch.leadership.owner, now)
+            self._next_beat = clock_s + HEARTBEAT_S
         if clock_s >= self._next_sample:
             self._sample(now)
             self._next_sample = clock_s + SAMPLE_EVERY_S
@@ -611,6 +629,9 @@ class Buffer(Actor):
         )
         ch.store.record_metrics(sample)
         ch.metrics.record(sample)
+        self._availability = job.availability_today(ch.store, ch.tz, now)
+        if self._availability is not None:
+            ch.metrics.availability_pct.set(self._availability)
 
     def status(self) -> StatusDict:
         """The published state. ``buffer_minutes`` counts ready programming, not the
@@ -638,6 +659,7 @@ class Buffer(Actor):
         status["air_covered_minutes"] = status["buffer_minutes"]
         status["buffer_minutes"] = round(timeline.minutes_until(real_end, now), 3)
         status["curator_mode"] = self.curator_mode.mode.value
+        status["availability_pct"] = self._availability
         last = self.ch.live.last_segment_at
         status["last_segment_age_s"] = (
             round((self.ch.clock.now() - last).total_seconds(), 3) if last else None

@@ -175,3 +175,50 @@ def test_weekly_report_adds_up_the_days_of_the_week():
 def test_weekly_report_refuses_a_bad_week():
     with pytest.raises(ValueError, match="invalid week format, use YYYY-Www"):
         reports.weekly_report("2026-10", [], NOW)
+
+
+# --- availability (SPEC §9: 99.5 %) -------------------------------------------------------
+
+
+def at(hours: float):
+    return MIDNIGHT + timedelta(hours=hours)
+
+
+def test_availability_is_the_share_of_the_day_the_air_ran():
+    up = [(at(0), at(6)), (at(6.5), at(24))]  # down 06:00-06:30
+    got = reports.availability(up, at(0), at(24), since=at(-48))
+    assert got == {
+        "availability_pct": pytest.approx(100 * 23.5 / 24, abs=0.001),
+        "measured_seconds": 86400.0,
+        "downtime_seconds": 1800.0,
+        "outages": 1,
+    }
+
+
+def test_availability_counts_from_the_first_air_and_every_gap_at_the_edges():
+    # First on air at 10:00: the hours before the channel existed are not downtime.
+    first = reports.availability([(at(10), at(24))], at(0), at(24), since=at(10))
+    assert (first["availability_pct"], first["outages"]) == (100.0, 0)
+    # Off at midnight until 01:00, and off again from 23:00.
+    edges = reports.availability([(at(1), at(23))], at(0), at(24), since=at(-1))
+    assert edges["outages"] == 2 and edges["downtime_seconds"] == 7200.0
+    # Down all day.
+    dark = reports.availability([], at(0), at(24), since=at(-1))
+    assert (dark["availability_pct"], dark["outages"]) == (0.0, 1)
+    # Never on air yet (a fresh install): nothing to measure.
+    assert reports.availability([], at(0), at(24), since=None)["availability_pct"] is None
+
+
+def test_the_daily_report_publishes_availability_and_leaves_downtime_out_of_dead_air():
+    aired = [entry("a", s(0), 3600), entry("b", s(5400), 3600)]  # 00:00-01:00, 01:30-02:30
+    up = [(at(0), at(1)), (at(1.5), at(2.5))]  # the daemon was down 01:00-01:30
+    r = reports.daily_report(DAY, aired, [], [], at(2.5), uptime=up, on_air_since=at(0))
+    assert r.summary["availability_pct"] == pytest.approx(80.0)
+    assert r.summary["downtime_seconds"] == 1800.0
+    assert r.summary["outages"] == 1
+    assert r.summary["dead_air_seconds"] == 0.0  # the hole was downtime, not dead air
+    # The same hole while the daemon ran is dead air.
+    ran = reports.daily_report(DAY, aired, [], [], at(2.5), uptime=[(at(0), at(2.5))],
+                               on_air_since=at(0))  # fmt: skip
+    assert ran.summary["dead_air_seconds"] == 1800.0
+    assert ran.summary["availability_pct"] == 100.0

@@ -300,8 +300,8 @@ async def test_with_a_webhook_the_notification_is_audited_and_counted_as_notifie
     text = metrics.render().decode()
     assert 'vvtv_alerts_notified_total{code="STREAM_STALE",event="alert"} 1.0' in text
     assert 'vvtv_alerts_notified_total{code="STREAM_STALE",event="alert_clear"} 1.0' in text
-    trail = [e.event_type for e in store.query_audit(reason_code="STREAM_STALE")]
-    assert trail == ["alert_notified", "alert_cleared"]
+    trail = [(e.event_type, e.details["to"]) for e in store.query_audit(reason_code="STREAM_STALE")]
+    assert trail == [("alert_notified", ["webhook"]), ("alert_cleared", ["webhook"])]
     assert store.query_audit(event_type="alert_recorded") == []
 
 

@@ -231,7 +231,14 @@ def test_sigkill_during_a_webhook_delivery_then_it_is_delivered_exactly_once(
 
     with loopback_in_thread() as hook:
         hook.serve("/hook", hold_the_first)
-        channel = Channel(tmp_path, clips, slate, VVTV_ALERT_WEBHOOK_URL=hook.url_for("/hook"))
+        # No start-up grace: the boot's own emergency is the alert whose delivery is killed.
+        channel = Channel(
+            tmp_path,
+            clips,
+            slate,
+            VVTV_ALERT_WEBHOOK_URL=hook.url_for("/hook"),
+            VVTV_ALERT_STARTUP_GRACE_SECS="0",
+        )
         channel.start()
         try:
             wait_for("a webhook delivery in flight", lambda: hook.requests, timeout=30)

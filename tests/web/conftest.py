@@ -87,6 +87,7 @@ class StubChannel:
             ],
             "emergency_override": self.emergency_override,
             "last_segment_age_s": 1.5,
+            "availability_pct": 99.871,
         }
 
     def queue(self) -> list[dict]:

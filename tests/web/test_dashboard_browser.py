@@ -165,6 +165,7 @@ async def test_dashboard_is_live_controllable_and_reconnects(tmp_path: Path) -> 
             assert await _text(page, "state") == "RUNNING"
             assert await _text(page, "now-title") == "Harbour at dawn"
             assert await _text(page, "next-title") == "City lights"  # the first of the next
+            assert await _text(page, "availability") == "99.87 %"
             await page.wait_for("document.getElementById('alerts-count').textContent === '3'")
             # An inhibited alert is shown as such, with what inhibits it.
             inhibited = await page.eval(

@@ -87,6 +87,7 @@ class StatusDict(TypedDict):
     curator_mode: NotRequired[Annotated[str, CuratorModeName]]
     last_segment_age_s: NotRequired[float | None]
     card_warnings: NotRequired[list[str]]  # the OwnerCard's warnings (vvtv/ownercard/rules.py)
+    availability_pct: NotRequired[float | None]  # today's so far (vvtv/nightly/job.py)
 
 
 @attrs.frozen

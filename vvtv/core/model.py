@@ -250,6 +250,9 @@ class DailyReport:
     generated_at: datetime
     summary: dict[str, Any] = attrs.field(factory=dict)
     metrics: dict[str, Any] = attrs.field(factory=dict)
+    # True for a day still in progress (the day so far, computed when asked); the nightly
+    # job's report of a finished day is never partial.
+    partial: bool = False
 
 
 @attrs.frozen

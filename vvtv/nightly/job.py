@@ -26,7 +26,13 @@ from vvtv.core.model import (
     new_id,
 )
 from vvtv.nightly.autotune import DayStats, TuneWeights, aired_signals, autotune, with_effect
-from vvtv.nightly.reports import daily_report, day_bounds, iso_week_of, weekly_report
+from vvtv.nightly.reports import (
+    availability,
+    daily_report,
+    day_bounds,
+    iso_week_of,
+    weekly_report,
+)
 from vvtv.ownercard.holder import OwnerCardHolder
 from vvtv.plan.grid import MAX_POOL, PLANNABLE
 from vvtv.store import Store
@@ -73,7 +79,37 @@ def _report_day(
     events = store.query_audit(since=start, until=end, limit=None)
     samples = store.metrics_between(start, end)
     started = [e for e in aired if start <= e.start_at < end]
-    return daily_report(day, aired, events, samples, now, tz=tz), started
+    report = daily_report(
+        day,
+        aired,
+        events,
+        samples,
+        now,
+        tz=tz,
+        uptime=store.uptime_between(start, end, now),
+        on_air_since=store.first_beat(),
+    )
+    return report, started
+
+
+def availability_today(store: Store, tz: ZoneInfo, now: datetime) -> float | None:
+    """Today's ``availability_pct`` so far (the local date at ``now``); None before the
+    channel's first air."""
+    start, _ = day_bounds(now.astimezone(tz).date(), tz)
+    measured = availability(
+        store.uptime_between(start, now, now), start, now, since=store.first_beat()
+    )
+    pct: float | None = measured["availability_pct"]
+    return pct
+
+
+def day_so_far(store: Store, tz: ZoneInfo, now: datetime) -> DailyReport:
+    """Today's report (the local date at ``now``) from what happened until ``now``, marked
+    ``partial``: computed when asked, never stored (the nightly job reports the whole day
+    once it is over). On a fresh install it is empty and valid."""
+    today = now.astimezone(tz).date()
+    report, _ = _report_day(store, today, tz, now)
+    return attrs.evolve(report, partial=True)
 
 
 def _nightly_sync(
@@ -87,6 +123,7 @@ def _nightly_sync(
     day = local_date - timedelta(days=1)
     export_path = store.export_audit(day, exports, tz=tz)
     counts = store.apply_retention(now, days=RETENTION_DAYS)
+    uptime_pruned = store.prune_uptime(now - timedelta(days=RETENTION_DAYS))
     daily, aired = _report_day(store, day, tz, now)
     store.save_daily_report(daily)
     weekly = None
@@ -97,7 +134,8 @@ def _nightly_sync(
         weekly = weekly_report(week, [d for d in days if d is not None], now)
         store.save_weekly_report(weekly)
     deltas, held = _autotune(store, cards, daily, aired, now)
-    return NightlyResult(day, export_path, attrs.asdict(counts), daily, weekly, deltas, held)
+    retention = {**attrs.asdict(counts), "uptime": uptime_pruned}
+    return NightlyResult(day, export_path, retention, daily, weekly, deltas, held)
 
 
 def _autotune(

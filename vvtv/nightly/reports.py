@@ -133,6 +133,43 @@ def _emergency_seconds(
     return total
 
 
+def availability(
+    up: Iterable[tuple[datetime, datetime]],
+    lo: datetime,
+    hi: datetime,
+    *,
+    since: datetime | None,
+) -> dict[str, Any]:
+    """How much of ``[lo, hi)`` the channel was on air, from its stretches of air ``up``.
+
+    The measured span starts at ``since`` (the channel's first air) when that is later than
+    ``lo``: the hours before a channel existed are not downtime. ``availability_pct`` is
+    None when nothing of the span can be measured yet (a day before the first air, a fresh
+    install); ``outages`` counts the gaps inside the span, one at its start included when
+    the day began off air.
+    """
+    start = lo if since is None else max(lo, since)
+    span = (hi - start).total_seconds()
+    if since is None or span <= 0:
+        return {
+            "availability_pct": None,
+            "measured_seconds": 0.0,
+            "downtime_seconds": 0.0,
+            "outages": 0,
+        }
+    covered = _merged((max(a, start), min(b, hi)) for a, b in up if b > start and a < hi)
+    on_air = sum((b - a).total_seconds() for a, b in covered)
+    # The off-air stretches: between the covered ones, and before the first / after the last.
+    edges = [start, *(t for pair in covered for t in pair), hi]
+    gaps = sum(1 for i in range(0, len(edges), 2) if edges[i + 1] > edges[i])
+    return {
+        "availability_pct": round(100.0 * on_air / span, 3),
+        "measured_seconds": round(span, 3),
+        "downtime_seconds": round(span - on_air, 3),
+        "outages": gaps,
+    }
+
+
 def daily_report(
     day: date,
     aired_entries: Sequence[QueueEntry],
@@ -141,6 +178,8 @@ def daily_report(
     now: datetime,
     *,
     tz: tzinfo = UTC,
+    uptime: Sequence[tuple[datetime, datetime]] = (),
+    on_air_since: datetime | None = None,
 ) -> DailyReport:
     """The report of one local day.
 
@@ -150,10 +189,12 @@ def daily_report(
     summary: ``items_aired`` (items that started that day), ``minutes_aired``,
     ``minutes_by_slot_type``, ``minutes_by_fallback_level`` ("0".."3"), ``dead_air_seconds``
     (uncovered time between the first and last second aired that day — the channel being
-    down is not counted here, it shows in availability), ``emergency_minutes``,
+    down is not counted here, it is ``downtime_seconds``), ``emergency_minutes``,
     ``qa_pass_rate``, ``qa_checked``, ``fallback_rate`` (share of items aired at fallback
     level ≥ 1), ``discovery_failures`` and ``discovery_failures_by_domain``,
-    ``curator_suggestions``, ``curator_actions`` (applied).
+    ``curator_suggestions``, ``curator_actions`` (applied), and ``availability_pct``,
+    ``downtime_seconds``, ``outages`` (``availability``: from ``uptime``, the stretches of
+    air the heartbeat recorded, over the day up to ``now`` since ``on_air_since``).
     metrics: ``buffer_minutes_min/avg/max``, ``samples``, ``stream_disruptions`` during the
     day (sum of the counter's increases, so a restart's reset does not go negative), and the
     last sample's ``plans_created``, ``plans_committed``, ``curator_actions``.
@@ -171,9 +212,13 @@ def daily_report(
         by_slot[SlotType(e.slot_type).value] += secs / 60.0
         by_level[str(int(e.fallback_level))] += secs / 60.0
     covered = _merged((max(e.start_at, lo), min(e.end_at, hi)) for e in in_day)
-    dead_air = 0.0
-    for (_, b), (a, _) in itertools.pairwise(covered):
-        dead_air += (a - b).total_seconds()
+    holes = [(b, a) for (_, b), (a, _) in itertools.pairwise(covered)]
+    if uptime:
+        # Only while the channel ran: a hole while it was down is downtime, not dead air.
+        up = _merged(uptime)
+        dead_air = sum(_clip(a, b, ua, ub) for a, b in holes for ua, ub in up)
+    else:
+        dead_air = sum((b - a).total_seconds() for a, b in holes)
 
     started = [e for e in aired if lo <= e.start_at < hi]
     fallbacks = sum(1 for e in started if int(e.fallback_level) >= 1)
@@ -211,6 +256,10 @@ def daily_report(
             1 for ev in day_events if ev.event_type == AuditType.CURATOR_APPLIED
         ),
     }
+    measured = availability(uptime, lo, min(hi, now), since=on_air_since)
+    summary["availability_pct"] = measured["availability_pct"]
+    summary["downtime_seconds"] = measured["downtime_seconds"]
+    summary["outages"] = measured["outages"]
     metrics: dict[str, Any] = {"samples": len(samples)}
     if samples:
         buf = [m.buffer_minutes for m in samples]

@@ -133,6 +133,13 @@ class ChannelMetrics:
             registry=r,
         )
 
+        self.availability_pct = Gauge(
+            "vvtv_availability_pct",
+            "Share of today (the channel's local date) the channel was on air so far, in "
+            "percent, from the air's heartbeat; the SLO is 99.5",
+            registry=r,
+        )
+
         # --- alerts and cloud sync ---
         self.alerts_active = Gauge(
             "vvtv_alerts_active",

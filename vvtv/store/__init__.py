@@ -3,7 +3,7 @@
 ``Store.open(path)`` checks, migrates and returns the store; ``store.recover(now)``
 loads what the daemon needs to continue where it stopped. Each entity family
 lives in its own module (plans, assets, queue, audit, control, outbox,
-commands); the
+commands, uptime); the
 threading model and start-up safety are described in ``vvtv.store.base``, the
 schema and its conventions in ``vvtv.store.schema``.
 """
@@ -25,6 +25,7 @@ from vvtv.store.outbox import OutboxItem, OutboxMixin
 from vvtv.store.plans import IN_FLIGHT, Page, PlansMixin
 from vvtv.store.queue import QueueMixin
 from vvtv.store.schema import SCHEMA_VERSION
+from vvtv.store.uptime import UptimeMixin
 
 
 @attrs.frozen
@@ -45,7 +46,14 @@ class RecoveredState:
 
 
 class Store(
-    PlansMixin, AssetsMixin, QueueMixin, ControlMixin, AuditMixin, OutboxMixin, CommandsMixin
+    PlansMixin,
+    AssetsMixin,
+    QueueMixin,
+    ControlMixin,
+    AuditMixin,
+    OutboxMixin,
+    CommandsMixin,
+    UptimeMixin,
 ):
     """The state database. Methods are synchronous and short; see ``vvtv.store.base``."""
 

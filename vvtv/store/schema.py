@@ -211,8 +211,21 @@ CREATE TABLE edge_commands (
 CREATE INDEX ix_edge_commands_received ON edge_commands(received_at);
 """
 
+# When the channel was on air (vvtv.store.uptime): one row per stretch of continuous air,
+# extended by the Buffer's heartbeat; availability is the share of a day the rows cover.
+V6 = """
+CREATE TABLE uptime (
+    id         INTEGER PRIMARY KEY,
+    run_id     TEXT NOT NULL,      -- the daemon that beat (host:pid:nonce)
+    started_at TEXT NOT NULL,      -- its first beat of this stretch
+    beat_at    TEXT NOT NULL       -- its latest beat
+);
+CREATE INDEX ix_uptime_run ON uptime(run_id, id);
+CREATE INDEX ix_uptime_beat ON uptime(beat_at);
+"""
+
 # MIGRATIONS[i] takes the database from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables whose integrity is checked at every open: everything recovery reads.

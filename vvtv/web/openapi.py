@@ -71,6 +71,43 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "curator-mode: the modes it accepts",
             },
         },
+        "additionalProperties": True,
+    },
+    "DailyReport": {
+        "type": "object",
+        "required": ["date", "generated_at", "summary", "metrics", "partial"],
+        "properties": {
+            "date": {"type": "string", "format": "date"},
+            "generated_at": {"type": "string", "format": "date-time"},
+            "partial": {
+                "type": "boolean",
+                "description": "true for today: the day so far, computed when asked; the "
+                "nightly job's report of a finished day is false",
+            },
+            "summary": {
+                "type": "object",
+                "properties": {
+                    "items_aired": {"type": "integer"},
+                    "minutes_aired": {"type": "number"},
+                    "dead_air_seconds": {
+                        "type": "number",
+                        "description": "gaps between aired items while the channel ran",
+                    },
+                    "availability_pct": {
+                        "type": ["number", "null"],
+                        "description": "share of the day (so far, for today) the channel was "
+                        "on air, counted from its first air; null before it",
+                    },
+                    "downtime_seconds": {"type": "number"},
+                    "outages": {"type": "integer"},
+                    "emergency_minutes": {"type": "number"},
+                    "qa_pass_rate": {"type": "number"},
+                    "fallback_rate": {"type": "number"},
+                },
+                "additionalProperties": True,
+            },
+            "metrics": {"type": "object", "additionalProperties": True},
+        },
     },
     # Derived from the types the code builds (vvtv.web.schema): never edited by hand.
     "Status": _described(
@@ -79,6 +116,10 @@ _SCHEMAS: dict[str, Any] = {
             "warnings of the OwnerCard in force, each naming its field: unknown keys, "
             "and settings the card asks for that vvtv does not implement (e.g. "
             "safety_policy.reject_suspicious_watermark: true)"
+        ),
+        availability_pct=(
+            "share of today (local date) the channel was on air so far, from the air's "
+            "heartbeat; null before its first air"
         ),
     ),
     "QueueEntry": json_schema(ItemDict),
@@ -673,8 +714,12 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                         "example": "2026-03-01",
                     }
                 ],
+                "description": "The nightly job's report of a finished day. For today (the "
+                "channel's local date) the day so far, computed when asked (`partial: true`); "
+                "a fresh install answers an empty report. A past day the nightly job has not "
+                "reported (the channel was off at 03:00) and a future day are 404.",
                 "responses": {
-                    "200": _json_response("the report", _OBJECT),
+                    "200": _json_response("the report", _ref("DailyReport")),
                     "400": _error(f'"{DATE_ERROR}"'),
                     "404": _error("no report for that date"),
                 },

@@ -84,6 +84,9 @@ function applyStatus(status) {
   renderGauge(Number(status.buffer_minutes) || 0);
   const age = status.last_segment_age_s;
   $("segment-age").textContent = typeof age === "number" ? `${age.toFixed(1)} s` : "—";
+  const avail = status.availability_pct;
+  $("availability").textContent = typeof avail === "number" ? `${avail.toFixed(2)} %` : "—";
+  $("availability").className = typeof avail === "number" && avail < 99.5 ? "below-slo" : "";
   renderNowPlaying();
   renderCardWarnings(status.card_warnings);
 }
