@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.support.loopback import Reply, closed_port, json_reply, start_loopback
 from vvtv.backup import keys
 from vvtv.core.clock import utc
 from vvtv.release import (
@@ -24,6 +25,7 @@ from vvtv.release import (
     running_daemon,
     soak,
 )
+from vvtv.release.golive import StepContext, StepFailed, StepResult, step_cloud
 from vvtv.release.soak import metric_value, total_restarts
 
 from .conftest import SECRET, TOKEN, FakeApi, MiB
@@ -359,3 +361,63 @@ def test_promote_defaults_to_the_newest_canary_run_including_same_second_ones(
     assert latest_result(tmp_path).parent.name == "20261122T040000Z-10"
     with pytest.raises(ReleaseError, match="run `vvtv canary` first"):
         latest_result(tmp_path / "none")
+
+
+# --- go-live phase3 --cloud-check: the edge, not just any server ---------------------------
+
+EDGE_STATUS = {"channel": "main", "state": "RUNNING", "buffer_minutes": 57.2, "stale": False}
+
+
+async def cloud_check(base: str, runtime: dict[str, Path], fake_api: FakeApi) -> StepResult:
+    config = golive_config(
+        runtime, fake_api, OK_CMD, cloud_check=True, cloud_base_url=base.rstrip("/") + "/"
+    )
+    out = runtime["root"] / "go-live-step"
+    out.mkdir(exist_ok=True)
+    return await step_cloud(StepContext(config, out, clock, lambda _line: None))
+
+
+async def test_cloud_check_passes_on_the_edges_status(
+    runtime: dict[str, Path], fake_api: FakeApi, nursery: trio.Nursery
+) -> None:
+    edge = await start_loopback(nursery)
+    edge.serve("/v1/status", json_reply(200, EDGE_STATUS))
+    fields = await cloud_check(edge.url, runtime, fake_api)
+    assert isinstance(fields, dict)
+    assert fields["http_status"] == 200 and fields["edge_state"] == "RUNNING"
+    assert fields["status_url"] == edge.url + "/v1/status"
+    assert edge.targets() == ["/v1/status"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "says"),
+    [
+        (json_reply(404, {"error": "not found"}), "HTTP 404, expected 2xx"),  # passed before
+        (Reply(301, b"", location="https://example.com/"), "HTTP 301, expected 2xx"),
+        (json_reply(503, {"error": "down"}), "HTTP 503"),
+        (Reply(200, b"<html>Sign in</html>", "text/html"), "not the edge's status"),
+        (json_reply(200, {"ok": True}), "not the edge's status"),
+        (json_reply(200, [EDGE_STATUS]), "not the edge's status"),
+        (json_reply(200, {**EDGE_STATUS, "buffer_minutes": "57"}), "not the edge's status"),
+        (json_reply(200, {**EDGE_STATUS, "buffer_minutes": True}), "not the edge's status"),
+        (json_reply(200, {**EDGE_STATUS, "state": ""}), "not the edge's status"),
+        (Reply(200, b"\xff\xfe{", "application/json"), "not the edge's status"),
+    ],
+)
+async def test_cloud_check_fails_on_anything_but_a_2xx_with_the_edges_status(
+    runtime: dict[str, Path], fake_api: FakeApi, nursery: trio.Nursery, reply: Reply, says: str
+) -> None:
+    edge = await start_loopback(nursery)
+    edge.serve("/v1/status", reply)
+    with pytest.raises(StepFailed, match=says):
+        await cloud_check(edge.url, runtime, fake_api)
+
+
+async def test_cloud_check_fails_on_a_closed_port_and_without_a_base_url(
+    runtime: dict[str, Path], fake_api: FakeApi
+) -> None:
+    with pytest.raises(StepFailed, match="ConnectError"):
+        await cloud_check(f"http://127.0.0.1:{closed_port()}", runtime, fake_api)
+    config = golive_config(runtime, fake_api, OK_CMD, cloud_check=True, cloud_base_url=None)
+    with pytest.raises(StepFailed, match="needs VVTV_CLOUDFLARE_BASE_URL"):
+        await step_cloud(StepContext(config, runtime["root"], clock, lambda _line: None))

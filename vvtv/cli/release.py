@@ -237,6 +237,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
             )
         if phase == "phase3":
             parser.add_argument(
-                "--cloud-check", action="store_true", help="check VVTV_CLOUDFLARE_BASE_URL answers"
+                "--cloud-check",
+                action="store_true",
+                help="check the edge at VVTV_CLOUDFLARE_BASE_URL answers its /v1/status (2xx)",
             )
         parser.set_defaults(func=release_guard(_go_live))

@@ -7,8 +7,8 @@
   secure backup each verified and restored, emergency mode on then off, a short soak.
   The restores are drills into the phase's artifacts directory: they prove a backup
   restores without replacing the live state under a running channel.
-* ``phase3``: a canary with the promotion gate, then (``--cloud-check``) a reachability
-  check of ``VVTV_CLOUDFLARE_BASE_URL``.
+* ``phase3``: a canary with the promotion gate, then (``--cloud-check``) the edge at
+  ``VVTV_CLOUDFLARE_BASE_URL`` answers its ``/v1/status`` (a 2xx with the status body).
 
 Each run writes ``runtime/go-live/phaseN/<UTC ts>/``: one ``NN-<step>.env`` per step
 (its outputs and ``status=``), logs and captures, and ``summary.txt`` with
@@ -304,19 +304,51 @@ async def step_canary(ctx: StepContext) -> StepResult:
 
 
 async def step_cloud(ctx: StepContext) -> StepResult:
+    """The edge answers for this channel: ``GET <VVTV_CLOUDFLARE_BASE_URL>/v1/status`` is a
+    2xx whose body is the edge's public status (a JSON object with a string ``state`` and a
+    numeric ``buffer_minutes``). Anything else fails, a 404 or a login page included: a
+    base URL that reaches a server but not the Worker is not a cloud."""
     if not ctx.config.cloud_check:
         return SKIPPED
     base = ctx.config.cloud_base_url
     if not base:
         raise StepFailed("--cloud-check needs VVTV_CLOUDFLARE_BASE_URL")
+    url = base.rstrip("/") + "/v1/status"
     async with api.client() as http:
         try:
-            response = await http.get(base)
+            response = await http.get(url)
         except httpx.HTTPError as exc:
-            raise StepFailed(f"GET {base}: {type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 500:
-        raise StepFailed(f"GET {base}: HTTP {response.status_code}")
-    return {"cloud_url": base, "http_status": response.status_code}
+            raise StepFailed(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+    if not 200 <= response.status_code < 300:
+        raise StepFailed(f"GET {url}: HTTP {response.status_code}, expected 2xx")
+    status = _edge_status(response)
+    if status is None:
+        raise StepFailed(
+            f"GET {url}: HTTP {response.status_code} but not the edge's status (a JSON object "
+            f"with state and buffer_minutes): {response.text[:120]!r}"
+        )
+    return {
+        "cloud_url": base,
+        "status_url": url,
+        "http_status": response.status_code,
+        "edge_state": status["state"],
+        "edge_stale": status.get("stale"),
+    }
+
+
+def _edge_status(response: httpx.Response) -> dict[str, object] | None:
+    try:
+        body = response.json()
+    except ValueError:  # not JSON (json.JSONDecodeError, or undecodable bytes)
+        return None
+    if not isinstance(body, dict):
+        return None
+    state, minutes = body.get("state"), body.get("buffer_minutes")
+    if not isinstance(state, str) or not state:
+        return None
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+        return None
+    return body
 
 
 def steps_for(phase: str) -> list[Step]:
