@@ -2,7 +2,9 @@
 
 Owns: the persisted ``AlertState`` of every code, the ``webhook`` outbox topic.
 Receives: ``EvaluateAlerts`` (any actor may nudge it after a metrics change); it
-also evaluates on its own at least every ``interval_s`` (60 s).
+also evaluates on its own at least every ``interval_s`` (60 s). ``DrainOutbox``
+(``--once`` before exiting): the reply is how many webhook notifications are still
+undelivered.
 Sends: webhook notifications (high and critical only, SPEC §5) through the
 durable outbox, delivered in order with retries; the same notifications to the edge
 (``/v1/ingest/alerts``) on CloudSync's ``cloud`` topic when a cloud is configured; the
@@ -37,7 +39,7 @@ from supervisors import Actor, ActorContext
 from vvtv.core import tls
 from vvtv.core.audit import AuditType
 from vvtv.core.clock import Clock
-from vvtv.core.messages import EvaluateAlerts
+from vvtv.core.messages import DrainOutbox, EvaluateAlerts
 from vvtv.core.model import AlertState, AuditEvent, Severity, new_id
 from vvtv.core.retry import RetryPolicy
 from vvtv.notify.alerts import (
@@ -58,6 +60,7 @@ from vvtv.notify.delivery import (
     PumpPolicy,
     PumpSignal,
     check_base_url,
+    drain,
     pump,
 )
 from vvtv.observe.metrics import ChannelMetrics
@@ -138,7 +141,7 @@ def inputs_from_store(store: Store, now: datetime) -> dict[str, Any]:
 
 class Alerter(Actor):
     mailbox_size = 32
-    accepts = (EvaluateAlerts,)
+    accepts = (EvaluateAlerts, DrainOutbox)
 
     def __init__(
         self,
@@ -202,7 +205,11 @@ class Alerter(Actor):
         if self.webhook_url is not None:
             ctx.start_soon(self._deliver_webhooks)
 
-    async def handle(self, msg: EvaluateAlerts) -> list[dict[str, Any]]:
+    async def handle(self, msg: EvaluateAlerts | DrainOutbox) -> list[dict[str, Any]] | int:
+        if isinstance(msg, DrainOutbox):
+            if self.webhook_url is None:
+                return 0
+            return await drain(self.store, WEBHOOK_TOPIC, msg.timeout_s, self._wake)
         return await self.evaluate_now()
 
     # --- evaluation ------------------------------------------------------------------

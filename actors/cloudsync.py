@@ -2,7 +2,8 @@
 
 Owns: the ``cloud`` outbox topic and its delivery pump.
 Receives: ``PublishStatus`` (after each commit window), ``PublishDaily`` and
-``PublishWeekly`` (after the nightly job).
+``PublishWeekly`` (after the nightly job), ``DrainOutbox`` (``--once`` before exiting:
+the reply is how many documents are still undelivered).
 Sends: signed POSTs to ``/v1/ingest/status``, ``/v1/ingest/daily`` and
 ``/v1/ingest/weekly`` under ``VVTV_CLOUDFLARE_BASE_URL``.
 
@@ -42,7 +43,13 @@ from supervisors import Actor, ActorContext, ActorError
 from vvtv.core import tls
 from vvtv.core.audit import AuditType
 from vvtv.core.clock import Clock
-from vvtv.core.messages import EvaluateAlerts, PublishDaily, PublishStatus, PublishWeekly
+from vvtv.core.messages import (
+    DrainOutbox,
+    EvaluateAlerts,
+    PublishDaily,
+    PublishStatus,
+    PublishWeekly,
+)
 from vvtv.core.model import AuditEvent, new_id
 from vvtv.core.retry import RetryPolicy
 from vvtv.notify.cloud import (
@@ -63,6 +70,7 @@ from vvtv.notify.delivery import (
     PumpPolicy,
     PumpSignal,
     check_base_url,
+    drain,
     pump,
 )
 from vvtv.observe.metrics import ChannelMetrics
@@ -87,7 +95,7 @@ def check_week(week: str) -> str:
 
 class CloudSync(Actor):
     mailbox_size = 64
-    accepts = (PublishStatus, PublishDaily, PublishWeekly)
+    accepts = (PublishStatus, PublishDaily, PublishWeekly, DrainOutbox)
 
     def __init__(
         self,
@@ -145,8 +153,15 @@ class CloudSync(Actor):
             self._refresh_depth()
             ctx.start_soon(self._deliver)
 
-    async def handle(self, msg: PublishStatus | PublishDaily | PublishWeekly) -> int | None:
-        """Enqueue the document; the reply is its outbox id (None when disabled or invalid)."""
+    async def handle(
+        self, msg: PublishStatus | PublishDaily | PublishWeekly | DrainOutbox
+    ) -> int | None:
+        """Enqueue the document; the reply is its outbox id (None when disabled or invalid).
+        ``DrainOutbox``: the number of documents still undelivered after waiting."""
+        if isinstance(msg, DrainOutbox):
+            if not self.enabled:
+                return 0
+            return await drain(self.store, CLOUD_TOPIC, msg.timeout_s, self._wake)
         if not self.enabled:
             return None
         now = self.clock.now()

@@ -25,6 +25,7 @@ from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
 from vvtv.core.audit import AuditType
 from vvtv.core.messages import (
+    DrainOutbox,
     Ping,
     PublishDaily,
     PublishWeekly,
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 CURSOR_DISCOVERY = "window.discovery"
 CURSOR_COMMIT = "window.commit"
 CURSOR_NIGHTLY = "window.nightly"  # stored as the local date's midnight UTC instant
+
+# --once drains these actors' outboxes before exiting (actor name: its outbox topic).
+OUTBOX_TOPICS = {"cloudsync": "cloud", "alerter": "webhook"}
+DRAIN_REPLY_S = 10.0  # beyond the drain's own wait, for the reply to come back
 
 # A commit window fetches and prepares media: give it time, but not forever.
 DISCOVERY_TIMEOUT_S = 15 * 60
@@ -99,7 +104,8 @@ class Scheduler(Actor):
                 "reason": f"the nightly job already ran for {local.isoformat()} (at "
                 f'{earlier.isoformat()}); send {{"force": true}} to run it again',
             }
-        ok = await self._run(Window(WindowKind.NIGHTLY, now, local))
+        # On demand, like --force-nightly: the last complete week's report is rebuilt too.
+        ok = await self._run(Window(WindowKind.NIGHTLY, now, local), forced=True)
         runs = ch.store.query_audit(event_type=AuditType.WINDOW_NIGHTLY, since=now, limit=None)
         details = dict(runs[-1].details) if runs else {}
         for key in ("slot", "started_at", "ok"):
@@ -156,7 +162,9 @@ class Scheduler(Actor):
             # per process: a restarted scheduler must not run it again.
             ch.force_nightly = False
             now = ch.clock.now()
-            await self._run(Window(WindowKind.NIGHTLY, now, now.astimezone(ch.tz).date()))
+            await self._run(
+                Window(WindowKind.NIGHTLY, now, now.astimezone(ch.tz).date()), forced=True
+            )
         self._seed_nightly_cursor()
         while True:
             now = ch.clock.now()
@@ -173,7 +181,10 @@ class Scheduler(Actor):
                 await trio.sleep(60)
 
     async def _one_cycle(self) -> None:
-        """``--once``: discovery, a commit window, the nightly job when forced; then stop."""
+        """``--once``: discovery, a commit window, the nightly job when forced, then what
+        they produced delivered (the outboxes drained, a bounded wait); then stop.
+
+        Exit code 1 when a window failed or documents are still undelivered."""
         ch = self.ch
         now = ch.clock.now()
         cursors = self._cursors()
@@ -182,17 +193,53 @@ class Scheduler(Actor):
             windows.append(Window(WindowKind.NIGHTLY, now, now.astimezone(ch.tz).date()))
         ok = True
         for window in windows:
-            if await self._run(window):
+            if await self._run(window, forced=window.kind is WindowKind.NIGHTLY):
                 cursors = advance(cursors, window)
                 self._save(cursors)
             else:
                 ok = False
+        undelivered = await self._drain_outboxes(ch.settings.once_drain_secs)
+        if undelivered:
+            ok = False
+            log.error(
+                "--once: %d document(s) still undelivered after %g s (%s); they stay in the "
+                "outbox and the next run delivers them",
+                sum(undelivered.values()),
+                ch.settings.once_drain_secs,
+                ", ".join(f"{name}: {n}" for name, n in undelivered.items()),
+            )
         ch.exit_code = 0 if ok else 1
         assert self.ctx is not None
         self.ctx.runtime.shutdown()
 
-    async def _run(self, window: Window) -> bool:
-        """Run one window; True when it succeeded (and its cursor may move)."""
+    async def _drain_outboxes(self, timeout_s: float) -> dict[str, int]:
+        """Ask each actor with an outbox to deliver it within ``timeout_s`` (together);
+        what each still holds, for those that hold anything."""
+        assert self.ctx is not None
+        left: dict[str, int] = {}
+
+        ctx = self.ctx
+
+        async def one(name: str) -> None:
+            try:
+                reply = await ctx.ref(name).call(
+                    DrainOutbox(timeout_s), timeout=timeout_s + DRAIN_REPLY_S
+                )
+                n = reply if isinstance(reply, int) else 0
+            except ActorError as exc:
+                log.error("--once: could not drain the %s outbox: %s", name, exc)
+                n = self.ch.store.pending_count(OUTBOX_TOPICS[name])
+            if n:
+                left[name] = n
+
+        async with trio.open_nursery() as nursery:
+            for name in OUTBOX_TOPICS:
+                nursery.start_soon(one, name)
+        return dict(sorted(left.items()))
+
+    async def _run(self, window: Window, *, forced: bool = False) -> bool:
+        """Run one window; True when it succeeded (and its cursor may move). ``forced``: a
+        nightly run on demand (it also rebuilds the last complete week's report)."""
         ch = self.ch
         assert self.ctx is not None
         trace = new_id("win")
@@ -211,7 +258,7 @@ class Scheduler(Actor):
                 details = _plain(outcome)
             else:
                 assert window.local_date is not None
-                details = await self._nightly(window.local_date)
+                details = await self._nightly(window.local_date, forced=forced)
         except Exception as exc:
             # Any failure of a window (an actor down or timing out, a store error such as a
             # full disk, a lost lock, a bug in the nightly job) is audited and retried next
@@ -256,11 +303,17 @@ class Scheduler(Actor):
             )
         )
 
-    async def _nightly(self, local_date: date) -> dict:
+    async def _nightly(self, local_date: date, *, forced: bool = False) -> dict:
         ch = self.ch
         async with self._nightly_lock:
             result = await job.run_nightly(
-                ch.store, ch.cards, ch.clock, ch.tz, local_date, ch.settings.exports_dir
+                ch.store,
+                ch.cards,
+                ch.clock,
+                ch.tz,
+                local_date,
+                ch.settings.exports_dir,
+                forced=forced,
             )
         daily = result.daily
         _cast_quietly(self.ctx, "cloudsync", PublishDaily(daily.date, daily.summary, daily.metrics))

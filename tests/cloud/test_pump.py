@@ -11,7 +11,7 @@ from trio.testing import MockClock
 
 from tests.support.loopback import Loopback, json_reply
 from vvtv.core.clock import TrioClock
-from vvtv.notify.delivery import Deliverer, PumpPolicy, PumpSignal, pump
+from vvtv.notify.delivery import Deliverer, PumpPolicy, PumpSignal, drain, pump
 from vvtv.store import open_store
 
 
@@ -75,3 +75,25 @@ async def test_pump_policy_honours_retry_after_within_its_cap() -> None:
     assert policy.retry_delay(1, retry_after=2) == 5  # never shorter than the pace
     assert policy.retry_delay(1, retry_after=42) == 42
     assert policy.retry_delay(1, retry_after=86_400) == 300
+
+
+async def test_drain_waits_for_the_pump_to_empty_the_topic_and_no_longer_than_asked(
+    autojump_clock: MockClock, tmp_path: Path, clock: TrioClock, receiver: Loopback, nursery
+) -> None:
+    store = open_store(tmp_path / "vvtv.db", clock=clock)
+    for n in range(2):
+        store.enqueue("t", {"n": n})
+    async with httpx.AsyncClient() as client:
+        d = Deliverer(receiver.url, None, None, client, clock, breaker_threshold=10)
+        signal = PumpSignal()
+        nursery.start_soon(lambda: pump(store, "t", d, lambda i: "/in", clock, signal=signal))
+        assert await drain(store, "t", 30, signal) == 0
+        assert [r.json()["n"] for r in receiver.accepted] == [0, 1]
+        # A receiver that stays down: the wait ends on time and says how many are left.
+        receiver.answer_always(json_reply(503))
+        store.enqueue("t", {"n": 2})
+        started = trio.current_time()
+        assert await drain(store, "t", 20, signal) == 1
+        assert trio.current_time() - started == pytest.approx(20, abs=0.5)
+    with pytest.raises(ValueError, match=">= 0"):
+        await drain(store, "t", -1)

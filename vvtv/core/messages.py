@@ -155,6 +155,19 @@ class SetOutputEnabled:
     who: str = ""
 
 
+# --- → CloudSync, Alerter (their outboxes) ------------------------------------------
+
+
+@attrs.frozen
+class DrainOutbox:
+    """Deliver what the actor's outbox holds, waiting at most ``timeout_s``; the reply is
+    how many documents are still undelivered (0: all sent). ``vvtv run --once`` sends it
+    before exiting, so a one-shot run delivers what it produced. Handled in mailbox order:
+    everything sent to the actor before it is in the outbox when the wait starts."""
+
+    timeout_s: float
+
+
 # --- → Alerter ----------------------------------------------------------------------
 
 
@@ -187,5 +200,6 @@ ALL_MESSAGES: tuple[type, ...] = (
     PublishStatus,
     PublishDaily,
     PublishWeekly,
+    DrainOutbox,
     EvaluateAlerts,
 )

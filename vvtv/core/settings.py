@@ -77,6 +77,9 @@ class Settings:
     owner_card_path: Path = Path("config/owner_card.demo.yaml")
     run_once: bool = False
     force_nightly: bool = False
+    # --once waits at most this long for its outboxes (cloud reports, webhook) to be
+    # delivered before exiting; what is left is counted and the exit code is 1.
+    once_drain_secs: float = 60.0
     log_level: str = "INFO"  # VVTV_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR or CRITICAL
     # VVTV_LOG_FORMAT: "json" or "text"; None = JSON lines under systemd, text elsewhere
     log_format: str | None = None
@@ -257,6 +260,7 @@ class Settings:
             owner_card_path=p.path("VVTV_OWNER_CARD_PATH") or Path("config/owner_card.demo.yaml"),
             run_once=p.flag("VVTV_RUN_ONCE", False),
             force_nightly=p.flag("VVTV_FORCE_NIGHTLY", False),
+            once_drain_secs=p.number("VVTV_ONCE_DRAIN_SECS", 60.0, 0.0, 3600.0),
             log_level=p.parsed("VVTV_LOG_LEVEL", "INFO", _check_log_level),
             log_format=p.parsed("VVTV_LOG_FORMAT", None, _check_log_format),
             under_systemd=bool(p.text("JOURNAL_STREAM") or p.text("INVOCATION_ID")),

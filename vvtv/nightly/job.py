@@ -119,6 +119,7 @@ def _nightly_sync(
     tz: ZoneInfo,
     local_date: date,
     exports: Path,
+    forced: bool = False,
 ) -> NightlyResult:
     day = local_date - timedelta(days=1)
     export_path = store.export_audit(day, exports, tz=tz)
@@ -127,9 +128,13 @@ def _nightly_sync(
     daily, aired = _report_day(store, day, tz, now)
     store.save_daily_report(daily)
     weekly = None
-    if local_date.isoweekday() == 1:  # Monday: the ISO week that ended yesterday
-        week = iso_week_of(day)
-        monday = day - timedelta(days=6)
+    # Monday: the ISO week that ended yesterday. A forced run any day rebuilds the last
+    # complete week's report too, so an operator's run publishes both (the cloud outbox
+    # sends a week once: a report already delivered is not sent again).
+    if local_date.isoweekday() == 1 or forced:
+        sunday = local_date - timedelta(days=local_date.isoweekday())
+        week = iso_week_of(sunday)
+        monday = sunday - timedelta(days=6)
         days = [store.get_daily_report(monday + timedelta(days=i)) for i in range(7)]
         weekly = weekly_report(week, [d for d in days if d is not None], now)
         store.save_weekly_report(weekly)
@@ -186,9 +191,14 @@ async def run_nightly(
     tz: ZoneInfo,
     local_date: date,
     exports: Path,
+    *,
+    forced: bool = False,
 ) -> NightlyResult:
+    """Run the nightly job for ``local_date``; ``forced``: on demand (see ``_nightly_sync``)."""
     now = clock.now()
-    result = await offload.run_sync(_nightly_sync, store, cards, now, tz, local_date, exports)
+    result = await offload.run_sync(
+        _nightly_sync, store, cards, now, tz, local_date, exports, forced
+    )
     store.append_audit(
         AuditEvent(
             event_id=new_id("evt"),

@@ -497,3 +497,27 @@ def _wait_seconds(
     if head is None:
         return policy.idle_poll_s
     return min(policy.idle_poll_s, max(0.0, (head - now).total_seconds()))
+
+
+class PendingCounter(Protocol):
+    def pending_count(self, topic: str) -> int: ...
+
+
+DRAIN_POLL_S = 0.2
+
+
+async def drain(
+    store: PendingCounter, topic: str, timeout_s: float, signal: PumpSignal | None = None
+) -> int:
+    """Wait until ``topic``'s outbox has nothing pending, at most ``timeout_s`` (Trio's
+    clock); the number still pending then. ``signal`` wakes an idle pump first, so what was
+    just enqueued goes out now rather than at its next poll. The pump keeps its own pace:
+    a failing head is retried on its backoff schedule, never faster."""
+    if timeout_s < 0:
+        raise ValueError(f"drain timeout must be >= 0 s, got {timeout_s}")
+    if signal is not None:
+        signal.set()
+    with trio.move_on_after(timeout_s):
+        while store.pending_count(topic):
+            await trio.sleep(DRAIN_POLL_S)
+    return store.pending_count(topic)
