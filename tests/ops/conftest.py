@@ -51,6 +51,15 @@ class FakeApi:
         self.requests: list[tuple[str, str]] = []
         self.control: list[dict[str, Any]] = []
         self.on_status: Callable[[], None] | None = None
+        # What the daemon's nightly control call answers (actors/scheduler.py nightly_now).
+        self.nightly_reply: dict[str, Any] = {
+            "ran": True,
+            "local_date": "2026-11-22",
+            "report_day": "2026-11-21",
+            "export": "/var/lib/vvtv/exports/audit-2026-11-21.json",
+            "weekly": "2026-W47",
+            "forced": True,
+        }
         self.verifier = Verifier(TOKEN, SECRET)
         self.now: Callable[[], float] = time.time  # what the signature window is checked against
         self._lock = threading.Lock()
@@ -110,6 +119,13 @@ class FakeApi:
             on = enabled if enabled is not None else rule
             self.status["state"] = "EMERGENCY" if on else "RUNNING"
             return 200, "application/json", json.dumps(self.status).encode()
+        if method == "POST" and path == "/v1/control/nightly":
+            try:
+                self.verifier.verify(method, path, headers, body, self.now())
+            except AuthError as exc:
+                return 401, "application/json", json.dumps({"error": exc.reason}).encode()
+            self.control.append({"path": path, **json.loads(body)})
+            return 200, "application/json", json.dumps(self.nightly_reply).encode()
         return 404, "application/json", b'{"error": "not found"}'
 
     def _reply(self, request: Request) -> Reply:

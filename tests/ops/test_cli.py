@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.loopback import closed_port
 from vvtv.cli import ops
 
 from .conftest import FakeApi, spawn_fake_daemon
@@ -302,12 +303,64 @@ def test_force_nightly_runs_the_daemon_once_with_the_original_flags(
     script.write_text(RECORDER)
     cmd = f"{sys.executable} {script} {record}"
     code, fields, _ = run(capsys, "runbook", "force-nightly", "--daemon-cmd", cmd)
-    assert code == 0 and fields["nightly"] == "ok"
+    assert code == 0 and fields["nightly"] == "ok" and fields["nightly_via"] == "once"
     seen = json.loads(record.read_text())
     assert seen == {"argv": [str(record), "--once", "--force-nightly"], "once": "1", "nightly": "1"}
     monkeypatch.setenv("FAKE_EXIT", "4")
     code, fields, err = run(capsys, "runbook", "force-nightly", "--daemon-cmd", cmd)
     assert code == 1 and fields["nightly_exit_code"] == "4" and "exited with 4" in err
+
+
+def test_force_nightly_asks_the_running_service_with_a_signed_call_instead_of_stopping_it(
+    ops_env: dict[str, Path],
+    fake_api: FakeApi,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "record.json"
+    script = tmp_path / "fake_daemon.py"
+    script.write_text(RECORDER)
+    cmd = f"{sys.executable} {script} {record}"
+    service = spawn_fake_daemon()  # the service: its pid file says it holds the state
+    try:
+        (ops_env["root"] / "vvtv.pid").write_text(f"{service.pid}\n")
+        code, fields, err = run(capsys, "runbook", "force-nightly", "--daemon-cmd", cmd)
+        assert code == 0, err
+        assert fields["nightly_via"] == "api" and fields["nightly"] == "ok"
+        assert fields["nightly_report_day"] == "2026-11-21"
+        assert fields["nightly_weekly"] == "2026-W47"
+        assert fake_api.control == [{"path": "/v1/control/nightly", "force": True}]
+        assert not record.exists()  # no second daemon was started beside the service
+        assert f"pid {service.pid}" in err
+
+        # The service's job failed: the reply says so, the exit code is 1.
+        fake_api.nightly_reply = {"ran": False, "error": "StoreError('disk full')"}
+        code, fields, err = run(capsys, "runbook", "force-nightly")
+        assert code == 1 and fields["nightly"] == "failed" and "disk full" in err
+    finally:
+        service.kill()
+        service.wait()
+
+
+def test_force_nightly_on_a_service_says_why_when_the_call_is_refused(
+    ops_env: dict[str, Path],
+    fake_api: FakeApi,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = spawn_fake_daemon()
+    try:
+        (ops_env["root"] / "vvtv.pid").write_text(f"{service.pid}\n")
+        monkeypatch.setenv("VVTV_CONTROL_SECRET", "wrong")
+        code, _, err = run(capsys, "runbook", "force-nightly")
+        assert code == 1 and "401" in err and "VVTV_CONTROL_SECRET" in err
+        monkeypatch.setenv("VVTV_API_URL", f"http://127.0.0.1:{closed_port()}")
+        code, _, err = run(capsys, "runbook", "force-nightly")
+        assert code == 1 and "is the daemon running?" in err
+        assert not fake_api.control
+    finally:
+        service.kill()
+        service.wait()
 
 
 def test_export_audits_writes_the_days_file_through_the_store(

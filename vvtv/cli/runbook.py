@@ -14,6 +14,7 @@ import trio
 
 from vvtv import backup
 from vvtv.backup import keys
+from vvtv.backup.restore import daemon_holding_state
 from vvtv.cli.context import daemon_cmd, settings_from_env, wall_now
 from vvtv.cli.output import (
     EXIT_FAILED,
@@ -26,7 +27,7 @@ from vvtv.cli.output import (
     progress,
     release_guard,
 )
-from vvtv.core.settings import process_env
+from vvtv.core.settings import Settings, process_env
 from vvtv.release import api
 
 # --- keys -----------------------------------------------------------------------------
@@ -142,14 +143,24 @@ def _restore_secure(args: argparse.Namespace) -> Fields:
 
 
 def _force_nightly(args: argparse.Namespace) -> Fields | int:
-    settings_from_env()  # a broken environment is a usage error before anything runs
+    """The nightly job now: through the running service's signed ``nightly`` control call
+    when a service holds the state (the channel stays on air), else a one-shot daemon
+    (``vvtv run --once --force-nightly``, which also delivers the reports before exiting)."""
+    s = settings_from_env()  # a broken environment is a usage error before anything runs
+    holder = daemon_holding_state(s.state_db, s.pid_file, wall_now())
+    if holder is not None:
+        return _nightly_on_the_service(args, s, holder)
     env = process_env(VVTV_RUN_ONCE="1", VVTV_FORCE_NIGHTLY="1")
     cmd = [*daemon_cmd(args), "--once", "--force-nightly"]
     progress(f"force-nightly: running {' '.join(cmd)}")
     # The child's stdout is progress for us: keep our stdout for the key=value result.
     sys.stderr.flush()
     code = subprocess.call(cmd, env=env, stdout=2)
-    fields = {"nightly_exit_code": code, "nightly": "ok" if code == 0 else "failed"}
+    fields = {
+        "nightly_via": "once",
+        "nightly_exit_code": code,
+        "nightly": "ok" if code == 0 else "failed",
+    }
     if code != 0:
         emit(args, fields)
         print(
@@ -157,6 +168,28 @@ def _force_nightly(args: argparse.Namespace) -> Fields | int:
             "`journalctl -u vvtv` for the cause",
             file=sys.stderr,
         )
+        return EXIT_FAILED
+    return fields
+
+
+def _nightly_on_the_service(args: argparse.Namespace, s: Settings, holder: str) -> Fields | int:
+    progress(f"force-nightly: {holder}; asking it (signed POST {s.api_url}/v1/control/nightly)")
+    reply = trio.run(
+        api.run_nightly, s.api_url, s.control_token, s.control_secret, True, wall_now()
+    )
+    ran = reply.get("ran") is True
+    fields: Fields = {
+        "nightly_via": "api",
+        "nightly": "ok" if ran else "failed",
+        "nightly_local_date": reply.get("local_date", ""),
+        "nightly_report_day": reply.get("report_day", ""),
+        "nightly_weekly": reply.get("weekly") or "",
+        "nightly_export": reply.get("export", ""),
+    }
+    if not ran:
+        emit(args, fields)
+        why = reply.get("reason") or reply.get("error") or "see `journalctl -u vvtv`"
+        print(f"vvtv: error: the service did not run the nightly job: {why}", file=sys.stderr)
         return EXIT_FAILED
     return fields
 
@@ -262,7 +295,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "delete archived keys past VVTV_BACKUP_KEY_ARCHIVE_RETENTION_DAYS "
         "(never one a backup still needs)",
     )
-    nightly = add("force-nightly", guarded(_force_nightly), "run the nightly job once, now")
+    nightly = add(
+        "force-nightly",
+        release_guard(_force_nightly),
+        "run the nightly job once, now (through the running service's signed control call "
+        "when one holds the state)",
+    )
     nightly.add_argument(
         "--daemon-cmd",
         default=None,

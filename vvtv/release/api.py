@@ -83,7 +83,14 @@ async def status_and_alerts(
 
 
 async def signed_post(
-    base: str, path: str, payload: dict[str, Any] | None, token: str, secret: str, now: datetime
+    base: str,
+    path: str,
+    payload: dict[str, Any] | None,
+    token: str,
+    secret: str,
+    now: datetime,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> dict[str, Any]:
     """POST a JSON body (none when ``payload`` is None, as the original's tools did) signed
     over exactly the bytes sent, with a fresh nonce (a command may be repeated within a
@@ -93,7 +100,7 @@ async def signed_post(
     if payload is not None:
         headers["Content-Type"] = "application/json"
     url = _url(base, path)
-    async with client() as http:
+    async with client(timeout) as http:
         try:
             response = await http.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -147,3 +154,26 @@ def _emergency_fields(reply: dict[str, Any], override: bool | None) -> dict[str,
         "buffer_minutes": reply.get("buffer_minutes", ""),
         "buffer_target_minutes": reply.get("buffer_target_minutes", ""),
     }
+
+
+# The nightly job exports a day of audit, applies retention and writes the reports: give
+# it the time a large state database needs, not a status call's ten seconds.
+NIGHTLY_TIMEOUT = 900.0
+
+
+async def run_nightly(
+    base: str, token: str, secret: str, force: bool, now: datetime
+) -> dict[str, Any]:
+    """Ask the running daemon for the nightly job now (the signed ``nightly`` control
+    call); its reply: ``ran``, ``local_date``, what ran, or ``reason`` when nothing did.
+    Each call carries a fresh nonce (``signed_post``): an operator running it twice means it
+    twice."""
+    return await signed_post(
+        base,
+        "/v1/control/nightly",
+        {"force": force},
+        token,
+        secret,
+        now,
+        timeout=NIGHTLY_TIMEOUT,
+    )
