@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
+import trio
 
 from vvtv.air.live import LiveView
 from vvtv.air.status import ItemDict
@@ -62,6 +63,9 @@ class ChannelContext:
     booted_at: datetime | None = None
 
     _resolved: tuple[OwnerCard, OwnerCard] | None = attrs.field(default=None, init=False)
+    # Set when a reload applies a card, then replaced: who follows the card waits on it
+    # instead of polling (a poll a second was a third of a simulated week's wake-ups).
+    _card_applied: trio.Event = attrs.field(factory=trio.Event, init=False)
 
     @property
     def card(self) -> OwnerCard:
@@ -90,7 +94,15 @@ class ChannelContext:
 
     def reload_card(self, who: str) -> ReloadResult:
         """Validate and apply the OwnerCard file; the previous card stays on error."""
-        return self.cards.reload(self.settings.owner_card_path, now=self.clock.now(), who=who)
+        result = self.cards.reload(self.settings.owner_card_path, now=self.clock.now(), who=who)
+        if result.ok:
+            self._card_applied.set()
+            self._card_applied = trio.Event()
+        return result
+
+    async def card_applied(self) -> None:
+        """Return once a reload has applied a card (it may be the same card again)."""
+        await self._card_applied.wait()
 
     def alert_grace_until(self) -> datetime | None:
         """The end of the alerts' start-up grace (None: no grace)."""

@@ -85,7 +85,6 @@ STDERR_KEEP = 5
 STDERR_LOG_MAX = 20  # ffmpeg messages logged per connection; the rest are only counted
 STOP_GRACE_S = 3.0
 KEY_OVERRIDES = "output_overrides"  # live value: {name: bool} set by control calls
-ROSTER_POLL_S = 1.0
 
 
 def output_specs(ch: ChannelContext) -> dict[str, OutputSpec]:
@@ -575,12 +574,13 @@ class Roster(Actor):
 
     async def _watch(self, ctx: ActorContext) -> None:
         while True:
-            await trio.sleep(ROSTER_POLL_S)
+            # Looked at first too: a card applied between the subtree's build and this start.
             names = tuple(output_specs(self.ch))
             if names != self.names:
                 log.info("push outputs changed (%s -> %s): rebuilding", self.names, names)
                 ctx.stop()
                 return
+            await self.ch.card_applied()
 
 
 def outputs_supervisor(ch: ChannelContext) -> Supervisor:
