@@ -58,23 +58,6 @@ async def programme(hls_root: Path, scratch: Path) -> AssetItem:
     )
 
 
-async def click(page, element_id: str) -> None:
-    """A real mouse click (a user gesture: the browser then allows playback with sound)."""
-    box = await page.eval(
-        f"(() => {{ const r = document.getElementById({element_id!r}).getBoundingClientRect();"
-        " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()"
-    )
-    for kind in ("mousePressed", "mouseReleased"):
-        await page.call(
-            "Input.dispatchMouseEvent",
-            type=kind,
-            x=box["x"],
-            y=box["y"],
-            button="left",
-            clickCount=1,
-        )
-
-
 async def test_a_viewer_watches_a_minute_across_item_changes_with_hlsjs(
     tmp_path: Path, slate_template: Path
 ) -> None:
@@ -98,7 +81,7 @@ async def test_a_viewer_watches_a_minute_across_item_changes_with_hlsjs(
         await page.wait_for("document.getElementById('now-title').textContent === 'Intermission'")
         assert await page.eval("document.getElementById('play').hidden") is False
 
-        await click(page, "play")
+        await page.click("#play")
         await page.wait_for("window.vvtvWatch.player.state === 'playing'", timeout=30)
         assert await page.eval("window.vvtvWatch.player.engine") == "hls.js"
         assert await page.eval("Hls.version") == "1.7.4"
