@@ -44,6 +44,16 @@ def _examples() -> list[str]:
     ]
 
 
+def _traced_through(events: list[dict[str, Any]]) -> str | None:
+    """The trace id of an item with every step of ITEM_EVENTS in the log, if there is one
+    (items are made ready concurrently: the first fetched need not be the first checked)."""
+    steps: dict[str, set[str]] = {}
+    for e in events:
+        if e.get("trace_id"):
+            steps.setdefault(e["trace_id"], set()).add(e["event"])
+    return next((t for t, seen in steps.items() if seen >= ITEM_EVENTS), None)
+
+
 def _control(daemon: Channel, body: bytes) -> httpx.Response:
     path = "/v1/control/emergency-mode"
     headers = signed_headers(TOKEN, SECRET, "POST", path, body, time.time(), nonce=new_nonce())
@@ -55,7 +65,7 @@ def test_the_runbooks_grep_examples_find_the_pipeline_in_a_real_daemons_log(
 ) -> None:
     wait_for(
         "an item fetched, prepared and QA-checked",
-        lambda: {e["event"] for e in _events(api_daemon.log())} >= ITEM_EVENTS,
+        lambda: _traced_through(_events(api_daemon.log())) is not None,
         timeout=240,
         every=0.5,
         show=lambda: api_daemon.log()[-3000:],
@@ -77,8 +87,11 @@ def test_the_runbooks_grep_examples_find_the_pipeline_in_a_real_daemons_log(
     # Under systemd: every line is one JSON object (tracebacks included).
     assert all(line.startswith("{") for line in log.splitlines() if line.strip()), log[:2000]
     events = _events(log)
-    item = next(e for e in events if e["event"] == LogEvent.FETCH_DONE)
-    assert item.get("trace_id"), item
+    trace_id = _traced_through(events)
+    assert trace_id, "no item with every step in the log"
+    item = next(
+        e for e in events if e["event"] == LogEvent.FETCH_DONE and e.get("trace_id") == trace_id
+    )
     for name in ITEM_EVENTS:  # one item's steps carry its trace id
         assert any(e["event"] == name and e.get("trace_id") for e in events), name
 
