@@ -40,7 +40,7 @@ from vvtv.air import timeline
 from vvtv.core.audit import AuditType
 from vvtv.core.model import AssetItem, QAReport, QAStatus, SlotType
 from vvtv.core.settings import Settings
-from vvtv.core.signing import signed_headers
+from vvtv.core.signing import new_nonce, signed_headers
 from vvtv.media.prepare import prepare
 from vvtv.outputs.command import PROGRESS_PERIOD_S
 from vvtv.ownercard.card import ChannelProfile, QualityPolicy
@@ -366,9 +366,11 @@ async def test_outputs_follow_the_switch_and_the_card_while_the_channel_runs(
             board = ch.outputs
 
             async def control(path: str, body: bytes) -> httpx.Response:
+                # A fresh nonce: the two card reloads below are the same call, and within
+                # one second the second would rightly be refused as a replay.
                 headers = signed_headers(
                     settings.control_token, settings.control_secret, "POST", path, body,
-                    ch.clock.now().timestamp(),
+                    ch.clock.now().timestamp(), nonce=new_nonce(),
                 )  # fmt: skip
                 async with httpx.AsyncClient(base_url=ch.api_url) as client:
                     return await client.post(path, content=body, headers=headers)
