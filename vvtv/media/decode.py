@@ -3,19 +3,26 @@
 ``decode_pass`` decodes a playlist once with filters side by side: ``blackdetect`` on the video,
 ``ebur128`` and ``silencedetect`` on the audio, with ffmpeg logging at ``level+info`` so every
 decoder error line is tagged ``[error]`` and can be counted. It decodes both streams by default,
-or one of them: the audio alone is how a copied audio track's loudness is measured on the prepared
-file (``vvtv.media.ready``), and the video alone then completes the same QA without decoding the
-audio a second time (``combine``).
+or one of them, and can hash the audio packets as they come out of the demuxer (``hash_audio``:
+nothing decoded for that, the bytes only).
+
+That is how a clip's audio is decoded once: ``prepare`` runs the audio half over the *source*
+(pass 1 of the loudness normalisation, hashing the packets), and when the prepared file copies
+that track, the QA gate decodes only the video of the prepared file while hashing its audio
+packets. Equal hashes prove the prepared file carries, byte for byte, the audio that was measured,
+so the two halves make one full measurement of the prepared file (``combine``); otherwise QA
+decodes the prepared file's audio as well.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import attrs
 
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
-from vvtv.media.formats import own_hls_input
+from vvtv.media.formats import own_hls_input, untrusted_input
 from vvtv.media.loudness import LoudnessMeasure, ebur128_filter, parse_ebur128_summary
 
 # blackdetect: a frame is black when ≥98 % of its pixels are darker than 10 % luma;
@@ -28,6 +35,8 @@ _BLACK = re.compile(r"black_duration:\s*([0-9.]+)")
 _SILENCE = re.compile(r"silence_duration:\s*([0-9.]+)")
 _OUT_TIME = re.compile(r"^out_time_us=(\d+)\s*$", re.MULTILINE)
 _ERROR_LEVELS = ("[error]", "[fatal]", "[panic]")
+# The line ffmpeg's streamhash muxer writes for the audio stream it hashes (on stderr).
+_AUDIO_HASH = re.compile(r"^\d+,a,SHA256=([0-9a-f]{64})\s*$", re.MULTILINE)
 
 
 @attrs.frozen
@@ -44,6 +53,9 @@ class DecodeMeasures:
     silence_sec: float
     errors: tuple[str, ...]
     streams: str = "av"
+    # SHA-256 of the first audio stream's packets (``hash_audio``): AAC payloads, without the
+    # ADTS headers MPEG-TS wraps them in, so a track copied from an MP4 hashes the same.
+    audio_packets: str | None = None
 
 
 def parse_decode_pass(stderr: str, progress: str, what: str, streams: str = "av") -> DecodeMeasures:
@@ -56,6 +68,7 @@ def parse_decode_pass(stderr: str, progress: str, what: str, streams: str = "av"
     errors = tuple(
         line.strip() for line in stderr.splitlines() if any(t in line for t in _ERROR_LEVELS)
     )
+    hashed = _AUDIO_HASH.findall(stderr)
     return DecodeMeasures(
         duration_sec=duration,
         loudness=loudness,
@@ -63,6 +76,7 @@ def parse_decode_pass(stderr: str, progress: str, what: str, streams: str = "av"
         silence_sec=sum(float(x) for x in _SILENCE.findall(stderr)),
         errors=errors,
         streams=streams,
+        audio_packets=hashed[-1] if hashed else None,
     )
 
 
@@ -80,24 +94,45 @@ def _graph(video: bool, audio: bool) -> tuple[str, list[str]]:
 
 
 async def decode_pass(
-    playlist: str, *, timeout: float, video: bool = True, audio: bool = True
+    source: Path | str,
+    *,
+    timeout: float,
+    video: bool = True,
+    audio: bool = True,
+    own_hls: bool = True,
+    hash_audio: bool = False,
+    check: bool = False,
 ) -> DecodeMeasures:
-    """Decode the asset once: black, loudness, silence, duration and decoder errors.
+    """Decode ``source`` once: black, loudness, silence, duration and decoder errors.
 
-    ``video=False`` or ``audio=False`` decodes one stream only (the other is not even read
-    past the demuxer).
+    ``video=False`` or ``audio=False`` decodes one stream only (the other is not even decoded).
+    ``source`` is a VOD playlist ``prepare`` wrote (``own_hls_input``), or with
+    ``own_hls=False`` a file from outside (``untrusted_input``). ``hash_audio`` also hashes the
+    first audio stream's packets (``DecodeMeasures.audio_packets``). A run that fails is
+    measured all the same (the failure is one more error) unless ``check``: then it raises
+    ``MediaError``.
     """
     if not (video or audio):
         raise ValueError("decode_pass needs at least one of video and audio")
     graph, maps = _graph(video, audio)
+    inputs = own_hls_input(source) if own_hls else untrusted_input(source)
+    hashing: list[str] = []
+    if hash_audio:
+        # MPEG-TS carries AAC in ADTS frames: strip them so the payloads compare with an MP4's.
+        unwrap = ["-bsf:a", "aac_adtstoasc"] if own_hls else []
+        hashing = [
+            "-map", "0:a:0", "-c:a", "copy", *unwrap,
+            "-f", "streamhash", "-hash", "sha256", "pipe:2",
+        ]  # fmt: skip
     args = ffmpeg_args(
-        "-loglevel", "level+info", *own_hls_input(playlist), "-filter_complex", graph, *maps,
-        "-f", "null", "-progress", "pipe:1", "-nostats", "-",
+        "-loglevel", "level+info", "-progress", "pipe:1", "-nostats", *inputs,
+        "-filter_complex", graph, *maps, "-f", "null", "-", *hashing,
     )  # fmt: skip
     streams = "a" if not video else "v" if not audio else "av"
-    result = await run_tool(args, timeout=timeout, check=False, what=playlist)
+    what = str(source)
+    result = await run_tool(args, timeout=timeout, check=check, what=what)
     measures = parse_decode_pass(
-        result.stderr, result.stdout.decode("ascii", "replace"), playlist, streams
+        result.stderr, result.stdout.decode("ascii", "replace"), what, streams
     )
     if result.returncode != 0:
         failure = f"ffmpeg exited with {result.returncode}"
@@ -117,4 +152,5 @@ def combine(video: DecodeMeasures, audio: DecodeMeasures) -> DecodeMeasures:
         silence_sec=audio.silence_sec,
         errors=video.errors + audio.errors,
         streams="av",
+        audio_packets=audio.audio_packets,
     )

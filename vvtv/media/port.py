@@ -2,8 +2,8 @@
 
 ``FfmpegMedia`` is the real thing (ffprobe, vetted httpx downloads, ffmpeg prepare and QA).
 Probes read local files only: a remote candidate's head is fetched first (``fetch_head``).
-Prepare and QA are one call, ``make_ready``, so the loudness of a copied audio track is measured
-once, by the QA gate's own pass over the prepared file (see ``vvtv.media.ready``).
+Prepare and QA are one call, ``make_ready``, so the QA gate can reuse the audio pass ``prepare``
+ran over the source when the asset copied that track (see ``vvtv.media.ready``).
 The port exists so the proof can swap in instant media for a simulated week without
 touching any actor: nothing else in the channel knows how media is made.
 """
@@ -16,9 +16,9 @@ from typing import Protocol
 from vvtv.core.model import QAReport
 from vvtv.guard.addresses import STRICT, AddressPolicy
 from vvtv.media.fetch import DEFAULT_PACE, Fetched, Pace, UrlCheck, fetch, fetch_head
-from vvtv.media.prepare import Prepared, load_prepared
+from vvtv.media.prepare import Prepared, load_prepared, prepare
 from vvtv.media.probe import HDCheck, ProbeResult, confirm_hd, probe
-from vvtv.media.ready import judge, prepare_for_air
+from vvtv.media.ready import judge
 from vvtv.ownercard.card import OwnerCard
 
 
@@ -126,7 +126,7 @@ class FfmpegMedia:
     async def prepare(
         self, source: Path, hls_root: Path, asset_id: str, card: OwnerCard
     ) -> Prepared:
-        return await prepare_for_air(source, hls_root, asset_id, card.channel, card.quality_policy)
+        return await prepare(source, hls_root, asset_id, card.channel, card.quality_policy)
 
     async def qa(
         self, prepared: Prepared, card: OwnerCard, expected_duration: float | None

@@ -1,28 +1,29 @@
 """Prepare a fetched file for air: conform to the channel profile, normalise loudness, cut HLS.
 
-One call, at most three ffmpeg runs:
+One call, two ffmpeg runs and a probe:
 
-1. ``ffprobe`` the source;
-2. measure loudness on the audio alone (``-vn``, ebur128), pass 1 of the two-pass normalisation;
-3. one ffmpeg run that writes the HLS segments: the video is remuxed (``-c:v copy``) when the source
+1. ``ffprobe`` the source and, side by side (they are independent: on two cores the pair costs the
+   wall time of the measurement alone), decode its audio once (``decode_pass`` with the audio
+   only): loudness, pass 1 of the two-pass normalisation, plus silence, decoder errors and a hash
+   of the audio packets for the QA gate;
+2. one ffmpeg run that writes the HLS segments: the video is remuxed (``-c:v copy``) when the source
    already conforms, otherwise scaled/padded/re-timed and encoded with keyframes forced every
    ``segment_seconds``; the audio is copied when it conforms and is already within 0.5 LU of
-   target, otherwise normalised (pass 2) and re-encoded.
+   target (or is digital silence, which no gain can help), otherwise normalised (pass 2) and
+   re-encoded.
 
-With ``defer_loudness`` (what the channel does: ``vvtv.media.ready``), a remux whose audio could be
-copied skips step 2: the audio is copied as it is and ``Prepared.loudness_pending`` says so. Its
-loudness is then measured on the prepared file by the QA gate's own audio pass, so a clip already on
-target is decoded once, not twice; a clip that is not goes through ``renormalise``, which re-cuts
-the same video with the audio normalised from that measurement (the copied audio *is* the source's).
+When the audio is copied, ``Prepared.source_audio`` keeps that first audio pass: the prepared file
+carries those very packets, and the QA gate proves it (same hash) and decodes only the video, so a
+clip already on target has each of its streams decoded once (``vvtv.media.qa``).
 
 A remux can only cut where the source has keyframes: if the resulting segments are longer than the
 target, the remux is thrown away and the asset is transcoded (a remux costs about 1 % of that).
 
-Speed (``ops/bench/prep.py``, 60 s clips, 2 cores): a 1080p transcode costs about 26 CPU seconds
-with x264 ``superfast`` (≈ 4.6× real time when both cores are free); a remux costs about 1.4 CPU
-seconds, most of it ffmpeg's AAC encoder (≈ 50× real time on one core) re-encoding normalised
-audio, which bounds a remux near 40× unless the audio is already on target and copied (≈ 0.55 CPU
-seconds, over 100×).
+Speed (``ops/bench/prep.py``, 60 s clips, 2 cores; ``ops/PERFORMANCE.md``): a 1080p transcode
+costs about 26 CPU seconds with x264 ``superfast``, within 1.25× a plain ``ffmpeg`` transcode; a
+remux whose audio must be normalised is the audio pass (≈ 0.35 s, the true-peak measurement
+dominates) plus a plain ``ffmpeg -c:v copy -c:a aac`` run (≈ 0.85 s, ffmpeg's AAC encoder); one
+whose audio is on target is the audio pass and a copy (≈ 0.1 s), over 100× real time.
 
 Output lives in ``<hls_root>/<asset_id>/`` (``index.m3u8``, ``seg_00000.ts``…, ``prepared.json``).
 It is built in a hidden temporary directory and renamed into place, so a crash or cancellation
@@ -36,22 +37,16 @@ import math
 import re
 import shutil
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import trio
 
-from vvtv.media.decode import DecodeMeasures
+from vvtv.media.decode import DecodeMeasures, decode_pass
 from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
 from vvtv.media.formats import MediaFormatRefused, lavfi_input, untrusted_input
-from vvtv.media.loudness import (
-    LoudnessMeasure,
-    measure_loudness,
-    normalise_filter,
-    within_target,
-)
+from vvtv.media.loudness import LoudnessMeasure, normalise_filter, within_target
 from vvtv.media.playlist import Segment, fits_target, parse_vod_playlist
 from vvtv.media.probe import ProbeError, ProbeResult, probe
 from vvtv.ownercard.card import ChannelProfile, QualityPolicy
@@ -87,12 +82,9 @@ class Prepared:
     audio_filter: str  # what pass 2 applied: "copy", "volume=…", "loudnorm=…", "silence"
     source: ProbeResult  # the source before conforming (QA checks its height too)
     source_errors: tuple[str, ...] = ()  # what ffmpeg reported while reading the source
-    # The audio was copied unmeasured (``defer_loudness``): measure it on this output, then keep
-    # it or ``renormalise``.
-    loudness_pending: bool = False
-    # What an audio-only pass measured on these very files (a kept copied track): the QA gate
-    # reuses it instead of decoding the audio again. Not part of the manifest.
-    output_audio: DecodeMeasures | None = attrs.field(default=None, eq=False)
+    # The audio pass over the source, kept when its track was copied into this asset: the QA
+    # gate reuses it once it has checked the packets are the same. Not part of the manifest.
+    source_audio: DecodeMeasures | None = attrs.field(default=None, eq=False)
 
     @property
     def playlist(self) -> Path:
@@ -229,29 +221,19 @@ async def prepare(
     *,
     x264_preset: str = DEFAULT_X264_PRESET,
     timeout: float | None = None,
-    defer_loudness: bool = False,
 ) -> Prepared:
     """Conform ``source`` into ``<hls_root>/<asset_id>/`` and return what was made.
 
     Raises ``MediaError`` (a ``ProbeError`` as its cause) when the source cannot be probed,
-    has no video, or ffmpeg fails. ``timeout`` bounds each ffmpeg run (default: three times the
-    source duration, at least two minutes). An existing asset directory of the same id is
-    replaced atomically. ``defer_loudness``: see the module's docstring.
+    has no video, its audio cannot be measured, or ffmpeg fails. ``timeout`` bounds each ffmpeg
+    run (default: three times the source duration, at least two minutes). An existing asset
+    directory of the same id is replaced atomically.
     """
     check_asset_id(asset_id)
-
-    def copy_unmeasured(info: ProbeResult) -> bool:
-        return defer_loudness and conforms(info, profile) and audio_conforms(info, profile)
-
-    info, measured = await _probe_and_measure(
-        source, asset_id, timeout, skip=copy_unmeasured, deferrable=defer_loudness
-    )
+    info, heard = await _probe_and_measure(source, asset_id, timeout)
     limit = timeout if timeout is not None else max(120.0, 3 * (info.duration_sec or 0))
-    audio = (
-        "copy"
-        if measured is None and info.has_audio
-        else _audio_plan(info, measured, profile, quality)
-    )
+    measured = heard.loudness if heard is not None else None
+    audio = _audio_plan(info, measured, profile, quality)
 
     hls_root.mkdir(parents=True, exist_ok=True)
     work = hls_root / f"{_TEMP_PREFIX}{asset_id}-{uuid.uuid4().hex[:8]}"
@@ -270,10 +252,6 @@ async def prepare(
                 _clear(work)
                 remuxed = False
         if not remuxed:
-            if measured is None and info.has_audio:
-                # Deferred for a remux; a transcode measures first (only a remux is re-cut).
-                measured = await _measure(source, asset_id, limit)
-                audio = _audio_plan(info, measured, profile, quality)
             errors = await _segment(
                 source, work, info, profile, _Plan(False, audio), x264_preset, limit
             )
@@ -287,7 +265,7 @@ async def prepare(
             audio_filter=audio or "resample",
             source=info,
             source_errors=errors,
-            loudness_pending=info.has_audio and measured is None,
+            source_audio=heard if audio == "copy" else None,
         )
         (work / MANIFEST).write_text(json.dumps(_to_json(prepared), indent=1))
         _publish(work, hls_root / asset_id)
@@ -308,91 +286,12 @@ def _audio_plan(
         return "silence"
     target = quality.target_audio_lufs
     ceiling = quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
-    if audio_conforms(info, profile) and within_target(
-        measured, target, ceiling, COPY_AUDIO_TOLERANCE_LU
+    if audio_conforms(info, profile) and (
+        # Digital silence: no gain can make it programme (QA rejects it as silent).
+        measured.is_silent or within_target(measured, target, ceiling, COPY_AUDIO_TOLERANCE_LU)
     ):
         return "copy"
     return normalise_filter(measured, target, ceiling) or ""
-
-
-def keeps_copied_audio(measured: LoudnessMeasure, quality: QualityPolicy) -> bool:
-    """Whether audio copied unmeasured (``loudness_pending``) can stay as it is: on target, or
-    digital silence (no gain can help; QA rejects it)."""
-    ceiling = quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
-    return measured.is_silent or within_target(
-        measured, quality.target_audio_lufs, ceiling, COPY_AUDIO_TOLERANCE_LU
-    )
-
-
-def settle_loudness(prepared: Prepared, measured: LoudnessMeasure) -> Prepared:
-    """Record the loudness measured on ``prepared``'s copied audio, which stays as it is."""
-    if not prepared.loudness_pending:
-        raise ValueError(f"asset {prepared.asset_id}: loudness is not pending")
-    settled = attrs.evolve(prepared, measured=measured, loudness_pending=False)
-    _write_manifest(settled)
-    return settled
-
-
-async def renormalise(
-    prepared: Prepared,
-    source: Path,
-    measured: LoudnessMeasure,
-    profile: ChannelProfile,
-    quality: QualityPolicy,
-    *,
-    timeout: float | None = None,
-) -> Prepared:
-    """Re-cut a remux whose copied audio measured ``measured`` (on the prepared file: the same
-    audio as ``source``'s), with the audio normalised; replaces the asset atomically."""
-    if not (prepared.loudness_pending and prepared.remuxed):
-        raise ValueError(f"asset {prepared.asset_id}: not a remux with its loudness pending")
-    info = prepared.source
-    limit = timeout if timeout is not None else max(120.0, 3 * (info.duration_sec or 0))
-    audio = normalise_filter(
-        measured, quality.target_audio_lufs, quality.max_true_peak_dbtp - CODEC_PEAK_MARGIN_DB
-    )
-    hls_root = prepared.dir.parent
-    work = hls_root / f"{_TEMP_PREFIX}{prepared.asset_id}-{uuid.uuid4().hex[:8]}"
-    work.mkdir()
-    try:
-        errors = await _segment(
-            source, work, info, profile, _Plan(True, audio or ""), DEFAULT_X264_PRESET, limit
-        )
-        segments = _read_segments(work)
-        if not fits_target(segments, profile.segment_seconds):
-            raise MediaError(f"renormalise {prepared.asset_id}: the re-cut segments do not fit")
-        renormalised = attrs.evolve(
-            prepared,
-            segments=segments,
-            duration_sec=round(sum(s.duration_sec for s in segments), 3),
-            measured=measured,
-            audio_filter=audio or "resample",
-            source_errors=errors,
-            loudness_pending=False,
-        )
-        (work / MANIFEST).write_text(json.dumps(_to_json(renormalised), indent=1))
-        _publish(work, prepared.dir)
-        return renormalised
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _write_manifest(prepared: Prepared) -> None:
-    """Rewrite a published asset's manifest atomically (a crash leaves the old or the new)."""
-    manifest = prepared.dir / MANIFEST
-    scratch = manifest.with_name(f"{_TEMP_PREFIX}{MANIFEST}")
-    scratch.write_text(json.dumps(_to_json(prepared), indent=1))
-    scratch.replace(manifest)
-
-
-async def _probe(source: Path, asset_id: str) -> ProbeResult:
-    try:
-        info = await probe(str(source))
-    except ProbeError as exc:
-        raise _probe_failure(exc, asset_id) from exc
-    if not info.has_video:
-        raise MediaError(f"prepare {asset_id}: {source} has no video stream")
-    return info
 
 
 def _probe_failure(error: ProbeError, asset_id: str) -> MediaError:
@@ -403,31 +302,12 @@ def _probe_failure(error: ProbeError, asset_id: str) -> MediaError:
     return MediaError(f"prepare {asset_id}: {error.reason}")
 
 
-async def _measure(source: Path, asset_id: str, timeout: float) -> LoudnessMeasure:
-    try:
-        return await measure_loudness(source, timeout=timeout)
-    except MediaError as exc:
-        raise MediaError(f"prepare {asset_id}: loudness pass failed: {exc}") from exc
-
-
 async def _probe_and_measure(
-    source: Path,
-    asset_id: str,
-    timeout: float | None,
-    *,
-    skip: Callable[[ProbeResult], bool],
-    deferrable: bool,
-) -> tuple[ProbeResult, LoudnessMeasure | None]:
-    """ffprobe and the loudness pass side by side: they are independent, and on two cores the
-    pair costs as much wall time as the measurement alone (the remux budget is that tight).
-    When the probe may say the measurement is not wanted (``skip``: deferred to the output), the
-    probe goes first instead: a measurement started and then cancelled would still have decoded
-    part of the audio once more. There is no measurement of a source without audio."""
-    if deferrable:
-        probed = await _probe(source, asset_id)
-        if skip(probed) or not probed.has_audio:
-            return probed, None
-        return probed, await _measure(source, asset_id, timeout or _MEASURE_TIMEOUT)
+    source: Path, asset_id: str, timeout: float | None
+) -> tuple[ProbeResult, DecodeMeasures | None]:
+    """ffprobe and the audio pass side by side: they are independent, and on two cores the pair
+    costs as much wall time as the audio pass alone (the remux budget is that tight). There is
+    no audio pass over a source without audio (it is cancelled as soon as the probe says so)."""
     found: dict[str, Any] = {}
 
     async def probe_it(nursery: trio.Nursery, measuring: trio.CancelScope) -> None:
@@ -437,14 +317,19 @@ async def _probe_and_measure(
             found["probe_error"] = exc
             nursery.cancel_scope.cancel()  # nothing to measure in a file that does not probe
             return
-        if skip(info) or not info.has_audio:
+        if not info.has_audio:
             measuring.cancel()
 
     async def measure_it(measuring: trio.CancelScope) -> None:
         with measuring:
             try:
-                found["measured"] = await measure_loudness(
-                    source, timeout=timeout or _MEASURE_TIMEOUT
+                found["heard"] = await decode_pass(
+                    source,
+                    timeout=timeout or _MEASURE_TIMEOUT,
+                    video=False,
+                    own_hls=False,
+                    hash_audio=True,
+                    check=True,
                 )
             except MediaError as exc:
                 found["measure_error"] = exc
@@ -459,11 +344,14 @@ async def _probe_and_measure(
     info: ProbeResult = found["info"]
     if not info.has_video:
         raise MediaError(f"prepare {asset_id}: {source} has no video stream")
-    if not info.has_audio or skip(info):
+    if not info.has_audio:
         return info, None
     if "measure_error" in found:
         raise MediaError(f"prepare {asset_id}: loudness pass failed: {found['measure_error']}")
-    return info, found["measured"]
+    heard: DecodeMeasures = found["heard"]
+    if heard.loudness is None:
+        raise MediaError(f"prepare {asset_id}: loudness pass failed: ebur128 printed no summary")
+    return info, heard
 
 
 def _read_segments(directory: Path) -> tuple[Segment, ...]:
@@ -488,7 +376,7 @@ def _publish(work: Path, final: Path) -> None:
 def _to_json(prepared: Prepared) -> dict[str, Any]:
     data = attrs.asdict(prepared, recurse=True)
     data["dir"] = prepared.dir.name
-    del data["output_audio"]
+    del data["source_audio"]
     if prepared.measured is not None:  # JSON has no infinity: digital silence's peak
         data["measured"] = {
             k: (None if isinstance(v, float) and math.isinf(v) else v)
@@ -519,7 +407,6 @@ def load_prepared(asset_dir: Path) -> Prepared:
             audio_filter=str(data["audio_filter"]),
             source=ProbeResult(**source),
             source_errors=tuple(data.get("source_errors", ())),
-            loudness_pending=bool(data.get("loudness_pending", False)),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise MediaError(f"{manifest}: not a usable prepared-asset manifest ({exc})") from exc

@@ -3,10 +3,13 @@
 ``qa_check`` reads the output playlist with the parser the Buffer airs it with
 (``vvtv.media.playlist``) and probes it (size, frame rate: ffprobe reads headers only) while one
 decoding pass (``vvtv.media.decode``) measures black frames, loudness, silence, duration and decoder
-errors. When the audio was already measured on this same prepared file (a copied audio track,
-measured on the output before deciding whether to keep it: ``vvtv.media.ready``), those audio
-measures are passed in and only the video is decoded. Every failed check becomes a reason naming
-the measure, the value and the threshold.
+errors. When the prepared file copied its audio track from the source, whose audio ``prepare``
+already decoded once (``Prepared.source_audio``), only the video is decoded, and the prepared
+file's audio packets are hashed on the way: the same hash as the source's proves the measured audio
+is the audio in the file, and the two halves are one measurement of it. Different packets (a
+source in MPEG-TS, whose ADTS framing differs; a cut that lost packets), and the audio of the
+prepared file is decoded too. Every failed check becomes a reason naming the measure, the value and
+the threshold.
 
 Resolution is checked on the *source* as well as on the output: conforming upscales a 480p source
 to 720p, and the channel's minimum is about the picture the owner gets, not the frame size.
@@ -39,20 +42,21 @@ async def qa_check(
     expected_duration: float | None,
     *,
     timeout: float | None = None,
-    audio: DecodeMeasures | None = None,
+    source_audio: DecodeMeasures | None = None,
 ) -> QAReport:
     """Measure ``prepared`` and judge it against ``quality``; never raises for a bad asset.
 
     ``expected_duration`` is what the plan announced (None: only the source's own duration is
     compared). ``timeout`` bounds the decode (default: twice the duration, at least a minute).
-    ``audio``: an audio-only ``decode_pass`` already run on this same prepared file; only the
-    video is decoded then.
+    ``source_audio``: the audio-only ``decode_pass`` (with ``hash_audio``) over the source
+    whose audio track ``prepared`` copied; used when the packets prove the same.
     """
     reasons: list[str] = []
     playlist = str(prepared.playlist)
     limit = timeout if timeout is not None else max(60.0, 2 * prepared.duration_sec)
-    if audio is not None and audio.streams != "a":
-        raise ValueError(f"qa_check: audio measures must come from an audio-only pass ({audio})")
+    reuse = source_audio
+    if reuse is not None and (reuse.streams != "a" or reuse.audio_packets is None):
+        raise ValueError(f"qa_check: source_audio must be a hashed audio-only pass ({reuse})")
     try:
         # What the Buffer will read to air it: an asset it would refuse must not pass.
         parse_vod_playlist(prepared.playlist.read_text(), playlist)
@@ -68,7 +72,15 @@ async def qa_check(
 
     async def decode_output() -> None:
         try:
-            found["m"] = await decode_pass(playlist, timeout=limit, audio=audio is None)
+            m = await decode_pass(
+                playlist, timeout=limit, audio=reuse is None, hash_audio=reuse is not None
+            )
+            if reuse is not None:
+                if m.audio_packets == reuse.audio_packets:
+                    m = combine(m, reuse)
+                else:  # not the audio that was measured: measure this file's own
+                    m = combine(m, await decode_pass(playlist, timeout=limit, video=False))
+            found["m"] = m
         except MediaError as exc:
             found["decode_error"] = exc
 
@@ -91,8 +103,6 @@ async def qa_check(
         return QAReport(passed=False, reasons=tuple(reasons), width=width, height=height, fps=fps)
     m = found["m"]
     assert isinstance(m, DecodeMeasures)
-    if audio is not None:
-        m = combine(m, audio)
 
     min_h = quality.min_resolution_height
     if height is None or height < min_h:
