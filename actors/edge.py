@@ -380,7 +380,8 @@ class EdgeAgent(Actor):
         return "pong"
 
     async def _run(self) -> None:
-        failures = 0
+        failures = 0  # polls in a row that failed or answered in a shape we cannot read
+        unreadable = 0  # of which answers in a shape we cannot read
         async with self.client_factory() as http:
             client = _client(self.ch, http)
             while True:
@@ -398,15 +399,25 @@ class EdgeAgent(Actor):
                     log.warning("edge agent: polling for commands failed: %s", answer.error)
                     await trio.sleep(self.retry.delay(failures - 1))
                     continue
-                failures = 0
                 try:
                     commands, refused = read_commands(answer.body, control_kinds())
                 except ValueError as exc:
-                    self._audit(
-                        AuditType.EDGE_ANSWER_REFUSED, "EDGE_ANSWER_INVALID", {"error": str(exc)}
-                    )
-                    await trio.sleep(self.retry.delay(0))
+                    # A broken edge (or something answering in its place) answers at once:
+                    # back off as from a failure, and audit the first answer of a streak only,
+                    # not one a second into the audit trail.
+                    failures += 1
+                    unreadable += 1
+                    self.ch.metrics.edge_failures.labels("agent").inc()
+                    log.warning("edge agent: unreadable answer to a poll: %s", exc)
+                    if unreadable == 1:
+                        self._audit(
+                            AuditType.EDGE_ANSWER_REFUSED,
+                            "EDGE_ANSWER_INVALID",
+                            {"error": str(exc)},
+                        )
+                    await trio.sleep(self.retry.delay(failures - 1))
                     continue
+                failures = unreadable = 0
                 reported = True
                 for bad in refused:
                     reported &= await self._refuse(client, bad)

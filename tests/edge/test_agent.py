@@ -7,6 +7,7 @@ broken answers next to good ones. The real Worker's round trip is tests/cloud.
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -171,6 +172,26 @@ async def test_an_edge_that_answers_nonsense_or_nothing_is_retried_with_backoff(
         assert polled[1] - polled[0] >= 1.0 and polled[2] - polled[1] >= 2.0
         invalid = daemon.ch.store.query_audit(reason_code="EDGE_ANSWER_INVALID", limit=None)
         assert len(invalid) == 1
+
+
+async def test_an_edge_that_keeps_answering_in_the_wrong_shape_is_polled_ever_more_slowly(
+    tmp_path: Path, slate_template: Path, loopback: Loopback, autojump_clock: trio.testing.MockClock
+) -> None:
+    """It answers at once, every time: without a backoff the agent would poll it (and write
+    an audit row) about once a second, for as long as it stays broken."""
+    loopback.serve(POLL, json_reply(value={"commands": "all of them"}))
+    async with running_channel(
+        settings_for(tmp_path, slate_template, loopback), epoch=EPOCH
+    ) as daemon:
+        await trio.sleep(600)
+        polled = [r.at for r in loopback.requests if r.path == POLL]
+        gaps = [b - a for a, b in itertools.pairwise(polled)]
+        # 1, 2, 4, 8, 16 s then the policy's 30 s cap (±20 % jitter): about 25 polls in
+        # ten minutes, not 600.
+        assert 15 <= len(polled) <= 30, len(polled)
+        assert all(gap >= 0.8 for gap in gaps) and max(gaps) >= 24.0
+        invalid = daemon.ch.store.query_audit(reason_code="EDGE_ANSWER_INVALID", limit=None)
+        assert len(invalid) == 1  # one per streak of bad answers
 
 
 def test_reading_commands_keeps_the_good_ones_of_a_mixed_answer() -> None:
