@@ -3,6 +3,7 @@
 ```
 outputs            one_for_one, auto_shutdown: built from the card's ``outputs``
 ├─ outputs.roster  ends (normally) when outputs are added or removed: ``outputs`` is rebuilt
+│                  (at most REBUILD_BURST times a minute: the root supervisor counts them)
 └─ output:<name>   one Pusher per output: ffmpeg fed the continuous air, reconnecting
 ```
 
@@ -85,6 +86,12 @@ STDERR_KEEP = 5
 STDERR_LOG_MAX = 20  # ffmpeg messages logged per connection; the rest are only counted
 STOP_GRACE_S = 3.0
 KEY_OVERRIDES = "output_overrides"  # live value: {name: bool} set by control calls
+# A rebuild is a restart of ``outputs`` under the root supervisor, which gives up (and the
+# daemon with it) past 10 restarts a minute: a card whose outputs change again and again (a
+# script reloading it in a loop) is followed at most REBUILD_BURST times in any
+# REBUILD_WINDOW_S; changes made meanwhile are applied together by the next rebuild.
+REBUILD_BURST = 3
+REBUILD_WINDOW_S = 60.0
 
 
 def output_specs(ch: ChannelContext) -> dict[str, OutputSpec]:
@@ -577,10 +584,30 @@ class Roster(Actor):
             # Looked at first too: a card applied between the subtree's build and this start.
             names = tuple(output_specs(self.ch))
             if names != self.names:
+                wait = self._rebuild_wait()
+                if wait > 0:
+                    log.info(
+                        "push outputs changed (%s -> %s): rebuilding in %.0f s (at most %d "
+                        "rebuilds in %.0f s)", self.names, names, wait, REBUILD_BURST,
+                        REBUILD_WINDOW_S,
+                    )  # fmt: skip
+                    await trio.sleep(wait)
+                    continue  # the card may have changed again (or back) meanwhile
                 log.info("push outputs changed (%s -> %s): rebuilding", self.names, names)
+                self.ch.outputs.rebuilt_at.append(trio.current_time())
                 ctx.stop()
                 return
             await self.ch.card_applied()
+
+    def _rebuild_wait(self) -> float:
+        """Seconds until one more rebuild keeps within REBUILD_BURST per REBUILD_WINDOW_S."""
+        done = self.ch.outputs.rebuilt_at
+        now = trio.current_time()
+        while done and done[0] <= now - REBUILD_WINDOW_S:
+            done.popleft()
+        if len(done) < REBUILD_BURST:
+            return 0.0
+        return done[0] + REBUILD_WINDOW_S - now
 
 
 def outputs_supervisor(ch: ChannelContext) -> Supervisor:

@@ -8,6 +8,7 @@ its own ``OutputState``; nothing here holds a secret (URLs are shown as ``displa
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +87,9 @@ class OutputBoard:
 
     def __init__(self) -> None:
         self._states: dict[str, OutputState] = {}
+        # When the outputs were last rebuilt for a card change (Trio clock): the board outlives
+        # each rebuild, so the roster keeps its rate limit here (``actors.outputs.Roster``).
+        self.rebuilt_at: deque[float] = deque()
 
     def state(self, name: str) -> OutputState:
         """The state of ``name``, created (disabled) on first use."""
