@@ -430,6 +430,10 @@ def main() -> None:
     ap.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--bare-child", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    # Plans past the first IN_FLIGHT are the history and the candidate pool; a transition is
+    # timed on candidates (write_latency), so a database without any cannot be measured.
+    if args.plans <= IN_FLIGHT or args.runs < 1:
+        ap.error(f"--plans must be above {IN_FLIGHT} (the plans in flight), --runs at least 1")
     if args.child is not None:
         child(args.child)
         return
