@@ -218,7 +218,7 @@ async def prepare_runtime(root: Path, db: Path) -> Path:
     (root / "runtime" / "media" / "demo").mkdir(parents=True)
     card = load_owner_card_file(card_path).card
     # The slate is made once (ffmpeg) beside the cached database, then copied.
-    slate = await ensure_slate(CACHE_DIR / "hls", card.channel, card.quality_policy)
+    slate = await ensure_slate(db.parent / "hls", card.channel, card.quality_policy)
     hls_dir = runtime / "hls"
     hls_dir.mkdir()
     shutil.copytree(slate.dir, hls_dir / "slate")
