@@ -32,6 +32,14 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
+// miniflare makes a scratch directory in os.tmpdir() and, on dispose, removes it without
+// waiting, which process.exit below cuts short (and a SIGTERM during dispose skips its own
+// exit hook): runs left miniflare-* directories in /tmp. It gets one of ours instead,
+// removed on exit, however the process exits (but SIGKILL).
+const scratch = mkdtempSync(join(tmpdir(), "vvtv-edge-scratch-"));
+process.env.TMPDIR = scratch;
+process.on("exit", () => rmSync(scratch, { recursive: true, force: true, maxRetries: 3 }));
+
 const edge = await startEdge({ persistDir: persist, channels, defaultChannel: config.default, vars: config.vars ?? {}, port });
 process.stdout.write(
   `${JSON.stringify({ url: edge.url, channels, default: config.default ?? Object.keys(channels)[0], persist })}\n`,
