@@ -104,6 +104,9 @@ def check_prep(f: Figures) -> None:
     assert f["path"]["transcode"]["remuxed"] is False
     assert f["path"]["remux"] == {"remuxed": True, "audio": "volume"}
     assert f["path"]["remux_audio_on_target"] == {"remuxed": True, "audio": "copy"}
+    # The QA gate as it ran against a full decode of the same asset, per kind of clip.
+    qa = f["qa_vs_full_qa"]
+    assert set(qa) == set(f["path"]) and all(math.isfinite(r) and r > 0 for r in qa.values()), qa
 
 
 def check_api(f: Figures) -> None:
@@ -186,8 +189,8 @@ BENCHES = [
         "prep.py",
         "--seconds 4 --runs 1 --window-seconds 4 --window-clips 2",
         400,
-        keys="remux_audio_on_target_realtime loudness_error_lu realtime steps_s cpu_s"
-        " window_cpu_s window_cores_busy",
+        keys="remux_audio_on_target_realtime loudness_error_lu qa_vs_full_qa realtime steps_s"
+        " cpu_s window_cpu_s window_cores_busy",
         ratios="transcode_vs_ffmpeg remux_vs_ffmpeg window_speedup",
         check=check_prep,
         tools="ffmpeg ffprobe",
