@@ -86,6 +86,9 @@ READERS: dict[str, tuple[str, ...]] = {
     "channel.video_bitrate_kbps": ("vvtv/media/prepare.py",),
     "channel.audio_bitrate_kbps": ("vvtv/media/prepare.py",),
     "channel.segment_seconds": ("vvtv/media/prepare.py", "actors/buffer.py"),
+    # Lower rungs: encoded with every asset; the master playlist offers them.
+    "channel.renditions[].height": ("vvtv/media/rungs.py",),
+    "channel.renditions[].video_bitrate_kbps": ("vvtv/media/rungs.py",),
     "channel.name": ("actors/api.py",),
     "channel.logo": ("actors/api.py",),
     # Push outputs: the pusher follows the card (name, url, enabled); the target is made

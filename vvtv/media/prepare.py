@@ -49,6 +49,7 @@ from vvtv.media.formats import MediaFormatRefused, lavfi_input, untrusted_input
 from vvtv.media.loudness import LoudnessMeasure, normalise_filter, within_target
 from vvtv.media.playlist import Segment, fits_target, parse_vod_playlist
 from vvtv.media.probe import ProbeError, ProbeResult, probe
+from vvtv.media.rungs import make_rungs
 from vvtv.ownercard.card import ChannelProfile, QualityPolicy
 
 PLAYLIST = "index.m3u8"
@@ -85,6 +86,10 @@ class Prepared:
     # The audio pass over the source, kept when its track was copied into this asset: the QA
     # gate reuses it once it has checked the packets are the same. Not part of the manifest.
     source_audio: DecodeMeasures | None = attrs.field(default=None, eq=False)
+    # The lower rungs made beside it (``channel.renditions``: ``vvtv.media.rungs``), and why
+    # any other asked for could not be (the asset airs without it).
+    rungs: tuple[str, ...] = ()
+    rung_errors: tuple[str, ...] = ()
 
     @property
     def playlist(self) -> Path:
@@ -256,6 +261,9 @@ async def prepare(
                 source, work, info, profile, _Plan(False, audio), x264_preset, limit
             )
             segments = _read_segments(work)
+        rungs, rung_errors = await make_rungs(
+            work, segments, profile, preset=x264_preset, timeout=limit
+        )
         prepared = Prepared(
             dir=hls_root / asset_id,
             segments=segments,
@@ -266,6 +274,8 @@ async def prepare(
             source=info,
             source_errors=errors,
             source_audio=heard if audio == "copy" else None,
+            rungs=rungs,
+            rung_errors=rung_errors,
         )
         (work / MANIFEST).write_text(json.dumps(_to_json(prepared), indent=1))
         _publish(work, hls_root / asset_id)
@@ -407,6 +417,8 @@ def load_prepared(asset_dir: Path) -> Prepared:
             audio_filter=str(data["audio_filter"]),
             source=ProbeResult(**source),
             source_errors=tuple(data.get("source_errors", ())),
+            rungs=tuple(str(r) for r in data.get("rungs", ())),
+            rung_errors=tuple(str(e) for e in data.get("rung_errors", ())),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise MediaError(f"{manifest}: not a usable prepared-asset manifest ({exc})") from exc

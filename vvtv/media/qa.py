@@ -27,6 +27,7 @@ from vvtv.media.ffmpeg import MediaError
 from vvtv.media.playlist import parse_vod_playlist
 from vvtv.media.prepare import Prepared
 from vvtv.media.probe import ProbeError, ProbeResult, probe_own_hls
+from vvtv.media.rungs import ALIGN_TOLERANCE_S, RungError, check_aligned, rung_name_height
 from vvtv.ownercard.card import QualityPolicy
 
 __all__ = ["DecodeMeasures", "decode_pass", "parse_decode_pass", "qa_check"]
@@ -88,6 +89,8 @@ async def qa_check(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(probe_output)
         nursery.start_soon(decode_output)
+        for rung in prepared.rungs:
+            nursery.start_soon(_check_rung, prepared, rung, limit, reasons)
     width = height = None
     fps = None
     if "probe_error" in found:
@@ -172,3 +175,24 @@ async def qa_check(
         silence_ratio=round(min(silence, 1.0), 4),
         decode_errors=errors,
     )
+
+
+async def _check_rung(prepared: Prepared, name: str, timeout: float, reasons: list[str]) -> None:
+    """A lower rung, cheaply: its playlist lines up with the main one and its headers say
+    H.264 at its height (the picture itself was encoded from the main one just checked)."""
+    playlist = prepared.dir / f"{name}.m3u8"
+    try:
+        segments = parse_vod_playlist(playlist.read_text(), str(playlist))
+        check_aligned(prepared.segments, segments, ALIGN_TOLERANCE_S, f"rung {name}")
+        out = await probe_own_hls(str(playlist), timeout=timeout)
+    except (OSError, ValueError, RungError) as exc:
+        reasons.append(f"rung {name} refused: {exc}")
+        return
+    except ProbeError as exc:
+        reasons.append(f"rung {name} does not probe: {exc.reason}")
+        return
+    height = rung_name_height(name)
+    if out.video_codec != "h264" or out.height != height or (out.width or 1) % 2:
+        reasons.append(
+            f"rung {name} is {out.video_codec} {out.width}x{out.height}, not H.264 {height}p"
+        )

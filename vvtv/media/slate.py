@@ -37,6 +37,8 @@ def _usable(prepared: Prepared, profile: ChannelProfile) -> bool:
         and abs(src.fps - profile.fps) < 0.01
         and all(s.duration_sec <= seg + 1e-3 for s in prepared.segments)
         and all((prepared.dir / s.path_name).is_file() for s in prepared.segments)
+        # the rungs the card asks for (``channel.renditions``): made with the slate
+        and {r.name for r in profile.renditions} <= set(prepared.rungs)
     )
 
 

@@ -140,6 +140,31 @@ class SourceSpec:
 
 
 @attrs.frozen
+class Rendition:
+    """A lower rung of the live stream (``channel.renditions``, vvtv addition, issue 18).
+
+    Made with every asset from its prepared main rendition, with the same segment boundaries
+    (``vvtv.media.rungs``), and offered beside it in ``/live/master.m3u8``. The width follows
+    the channel's aspect ratio (``rung_width``); the frame rate, audio and segment length are
+    the channel's (the audio is the main rendition's, copied).
+    """
+
+    height: int
+    video_bitrate_kbps: int
+
+    @property
+    def name(self) -> str:
+        """The rung's directory in an asset and its path under ``/live/``: ``480p``."""
+        return f"{self.height}p"
+
+
+def rung_width(profile: ChannelProfile, height: int) -> int:
+    """The width of a rung ``height`` pixels high at the channel's aspect ratio, rounded to
+    an even number (H.264 4:2:0): 854 for 480 on a 16:9 channel."""
+    return max(2, 2 * round(profile.width * height / profile.height / 2))
+
+
+@attrs.frozen
 class ChannelProfile:
     """The channel's identity, and what every prepared asset is conformed to (vvtv addition).
 
@@ -159,6 +184,8 @@ class ChannelProfile:
     video_bitrate_kbps: int = 2500
     audio_bitrate_kbps: int = 128
     segment_seconds: int = 6
+    # lower rungs offered beside the main rendition (issue 18); none by default
+    renditions: tuple[Rendition, ...] = ()
     # identity (issue 18)
     name: str = "vvtv"
     logo: str = ""

@@ -165,7 +165,48 @@ def check_rules(card: OwnerCard) -> list[str]:
     if ch.audio_codec != "aac":
         errors.append(f"channel.audio_codec must be 'aac' (got {ch.audio_codec!r})")
     errors += _check_identity(ch)
+    errors += check_renditions(ch)
     errors += _check_outputs(card.outputs)
+    return errors
+
+
+MAX_RENDITIONS = 3
+RUNG_MIN_HEIGHT = 144
+
+
+def check_renditions(ch: ChannelProfile) -> list[str]:
+    """``channel.renditions``: each rung below the main rendition, in picture and in bitrate.
+
+    A rung is offered to players as a lighter choice than the main one: one as large or as
+    costly would only cost preparation time. Heights are even (H.264 4:2:0) and distinct
+    (a rung's height names its directory and its URL).
+    """
+    errors: list[str] = []
+    if len(ch.renditions) > MAX_RENDITIONS:
+        errors.append(
+            f"channel.renditions must list at most {MAX_RENDITIONS} rungs (got "
+            f"{len(ch.renditions)}): each one is another encode of every asset"
+        )
+    seen: set[int] = set()
+    for i, rung in enumerate(ch.renditions):
+        where = f"channel.renditions[{i}]"
+        if rung.height < RUNG_MIN_HEIGHT or rung.height >= ch.height:
+            errors.append(
+                f"{where}.height must be at least {RUNG_MIN_HEIGHT} and below the main "
+                f"rendition's channel.height {ch.height} (got {rung.height})"
+            )
+        elif rung.height % 2:
+            errors.append(f"{where}.height must be even for H.264 4:2:0 (got {rung.height})")
+        elif rung.height in seen:
+            errors.append(f"{where}.height {rung.height} is listed twice")
+        seen.add(rung.height)
+        low, _ = RANGES["channel.video_bitrate_kbps"]
+        if rung.video_bitrate_kbps < (low or 0) or rung.video_bitrate_kbps >= ch.video_bitrate_kbps:
+            errors.append(
+                f"{where}.video_bitrate_kbps must be at least {_fmt(low)} and below the main "
+                f"rendition's channel.video_bitrate_kbps {ch.video_bitrate_kbps} "
+                f"(got {rung.video_bitrate_kbps})"
+            )
     return errors
 
 
