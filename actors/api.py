@@ -183,6 +183,13 @@ class LivePort:
     def live_playlist(self) -> str:
         return self.ch.live.playlist
 
+    def live_master(self) -> str:
+        return self.ch.live.master
+
+    def live_rung(self, name: str) -> str | None:
+        rung = self.ch.live.rungs.get(name)
+        return None if rung is None else rung.playlist
+
     def segment_path(self, asset_id: str, name: str) -> Path | None:
         return self.ch.live.segment_path(asset_id, name)
 

@@ -33,7 +33,8 @@ import trio
 
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
-from vvtv.air import emergency, live_playlist, timeline
+from vvtv.air import emergency, live_playlist, master, timeline
+from vvtv.air.live import RungPlaylist
 from vvtv.air.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
 from vvtv.air.curator import apply as apply_suggestion
 from vvtv.air.emergency import EmergencyState
@@ -51,7 +52,9 @@ from vvtv.core.model import (
     SlotType,
     new_id,
 )
+from vvtv.media import rungs
 from vvtv.nightly import job
+from vvtv.ownercard.card import Rendition
 from vvtv.observe.stats import pipeline_metrics
 from vvtv.store.uptime import HEARTBEAT_S
 
@@ -114,6 +117,10 @@ class Buffer(Actor):
         self.entries: list[QueueEntry] = []
         self.segments: dict[str, live_playlist.AssetSegments] = {}
         self.asset_dirs: dict[str, Path] = {}
+        # rung name -> asset id -> the rung's segments, for the rungs the card asks for
+        # (``channel.renditions``); an asset missing from it airs its main segments there.
+        self.rung_segments: dict[str, dict[str, live_playlist.AssetSegments]] = {}
+        self._renditions: tuple[Rendition, ...] = ()
         self.pool: list[AssetItem] = []
         self.pool_titles: dict[str, str] = {}
         self.emergency = EmergencyState()
@@ -422,7 +429,48 @@ class Buffer(Actor):
             newest,
             window=window,
             target_duration=target,
+            master=master.render_master(ch.card.channel),
+            rungs=self._rung_playlists(window, target),
         )
+
+    def _rung_playlists(
+        self, window: live_playlist.LiveWindow, target: int
+    ) -> dict[str, RungPlaylist]:
+        """The lower rungs' live playlists: the main window, each asset's rung segments."""
+        renditions = self.ch.card.channel.renditions
+        if renditions != self._renditions:
+            # The card changed its rungs: look again at every asset on hand (a rung made
+            # before, under the same name, is used; an asset without one airs its main one).
+            self._renditions = renditions
+            self.rung_segments = {}
+            for asset_id, directory in self.asset_dirs.items():
+                self._load_rungs(asset_id, directory)
+        out = {}
+        for rung in renditions:
+            rung_window, fallback = live_playlist.rung_window(
+                window, self.rung_segments.get(rung.name, {})
+            )
+            self.ch.metrics.rendition_fallback_segments.labels(rung.name).set(fallback)
+            out[rung.name] = RungPlaylist(
+                live_playlist.render(rung_window, target), rung_window, fallback
+            )
+        return out
+
+    def _load_rungs(self, asset_id: str, directory: Path) -> None:
+        main = self.segments.get(asset_id)
+        if main is None:
+            return
+        for rung in self._renditions:
+            try:
+                made = rungs.read_rung(directory, rung)
+                rungs.check_aligned(
+                    main.segments, made, rungs.ALIGN_TOLERANCE_S, f"{asset_id} rung {rung.name}"
+                )
+            except rungs.RungError:
+                continue  # never made (an older asset) or unusable: its main segments air
+            self.rung_segments.setdefault(rung.name, {})[asset_id] = live_playlist.AssetSegments(
+                asset_id, made
+            )
 
     def _as_run(self, event: live_playlist.AirEvent) -> None:
         ch = self.ch
@@ -594,6 +642,7 @@ class Buffer(Actor):
             log.warning("asset %s cannot air: %s", asset.asset_id, exc)
             return False
         self.asset_dirs[asset.asset_id] = directory
+        self._load_rungs(asset.asset_id, directory)
         return True
 
     def _target_duration(self) -> int:
@@ -615,6 +664,8 @@ class Buffer(Actor):
             shutil.rmtree(self.asset_dirs.get(asset.asset_id, Path("/nonexistent")), True)
             self.segments.pop(asset.asset_id, None)
             self.asset_dirs.pop(asset.asset_id, None)
+            for by_asset in self.rung_segments.values():
+                by_asset.pop(asset.asset_id, None)
         self.pool = [a for a in self.pool if a.asset_id in keep]
 
     def _sample(self, now: datetime) -> None:

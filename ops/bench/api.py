@@ -137,6 +137,12 @@ class BenchChannel:
     def live_playlist(self) -> str:
         return "#EXTM3U\n"
 
+    def live_master(self) -> str:
+        return "#EXTM3U\n"
+
+    def live_rung(self, name: str) -> str | None:
+        return None
+
     def segment_path(self, asset_id: str, name: str) -> Path | None:
         return None
 

@@ -55,6 +55,8 @@ class StubChannel:
         self.grace_until: str | None = None
         self.segments_dir = segments_dir
         self.playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n"
+        self.master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nindex.m3u8\n"
+        self.rungs: dict[str, str] = {}
         self.daily = {date(2026, 2, 28): {"date": "2026-02-28", "summary": {"items_aired": 96}}}
         self.weekly = {"2026-W09": {"week": "2026-W09", "summary": {"items_aired": 600}}}
         self.channel = ChannelInfo(name="vvtv")
@@ -141,6 +143,12 @@ class StubChannel:
 
     def live_playlist(self) -> str:
         return self.playlist
+
+    def live_master(self) -> str:
+        return self.master
+
+    def live_rung(self, name: str) -> str | None:
+        return self.rungs.get(name)
 
     def segment_path(self, asset_id: str, name: str) -> Path | None:
         path = self.segments_dir / asset_id / name

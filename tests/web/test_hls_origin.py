@@ -82,3 +82,42 @@ async def test_dashboard_and_its_assets_are_served(served: Served) -> None:
         assert a.status_code == 200
         assert kind in a.headers["content-type"]
     assert (await served.client.get("/static/../app.py")).status_code == 404
+
+
+async def test_the_master_and_a_rung_playlist_are_served_like_the_live_one(
+    served: Served, channel: StubChannel
+) -> None:
+    channel.rungs["480p"] = "#EXTM3U\n#EXT-X-TARGETDURATION:6\n"
+    for path, text in (("/live/master.m3u8", channel.master), ("/live/480p.m3u8", "#EXTM3U\n")):
+        r = await served.client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["content-type"] == "application/vnd.apple.mpegurl"
+        assert r.headers["cache-control"] == "no-cache"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.text.startswith(text)
+
+
+@pytest.mark.parametrize(
+    "path", ["/live/360p.m3u8", "/live/480.m3u8", "/live/480p.m3u8x", "/live/../480p.m3u8"]
+)
+async def test_a_rung_the_card_does_not_have_is_a_404(
+    served: Served, channel: StubChannel, path: str
+) -> None:
+    channel.rungs["480p"] = "#EXTM3U\n"
+    r = await served.client.get(path)
+    assert r.status_code == 404
+    assert "error" in r.json()
+
+
+async def test_no_master_before_the_first_live_window(served: Served, channel: StubChannel) -> None:
+    channel.master = ""
+    r = await served.client.get("/live/master.m3u8")
+    assert r.status_code == 503 and "error" in r.json()
+
+
+async def test_rung_paths_share_one_metrics_label(served: Served, channel: StubChannel) -> None:
+    for n in range(5):
+        await served.client.get(f"/live/{100 + n}p.m3u8")
+    text = (await served.client.get("/metrics")).text
+    assert 'route="/live/<rendition>.m3u8"' in text
+    assert "/live/101p.m3u8" not in text

@@ -21,12 +21,27 @@ from vvtv.core.convert import parse_datetime
 from vvtv.media.playlist import is_segment_name
 
 
+@attrs.frozen
+class RungPlaylist:
+    """A lower rung's live playlist (``vvtv.air.live_playlist.rung_window``): its text, the
+    window it lists (segment names are the rung's, or the main ones where an asset has no
+    rung: ``fallback`` of them)."""
+
+    playlist: str
+    window: LiveWindow
+    fallback: int = 0
+
+
 @attrs.define
 class LiveView:
     playlist: str = ""
     last_segment_at: datetime | None = None
     window: LiveWindow | None = None  # the numbered segments ``playlist`` lists
     target_duration: int = 0  # the playlist's EXT-X-TARGETDURATION
+    # The master playlist (``vvtv.air.master``) and the lower rungs' playlists by name
+    # (``480p``); with no rung the master lists the main rendition alone.
+    master: str = ""
+    rungs: dict[str, RungPlaylist] = attrs.field(factory=dict)
     _asset_dirs: dict[str, Path] = attrs.field(factory=dict)
     _watchers: list[Callable[[], None]] = attrs.field(factory=list)
 
@@ -38,9 +53,13 @@ class LiveView:
         *,
         window: LiveWindow | None = None,
         target_duration: int = 0,
+        master: str = "",
+        rungs: dict[str, RungPlaylist] | None = None,
     ) -> None:
-        changed = playlist != self.playlist
+        changed = playlist != self.playlist or master != self.master
         self.playlist = playlist
+        self.master = master
+        self.rungs = rungs or {}
         self._asset_dirs = asset_dirs
         self.last_segment_at = newest
         self.window = window

@@ -471,6 +471,34 @@ def advance(
     return new_cursor, window
 
 
+# --- lower rungs -----------------------------------------------------------------------
+
+
+def rung_window(
+    window: LiveWindow, rung_segments: Mapping[str, AssetSegments]
+) -> tuple[LiveWindow, int]:
+    """The window of a lower rung: the main window's timeline, segment for segment (same
+    sequence numbers, discontinuities, durations and times), naming the rung's segment at the
+    same index of each asset (``rung_segments``: asset id -> the rung's segments, checked to
+    line up when loaded: ``vvtv.media.rungs.check_aligned``).
+
+    An asset without the rung (prepared before it was asked for, or its rung failed) keeps
+    its main segments: the rung's playlist never names a segment that does not exist, and an
+    asset always sits behind a discontinuity, where a player expects a new stream. Returns
+    the window and how many of its segments are such main ones.
+    """
+    fallback = 0
+    segments = []
+    for s in window.segments:
+        rung = rung_segments.get(s.asset_id)
+        if rung is None or s.index >= len(rung.segments):
+            fallback += 1
+            segments.append(s)
+        else:
+            segments.append(attrs.evolve(s, name=rung.segments[s.index].path_name))
+    return attrs.evolve(window, segments=tuple(segments)), fallback
+
+
 # --- the m3u8 text --------------------------------------------------------------------
 
 

@@ -133,6 +133,14 @@ class ChannelMetrics:
             registry=r,
         )
 
+        self.rendition_fallback_segments = Gauge(
+            "vvtv_rendition_fallback_segments",
+            "Segments of a lower rung's live playlist that are the main rendition's (an asset "
+            "prepared without that rung), by rung",
+            ["rendition"],
+            registry=r,
+        )
+
         self.availability_pct = Gauge(
             "vvtv_availability_pct",
             "Share of today (the channel's local date) the channel was on air so far, in "

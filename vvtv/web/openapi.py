@@ -864,6 +864,47 @@ def openapi_document(max_body_bytes: int) -> dict[str, Any]:
                 },
             }
         },
+        "/live/master.m3u8": {
+            "get": {
+                "summary": "Master HLS playlist: the main rendition and the card's lower rungs "
+                "(channel.renditions), each with BANDWIDTH, AVERAGE-BANDWIDTH, CODECS, "
+                "RESOLUTION and FRAME-RATE; the main rendition alone when there is no rung "
+                "(Cache-Control: no-cache)",
+                "responses": {
+                    "200": {
+                        "description": "master playlist",
+                        "content": {
+                            "application/vnd.apple.mpegurl": {"schema": {"type": "string"}}
+                        },
+                    },
+                    "503": _error("no live window yet"),
+                },
+            }
+        },
+        "/live/{rendition}.m3u8": {
+            "get": {
+                "summary": "A lower rung's live media playlist: the main one's timeline "
+                "(same media sequence, discontinuities and durations), the rung's segments "
+                "(the main ones for an asset prepared without the rung)",
+                "parameters": [
+                    {
+                        "name": "rendition",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]{3,4}p$"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "media playlist",
+                        "content": {
+                            "application/vnd.apple.mpegurl": {"schema": {"type": "string"}}
+                        },
+                    },
+                    "404": _error("the card has no such rendition"),
+                },
+            }
+        },
         "/live/seg/{asset_id}/{name}": {
             "get": {
                 "summary": "One HLS segment (immutable, cacheable)",

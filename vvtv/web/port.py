@@ -84,6 +84,15 @@ class ChannelPort(Protocol):
         """The current live m3u8 text."""
         ...
 
+    def live_master(self) -> str:
+        """The master playlist (``vvtv.air.master``): the main rendition and its lower rungs;
+        empty before the first live window."""
+        ...
+
+    def live_rung(self, name: str) -> str | None:
+        """A lower rung's live playlist (``480p``), or None when the card has no such rung."""
+        ...
+
     def segment_path(self, asset_id: str, name: str) -> Path | None:
         """The segment file, or ``None`` if unknown (names already validated)."""
         ...

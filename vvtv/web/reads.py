@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -153,8 +154,31 @@ async def readyz(port: ChannelPort, query: Query) -> Reply:
     return json_reply({"ready": ready, "checks": checks}, 200 if ready else 503)
 
 
+LIVE_HEADERS: Headers = ((b"cache-control", b"no-cache"),)
+# A lower rung's playlist: /live/480p.m3u8 (``Rendition.name``).
+RUNG_ROUTE = "/live/<rendition>.m3u8"
+_RUNG_PATH = re.compile(r"/live/([0-9]{3,4}p)\.m3u8")
+
+
 async def live_playlist(port: ChannelPort, query: Query) -> Reply:
-    return Reply(200, port.live_playlist().encode(), M3U8_TYPE, ((b"cache-control", b"no-cache"),))
+    return Reply(200, port.live_playlist().encode(), M3U8_TYPE, LIVE_HEADERS)
+
+
+async def live_master(port: ChannelPort, query: Query) -> Reply:
+    text = port.live_master()
+    if not text:
+        return error_reply(503, "the channel has no live window yet, try again")
+    return Reply(200, text.encode(), M3U8_TYPE, LIVE_HEADERS)
+
+
+def rung_playlist(name: str) -> Handler:
+    async def answer(port: ChannelPort, query: Query) -> Reply:
+        text = port.live_rung(name)
+        if text is None:
+            return error_reply(404, f"the channel has no rendition {name}")
+        return Reply(200, text.encode(), M3U8_TYPE, LIVE_HEADERS)
+
+    return answer
 
 
 READ_ROUTES: dict[str, Handler] = {
@@ -171,6 +195,7 @@ READ_ROUTES: dict[str, Handler] = {
     "/healthz": healthz,
     "/readyz": readyz,
     "/live/index.m3u8": live_playlist,
+    "/live/master.m3u8": live_master,
 }
 
 
@@ -200,10 +225,15 @@ class ReadEndpoints:
 
     @property
     def paths(self) -> tuple[str, ...]:
-        return tuple(self._routes)
+        """Every path answered here, as the OpenAPI document names them."""
+        return (*self._routes, RUNG_ROUTE.replace("<", "{").replace(">", "}"))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        handler = self._routes.get(scope.get("path", "")) if scope["type"] == "http" else None
+        route = scope.get("path", "")
+        handler = self._routes.get(route) if scope["type"] == "http" else None
+        if handler is None and scope["type"] == "http" and (rung := _RUNG_PATH.fullmatch(route)):
+            # One metrics label for every rung path asked for, existing or not.
+            handler, route = rung_playlist(rung.group(1)), RUNG_ROUTE
         if handler is None:
             await self._inner(scope, receive, send)
             return
@@ -223,9 +253,7 @@ class ReadEndpoints:
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         body = b"" if method == "HEAD" else reply.body
         await send({"type": "http.response.body", "body": body})
-        self._record(
-            scope["path"], known_method(method), reply.status, time.perf_counter() - started
-        )
+        self._record(route, known_method(method), reply.status, time.perf_counter() - started)
 
     async def _answer(self, handler: Handler, scope: dict) -> Reply:
         try:
