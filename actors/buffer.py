@@ -34,10 +34,10 @@ import trio
 from actors.context import ChannelContext
 from supervisors import Actor, ActorContext, ActorError
 from vvtv.air import emergency, live_playlist, master, timeline
-from vvtv.air.live import RungPlaylist
 from vvtv.air.curator import CuratorAction, CuratorMode, applied_in_last_hour, decide, review
 from vvtv.air.curator import apply as apply_suggestion
 from vvtv.air.emergency import EmergencyState
+from vvtv.air.live import RungPlaylist
 from vvtv.air.status import BufferState, ItemView, StatusDict, buffer_state
 from vvtv.core.audit import AuditType
 from vvtv.core.messages import AssetReady, EvaluateAlerts, SetCuratorMode, SetEmergencyOverride
@@ -54,8 +54,8 @@ from vvtv.core.model import (
 )
 from vvtv.media import rungs
 from vvtv.nightly import job
-from vvtv.ownercard.card import Rendition
 from vvtv.observe.stats import pipeline_metrics
+from vvtv.ownercard.card import Rendition
 from vvtv.store.uptime import HEARTBEAT_S
 
 log = logging.getLogger(__name__)

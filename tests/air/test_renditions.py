@@ -10,8 +10,8 @@ import pytest
 
 from tests.air.test_hls import TARGET, segs
 from vvtv.air import live_playlist
-from vvtv.air.master import avc1, h264_level, render_master
 from vvtv.air.live_playlist import AssetSegments
+from vvtv.air.master import avc1, h264_level, render_master
 from vvtv.media.playlist import Segment
 from vvtv.ownercard.card import ChannelProfile, Rendition
 
