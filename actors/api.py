@@ -104,6 +104,7 @@ class LivePort:
                 if logo and not logo_is_url(logo)
                 else None,
                 tz=self.ch.tz,
+                renditions=tuple(r.name for r in card.channel.renditions),
             )
             self._channel = (card, info)
         return self._channel[1]

@@ -225,6 +225,17 @@ async def test_the_m3u_points_at_the_stream_and_guide_of_the_address_asked(
     assert ch.attributes["tvg-id"] == "vvtv.vvtv"
 
 
+async def test_with_lower_rungs_the_m3u_points_at_the_master_playlist(
+    served: Served, channel: StubChannel, tmp_path: Path
+) -> None:
+    channel.channel = ChannelInfo(name="x", renditions=("480p",))
+    r = await served.client.get("/iptv/channel.m3u", headers={"Host": "tv.lan:7070"})
+    path = tmp_path / "c.m3u"
+    path.write_text(r.text)
+    (ch,) = list(playlist.loadf(str(path)))
+    assert ch.url == "http://tv.lan:7070/live/master.m3u8"
+
+
 @pytest.mark.parametrize(
     "host",
     [

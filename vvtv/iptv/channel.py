@@ -36,6 +36,9 @@ class ChannelInfo:
     logo_url: str = ""
     logo_file: Path | None = None
     tz: tzinfo = UTC
+    # The lower rungs the channel offers (``channel.renditions``: ``480p``…); with any, IPTV
+    # apps get the master playlist, which lets them step down.
+    renditions: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:

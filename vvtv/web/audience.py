@@ -36,6 +36,7 @@ PLANS_LOOKBACK = timedelta(hours=2)
 
 STREAM_PATH = "/iptv/channel.ts"
 PLAYLIST_PATH = "/live/index.m3u8"
+MASTER_PATH = "/live/master.m3u8"
 GUIDE_PATH = "/iptv/xmltv.xml"
 
 
@@ -88,7 +89,9 @@ def register(app: QuartTrio, port: ChannelPort, *, public_base_url: str | None) 
         channel = port.channel_info()
         text = render_m3u(
             channel,
-            stream_url=root + PLAYLIST_PATH,
+            # With lower rungs, the master (apps pick a rung); else the one media playlist,
+            # as before (some older IPTV apps read only media playlists).
+            stream_url=root + (MASTER_PATH if channel.renditions else PLAYLIST_PATH),
             guide_url=root + GUIDE_PATH,
             logo=channel.logo(root),
         )

@@ -457,7 +457,7 @@ function setupPlayer() {
     note.hidden = false;
     note.replaceChildren(
       "This browser cannot play the live stream. Open ",
-      el("a", { href: "/live/index.m3u8" }, "/live/index.m3u8"),
+      el("a", { href: "/live/master.m3u8" }, "/live/master.m3u8"),
       " in VLC or mpv.",
     );
     return;

@@ -21,7 +21,9 @@
 "use strict";
 
 (function (global) {
-  const LIVE_PLAYLIST = "/live/index.m3u8";
+  // The master playlist: the main rendition and the card's lower rungs (channel.renditions),
+  // or the main one alone; hls.js (and Safari) pick a rung by the bandwidth they measure.
+  const LIVE_PLAYLIST = "/live/master.m3u8";
   const HLS_WORKER = "/static/vendor/hls.worker.js";
   const MEDIA_RECOVERY_WINDOW_MS = 5000;
   const STALL_S = 12;

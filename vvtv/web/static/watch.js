@@ -1,6 +1,6 @@
 // vvtv watch page: the live channel for viewers. Plain JS, no build step, read-only.
 //
-// The player (player.js) plays /live/index.m3u8 natively where it can, with hls.js
+// The player (player.js) plays /live/master.m3u8 natively where it can, with hls.js
 // elsewhere, and says when it buffers or reconnects. ▶ starts it with sound (a click is
 // what browsers require for that). What is on and next comes from /v1/public/status,
 // polled every 15 s and again when the programme on air ends; while the channel cannot
