@@ -35,9 +35,9 @@ real nginx-rtmp on loopback (Debian's ``libnginx-mod-rtmp``, recording everythin
 4. nginx killed and started again at once: ``push_reconnect_s``, from the kill until every
    output has noticed the drop and is connected again (target <= 10).
 
-**Second rendition** (``--rendition-runs``, default 3; 0 skips them): what a 480p rung
-would add to preparation, as a ratio against the main rendition alone (CPU of the ffmpeg
-children), for a source that is remuxed and one that is transcoded
+**Second rendition** (``--rendition-runs``, default 3; 0 skips them): what the 480p rung
+(``channel.renditions``) adds to preparation, as a ratio against the main rendition alone
+(CPU of the ffmpeg children), for a source that is remuxed and one that is transcoded
 (``rendition_remux_ratio``, ``rendition_transcode_ratio``); see ``rendition_figures``.
 
     nice -n 5 .venv/bin/python ops/bench/outputs.py [--runs 15] [--push-seconds 60|600]
@@ -406,7 +406,7 @@ async def push_figures(seconds: float, outputs: int) -> dict[str, Any]:
 # ------------------------------------------------------------------ second rendition
 
 RENDITION_CLIP_S = 12.0
-LOW_RUNG = (854, 480, 1000)  # width, height, video kbit/s
+LOW_RUNG = (480, 900)  # height, video kbit/s: 854x480 on the 16:9 profile
 
 
 def _children_cpu_s() -> float:
@@ -418,47 +418,42 @@ def _children_cpu_s() -> float:
 
 
 async def rendition_figures(runs: int) -> dict[str, Any]:
-    """What a lower rung (``LOW_RUNG``) would cost in preparation, against the main one alone.
-
-    vvtv has no second rendition yet (issue 18 item 5 is open); this measures what it would
-    add, with the commands it would run, so the choice is made on numbers. For each kind of
-    source the channel meets, the main rendition is prepared by ``vvtv.media.prepare``
-    itself; the lower rung is the same source encoded by the same encoder arguments
-    (``video_encode_args``/``audio_encode_args``/``hls_args``, the profile's preset) at
-    854x480, 1 Mbit/s, in its own ffmpeg pass. CPU seconds of the ffmpeg children (steady on
+    """What the lower rung (``channel.renditions``) costs in preparation, measured on the
+    real thing: ``vvtv.media.prepare.prepare`` with the rung (``vvtv.media.rungs``: encoded
+    from the prepared main rendition, keyframes on its segment boundaries) against the same
+    call without, alternated in the same run. CPU seconds of the ffmpeg children (steady on
     a shared machine, unlike wall time), medians of ``runs``:
 
     - ``rendition_remux_ratio``: a source that already matches the profile (720p H.264):
       the main rendition is a remux (no decoding), so the rung is nearly all of the cost;
     - ``rendition_transcode_ratio``: a 1080p source, transcoded to 720p for the main one.
 
-    Ratio = (main + rung) / main. A rung encoded in the same ffmpeg as a transcoded main
-    (``split``) would save its decode, not its encode.
+    Ratio = prepare with the rung / prepare without. Also the rung's peak segment bitrate
+    against the BANDWIDTH the master playlist declares for it (``rendition_peak_ratio``:
+    below 1 means the declaration holds).
     """
     import shutil
     import tempfile
 
+    import attrs
+
     from tests.support.media import make_clip
-    from vvtv.media.ffmpeg import ffmpeg_args, run_tool
-    from vvtv.media.formats import untrusted_input
-    from vvtv.media.prepare import (
-        DEFAULT_X264_PRESET,
-        audio_encode_args,
-        hls_args,
-        prepare,
-        video_encode_args,
-    )
-    from vvtv.ownercard.card import ChannelProfile, QualityPolicy
+    from vvtv.air.master import TS_OVERHEAD, maxrate_kbps
+    from vvtv.media.prepare import prepare
+    from vvtv.ownercard.card import ChannelProfile, QualityPolicy, Rendition
 
     root = Path(tempfile.mkdtemp(prefix="vvtv-bench-rendition-"))
     profile = ChannelProfile()
-    width, height, kbps = LOW_RUNG
-    low = ChannelProfile(width=width, height=height, video_bitrate_kbps=kbps)
+    rung = Rendition(*LOW_RUNG)
+    ladder = attrs.evolve(profile, renditions=(rung,))
+    declared = (maxrate_kbps(rung.video_bitrate_kbps) + profile.audio_bitrate_kbps) * 1000
+    declared *= TS_OVERHEAD
     sources = {
         "remux": {"size": "1280x720"},
         "transcode": {"size": "1920x1080", "extra": ("-b:v", "6000k")},
     }
     result: dict[str, Any] = {"rendition_runs": runs, "rendition_clip_s": RENDITION_CLIP_S}
+    peaks: list[float] = []
     try:
         for kind, shape in sources.items():
             clip = await trio.to_thread.run_sync(
@@ -466,46 +461,51 @@ async def rendition_figures(runs: int) -> dict[str, Any]:
                     root / f"{kind}.mp4", seconds=RENDITION_CLIP_S, video="testsrc2", **shape
                 )
             )
-            mains, rungs, walls = [], [], []
+            cpu_of: dict[str, list[float]] = {"main": [], "ladder": []}
+            wall_of: dict[str, list[float]] = {"main": [], "ladder": []}
             for run in range(runs):
-                cpu, wall = _children_cpu_s(), time.perf_counter()
-                prepared = await prepare(
-                    clip, root / "hls", f"{kind}{run}", profile, QualityPolicy()
-                )
-                main_wall = time.perf_counter() - wall
-                mains.append(_children_cpu_s() - cpu)
-                assert prepared.remuxed == (kind == "remux"), kind
-                out = root / "hls" / f"{kind}{run}-low"
-                out.mkdir(parents=True)
-                args = ffmpeg_args("-v", "error", *untrusted_input(clip))
-                args += ["-map", "0:V:0", "-map", "0:a:0", "-shortest", "-sn", "-dn"]
-                args += video_encode_args(low, DEFAULT_X264_PRESET)
-                args += audio_encode_args(low, None)
-                args += hls_args(out, low.segment_seconds)
-                cpu, wall = _children_cpu_s(), time.perf_counter()
-                await run_tool(args, timeout=600, what=str(clip))
-                rungs.append(_children_cpu_s() - cpu)
-                walls.append((main_wall, time.perf_counter() - wall))
-                shutil.rmtree(prepared.dir)
-                shutil.rmtree(out)
-            main_s, rung_s = statistics.median(mains), statistics.median(rungs)
-            ratio = (main_s + rung_s) / main_s
-            wall_main = statistics.median(w[0] for w in walls)
-            wall_rung = statistics.median(w[1] for w in walls)
+                order = ("main", "ladder") if run % 2 == 0 else ("ladder", "main")
+                for which in order:
+                    cpu, wall = _children_cpu_s(), time.perf_counter()
+                    prepared = await prepare(
+                        clip,
+                        root / "hls",
+                        f"{kind}{run}{which}",
+                        ladder if which == "ladder" else profile,
+                        QualityPolicy(),
+                    )
+                    wall_of[which].append(time.perf_counter() - wall)
+                    cpu_of[which].append(_children_cpu_s() - cpu)
+                    assert prepared.remuxed == (kind == "remux"), kind
+                    if which == "ladder":
+                        assert prepared.rungs == (rung.name,), prepared.rung_errors
+                        for i in range(len(prepared.segments)):
+                            seg = prepared.dir / f"{rung.name}_{i:05d}.ts"
+                            seconds = prepared.segments[i].duration_sec
+                            if seconds >= 1.0:  # a short tail says little about the rate
+                                peaks.append(seg.stat().st_size * 8 / seconds)
+                    shutil.rmtree(prepared.dir)
+            main_s = statistics.median(cpu_of["main"])
+            with_s = statistics.median(cpu_of["ladder"])
+            ratio = with_s / main_s
+            wall_ratio = statistics.median(wall_of["ladder"]) / statistics.median(wall_of["main"])
             print(
-                f"rendition ({kind} source, {RENDITION_CLIP_S:g} s): main {main_s:.2f} s CPU "
-                f"({wall_main:.2f} s wall), 480p rung {rung_s:.2f} s CPU ({wall_rung:.2f} s "
-                f"wall): x{ratio:.2f} the preparation",
+                f"rendition ({kind} source, {RENDITION_CLIP_S:g} s): prepare {main_s:.2f} s CPU, "
+                f"with the 480p rung {with_s:.2f} s CPU: x{ratio:.2f} the preparation "
+                f"(wall x{wall_ratio:.2f})",
                 flush=True,
             )
             result.update(
                 {
                     f"rendition_{kind}_main_cpu_s": round(main_s, 3),
-                    f"rendition_{kind}_rung_cpu_s": round(rung_s, 3),
+                    f"rendition_{kind}_with_rung_cpu_s": round(with_s, 3),
                     f"rendition_{kind}_ratio": round(ratio, 2),
-                    f"rendition_{kind}_wall_ratio": round((wall_main + wall_rung) / wall_main, 2),
+                    f"rendition_{kind}_wall_ratio": round(wall_ratio, 2),
                 }
             )
+        result["rendition_peak_bps"] = round(max(peaks))
+        result["rendition_declared_bps"] = round(declared)
+        result["rendition_peak_ratio"] = round(max(peaks) / declared, 2)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return result

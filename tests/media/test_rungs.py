@@ -12,6 +12,7 @@ import pytest
 
 from tests.media.conftest import PROFILE, QUALITY
 from tests.support.media import make_clip
+from vvtv.air.master import avc1, maxrate_kbps
 from vvtv.media.playlist import Segment, parse_vod_playlist
 from vvtv.media.prepare import load_prepared, prepare
 from vvtv.media.probe import probe_own_hls
@@ -75,6 +76,23 @@ async def test_the_rung_has_the_main_renditions_segments_and_passes_qa(
     assert out.audio_codec == "aac"
     report = await qa_check(p, QUALITY, None)
     assert report.passed, report.reasons
+    # The master playlist's CODECS are what x264 wrote (High profile, its level).
+    rung_codec = avc1(854, 480, 25, maxrate_kbps(RUNG.video_bitrate_kbps))
+    assert codec_string(p.dir / rung[0].path_name) == rung_codec == "avc1.64001e"
+    if kind == "transcode":
+        main_codec = avc1(1280, 720, 25, maxrate_kbps(PROFILE.video_bitrate_kbps))
+        assert codec_string(p.dir / p.segments[0].path_name) == main_codec == "avc1.64001f"
+
+
+def codec_string(segment: Path) -> str:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=profile,level", "-of", "json", str(segment)],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    stream = json.loads(out)["streams"][0]
+    assert stream["profile"] == "High"
+    return f"avc1.6400{stream['level']:02x}"
 
 
 async def test_without_renditions_nothing_more_is_made(
