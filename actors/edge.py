@@ -124,6 +124,7 @@ class EdgePublisher(Actor):
         self._wake = trio.Event()
         self._shown: tuple[Any, ...] | None = None  # the now/next last sent as status
         self._lagging = False
+        self._master_sent = ""  # the master playlist the edge holds, as far as we know
 
     async def started(self, ctx: ActorContext) -> None:
         self.ctx = ctx
@@ -201,9 +202,12 @@ class EdgePublisher(Actor):
                 await self._upload(client, held, segment)
             answer = await self._put_playlist(client, window, held)
             if answer.ok:
-                held.accepted(window)
                 self.health.accepted(hls.end_sequence(window), self.ch.clock.now())
                 self.ch.metrics.edge_playlists.inc()
+                # Believed held only once the rungs are too: a round that fails on a rung
+                # puts the same main window again (the edge takes it) and retries them.
+                rungs = await self._publish_rungs(client, window, held)
+                held.accepted(window, *rungs)
                 return
             missing = answer.field("missing")
             if answer.status == 409 and isinstance(missing, list) and attempt == 1:
@@ -228,6 +232,43 @@ class EdgePublisher(Actor):
                     {"status": answer.status, "error": answer.error},
                 )
             raise EdgeTrouble(f"playlist upload: {answer.error}")
+
+    async def _publish_rungs(
+        self, client: EdgeClient, window: LiveWindow, held: hls.EdgeHls
+    ) -> list[LiveWindow]:
+        """The lower rungs (``channel.renditions``) of the window the edge just took: each
+        one's missing segments, then its playlist; then the master playlist when it changed.
+        Numbered like the main window (the same media sequence, trimmed alike)."""
+        live = self.ch.live
+        done = []
+        for name, rung in sorted(live.rungs.items()):
+            rung_window = hls.from_sequence(rung.window, window.media_sequence)
+            if rung_window is None:
+                continue
+            for attempt in (1, 2):
+                for segment in hls.missing(rung_window, held):
+                    await self._upload(client, held, segment)
+                text = hls.playlist(rung_window, live.target_duration, held.names)
+                answer = await client.call(
+                    "PUT", f"/v1/ingest/hls/{name}.m3u8", text.encode(), content_type=PLAYLIST_TYPE
+                )
+                if answer.ok:
+                    done.append(rung_window)
+                    break
+                missing = answer.field("missing")
+                if answer.status == 409 and isinstance(missing, list) and attempt == 1:
+                    held.forget(str(m) for m in missing)
+                    continue
+                raise EdgeTrouble(f"{name} playlist upload: {answer.error}")
+        if live.rungs and live.master and live.master != self._master_sent:
+            body = live.master.encode()
+            answer = await client.call(
+                "PUT", "/v1/ingest/hls/master.m3u8", body, content_type=PLAYLIST_TYPE
+            )
+            if not answer.ok:
+                raise EdgeTrouble(f"master playlist upload: {answer.error}")
+            self._master_sent = live.master
+        return done
 
     async def _read_edge(self, client: EdgeClient) -> hls.EdgeHls:
         answer = await client.call("GET", "/v1/ingest/hls")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from vvtv.air.live_playlist import LiveWindow, WindowSegment
@@ -144,3 +145,18 @@ def test_once_a_playlist_is_accepted_only_its_segments_are_believed_stored() -> 
     assert held.stored == {"asset-a/seg_00000.ts", "asset-a/seg_00001.ts"}
     assert held.names == {}
     assert (held.media_sequence, held.discontinuity_sequence, held.end_sequence) == (7, 3, 9)
+
+
+def test_a_rungs_segments_accepted_with_the_main_window_are_believed_stored_too() -> None:
+    """Else every round would upload the rung's segments again (``200 stored: false``)."""
+    main = window(("asset-a", 2), first_seq=7)
+    rung = window(("asset-a", 2), first_seq=7)
+    rung = LiveWindow(
+        7, 7, tuple(attrs.evolve(s, name=f"480p_{s.index:05d}.ts") for s in rung.segments),
+        (), "e", T0,
+    )  # fmt: skip
+    held = hls.EdgeHls()
+    held.accepted(main, rung)
+    assert hls.missing(main, held) == [] and hls.missing(rung, held) == []
+    assert "asset-a/480p_00001.ts" in held.stored
+    assert held.end_sequence == 9  # the main window's numbers

@@ -106,8 +106,8 @@ class EdgeHls:
     def holds(self, segment: WindowSegment) -> bool:
         return ref(segment.asset_id, self.edge_name(segment)) in self.stored
 
-    def accepted(self, window: LiveWindow) -> None:
-        """The edge took the playlist of ``window``.
+    def accepted(self, window: LiveWindow, *rungs: LiveWindow) -> None:
+        """The edge took the playlist of ``window`` (and those of the lower ``rungs``).
 
         From now on only its segments are known to be stored: the edge deletes a segment a
         few minutes after it leaves the playlist (``HLS_SEGMENT_GRACE_S``), so believing in
@@ -117,8 +117,9 @@ class EdgeHls:
         self.media_sequence = window.media_sequence
         self.discontinuity_sequence = window.discontinuity_sequence
         self.end_sequence = end_sequence(window)
-        self.stored = {ref(s.asset_id, self.edge_name(s)) for s in window.segments}
-        listed = {(s.asset_id, s.name) for s in window.segments}
+        segments = [s for w in (window, *rungs) for s in w.segments]
+        self.stored = {ref(s.asset_id, self.edge_name(s)) for s in segments}
+        listed = {(s.asset_id, s.name) for s in segments}
         self.names = {k: v for k, v in self.names.items() if k in listed}
 
     def forget(self, refs: Iterable[str]) -> None:

@@ -13,7 +13,17 @@ import { publicSubset, statusReply } from "./status.js";
 import { KINDS as REPORT_KINDS, parseDay, parseWeek, reportKey, reportObjectKey } from "./reports.js";
 import { ingestAlert, activeAlerts } from "./alerts.js";
 import { ASSET_ID, SEGMENT_NAME } from "./playlist.js";
-import { hlsState, putPlaylist, putSegment, resetPlaylist, servePlaylist, serveSegment } from "./live.js";
+import {
+  hlsState,
+  putMaster,
+  putPlaylist,
+  putRung,
+  putSegment,
+  resetPlaylist,
+  servePlaylist,
+  serveRendition,
+  serveSegment,
+} from "./live.js";
 import { checkControlBody } from "./control.js";
 import {
   COMMAND_ID,
@@ -231,6 +241,17 @@ async function ingestPlaylist(req) {
   return putPlaylist({ request: req.request, env: req.env, channel: req.channel, text, nowMs: Date.now() });
 }
 
+async function ingestRendition(req, [name]) {
+  const { body } = await signed(req, "ingest", LIMITS.playlist);
+  const text = decodeUtf8(body, "playlist");
+  const args = { request: req.request, env: req.env, channel: req.channel, text, nowMs: Date.now() };
+  return name === "master" ? putMaster(args) : putRung({ ...args, name });
+}
+
+function renditionRoute(req, [name]) {
+  return serveRendition({ request: req.request, env: req.env, ctx: req.ctx, channel: req.channel, name, head: req.head });
+}
+
 async function deletePlaylist(req) {
   const { actor } = await signed(req, "ingest", LIMITS.empty);
   return resetPlaylist({ request: req.request, env: req.env, channel: req.channel, nowMs: Date.now(), actor });
@@ -297,6 +318,8 @@ const ROUTES = [
     "/hls/index.m3u8",
     { GET: (req) => servePlaylist({ request: req.request, env: req.env, ctx: req.ctx, channel: req.channel, head: req.head }) },
   ],
+  // The master playlist and the lower rungs' playlists (channel.renditions).
+  [/^\/hls\/(master|[0-9]{3,4}p)\.m3u8$/, { GET: renditionRoute }],
   [
     /^\/hls\/seg\/([^/]+)\/([^/]+)$/,
     {
@@ -319,6 +342,7 @@ const ROUTES = [
   ["/v1/ingest/hls", { GET: ingestHlsState }],
   ["/v1/ingest/hls/index.m3u8", { PUT: ingestPlaylist, DELETE: deletePlaylist }],
   [/^\/v1\/ingest\/hls\/seg\/([^/]+)\/([^/]+)$/, { PUT: ingestSegment }],
+  [/^\/v1\/ingest\/hls\/(master|[0-9]{3,4}p)\.m3u8$/, { PUT: ingestRendition }],
   ["/v1/agent/commands", { GET: agentCommands }],
   [/^\/v1\/agent\/commands\/([^/]+)\/result$/, { POST: agentResult }],
   [/^\/v1\/control\/(reload-owner-card|emergency-mode|curator-mode|nightly)$/, { POST: controlCall }],

@@ -9,7 +9,7 @@
 // or R2. Segments that left the playlist are deleted by the cron trigger after a grace.
 
 import { HttpError, errorResponse, json, iso, sha256Hex } from "./http.js";
-import { parsePlaylist, looksLikeTransportStream } from "./playlist.js";
+import { parseMaster, parsePlaylist, looksLikeTransportStream } from "./playlist.js";
 import { tunable } from "./config.js";
 import { audit } from "./audit.js";
 
@@ -49,6 +49,26 @@ export async function servePlaylist({ request, env, ctx, channel, head }) {
     .bind(channel)
     .first();
   if (row === null) return errorResponse(404, `channel ${channel} is not live at the edge`);
+  const response = new Response(row.body, {
+    headers: {
+      "content-type": PLAYLIST_TYPE,
+      "cache-control": PLAYLIST_CACHE,
+      "access-control-allow-origin": "*",
+    },
+  });
+  ctx.waitUntil(caches.default.put(key, response.clone()));
+  return marked(response, "MISS", head);
+}
+
+/** The master playlist ("master") or a lower rung's playlist ("480p"), as uploaded. */
+export async function serveRendition({ request, env, ctx, channel, name, head }) {
+  const key = cacheKey(request.url, channel, `hls/${name}.m3u8`);
+  const hit = await cached(key, head);
+  if (hit) return hit;
+  const row = await env.DB.prepare("SELECT body FROM hls_renditions WHERE channel = ? AND name = ?")
+    .bind(channel, name)
+    .first();
+  if (row === null) return errorResponse(404, `channel ${channel} has no ${name} playlist at the edge`);
   const response = new Response(row.body, {
     headers: {
       "content-type": PLAYLIST_TYPE,
@@ -147,8 +167,10 @@ export async function putPlaylist({ request, env, channel, text, nowMs }) {
     ),
     env.DB.prepare(
       "UPDATE hls_segments SET listed = 0, unlisted_at = ? WHERE channel = ? AND listed = 1 " +
-        `AND ref NOT IN (SELECT value FROM json_each(?)) AND ${ours}`,
-    ).bind(nowMs, channel, refs, channel, uploadId),
+        "AND ref NOT IN (SELECT value FROM json_each(?)) " +
+        "AND ref NOT IN (SELECT j.value FROM hls_renditions r, json_each(r.refs) j WHERE r.channel = ?) " +
+        `AND ${ours}`,
+    ).bind(nowMs, channel, refs, channel, channel, uploadId),
     env.DB.prepare(
       "UPDATE hls_segments SET listed = 1, unlisted_at = NULL WHERE channel = ? " +
         `AND ref IN (SELECT value FROM json_each(?)) AND ${ours}`,
@@ -187,10 +209,71 @@ export async function putPlaylist({ request, env, channel, text, nowMs }) {
   });
 }
 
+/**
+ * A lower rung's playlist ("480p"): the main playlist's rules (every segment stored, the
+ * window never goes back), its own row. Its segments are marked listed; those that leave it
+ * are marked out by the next main playlist swap, which spares what any rung still lists.
+ */
+export async function putRung({ request, env, channel, name, text, nowMs }) {
+  const playlist = parsePlaylist(text, tunable(env, "HLS_MAX_PLAYLIST_SEGMENTS"));
+  const refs = JSON.stringify(playlist.segments);
+  const n = playlist.segments.length;
+  const endSequence = playlist.mediaSequence + n;
+  const [swap] = await env.DB.batch([
+    env.DB.prepare(
+      "INSERT INTO hls_renditions (channel, name, body, media_sequence, end_sequence, refs, updated_at) " +
+        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE (SELECT count(*) FROM hls_segments " +
+        "WHERE channel = ?1 AND ref IN (SELECT value FROM json_each(?6))) = ?8 " +
+        "ON CONFLICT (channel, name) DO UPDATE SET body = excluded.body, " +
+        "media_sequence = excluded.media_sequence, end_sequence = excluded.end_sequence, " +
+        "refs = excluded.refs, updated_at = excluded.updated_at " +
+        "WHERE excluded.media_sequence >= hls_renditions.media_sequence " +
+        "AND excluded.end_sequence >= hls_renditions.end_sequence",
+    ).bind(channel, name, playlist.text, playlist.mediaSequence, endSequence, refs, nowMs, n),
+    env.DB.prepare(
+      "UPDATE hls_segments SET listed = 1, unlisted_at = NULL WHERE channel = ? " +
+        "AND ref IN (SELECT value FROM json_each(?)) AND " +
+        "(SELECT refs FROM hls_renditions WHERE channel = ? AND name = ?) = ?",
+    ).bind(channel, refs, channel, name, refs),
+  ]);
+  if (swap.meta.changes === 0) {
+    const missing = await env.DB.prepare(
+      "SELECT value AS ref FROM json_each(?) WHERE value NOT IN " +
+        "(SELECT ref FROM hls_segments WHERE channel = ?)",
+    )
+      .bind(refs, channel)
+      .all();
+    if (missing.results.length > 0) {
+      throw new HttpError(409, "playlist references segments that are not uploaded", {
+        missing: missing.results.map((r) => r.ref),
+      });
+    }
+    throw new HttpError(409, `stale playlist: the edge already has a later ${name} window`);
+  }
+  await caches.default.delete(cacheKey(request.url, channel, `hls/${name}.m3u8`));
+  return json({ ok: true, rendition: name, media_sequence: playlist.mediaSequence, end_sequence: endSequence, segments: n });
+}
+
+/** The master playlist: the main rendition and the rungs, by their relative names. */
+export async function putMaster({ request, env, channel, text, nowMs }) {
+  const master = parseMaster(text);
+  await env.DB.prepare(
+    "INSERT INTO hls_renditions (channel, name, body, media_sequence, end_sequence, refs, updated_at) " +
+      "VALUES (?, 'master', ?, 0, 0, '[]', ?) ON CONFLICT (channel, name) DO UPDATE SET " +
+      "body = excluded.body, updated_at = excluded.updated_at",
+  )
+    .bind(channel, master.text, nowMs)
+    .run();
+  await caches.default.delete(cacheKey(request.url, channel, "hls/master.m3u8"));
+  return json({ ok: true, variants: master.variants });
+}
+
 /** Forget the playlist (the origin lost its numbering); its segments age out by cron. */
 export async function resetPlaylist({ request, env, channel, nowMs, actor }) {
   const [dropped] = await env.DB.batch([
     env.DB.prepare("DELETE FROM hls_playlists WHERE channel = ?").bind(channel),
+    // The rungs' windows are numbered like the main one: they go with it.
+    env.DB.prepare("DELETE FROM hls_renditions WHERE channel = ? AND name <> 'master'").bind(channel),
     env.DB.prepare(
       "UPDATE hls_segments SET listed = 0, unlisted_at = ? WHERE channel = ? AND listed = 1",
     ).bind(nowMs, channel),

@@ -128,3 +128,60 @@ export function looksLikeTransportStream(bytes) {
   for (let i = 0; i < bytes.byteLength; i += 188) if (bytes[i] !== 0x47) return false;
   return true;
 }
+
+// The master playlist: #EXT-X-STREAM-INF entries naming the main playlist (index.m3u8) or a
+// rung's (480p.m3u8), relative, so nothing points outside the channel's own playlists.
+export const RENDITION = /^[0-9]{3,4}p$/;
+const VARIANT_URI = /^(?:index|[0-9]{3,4}p)\.m3u8$/;
+const STREAM_INF_ATTRS = /^[A-Z0-9-]+=(?:"[^"\r\n]*"|[^",\s]+)(?:,[A-Z0-9-]+=(?:"[^"\r\n]*"|[^",\s]+))*$/;
+const MASTER_TAGS = new Set(["#EXT-X-VERSION", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-STREAM-INF"]);
+const MAX_VARIANTS = 8;
+
+/** Parse a master playlist -> {text, variants: ["index.m3u8", "480p.m3u8"]}; 422 naming the line. */
+export function parseMaster(text) {
+  const lines = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l).trim());
+  const out = [];
+  const variants = [];
+  let pending = null;
+  let first = true;
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1;
+    const line = lines[i];
+    if (line === "") continue;
+    if (first) {
+      if (line !== "#EXTM3U") throw bad(n, "a playlist starts with #EXTM3U");
+      first = false;
+      out.push(line);
+      continue;
+    }
+    if (line.startsWith("#")) {
+      if (!line.startsWith("#EXT")) continue;
+      const colon = line.indexOf(":");
+      const tag = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? null : line.slice(colon + 1);
+      if (!MASTER_TAGS.has(tag)) throw bad(n, `unsupported tag ${tag} in a master playlist`);
+      if (tag === "#EXT-X-VERSION" && !(value !== null && INTEGER.test(value))) throw bad(n, "#EXT-X-VERSION needs an integer");
+      if (tag === "#EXT-X-INDEPENDENT-SEGMENTS" && value !== null) throw bad(n, `${tag} takes no value`);
+      if (tag === "#EXT-X-STREAM-INF") {
+        if (pending !== null) throw bad(n, "two #EXT-X-STREAM-INF without a playlist between them");
+        if (value === null || !STREAM_INF_ATTRS.test(value) || !/(^|,)BANDWIDTH=[0-9]{1,12}(,|$)/.test(value)) {
+          throw bad(n, "#EXT-X-STREAM-INF needs attributes with a BANDWIDTH");
+        }
+        pending = n;
+      }
+      out.push(line);
+      continue;
+    }
+    if (pending === null) throw bad(n, "a playlist URI must follow #EXT-X-STREAM-INF");
+    if (!VARIANT_URI.test(line)) throw bad(n, "variant URIs are index.m3u8 or <height>p.m3u8");
+    if (variants.includes(line)) throw bad(n, `variant ${line} is listed twice`);
+    variants.push(line);
+    if (variants.length > MAX_VARIANTS) throw bad(n, `more than ${MAX_VARIANTS} variants`);
+    pending = null;
+    out.push(line);
+  }
+  if (first) throw new HttpError(422, "playlist is empty");
+  if (pending !== null) throw bad(pending, "#EXT-X-STREAM-INF without a playlist URI");
+  if (!variants.includes("index.m3u8")) throw new HttpError(422, "a master playlist lists the main rendition (index.m3u8)");
+  return { text: `${out.join("\n")}\n`, variants };
+}
