@@ -391,6 +391,9 @@ class Committer(Actor):
             log_event(log, LogEvent.PREPARE_DONE, trace_id=item_trace, plan_id=plan.plan_id,
                       asset_id=asset_id, seconds=round(took, 3), remuxed=prepared.remuxed,
                       qa_passed=report.passed)  # fmt: skip
+            for error in prepared.rung_errors:
+                # The asset airs without that rung (its main segments stand in): say why.
+                log.warning("asset %s has no lower rung: %s", asset_id, error)
         except MediaFormatRefused as exc:
             # Not a media container (a playlist naming other files, text…): refused
             # before ffmpeg opened it; a reserve takes the slot.
