@@ -137,6 +137,8 @@ EVERY_KIND_OF_ROUTE = [
     "/iptv/channel.m3u",
     "/discover.json",
     "/live/index.m3u8",
+    "/live/master.m3u8",
+    "/live/480p.m3u8",
     "/metrics",
     "/no/such/path",
 ]
