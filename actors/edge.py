@@ -237,7 +237,8 @@ class EdgePublisher(Actor):
         self, client: EdgeClient, window: LiveWindow, held: hls.EdgeHls
     ) -> list[LiveWindow]:
         """The lower rungs (``channel.renditions``) of the window the edge just took: each
-        one's missing segments, then its playlist; then the master playlist when it changed.
+        one's missing segments, then its playlist; then the master playlist when it changed
+        (with no rung: the main rendition alone).
         Numbered like the main window (the same media sequence, trimmed alike)."""
         live = self.ch.live
         done = []
@@ -260,7 +261,9 @@ class EdgePublisher(Actor):
                     held.forget(str(m) for m in missing)
                     continue
                 raise EdgeTrouble(f"{name} playlist upload: {answer.error}")
-        if live.rungs and live.master and live.master != self._master_sent:
+        # Also with no rung (the main rendition alone): a rung the card dropped must leave
+        # the edge's master too, or its viewers would stay on a playlist that stopped.
+        if live.master and live.master != self._master_sent:
             body = live.master.encode()
             answer = await client.call(
                 "PUT", "/v1/ingest/hls/master.m3u8", body, content_type=PLAYLIST_TYPE
