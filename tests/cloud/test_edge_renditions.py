@@ -11,6 +11,7 @@ import m3u8
 
 from tests.cloud.edge_channel import edge_playlist_numbers, queue_items
 from tests.daemon.harness import CARD, make_settings, running_channel
+from tests.support.cards import write_card
 from tests.support.edge import running_edge
 from tests.support.waiting import wait_until
 
@@ -77,3 +78,14 @@ async def test_the_edge_serves_the_master_and_the_rung(
                 b = rung.segments[n - rung.media_sequence]
                 assert a.duration == b.duration and a.discontinuity == b.discontinuity
                 assert a.uri.split("/")[1] == b.uri.split("/")[1]  # the same asset
+
+            # The card drops the rung: the origin's master and then the edge's list the main
+            # rendition alone, so no viewer stays on a rung playlist that stopped.
+            write_card(tmp_path / "channel" / "owner_card.yaml", **CARD)
+            assert ch.reload_card("test").ok
+
+            async def master_alone() -> bool:
+                reply = await client.get("/hls/master.m3u8")
+                return [v.uri for v in m3u8.loads(reply.text).playlists] == ["index.m3u8"]
+
+            await wait_until("the edge's master without the rung", master_alone, within=30)
