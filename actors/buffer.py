@@ -55,7 +55,7 @@ from vvtv.core.model import (
 from vvtv.media import rungs
 from vvtv.nightly import job
 from vvtv.observe.stats import pipeline_metrics
-from vvtv.ownercard.card import Rendition
+from vvtv.ownercard.card import ChannelProfile, Rendition
 from vvtv.store.uptime import HEARTBEAT_S
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class Buffer(Actor):
         # (``channel.renditions``); an asset missing from it airs its main segments there.
         self.rung_segments: dict[str, dict[str, live_playlist.AssetSegments]] = {}
         self._renditions: tuple[Rendition, ...] = ()
+        self._master: tuple[ChannelProfile, str] | None = None
         self.pool: list[AssetItem] = []
         self.pool_titles: dict[str, str] = {}
         self.emergency = EmergencyState()
@@ -429,9 +430,17 @@ class Buffer(Actor):
             newest,
             window=window,
             target_duration=target,
-            master=master.render_master(ch.card.channel),
+            master=self._master_playlist(),
             rungs=self._rung_playlists(window, target),
         )
+
+    def _master_playlist(self) -> str:
+        """The master playlist of the card in force (rendered again only when it changes:
+        the Buffer ticks tens of thousands of times a day)."""
+        profile = self.ch.card.channel
+        if self._master is None or self._master[0] is not profile:
+            self._master = (profile, master.render_master(profile))
+        return self._master[1]
 
     def _rung_playlists(
         self, window: live_playlist.LiveWindow, target: int
