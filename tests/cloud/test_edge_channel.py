@@ -5,7 +5,8 @@ loopback). In one run, because each costs seconds to start:
 
 - the HLS publisher uploads every segment once and the edge's playlist carries the
   origin's numbers; hls.js in headless Chromium plays the edge's watch page (which plays
-  ``/hls/index.m3u8``) for over a minute across item boundaries with no fatal error, and
+  ``/hls/master.m3u8``, the origin's master: here the main rendition alone) for over a
+  minute across item boundaries with no fatal error, and
   every fragment it played has the media and discontinuity sequence the origin gave it;
 - the forced nightly and the commit window reach the edge; the report is public there;
 - the status the edge shows follows what is on air;
@@ -91,6 +92,7 @@ async def test_a_channel_behind_the_edge(tmp_path: Path, slate_template: Path) -
                 # --- the watch page plays it with hls.js, across item boundaries -----------
                 async with open_page(edge.url + "/", tmp_path / "profile") as page:
                     await page.wait_for("document.readyState === 'complete' && !!window.Hls")
+                    assert await page.eval("document.body.dataset.playlist") == "master.m3u8"
                     await page.click("#play")
                     await page.wait_for("window.vvtvPlayer.state === 'playing'", timeout=60)
                     started = await page.eval("document.getElementById('video').currentTime")

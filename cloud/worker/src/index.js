@@ -108,9 +108,17 @@ async function channelSummaries(env, nowMs) {
 }
 
 async function page(req) {
-  const summaries = await channelSummaries(req.env, Date.now());
+  const [summaries, master] = await Promise.all([
+    channelSummaries(req.env, Date.now()),
+    // A channel that publishes a master playlist (it has lower rungs, or a recent agent) is
+    // played from it, so viewers on a slow line can take a rung; otherwise the main one.
+    req.env.DB.prepare("SELECT 1 AS found FROM hls_renditions WHERE channel = ? AND name = 'master'")
+      .bind(req.channel)
+      .first(),
+  ]);
   const channel = summaries.find((c) => c.id === req.channel);
-  return renderPage({ mount: req.mount, channel, isDefault: req.isDefault, channels: summaries, head: req.head });
+  const playlist = master === null ? "index.m3u8" : "master.m3u8";
+  return renderPage({ mount: req.mount, channel, isDefault: req.isDefault, channels: summaries, playlist, head: req.head });
 }
 
 async function channels(req) {

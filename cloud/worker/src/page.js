@@ -49,7 +49,7 @@ export function serveAsset(name, head) {
 }
 
 /** One channel's page; `mount` is "/vvtv" when the viewer came through the original's prefix. */
-export function renderPage({ mount, channel, isDefault, channels, head }) {
+export function renderPage({ mount, channel, isDefault, channels, playlist = "index.m3u8", head }) {
   const base = `${mount}${isDefault ? "" : `/c/${channel.id}`}`;
   const name = escapeHtml(channel.name);
   const items = channels
@@ -72,7 +72,7 @@ export function renderPage({ mount, channel, isDefault, channels, head }) {
 <script src="${mount}/assets/hls-${HLS_VERSION}.min.js" defer></script>
 <script src="${mount}/assets/watch.js" defer></script>
 </head>
-<body data-channel="${escapeHtml(channel.id)}" data-base="${escapeHtml(base)}">
+<body data-channel="${escapeHtml(channel.id)}" data-base="${escapeHtml(base)}" data-playlist="${escapeHtml(playlist)}">
 <header>
 <img class="brand" src="${base}/logo" alt="" width="64" height="36">
 <h1 id="name">${name}</h1>

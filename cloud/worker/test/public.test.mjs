@@ -166,6 +166,7 @@ describe("the watch page", () => {
     assert.match(r.text, /<script src="\/assets\/hls-1\.7\.4\.min\.js" defer><\/script>/);
     assert.match(r.text, /<script src="\/assets\/watch\.js" defer><\/script>/);
     assert.match(r.text, /data-base=""/);
+    assert.match(r.text, /data-playlist="index\.m3u8"/); // no master published: the main one
     assert.ok(!/<script>/.test(r.text) && !/ on[a-z]+=/.test(r.text), "no inline script or handler");
     for (const id of ["play", "fullscreen", "poster", "notice", "now", "next", "video"]) {
       assert.match(r.text, new RegExp(`id="${id}"`), id);

@@ -52,6 +52,14 @@ describe("the master playlist", () => {
     assert.equal((await view("/c/other/hls/master.m3u8")).status, 404);
   });
 
+  test("is what the watch page plays, for the channel that publishes one", async () => {
+    await put("master", MASTER);
+    const main = await (await view("/")).text();
+    assert.match(main, /data-playlist="master\.m3u8"/);
+    const other = await (await view("/c/other/")).text();
+    assert.match(other, /data-playlist="index\.m3u8"/); // no master: its main playlist
+  });
+
   for (const [why, text, error] of [
     ["a URI elsewhere", MASTER.replace("480p.m3u8", "https://evil.example/x.m3u8"), "variant URIs are"],
     ["a path up", MASTER.replace("480p.m3u8", "../480p.m3u8"), "variant URIs are"],

@@ -5,7 +5,9 @@
   "use strict";
   var body = document.body;
   var base = body.getAttribute("data-base") || "";
-  var source = base + "/hls/index.m3u8";
+  // The master playlist when the channel publishes one (lower rungs to switch to), else the
+  // main rendition's: the Worker says which.
+  var source = base + "/hls/" + (body.getAttribute("data-playlist") || "index.m3u8");
   var video = document.getElementById("video");
   var stage = document.getElementById("stage");
   var play = document.getElementById("play");
