@@ -21,7 +21,7 @@ from pathlib import Path
 
 import attrs
 
-from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
+from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_progressing
 from vvtv.media.formats import own_hls_input, untrusted_input
 from vvtv.media.loudness import LoudnessMeasure, ebur128_filter, parse_ebur128_summary
 
@@ -96,7 +96,8 @@ def _graph(video: bool, audio: bool) -> tuple[str, list[str]]:
 async def decode_pass(
     source: Path | str,
     *,
-    timeout: float,
+    timeout: float | None = None,
+    media_sec: float | None = None,
     video: bool = True,
     audio: bool = True,
     own_hls: bool = True,
@@ -111,6 +112,10 @@ async def decode_pass(
     first audio stream's packets (``DecodeMeasures.audio_packets``). A run that fails is
     measured all the same (the failure is one more error) unless ``check``: then it raises
     ``MediaError``.
+
+    A long run (``run_progressing``): it fails when ffmpeg stops making progress (a stalled
+    read), not for being slow; ``timeout`` is its overall ceiling (default: 20x ``media_sec``,
+    the duration of ``source`` if known, at least ten minutes).
     """
     if not (video or audio):
         raise ValueError("decode_pass needs at least one of video and audio")
@@ -125,12 +130,14 @@ async def decode_pass(
             "-f", "streamhash", "-hash", "sha256", "pipe:2",
         ]  # fmt: skip
     args = ffmpeg_args(
-        "-loglevel", "level+info", "-progress", "pipe:1", "-nostats", *inputs,
+        "-loglevel", "level+info", *inputs,
         "-filter_complex", graph, *maps, "-f", "null", "-", *hashing,
     )  # fmt: skip
     streams = "a" if not video else "v" if not audio else "av"
     what = str(source)
-    result = await run_tool(args, timeout=timeout, check=check, what=what)
+    result = await run_progressing(
+        args, media_sec=media_sec, ceiling=timeout, check=check, what=what
+    )
     measures = parse_decode_pass(
         result.stderr, result.stdout.decode("ascii", "replace"), what, streams
     )

@@ -44,7 +44,7 @@ import attrs
 import trio
 
 from vvtv.media.decode import DecodeMeasures, decode_pass
-from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_tool
+from vvtv.media.ffmpeg import MediaError, ffmpeg_args, run_progressing
 from vvtv.media.formats import MediaFormatRefused, lavfi_input, untrusted_input
 from vvtv.media.loudness import LoudnessMeasure, normalise_filter, within_target
 from vvtv.media.playlist import Segment, fits_target, parse_vod_playlist
@@ -62,6 +62,8 @@ COPY_AUDIO_TOLERANCE_LU = 0.5
 CODEC_PEAK_MARGIN_DB = 0.5
 # veryfast missed 4× real time on 1080p here (ops/bench/prep.py); superfast reaches it.
 DEFAULT_X264_PRESET = "superfast"
+# The audio pass over the source starts before the probe says how long it is: its ceiling
+# cannot grow with the duration (it still fails within STALL_AFTER_S if stuck).
 _MEASURE_TIMEOUT = 3600.0
 # The slate's asset id: never pruned, whatever the caller keeps.
 SLATE_ASSET_ID = "slate"
@@ -183,10 +185,11 @@ class _Plan:
 
 async def _segment(
     source: Path, out_dir: Path, info: ProbeResult, profile: ChannelProfile, plan: _Plan,
-    preset: str, timeout: float,
+    preset: str, timeout: float | None,
 ) -> tuple[str, ...]:  # fmt: skip
     """Run the segmenting ffmpeg; returns the error lines it logged while still succeeding
-    (a damaged source: "partial file", "Invalid NAL unit"…)."""
+    (a damaged source: "partial file", "Invalid NAL unit"…). It fails when it stops making
+    progress, not for being slow (``run_progressing``); ``timeout`` is its ceiling."""
     args = ffmpeg_args("-v", "error", *untrusted_input(source))
     if plan.audio == "silence":
         # No audio in the source: a silent track keeps every asset's stream layout identical.
@@ -208,7 +211,9 @@ async def _segment(
         audio_filter = None if plan.audio == "silence" else plan.audio or None
         args += audio_encode_args(profile, audio_filter)
     args += hls_args(out_dir, profile.segment_seconds)
-    result = await run_tool(args, timeout=timeout, what=str(source))
+    result = await run_progressing(
+        args, media_sec=info.duration_sec, ceiling=timeout, what=str(source)
+    )
     return tuple(line.strip() for line in result.stderr.splitlines() if line.strip())
 
 
@@ -230,13 +235,14 @@ async def prepare(
     """Conform ``source`` into ``<hls_root>/<asset_id>/`` and return what was made.
 
     Raises ``MediaError`` (a ``ProbeError`` as its cause) when the source cannot be probed,
-    has no video, its audio cannot be measured, or ffmpeg fails. ``timeout`` bounds each ffmpeg
-    run (default: three times the source duration, at least two minutes). An existing asset
-    directory of the same id is replaced atomically.
+    has no video, its audio cannot be measured, or ffmpeg fails. The ffmpeg runs fail when they
+    stop making progress (``STALL_AFTER_S`` without their output time advancing), not for
+    being slow: a loaded machine prepares slowly rather than not at all. ``timeout`` is each
+    run's overall ceiling (default ``progress_ceiling``: 20x the source's duration, at least
+    ten minutes). An existing asset directory of the same id is replaced atomically.
     """
     check_asset_id(asset_id)
     info, heard = await _probe_and_measure(source, asset_id, timeout)
-    limit = timeout if timeout is not None else max(120.0, 3 * (info.duration_sec or 0))
     measured = heard.loudness if heard is not None else None
     audio = _audio_plan(info, measured, profile, quality)
 
@@ -249,7 +255,7 @@ async def prepare(
         errors: tuple[str, ...] = ()
         if remuxed:
             errors = await _segment(
-                source, work, info, profile, _Plan(True, audio), x264_preset, limit
+                source, work, info, profile, _Plan(True, audio), x264_preset, timeout
             )
             segments = _read_segments(work)
             if not fits_target(segments, profile.segment_seconds):
@@ -258,11 +264,11 @@ async def prepare(
                 remuxed = False
         if not remuxed:
             errors = await _segment(
-                source, work, info, profile, _Plan(False, audio), x264_preset, limit
+                source, work, info, profile, _Plan(False, audio), x264_preset, timeout
             )
             segments = _read_segments(work)
         rungs, rung_errors = await make_rungs(
-            work, segments, profile, preset=x264_preset, timeout=limit
+            work, segments, profile, preset=x264_preset, timeout=timeout
         )
         prepared = Prepared(
             dir=hls_root / asset_id,

@@ -48,13 +48,16 @@ async def qa_check(
     """Measure ``prepared`` and judge it against ``quality``; never raises for a bad asset.
 
     ``expected_duration`` is what the plan announced (None: only the source's own duration is
-    compared). ``timeout`` bounds the decode (default: twice the duration, at least a minute).
+    compared). ``timeout`` bounds the probes (default: twice the duration, at least a minute)
+    and is the decode's ceiling (default ``progress_ceiling``); the decode fails sooner when it
+    stops making progress (``run_progressing``), never for being slow.
     ``source_audio``: the audio-only ``decode_pass`` (with ``hash_audio``) over the source
     whose audio track ``prepared`` copied; used when the packets prove the same.
     """
     reasons: list[str] = []
     playlist = str(prepared.playlist)
     limit = timeout if timeout is not None else max(60.0, 2 * prepared.duration_sec)
+    media = prepared.duration_sec
     reuse = source_audio
     if reuse is not None and (reuse.streams != "a" or reuse.audio_packets is None):
         raise ValueError(f"qa_check: source_audio must be a hashed audio-only pass ({reuse})")
@@ -74,13 +77,20 @@ async def qa_check(
     async def decode_output() -> None:
         try:
             m = await decode_pass(
-                playlist, timeout=limit, audio=reuse is None, hash_audio=reuse is not None
+                playlist,
+                timeout=timeout,
+                media_sec=media,
+                audio=reuse is None,
+                hash_audio=reuse is not None,
             )
             if reuse is not None:
                 if m.audio_packets == reuse.audio_packets:
                     m = combine(m, reuse)
                 else:  # not the audio that was measured: measure this file's own
-                    m = combine(m, await decode_pass(playlist, timeout=limit, video=False))
+                    m = combine(
+                        m,
+                        await decode_pass(playlist, timeout=timeout, media_sec=media, video=False),
+                    )
             found["m"] = m
         except MediaError as exc:
             found["decode_error"] = exc

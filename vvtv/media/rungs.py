@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from vvtv.media.ffmpeg import FFPROBE, MediaError, ffmpeg_args, run_tool
+from vvtv.media.ffmpeg import FFPROBE, MediaError, ffmpeg_args, run_progressing, run_tool
 from vvtv.media.formats import PROTOCOL_WHITELIST, own_hls_input
 from vvtv.media.playlist import Segment, parse_vod_playlist
 from vvtv.ownercard.card import ChannelProfile, Rendition, rung_width
@@ -43,6 +43,8 @@ _EARLY_S = 0.001
 # Longer lists would not fit one argument (Linux: 128 KiB): ~9,000 segments, 15 h at 6 s.
 MAX_KEYFRAME_ARG = 120_000
 _NO_GOP = "1000000"  # keyframes only where forced
+# Reading one video timestamp from one segment: a short probe, not a long run.
+_PROBE_TIMEOUT_S = 60.0
 
 
 class RungError(MediaError):
@@ -152,11 +154,16 @@ async def make_rung(
     rung: Rendition,
     *,
     preset: str,
-    timeout: float,
+    timeout: float | None = None,
 ) -> tuple[Segment, ...]:
     """Encode ``rung`` from the main rendition in ``asset_dir`` (its ``index.m3u8``, whose
-    ``segments`` are given) beside it; its segments, checked to line up. RungError if not."""
-    first = await first_video_pts(asset_dir / segments[0].path_name, min(timeout, 60.0))
+    ``segments`` are given) beside it; its segments, checked to line up. RungError if not.
+
+    The encode fails when it stops making progress, not for being slow (``run_progressing``);
+    ``timeout`` is its ceiling (default: 20x the main rendition's duration, at least ten
+    minutes)."""
+    probe_limit = _PROBE_TIMEOUT_S if timeout is None else min(timeout, _PROBE_TIMEOUT_S)
+    first = await first_video_pts(asset_dir / segments[0].path_name, probe_limit)
     times = ",".join(f"{max(0.0, t - _EARLY_S):.6f}" for t in keyframe_times(first, segments))
     if len(times) > MAX_KEYFRAME_ARG:
         raise RungError(
@@ -176,7 +183,9 @@ async def make_rung(
         "-hls_segment_filename", str(asset_dir / rung_segment_pattern(rung)), str(playlist),
     ]  # fmt: skip
     try:
-        await run_tool(args, timeout=timeout, what=f"rung {rung.name} of {asset_dir.name}")
+        media = sum(s.duration_sec for s in segments)
+        what = f"rung {rung.name} of {asset_dir.name}"
+        await run_progressing(args, media_sec=media, ceiling=timeout, what=what)
     except RungError:
         raise
     except MediaError as exc:
@@ -199,7 +208,7 @@ async def make_rungs(
     profile: ChannelProfile,
     *,
     preset: str,
-    timeout: float,
+    timeout: float | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Every rung of ``profile.renditions`` for the main rendition in ``asset_dir``:
     ``(made, errors)``. A rung that fails is removed and its error returned, never raised:
