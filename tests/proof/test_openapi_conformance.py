@@ -87,17 +87,22 @@ def run_schemathesis(daemon: Channel, *options: str) -> subprocess.CompletedProc
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
 
-def assert_conforms(done: subprocess.CompletedProcess[str]) -> None:
-    assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-3000:]
+def assert_conforms(done: subprocess.CompletedProcess[str], daemon: Channel) -> None:
+    # The daemon's own log goes with a failure: twice in loaded full-suite runs (2026-12-07)
+    # one request waited out the 60 s timeout, and neither a standalone run nor a run under
+    # synthetic load reproduced it; what the daemon was doing then is the missing half.
+    assert done.returncode == 0, (
+        done.stdout[-20000:] + done.stderr[-3000:] + "\n--- daemon log ---\n" + daemon.log()[-8000:]
+    )
 
 
 def test_every_operation_answers_as_documented(daemon: Channel) -> None:
     done = run_schemathesis(
         daemon, "--max-examples", "10", "--max-time", str(BUDGET_S), "--seed", "1717"
     )
-    assert_conforms(done)
+    assert_conforms(done, daemon)
 
 
 @pytest.mark.slow
 def test_every_operation_answers_as_documented_deeply(daemon: Channel) -> None:
-    assert_conforms(run_schemathesis(daemon, "--max-examples", "100", "--max-time", "600"))
+    assert_conforms(run_schemathesis(daemon, "--max-examples", "100", "--max-time", "600"), daemon)
