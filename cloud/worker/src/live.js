@@ -177,17 +177,7 @@ export async function putPlaylist({ request, env, channel, text, nowMs }) {
     ).bind(channel, refs, channel, uploadId),
   ]);
   if (swap.meta.changes === 0) {
-    const missing = await env.DB.prepare(
-      "SELECT value AS ref FROM json_each(?) WHERE value NOT IN " +
-        "(SELECT ref FROM hls_segments WHERE channel = ?)",
-    )
-      .bind(refs, channel)
-      .all();
-    if (missing.results.length > 0) {
-      throw new HttpError(409, "playlist references segments that are not uploaded", {
-        missing: missing.results.map((r) => r.ref),
-      });
-    }
+    await refuseMissing(env, channel, refs);
     const current = await env.DB.prepare(
       "SELECT media_sequence, end_sequence FROM hls_playlists WHERE channel = ?",
     )
@@ -237,17 +227,7 @@ export async function putRung({ request, env, channel, name, text, nowMs }) {
     ).bind(channel, refs, channel, name, refs),
   ]);
   if (swap.meta.changes === 0) {
-    const missing = await env.DB.prepare(
-      "SELECT value AS ref FROM json_each(?) WHERE value NOT IN " +
-        "(SELECT ref FROM hls_segments WHERE channel = ?)",
-    )
-      .bind(refs, channel)
-      .all();
-    if (missing.results.length > 0) {
-      throw new HttpError(409, "playlist references segments that are not uploaded", {
-        missing: missing.results.map((r) => r.ref),
-      });
-    }
+    await refuseMissing(env, channel, refs);
     throw new HttpError(409, `stale playlist: the edge already has a later ${name} window`);
   }
   await caches.default.delete(cacheKey(request.url, channel, `hls/${name}.m3u8`));
@@ -337,4 +317,20 @@ export async function collectSegments(env, nowMs, { batch = 500, batches = 10 } 
     if (old.results.length < batch) break;
   }
   return total;
+}
+
+/** A playlist that names a segment the edge does not hold is refused (409), naming them:
+ * viewers must never be sent to a segment that is not there. */
+async function refuseMissing(env, channel, refs) {
+  const missing = await env.DB.prepare(
+    "SELECT value AS ref FROM json_each(?) WHERE value NOT IN " +
+      "(SELECT ref FROM hls_segments WHERE channel = ?)",
+  )
+    .bind(refs, channel)
+    .all();
+  if (missing.results.length > 0) {
+    throw new HttpError(409, "playlist references segments that are not uploaded", {
+      missing: missing.results.map((r) => r.ref),
+    });
+  }
 }
