@@ -56,7 +56,11 @@ async def test_hlsjs_takes_the_rung_and_plays_across_an_item_change(
         assert (rung.width, rung.height, rung.video_codec) == (640, 360, "h264")
         assert len(read_rung(slate_dir, Rendition(360, 500))) >= 5
 
-        await page.wait_for("document.readyState === 'complete'", timeout=30)
+        # The watch page itself, loaded (not the blank page chromium shows before it: an
+        # evaluation there loses its context when the navigation commits).
+        await page.wait_for(
+            "location.pathname === '/watch' && document.readyState === 'complete'", timeout=30
+        )
         await page.eval("performance.setResourceTimingBufferSize(5000)")
         await page.wait_for("document.getElementById('play') !== null", timeout=30)
         await page.wait_for("document.getElementById('play').hidden === false", timeout=30)

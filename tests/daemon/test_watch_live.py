@@ -73,7 +73,11 @@ async def test_a_viewer_watches_a_minute_across_item_changes_with_hlsjs(
         running_channel(settings) as daemon,
         open_page(url + "/watch", tmp_path / "profile") as page,
     ):
-        await page.wait_for("document.readyState === 'complete'", timeout=30)
+        # The watch page itself, loaded (not the blank page chromium shows before it: an
+        # evaluation there loses its context when the navigation commits).
+        await page.wait_for(
+            "location.pathname === '/watch' && document.readyState === 'complete'", timeout=30
+        )
         await page.eval("performance.setResourceTimingBufferSize(5000)")
         await page.wait_for("document.getElementById('channel-name').textContent === 'Voulez Vous'")
         await page.wait_for("document.getElementById('logo').hidden === true")
