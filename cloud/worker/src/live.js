@@ -49,15 +49,7 @@ export async function servePlaylist({ request, env, ctx, channel, head }) {
     .bind(channel)
     .first();
   if (row === null) return errorResponse(404, `channel ${channel} is not live at the edge`);
-  const response = new Response(row.body, {
-    headers: {
-      "content-type": PLAYLIST_TYPE,
-      "cache-control": PLAYLIST_CACHE,
-      "access-control-allow-origin": "*",
-    },
-  });
-  ctx.waitUntil(caches.default.put(key, response.clone()));
-  return marked(response, "MISS", head);
+  return freshPlaylist(row.body, key, ctx, head);
 }
 
 /** The master playlist ("master") or a lower rung's playlist ("480p"), as uploaded. */
@@ -69,15 +61,7 @@ export async function serveRendition({ request, env, ctx, channel, name, head })
     .bind(channel, name)
     .first();
   if (row === null) return errorResponse(404, `channel ${channel} has no ${name} playlist at the edge`);
-  const response = new Response(row.body, {
-    headers: {
-      "content-type": PLAYLIST_TYPE,
-      "cache-control": PLAYLIST_CACHE,
-      "access-control-allow-origin": "*",
-    },
-  });
-  ctx.waitUntil(caches.default.put(key, response.clone()));
-  return marked(response, "MISS", head);
+  return freshPlaylist(row.body, key, ctx, head);
 }
 
 export async function serveSegment({ request, env, ctx, channel, ref, head }) {
@@ -333,4 +317,17 @@ async function refuseMissing(env, channel, refs) {
       missing: missing.results.map((r) => r.ref),
     });
   }
+}
+
+/** A playlist read from the database: answered, and kept in the cache for PLAYLIST_CACHE. */
+function freshPlaylist(body, key, ctx, head) {
+  const response = new Response(body, {
+    headers: {
+      "content-type": PLAYLIST_TYPE,
+      "cache-control": PLAYLIST_CACHE,
+      "access-control-allow-origin": "*",
+    },
+  });
+  ctx.waitUntil(caches.default.put(key, response.clone()));
+  return marked(response, "MISS", head);
 }
